@@ -1,0 +1,35 @@
+/**
+ * @packageDocumentation
+ *
+ * Storage for TensorSwap: a crash-safe, sharded filesystem blockstore (interface-blockstore v7),
+ * block verification and link extraction, the repo directory (blocks, datastore, config, identity
+ * key) and streaming CAR import (CARv1/CARv2, every block verified before it is stored) and
+ * export (CARv1, depth-first pre-order as the trustless gateway's `order=dfs`).
+ *
+ * @example
+ * ```ts
+ * import { openRepo, resolveRepoPath, importCarFile, exportCar } from '@tensorswap/blockstore'
+ * import { createWriteStream } from 'node:fs'
+ *
+ * const repo = await openRepo(resolveRepoPath())
+ * const { roots } = await importCarFile(repo.blockstore, 'model.car')
+ * const out = createWriteStream('copy.car')
+ * await exportCar(repo.blockstore, roots[0], out)
+ * out.end()
+ * await repo.close()
+ * ```
+ */
+
+export { FsBlockstore, getBlock } from './fs-blockstore.js'
+export type { FsBlockstoreInit } from './fs-blockstore.js'
+export { verifyBlock, hashBlock } from './verify.js'
+export { links } from './links.js'
+export { resolveRepoPath, openRepo, defaultRepoConfig, validateRepoConfig, CONFIG_FILE, IDENTITY_KEY_FILE, BLOCKS_DIR, DATASTORE_DIR } from './repo.js'
+export type { Repo, RepoConfig, OpenRepoOptions } from './repo.js'
+export { importCar, importCarFile } from './car-import.js'
+export type { ImportCarOptions, ImportCarResult, ImportCarProgressEvents } from './car-import.js'
+export { exportCar } from './car-export.js'
+export type { CarSink, ExportCarOptions, ExportCarResult, ExportCarProgressEvents } from './car-export.js'
+export { encodeVarint } from './varint.js'
+export * from './errors.js'
+export * from './constants.js'

@@ -1,0 +1,246 @@
+/**
+ * The repo directory: blocks, datastore, config and the node's persisted identity key.
+ */
+
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { logger } from '@libp2p/logger'
+import { LevelDatastore } from 'datastore-level'
+import { Level } from 'level'
+import { DEFAULT_LISTEN_ADDRS, DEFAULT_REPO_DIRNAME, IDENTITY_KEY_MODE, REPO_CONFIG_VERSION, REPO_PATH_ENV } from './constants.js'
+import { InvalidRepoConfigError, RepoLockedError } from './errors.js'
+import { FsBlockstore } from './fs-blockstore.js'
+import type { FsBlockstoreInit } from './fs-blockstore.js'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+const log = logger('tensorswap:blockstore:repo')
+
+/** Name of the config file in the repo. */
+export const CONFIG_FILE = 'config.json'
+/** Name of the identity key file in the repo. */
+export const IDENTITY_KEY_FILE = 'identity.key'
+/** Name of the blockstore directory in the repo. */
+export const BLOCKS_DIR = 'blocks'
+/** Name of the datastore (leveldb) directory in the repo. */
+export const DATASTORE_DIR = 'datastore'
+
+/** Contents of `config.json`. Unknown keys are rejected, so typos surface instead of being ignored. */
+export interface RepoConfig {
+  /** Config format version; always 1. */
+  version: 1
+  /** Multiaddrs to listen on. Default: QUIC and TCP on all IPv4 interfaces, ephemeral ports. */
+  listen: string[]
+  /** Listen address of the HTTP gateway (e.g. `'/ip4/127.0.0.1/tcp/8080'`); no gateway when absent. */
+  gateway?: string
+}
+
+/** Options of {@link openRepo}. */
+export interface OpenRepoOptions {
+  /** Abort opening (resources opened so far are closed). */
+  signal?: AbortSignal
+  /** Options for the repo's {@link FsBlockstore}. */
+  blockstore?: FsBlockstoreInit
+  /** Config written when the repo has none yet (validated); defaults to {@link defaultRepoConfig}. */
+  config?: RepoConfig
+}
+
+/** An open repo. Call `close()` to release the datastore lock. */
+export interface Repo {
+  /** Absolute repo path. */
+  readonly path: string
+  /** Block storage, `<path>/blocks`. */
+  readonly blockstore: FsBlockstore
+  /** Key/value storage (ledger, peer store, pins), leveldb at `<path>/datastore`. Holds the repo lock. */
+  readonly datastore: Datastore
+  /** The current config (replaced by `saveConfig`). */
+  readonly config: RepoConfig
+  /** The node's Ed25519 identity, created on first open and reloaded afterwards. */
+  readonly privateKey: PrivateKey
+  /**
+   * Validate and atomically write `config.json`, then make it `repo.config`.
+   *
+   * @throws InvalidRepoConfigError - `cfg` fails validation
+   */
+  saveConfig: (cfg: RepoConfig) => Promise<void>
+  /** Close the blockstore and datastore (releasing the lock). Idempotent. */
+  close: () => Promise<void>
+}
+
+/**
+ * The repo path to use: `flag` if given, else `$TENSORSWAP_PATH`, else `~/.tensorswap`;
+ * resolved to an absolute path (a leading `~/` is expanded to the home directory).
+ *
+ * @param flag - value of a `--repo` style flag
+ */
+export function resolveRepoPath (flag?: string): string {
+  const env = process.env[REPO_PATH_ENV]
+  const chosen = flag != null && flag !== ''
+    ? flag
+    : env != null && env !== '' ? env : path.join(os.homedir(), DEFAULT_REPO_DIRNAME)
+  const expanded = chosen === '~' || chosen.startsWith('~/') ? path.join(os.homedir(), chosen.slice(1)) : chosen
+  return path.resolve(expanded)
+}
+
+/** A fresh default config. */
+export function defaultRepoConfig (): RepoConfig {
+  return { version: REPO_CONFIG_VERSION, listen: [...DEFAULT_LISTEN_ADDRS] }
+}
+
+/**
+ * Check that `value` is a valid {@link RepoConfig}.
+ *
+ * @param value - parsed JSON
+ * @param file - file name used in the error message
+ * @throws InvalidRepoConfigError - wrong version, wrong types or unknown keys (names `file`)
+ */
+export function validateRepoConfig (value: unknown, file: string = CONFIG_FILE): RepoConfig {
+  const fail = (why: string): never => { throw new InvalidRepoConfigError(`invalid repo config ${file}: ${why}`, file) }
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) fail('expected a JSON object')
+  const obj = value as Record<string, unknown>
+  for (const key of Object.keys(obj)) {
+    if (key !== 'version' && key !== 'listen' && key !== 'gateway') fail(`unknown key "${key}"`)
+  }
+  if (obj.version !== REPO_CONFIG_VERSION) fail(`"version" must be ${REPO_CONFIG_VERSION}, got ${JSON.stringify(obj.version)}`)
+  if (!Array.isArray(obj.listen) || !obj.listen.every(a => typeof a === 'string' && a.startsWith('/'))) {
+    fail('"listen" must be an array of multiaddr strings (each starting with "/")')
+  }
+  if (obj.gateway !== undefined && (typeof obj.gateway !== 'string' || obj.gateway === '')) fail('"gateway" must be a non-empty string when present')
+  const cfg: RepoConfig = { version: REPO_CONFIG_VERSION, listen: [...(obj.listen as string[])] }
+  if (obj.gateway !== undefined) cfg.gateway = obj.gateway as string
+  return cfg
+}
+
+/**
+ * Open (creating if needed) the repo at `repoPath`.
+ *
+ * Order: create the directory, open the datastore (taking leveldb's LOCK, so a second open of the
+ * same repo fails before touching anything else), then config and identity key, then the
+ * blockstore. `config.json` and `identity.key` are written atomically (temp file + fsync + rename);
+ * the key is a libp2p protobuf `PrivateKey` (Ed25519, from `@libp2p/crypto`) with mode 0600.
+ *
+ * @param repoPath - the repo directory (see {@link resolveRepoPath})
+ * @param options - signal, blockstore options, initial config
+ * @throws RepoLockedError - another process or another open `Repo` holds the datastore lock
+ * @throws InvalidRepoConfigError - `config.json` is not valid JSON / fails validation, or
+ *   `identity.key` cannot be decoded (the message names the file)
+ * @throws OpenFailedError - the datastore or blockstore cannot be opened for another reason
+ * @throws AbortError - `options.signal` aborted
+ */
+export async function openRepo (repoPath: string, options: OpenRepoOptions = {}): Promise<Repo> {
+  const { signal } = options
+  signal?.throwIfAborted()
+  const root = path.resolve(repoPath)
+  await fs.mkdir(root, { recursive: true })
+
+  const datastore = await openDatastore(path.join(root, DATASTORE_DIR))
+  try {
+    signal?.throwIfAborted()
+    let config = await loadOrCreateConfig(root, options.config)
+    signal?.throwIfAborted()
+    const privateKey = await loadOrCreateKey(root)
+    signal?.throwIfAborted()
+    const blockstore = new FsBlockstore(path.join(root, BLOCKS_DIR), options.blockstore)
+    await blockstore.open()
+    let closed = false
+    log('opened repo %s', root)
+    return {
+      path: root,
+      blockstore,
+      datastore,
+      get config () { return config },
+      privateKey,
+      async saveConfig (cfg: RepoConfig): Promise<void> {
+        const valid = validateRepoConfig(cfg, path.join(root, CONFIG_FILE))
+        await writeFileAtomic(path.join(root, CONFIG_FILE), JSON.stringify(valid, null, 2) + '\n', 0o644)
+        config = valid
+      },
+      async close (): Promise<void> {
+        if (closed) return
+        closed = true
+        await blockstore.close()
+        await datastore.close()
+        log('closed repo %s', root)
+      }
+    }
+  } catch (err) {
+    await datastore.close()
+    throw err
+  }
+}
+
+async function openDatastore (dir: string): Promise<LevelDatastore> {
+  const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  try {
+    await db.open({ createIfMissing: true, compression: false } as any)
+  } catch (err: any) {
+    if (err.code === 'LEVEL_LOCKED' || err.cause?.code === 'LEVEL_LOCKED') {
+      throw new RepoLockedError(`repo datastore ${dir} is locked: another tensorswap process (or an open Repo in this process) is using this repo; stop it or use another repo path`)
+    }
+    throw err
+  }
+  const datastore = new LevelDatastore(db as any)
+  await datastore.open()
+  return datastore
+}
+
+async function loadOrCreateConfig (root: string, initial?: RepoConfig): Promise<RepoConfig> {
+  const file = path.join(root, CONFIG_FILE)
+  let text: string
+  try {
+    text = await fs.readFile(file, 'utf8')
+  } catch (err: any) {
+    if (err.code !== 'ENOENT') throw err
+    const cfg = validateRepoConfig(initial ?? defaultRepoConfig(), file)
+    await writeFileAtomic(file, JSON.stringify(cfg, null, 2) + '\n', 0o644)
+    log('wrote default config %s', file)
+    return cfg
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err: any) {
+    throw new InvalidRepoConfigError(`invalid repo config ${file}: not valid JSON (${err.message})`, file, { cause: err })
+  }
+  return validateRepoConfig(parsed, file)
+}
+
+async function loadOrCreateKey (root: string): Promise<PrivateKey> {
+  const file = path.join(root, IDENTITY_KEY_FILE)
+  let bytes: Buffer
+  try {
+    bytes = await fs.readFile(file)
+  } catch (err: any) {
+    if (err.code !== 'ENOENT') throw err
+    const key = await generateKeyPair('Ed25519')
+    await writeFileAtomic(file, privateKeyToProtobuf(key), IDENTITY_KEY_MODE)
+    log('generated identity key %s', file)
+    return key
+  }
+  try {
+    return privateKeyFromProtobuf(bytes)
+  } catch (err: any) {
+    throw new InvalidRepoConfigError(`invalid identity key ${file}: cannot decode libp2p PrivateKey protobuf (${err.message})`, file, { cause: err })
+  }
+}
+
+/** Write via a temp file in the same directory, fsync, rename; the file never appears half-written. */
+async function writeFileAtomic (file: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  const handle = await fs.open(tmp, 'wx', mode)
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } catch (err) {
+    await handle.close()
+    await fs.rm(tmp, { force: true })
+    throw err
+  }
+  await handle.close()
+  // mode passed to open() is masked by the umask; enforce it (0600 for the key)
+  await fs.chmod(tmp, mode)
+  await fs.rename(tmp, file)
+}

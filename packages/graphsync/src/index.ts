@@ -1,0 +1,58 @@
+/**
+ * @packageDocumentation
+ *
+ * IPLD selectors (parse, build, encode, traverse) and GraphSync 2.0.0 messages.
+ * Pure: no libp2p here; the requestor/responder drivers build on these parts.
+ *
+ * @example
+ *
+ * ```typescript
+ * import { s, traverse, selectorToDagCbor } from '@tensorswap/graphsync'
+ *
+ * // the first two layers of a manifest's tensor list, every block under them
+ * const sel = s.exploreFields({ tensors: s.exploreRange(0, 2, s.exploreRecursive(s.union(s.matcher(), s.exploreAll(s.recursiveEdge())))) })
+ * for await (const evt of traverse(root, sel, (cid, { signal }) => blockstore.get(cid, { signal }))) {
+ *   if (evt.block != null) console.log(evt.path, evt.block.cid.toString())
+ * }
+ * const wire = selectorToDagCbor(sel)
+ * ```
+ */
+export * from './errors.js'
+export * from './constants.js'
+export type * from './selector/types.js'
+export {
+  parseSelector, encodeSelector, selectorFromDagCbor, selectorToDagCbor, selectorFromDagJson, selectorToDagJson,
+  canonicalizeSelector, compareDagCborKeys
+} from './selector/parse.js'
+export type { ParseSelectorOptions } from './selector/parse.js'
+export { s, matchRoot, allSelector, exploreAllRecursively, validateSelector } from './selector/builder.js'
+export type { MatcherOptions, ExploreRecursiveOptions } from './selector/builder.js'
+export { traverse, Traversal } from './traversal/traverse.js'
+export type {
+  VisitEvent, LoadedBlock, BlockLoader, LoaderOptions, TraverseOptions, TraversalBudgetInit, TraverseProgressEvents
+} from './traversal/traverse.js'
+export { kindOf, mapKeys, decodeBlock, verifyBlock, DEFAULT_HASHERS } from './traversal/codecs.js'
+export type { Kind } from './traversal/codecs.js'
+export { sliceBounds } from './traversal/engine.js'
+export { ADL_UNIXFS, reifyUnixfs } from './traversal/unixfs.js'
+export { visitToFixtureJson } from './traversal/fixture.js'
+export type { FixtureVisit } from './traversal/fixture.js'
+export {
+  RequestType, ResponseStatusCode, LinkAction, Extension, isTerminalStatus, isSuccessStatus
+} from './message/types.js'
+export type {
+  GraphSyncMessage, GraphSyncRequest, GraphSyncResponse, GraphSyncBlock, GraphSyncMetadatum, Extensions
+} from './message/types.js'
+export {
+  encodeMessage, decodeMessage, parsePrefix, blockToWire, blockFromWire,
+  encodeDoNotSendCids, decodeDoNotSendCids, encodeDoNotSendFirstBlocks, decodeDoNotSendFirstBlocks
+} from './message/codec.js'
+export type { CidPrefix } from './message/codec.js'
+export { RequestResponder, ResponseManager, idHex } from './responder.js'
+export type {
+  ResponderBlockLoader, ResponderInit, ResponderProgressEvents, ResponseSummary, ResponseManagerInit, ResponderAction
+} from './responder.js'
+export { GraphSyncRequestor } from './requestor.js'
+export type {
+  RequestorStore, ResponseEnvelope, RequestorEvent, RequestorProgressEvents, RequestResult, RequestorInit
+} from './requestor.js'
