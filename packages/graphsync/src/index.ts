@@ -1,8 +1,10 @@
 /**
  * @packageDocumentation
  *
- * IPLD selectors (parse, build, encode, traverse) and GraphSync 2.0.0 messages.
- * Pure: no libp2p here; the requestor/responder drivers build on these parts.
+ * IPLD selectors (parse, build, encode, traverse), GraphSync 2.0.0 messages, and the
+ * requestor ({@link GraphSyncRequestor}) and responder ({@link RequestResponder},
+ * {@link ResponseManager}) state machines. Pure: no libp2p here; the libp2p driver is
+ * `GraphSyncNetwork` in the `tensorswap` package.
  *
  * @example
  *

@@ -173,10 +173,14 @@ export async function writeFileDag (sink: BlockSink, reader: ByteReader, leaves:
       }
       throw err
     }
-    for (const leaf of batch) {
+    // hash the whole batch, then store its leaves concurrently: the batch is already in memory,
+    // and a durable put (fsync) costs latency, not bandwidth
+    const stored = batch.map(leaf => {
       const bytes = buf.subarray(leaf.start - start, leaf.end - start)
-      const cid = rawCid(bytes)
-      await sink.put(cid, bytes, { signal: options.signal })
+      return { leaf, bytes, cid: rawCid(bytes) }
+    })
+    await Promise.all(stored.map(async ({ cid, bytes }) => sink.put(cid, bytes, { signal: options.signal })))
+    for (const { leaf, bytes, cid } of stored) {
       blocks++
       await builder.addLeaf(cid, bytes.byteLength)
       if (leaf.piece !== undefined) {
