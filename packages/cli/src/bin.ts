@@ -53,6 +53,23 @@ car.command('import')
   .argument('<file>', 'CAR file')
   .action(async (file: string, _o, cmd: Command) => { await (await import('./commands/car.js')).carImport(file, opts(cmd)) })
 
+/** Collect a repeatable option. */
+function collect (value: string, previous: string[] = []): string[] { return [...previous, value] }
+
+program.command('serve')
+  .description('run a node: serve blocks over Bitswap, /tensorswap/1.0.0 and GraphSync until SIGINT/SIGTERM')
+  .option('--listen <multiaddr>', 'listen address (repeatable; default: the repo config)', collect)
+  .action(async (_o, cmd: Command) => { await (await import('./commands/serve.js')).serve(opts(cmd)) })
+
+program.command('get')
+  .description('fetch a model from peers, verify every block, write the files byte-exact')
+  .argument('<cid>', 'root CID (manifest or UnixFS)')
+  .requiredOption('-o, --output <dir>', 'output directory')
+  .option('--peer <multiaddr>', 'peer to fetch from, ending in /p2p/<id> (repeatable)', collect)
+  .option('--tensors <glob>', 'only the tensors whose names match (GraphSync); one raw file per tensor')
+  .option('--layers <A-B>', 'only the tensors of layers A..B (GraphSync)')
+  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/get.js')).get(cid, opts(cmd)) })
+
 const dag = program.command('dag').description('IPLD blocks in the repo')
 dag.command('put')
   .argument('[file]', 'DAG-JSON file (default: stdin)')

@@ -1,0 +1,295 @@
+/**
+ * The serving side: what remote peers want from us, and in which order we answer.
+ *
+ * A pure state machine (no I/O; blockstore reads and stream writes belong to the driver).
+ * Per peer it keeps that peer's want-list (Bitswap spec "Decision Engine": a ledger of
+ * wants per peer, served by priority) capped at `maxWantlistSize` entries; entries past the
+ * cap are refused and counted so the driver can penalise the peer (js-ipfs-bitswap's
+ * unbounded want-list was a memory DoS).
+ *
+ * Serving: {@link Engine.nextBatch} returns the next peer in round-robin order that has work
+ * and no batch in progress, with its highest-priority tasks (at most `blocksPerBatch`
+ * want-blocks and `presencesPerBatch` want-haves: about one 4 MiB message). The driver reads
+ * the blocks, writes the message, waits for the stream to drain, then calls
+ * {@link Engine.batchDone}; only then can that peer get another batch. That is the
+ * back-pressure: a slow reader holds one message of ours, never a queue of them.
+ *
+ * @module
+ */
+
+import { DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_PRESENCES_PER_BATCH, DEFAULT_MAX_WANTLIST_SIZE } from './constants.js'
+import { blockKey } from './wire/hash.js'
+import type { Wantlist, WantType } from './wire/codec.js'
+import type { CID } from 'multiformats/cid'
+
+/** Options of {@link Engine}. */
+export interface EngineInit {
+  /** Most want-list entries kept per peer. @default {@link DEFAULT_MAX_WANTLIST_SIZE} */
+  maxWantlistSize?: number
+  /** Most want-block tasks per batch. @default {@link DEFAULT_ENGINE_BLOCKS_PER_BATCH} */
+  blocksPerBatch?: number
+  /** Most want-have tasks per batch. @default {@link DEFAULT_ENGINE_PRESENCES_PER_BATCH} */
+  presencesPerBatch?: number
+}
+
+/** One thing to answer for a peer. */
+export interface EngineTask {
+  key: string
+  cid: CID
+  priority: number
+  wantType: WantType
+  sendDontHave: boolean
+}
+
+/** A batch of tasks for one peer (see {@link Engine.nextBatch}). */
+export interface EngineBatch {
+  peer: string
+  tasks: EngineTask[]
+}
+
+/** How the driver answered one task. */
+export type TaskOutcome =
+  /** The block was sent: the want is fulfilled and removed. */
+  | 'block'
+  /** HAVE was sent for a want-have: removed. */
+  | 'have'
+  /** We lack the block (DONT_HAVE sent, or nothing when not asked for): the want stays, served if the block arrives later. */
+  | 'missing'
+  /** We decline to serve it (strategy): the want is removed. */
+  | 'declined'
+
+/** Result of {@link Engine.messageReceived}. */
+export interface MessageResult {
+  /** Entries refused because the peer's want-list was at its cap. */
+  overflow: number
+  /** New or updated wants now queued. */
+  queued: number
+}
+
+interface PeerWant extends EngineTask {
+  seq: number
+  /** Waiting to be served (false: answered 'missing', or handed out in a batch). */
+  queued: boolean
+  /** Handed out in the batch in progress. */
+  active: boolean
+}
+
+interface PeerLedger {
+  wants: Map<string, PeerWant>
+  queued: number
+  busy: boolean
+}
+
+/**
+ * Per-peer want-lists and fair batching. See the module comment. Peer ids are strings.
+ */
+export class Engine {
+  readonly #peers = new Map<string, PeerLedger>()
+  /** Round-robin order of peers. */
+  #order: string[] = []
+  #cursor = 0
+  #seq = 0
+  readonly #maxWantlistSize: number
+  readonly #blocksPerBatch: number
+  readonly #presencesPerBatch: number
+
+  /** @param init - see {@link EngineInit} */
+  constructor (init: EngineInit = {}) {
+    this.#maxWantlistSize = init.maxWantlistSize ?? DEFAULT_MAX_WANTLIST_SIZE
+    this.#blocksPerBatch = init.blocksPerBatch ?? DEFAULT_ENGINE_BLOCKS_PER_BATCH
+    this.#presencesPerBatch = init.presencesPerBatch ?? DEFAULT_ENGINE_PRESENCES_PER_BATCH
+  }
+
+  #ledger (peer: string): PeerLedger {
+    let l = this.#peers.get(peer)
+    if (l == null) {
+      l = { wants: new Map(), queued: 0, busy: false }
+      this.#peers.set(peer, l)
+      this.#order.push(peer)
+    }
+    return l
+  }
+
+  /**
+   * Apply a peer's want-list message: a full list replaces its wants; entries add, update or
+   * (with `cancel`) remove wants. Entries beyond the per-peer cap are refused.
+   *
+   * @param peer - the sender
+   * @param wantlist - the decoded want-list
+   */
+  messageReceived (peer: string, wantlist: Wantlist): MessageResult {
+    const l = this.#ledger(peer)
+    const result: MessageResult = { overflow: 0, queued: 0 }
+    if (wantlist.full) {
+      const keep = new Set(wantlist.entries.filter(e => !e.cancel).map(e => blockKey(e.cid)))
+      for (const w of [...l.wants.values()]) {
+        if (!keep.has(w.key)) this.#delete(l, w)
+      }
+    }
+    for (const e of wantlist.entries) {
+      const key = blockKey(e.cid)
+      const existing = l.wants.get(key)
+      if (e.cancel) {
+        if (existing != null) this.#delete(l, existing)
+        continue
+      }
+      if (existing != null) {
+        // an update: a want-block supersedes a want-have, never the reverse (as boxo)
+        existing.priority = e.priority
+        if (e.wantType === 'block') existing.wantType = 'block'
+        existing.sendDontHave = e.sendDontHave
+        if (!existing.queued && !existing.active) {
+          existing.queued = true
+          l.queued++
+        }
+        result.queued++
+        continue
+      }
+      if (l.wants.size >= this.#maxWantlistSize) {
+        result.overflow++
+        continue
+      }
+      l.wants.set(key, { key, cid: e.cid, priority: e.priority, wantType: e.wantType, sendDontHave: e.sendDontHave, seq: this.#seq++, queued: true, active: false })
+      l.queued++
+      result.queued++
+    }
+    return result
+  }
+
+  /**
+   * A block became available locally: peers whose wants for it were answered 'missing' get
+   * them queued again.
+   *
+   * @returns the peers with newly queued work
+   */
+  blockAdded (cid: CID): string[] {
+    const key = blockKey(cid)
+    const peers: string[] = []
+    for (const [peer, l] of this.#peers) {
+      const w = l.wants.get(key)
+      if (w != null && !w.queued && !w.active) {
+        w.queued = true
+        l.queued++
+        peers.push(peer)
+      }
+    }
+    return peers
+  }
+
+  /** Forget a disconnected peer's want-list. */
+  peerDisconnected (peer: string): void {
+    if (!this.#peers.delete(peer)) return
+    const i = this.#order.indexOf(peer)
+    this.#order.splice(i, 1)
+    if (this.#cursor > i) this.#cursor--
+    if (this.#cursor >= this.#order.length) this.#cursor = 0
+  }
+
+  /** Whether some peer has queued work and no batch in progress. */
+  hasWork (): boolean {
+    for (const l of this.#peers.values()) if (l.queued > 0 && !l.busy) return true
+    return false
+  }
+
+  /** Number of wants held for `peer` (queued or not). */
+  wantlistSize (peer: string): number {
+    return this.#peers.get(peer)?.wants.size ?? 0
+  }
+
+  /** The CIDs `peer` wants from us. */
+  wantlist (peer: string): CID[] {
+    return [...(this.#peers.get(peer)?.wants.values() ?? [])].map(w => w.cid)
+  }
+
+  /**
+   * The next batch: round robin over peers with queued work and no batch in progress; within
+   * the peer, highest priority first (then arrival order). The peer is busy until
+   * {@link batchDone}.
+   *
+   * @returns a batch, or `undefined` when no peer is ready
+   */
+  nextBatch (): EngineBatch | undefined {
+    const n = this.#order.length
+    for (let i = 0; i < n; i++) {
+      const idx = (this.#cursor + i) % n
+      const peer = this.#order[idx] as string
+      const l = this.#peers.get(peer) as PeerLedger
+      if (l.busy || l.queued === 0) continue
+      this.#cursor = (idx + 1) % n
+      const queued = [...l.wants.values()].filter(w => w.queued)
+      queued.sort((a, b) => a.priority !== b.priority ? b.priority - a.priority : a.seq - b.seq)
+      let blocks = this.#blocksPerBatch
+      let haves = this.#presencesPerBatch
+      const tasks: EngineTask[] = []
+      for (const w of queued) {
+        if (w.wantType === 'block') {
+          if (blocks === 0) continue
+          blocks--
+        } else {
+          if (haves === 0) continue
+          haves--
+        }
+        w.queued = false
+        w.active = true
+        l.queued--
+        tasks.push({ key: w.key, cid: w.cid, priority: w.priority, wantType: w.wantType, sendDontHave: w.sendDontHave })
+        if (blocks === 0 && haves === 0) break
+      }
+      l.busy = true
+      return { peer, tasks }
+    }
+    return undefined
+  }
+
+  /**
+   * The driver finished a batch for `peer` (message written and drained, or failed).
+   *
+   * @param peer - the batch's peer
+   * @param outcomes - how each task was answered, by task key; tasks left out are re-queued
+   *   (e.g. the write failed before they were sent)
+   */
+  batchDone (peer: string, outcomes: ReadonlyMap<string, TaskOutcome>): void {
+    const l = this.#peers.get(peer)
+    if (l == null) return
+    l.busy = false
+    for (const w of [...l.wants.values()]) {
+      if (!w.active) continue
+      w.active = false
+      const outcome = outcomes.get(w.key)
+      if (outcome === 'block' || outcome === 'have' || outcome === 'declined') {
+        this.#delete(l, w)
+      } else if (outcome === 'missing') {
+        // stays on the peer's list, not queued, until blockAdded
+      } else {
+        w.queued = true
+        l.queued++
+      }
+    }
+  }
+
+  #delete (l: PeerLedger, w: PeerWant): void {
+    if (w.queued) l.queued--
+    l.wants.delete(w.key)
+  }
+
+  /**
+   * Check internal consistency; throws `Error` naming the broken invariant (tests only).
+   */
+  assertInvariants (): void {
+    if (this.#order.length !== this.#peers.size) throw new Error('round-robin order out of sync')
+    if (this.#order.length > 0 && (this.#cursor < 0 || this.#cursor >= this.#order.length)) throw new Error(`cursor ${this.#cursor} out of range`)
+    for (const [peer, l] of this.#peers) {
+      if (!this.#order.includes(peer)) throw new Error(`peer ${peer} missing from round robin`)
+      if (l.wants.size > this.#maxWantlistSize) throw new Error(`peer ${peer}: ${l.wants.size} wants over cap`)
+      let queued = 0
+      let active = 0
+      for (const w of l.wants.values()) {
+        if (w.queued && w.active) throw new Error(`peer ${peer}: want ${w.key} both queued and active`)
+        if (w.queued) queued++
+        if (w.active) active++
+      }
+      if (queued !== l.queued) throw new Error(`peer ${peer}: queued count ${l.queued} != ${queued}`)
+      if (active > 0 && !l.busy) throw new Error(`peer ${peer}: active tasks without a batch in progress`)
+    }
+  }
+}

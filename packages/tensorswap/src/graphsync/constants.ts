@@ -1,0 +1,29 @@
+/**
+ * Limits of the GraphSync driver and model selectors. Protocol limits (message size,
+ * selector limits, traversal budgets) live in `@tensorswap/graphsync`'s constants.
+ *
+ * @module
+ */
+
+/**
+ * A request fails with `ResponseIncompleteError` when no response message arrives for this
+ * long, in ms. go-graphsync has no such timer (it relies on the connection); ours, so a
+ * responder that stalls or loses its stream cannot hang a fetch. 30 s is 3x the QUIC idle
+ * timeout.
+ */
+export const DEFAULT_REQUEST_IDLE_TIMEOUT_MS = 30_000
+
+/**
+ * libp2p `maxInboundStreams` / `maxOutboundStreams` per connection for the GraphSync
+ * protocol: one stream per request each way, and at most DEFAULT_MAX_REQUESTS_PER_PEER
+ * requests per peer. Ours: a margin over that.
+ */
+export const DEFAULT_MAX_GRAPHSYNC_STREAMS = 64
+
+/**
+ * Most contiguous tensor runs in one model selector. Each run costs 4 selector clauses
+ * (ExploreRange/ExploreIndex, ExploreFields `chunks`, ExploreAll, Matcher), so 1024 runs stay
+ * well under the selector's MAX_SELECTOR_NODES (16384); longer selections are fetched as
+ * several requests, in order.
+ */
+export const MAX_RUNS_PER_SELECTOR = 1024

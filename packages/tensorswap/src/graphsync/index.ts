@@ -1,0 +1,29 @@
+/**
+ * GraphSync 2.0.0 over libp2p ({@link GraphSyncNetwork}) and selectors over TensorSwap model
+ * manifests ({@link tensorSelectors}, {@link wholeModelSelector}, {@link tensors}).
+ * Protocol state machines live in `@tensorswap/graphsync`; this directory is the I/O.
+ *
+ * @example
+ * ```ts
+ * import { GraphSyncNetwork } from 'tensorswap/graphsync'
+ * import { readManifest } from '@tensorswap/model'
+ *
+ * const gs = new GraphSyncNetwork({ libp2p, blockstore })
+ * await gs.start()
+ * for await (const t of gs.tensors(peerAddr, root, { blockstore, glob: 'model.layers.[0-3].*', readManifest: (r, o) => readManifest(blockstore, r, o) })) {
+ *   console.log(t.name, t.dtype, t.shape, t.bytes.byteLength)
+ * }
+ * ```
+ *
+ * @module
+ */
+export { GraphSyncNetwork } from './network.js'
+export type {
+  GraphSyncNetworkInit, GraphSyncNetworkComponents, GraphSyncRequestOptions, ServedBlockstore, FetchBlockstore
+} from './network.js'
+export {
+  layerIndex, parseLayerRange, selectTensorIndices, tensorSelectors, wholeModelSelector, manifestSelector, tensors
+} from './model-selectors.js'
+export type { TensorSelection, FetchedTensor, SubgraphFetcher, TensorStore, TensorsOptions } from './model-selectors.js'
+export * from './errors.js'
+export * from './constants.js'

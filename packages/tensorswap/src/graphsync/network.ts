@@ -1,0 +1,436 @@
+/**
+ * The libp2p driver of GraphSync 2.0.0 (`/ipfs/graphsync/2.0.0`): streams, framing and
+ * timers around the pure requestor/responder state machines of `@tensorswap/graphsync`.
+ *
+ * Wire behaviour (as go-graphsync's `network/libp2p_impl.go`):
+ * - A message is one DAG-CBOR GraphSync message in a varint length-prefixed frame
+ *   (`transport/framing.ts`), at most MAX_MESSAGE_SIZE (4 MiB).
+ * - A sender writes on streams it opens and reads every inbound stream to its end; a message
+ *   on any inbound stream may carry requests (served) and responses (routed to our requests
+ *   by request id). The requestor opens one stream per request (the request, later its
+ *   cancel); the responder opens one stream per request for its responses, so one large
+ *   response never delays another or a control message.
+ * - Back-pressure both ways: the responder awaits the stream's drain before producing the
+ *   next message; the requestor's reader pauses the stream until the traversal has consumed
+ *   the previous message.
+ * - Hostile peers: a frame or message that does not decode, or a response whose blocks the
+ *   requestor's traversal does not reach or that do not hash to their links, aborts the
+ *   stream or fails the request and is reported through `onPeerMisbehaviour` (wire it to the
+ *   exchange's `PenaltyBox`); streams of banned peers are refused.
+ *
+ * @module
+ */
+import { logger } from '@libp2p/logger'
+import { getBlock } from '@tensorswap/blockstore'
+import {
+  GraphSyncRequestor, MAX_MESSAGE_SIZE, PROTOCOL_ID, ResponseIncompleteError, ResponseManager, blockFromWire,
+  decodeMessage, encodeMessage, idHex, isTerminalStatus
+} from '@tensorswap/graphsync'
+import { FrameWriter, readFrames } from '../transport/framing.js'
+import { DEFAULT_MAX_GRAPHSYNC_STREAMS, DEFAULT_REQUEST_IDLE_TIMEOUT_MS } from './constants.js'
+import { GraphSyncNotStartedError } from './errors.js'
+import { tensors as modelTensors } from './model-selectors.js'
+import type { FetchedTensor, TensorSelection } from './model-selectors.js'
+import type { Offence } from '../penalties.js'
+import type {
+  GraphSyncMessage, LoadedBlock, RequestResponder, RequestResult, RequestorProgressEvents, ResponseEnvelope, ResponseManagerInit, Selector,
+  TraversalBudgetInit
+} from '@tensorswap/graphsync'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+import type { Manifest } from '@tensorswap/model'
+
+const log = logger('tensorswap:graphsync:network')
+
+/** The blocks a node serves: any interface-blockstore v7 store's `has` and `get`. */
+export type ServedBlockstore = Pick<Blockstore, 'has' | 'get'>
+/** Where a request stores what it fetches (and reads what it has, to resume). */
+export type FetchBlockstore = Pick<Blockstore, 'has' | 'get' | 'put'>
+
+/** Options of {@link GraphSyncNetwork}. */
+export interface GraphSyncNetworkInit extends ResponseManagerInit {
+  /** Largest message accepted or sent, bytes. @default MAX_MESSAGE_SIZE (4 MiB) */
+  maxMessageSize?: number
+  /** Fail a request when no response arrives for this long, ms. @default {@link DEFAULT_REQUEST_IDLE_TIMEOUT_MS} */
+  requestIdleTimeoutMs?: number
+  /** libp2p stream limits per connection. @default {@link DEFAULT_MAX_GRAPHSYNC_STREAMS} */
+  maxInboundStreams?: number
+  /** @default {@link DEFAULT_MAX_GRAPHSYNC_STREAMS} */
+  maxOutboundStreams?: number
+  /** Run over limited (relayed) connections. @default false */
+  runOnLimitedConnection?: boolean
+  /** `peer` sent something unacceptable (`err.name` says what): call the exchange's penalty code here. */
+  onPeerMisbehaviour?: (peer: PeerId, offence: Offence, err: Error) => void
+  /** Whether to refuse `peer`'s streams. */
+  isBanned?: (peer: PeerId) => boolean
+}
+
+/** What {@link GraphSyncNetwork} needs. */
+export interface GraphSyncNetworkComponents {
+  libp2p: Libp2p
+  /** The blocks this node serves. */
+  blockstore: ServedBlockstore
+}
+
+/** Options of {@link GraphSyncNetwork.request}. */
+export interface GraphSyncRequestOptions {
+  /** Where fetched blocks go (and local blocks are read from). */
+  blockstore: FetchBlockstore
+  signal?: AbortSignal
+  onProgress?: (evt: RequestorProgressEvents) => void
+  priority?: number
+  /** Announce blocks already in `blockstore`. @default true */
+  resume?: boolean
+  /** Budgets of the local traversal. */
+  budget?: TraversalBudgetInit
+}
+
+/** Errors that mean the responder sent what our traversal does not accept. */
+const HOSTILE: Record<string, Offence> = {
+  UnexpectedBlockError: 'unrequestedBlock',
+  BlockHashMismatchError: 'unrequestedBlock',
+  TraversalMismatchError: 'unrequestedBlock',
+  MissingBlockError: 'unrequestedBlock',
+  UnsupportedHashError: 'unverifiableBlock',
+  InvalidMessageError: 'malformed',
+  InvalidFrameError: 'malformed',
+  FrameTooLargeError: 'oversized'
+}
+
+/** A bounded hand-off of response envelopes from a stream reader to one request. */
+class Inbox {
+  readonly #items: ResponseEnvelope[] = []
+  #taken: (() => void) | undefined
+  #arrived: (() => void) | undefined
+  #closed: Error | undefined
+
+  /** Queue an envelope; resolves once the request has taken it (back-pressure on the reader). */
+  async push (env: ResponseEnvelope): Promise<void> {
+    if (this.#closed !== undefined) return
+    this.#items.push(env)
+    const a = this.#arrived
+    this.#arrived = undefined
+    a?.()
+    if (this.#items.length > 1) await new Promise<void>(resolve => { this.#taken = resolve })
+  }
+
+  /** End the inbox: the consumer gets `err`. */
+  close (err: Error): void {
+    this.#closed ??= err
+    const a = this.#arrived
+    this.#arrived = undefined
+    a?.()
+    const t = this.#taken
+    this.#taken = undefined
+    t?.()
+  }
+
+  async * iterate (idleMs: number, signal?: AbortSignal): AsyncGenerator<ResponseEnvelope> {
+    while (true) {
+      while (this.#items.length === 0) {
+        if (this.#closed !== undefined) throw this.#closed
+        signal?.throwIfAborted()
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => { cleanup(); reject(new ResponseIncompleteError(`no response for ${idleMs} ms`)) }, idleMs)
+          const onAbort = (): void => { cleanup(); reject(signal?.reason) }
+          const cleanup = (): void => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); this.#arrived = undefined }
+          signal?.addEventListener('abort', onAbort)
+          this.#arrived = () => { cleanup(); resolve() }
+        })
+      }
+      const env = this.#items.shift() as ResponseEnvelope
+      const t = this.#taken
+      this.#taken = undefined
+      t?.()
+      yield env
+    }
+  }
+}
+
+interface Pending {
+  peer: string
+  inbox: Inbox
+}
+
+/**
+ * GraphSync over libp2p: serves the blocks of `components.blockstore` and fetches subgraphs
+ * from peers. See the module comment.
+ */
+export class GraphSyncNetwork {
+  readonly #libp2p: Libp2p
+  readonly #blockstore: ServedBlockstore
+  readonly #init: GraphSyncNetworkInit
+  readonly #manager: ResponseManager
+  readonly #pending = new Map<string, Pending>()
+  readonly #inbound = new Set<Stream>()
+  readonly #serving = new Set<Promise<void>>()
+  readonly #maxMessageSize: number
+  #shutdown = new AbortController()
+  #running = false
+
+  /**
+   * @param components - the libp2p node and the served blockstore
+   * @param init - limits and hooks, see {@link GraphSyncNetworkInit}
+   */
+  constructor (components: GraphSyncNetworkComponents, init: GraphSyncNetworkInit = {}) {
+    this.#libp2p = components.libp2p
+    this.#blockstore = components.blockstore
+    this.#init = init
+    this.#manager = new ResponseManager(init)
+    this.#maxMessageSize = init.maxMessageSize ?? MAX_MESSAGE_SIZE
+  }
+
+  /** Whether {@link start} ran and {@link stop} did not. */
+  get running (): boolean { return this.#running }
+
+  /** Responses in progress (for tests and metrics). */
+  get activeResponses (): number { return this.#manager.active }
+
+  /** Handle `/ipfs/graphsync/2.0.0`. */
+  async start (): Promise<void> {
+    if (this.#running) return
+    this.#running = true
+    this.#shutdown = new AbortController()
+    await this.#libp2p.handle(PROTOCOL_ID, (stream, connection) => { this.#onStream(stream, connection) }, {
+      maxInboundStreams: this.#init.maxInboundStreams ?? DEFAULT_MAX_GRAPHSYNC_STREAMS,
+      maxOutboundStreams: this.#init.maxOutboundStreams ?? DEFAULT_MAX_GRAPHSYNC_STREAMS,
+      runOnLimitedConnection: this.#init.runOnLimitedConnection ?? false
+    })
+  }
+
+  /** Unhandle the protocol, cancel responses and requests in progress, abort inbound streams. */
+  async stop (): Promise<void> {
+    if (!this.#running) return
+    this.#running = false
+    await this.#libp2p.unhandle(PROTOCOL_ID)
+    this.#manager.cancelAll()
+    this.#shutdown.abort(new GraphSyncNotStartedError('graphsync stopped'))
+    for (const p of this.#pending.values()) p.inbox.close(new GraphSyncNotStartedError('graphsync stopped'))
+    for (const s of this.#inbound) s.abort(new GraphSyncNotStartedError('graphsync stopped'))
+    this.#inbound.clear()
+    await Promise.allSettled([...this.#serving])
+  }
+
+  /**
+   * Fetch the subgraph `selector` selects under `root` from `peer` into
+   * `options.blockstore`, verifying it incrementally (see `GraphSyncRequestor`).
+   *
+   * @returns the requestor's result (`complete: false` when the peer lacked blocks)
+   * @throws GraphSyncNotStartedError - before start / after stop
+   * @throws UnexpectedBlockError, BlockHashMismatchError, TraversalMismatchError, MissingBlockError - hostile or
+   *   divergent responses (the peer is reported through `onPeerMisbehaviour`; nothing unverified is stored)
+   * @throws RequestFailedError - a 3x status (`.status`: 30 rejected, 31 busy, 34 not found, ...)
+   * @throws ResponseIncompleteError - no response for `requestIdleTimeoutMs`, or the peer went away
+   * @throws the dial's errors, the signal's reason
+   */
+  async request (peer: PeerId | Multiaddr | Multiaddr[], root: CID, selector: Selector, options: GraphSyncRequestOptions): Promise<RequestResult> {
+    if (!this.#running) throw new GraphSyncNotStartedError('GraphSyncNetwork.request: not started')
+    const { signal, blockstore } = options
+    const requestor = new GraphSyncRequestor({
+      root,
+      selector,
+      store: {
+        has: async (cid, o) => await blockstore.has(cid, o),
+        get: async (cid, o) => await getBlock(blockstore, cid, o),
+        put: async (cid, bytes, o) => await blockstore.put(cid, bytes, o)
+      },
+      ...(options.priority !== undefined ? { priority: options.priority } : {}),
+      ...(options.resume !== undefined ? { resume: options.resume } : {}),
+      ...(options.budget !== undefined ? { budget: options.budget } : {})
+    })
+    const request = await requestor.request({ signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
+    const conn = await this.#libp2p.dial(peer, { signal })
+    const remote = conn.remotePeer
+    const key = `${remote.toString()}/${requestor.idHex}`
+    const inbox = new Inbox()
+    this.#pending.set(key, { peer: remote.toString(), inbox })
+    const onClose = (): void => { inbox.close(new ResponseIncompleteError(`connection to ${remote.toString()} closed`)) }
+    let stream: Stream | undefined
+    let finished = false
+    try {
+      stream = await conn.newStream(PROTOCOL_ID, { signal, runOnLimitedConnection: this.#init.runOnLimitedConnection ?? false })
+      stream.addEventListener('close', onClose)
+      const writer = new FrameWriter(stream, { maxFrameBytes: this.#maxMessageSize })
+      await writer.write(encodeMessage({ requests: [request], responses: [], blocks: [] }, { maxSize: this.#maxMessageSize }), { signal })
+      log('request %s to %p for %c', requestor.idHex, remote, root)
+      const run = requestor.run(inbox.iterate(this.#init.requestIdleTimeoutMs ?? DEFAULT_REQUEST_IDLE_TIMEOUT_MS, signal), {
+        ...(signal !== undefined ? { signal } : {}),
+        ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {})
+      })
+      let result: RequestResult
+      while (true) {
+        const n = await run.next()
+        if (n.done === true) { result = n.value; break }
+      }
+      finished = true
+      await stream.close({ signal }).catch((err: any) => { log.trace('closing request stream failed - %e', err) })
+      return result
+    } catch (err: any) {
+      const offence = HOSTILE[err?.name]
+      if (offence !== undefined) {
+        log('request %s to %p failed: hostile response - %e', requestor.idHex, remote, err)
+        this.#report(remote, offence, err)
+      } else {
+        log('request %s to %p failed - %e', requestor.idHex, remote, err)
+      }
+      throw err
+    } finally {
+      this.#pending.delete(key)
+      inbox.close(new ResponseIncompleteError('request ended'))
+      if (stream != null) {
+        stream.removeEventListener('close', onClose)
+        if (!finished) await this.#cancel(stream, requestor.cancelRequest())
+      }
+    }
+  }
+
+  /**
+   * Fetch tensors of the model at `root` from `peer` into `options.blockstore` and yield
+   * each one in computation order as soon as its chunks are verified. See
+   * `model-selectors.ts` {@link modelTensors} for the selection rules.
+   *
+   * @throws as {@link request}; IncompleteTensorError when the peer lacks chunks; InvalidLayerRangeError,
+   *   InvalidTensorSelectionError for a bad selection; NotAManifestError when `root` is not a manifest
+   */
+  async * tensors (peer: PeerId | Multiaddr | Multiaddr[], root: CID, options: Omit<GraphSyncRequestOptions, 'onProgress'> & Omit<TensorSelection, 'selector'> & {
+    onProgress?: (evt: RequestorProgressEvents) => void
+    readManifest: (root: CID, options: { signal?: AbortSignal }) => Promise<Manifest>
+  }): AsyncGenerator<FetchedTensor, void, undefined> {
+    const { blockstore } = options
+    yield * modelTensors(
+      async (r, sel, o) => await this.request(peer, r, sel, { ...options, ...o }),
+      { has: async (cid, o) => await blockstore.has(cid, o), get: async (cid, o) => await getBlock(blockstore, cid, o) },
+      root,
+      options
+    )
+  }
+
+  #report (peer: PeerId, offence: Offence, err: Error): void {
+    try {
+      this.#init.onPeerMisbehaviour?.(peer, offence, err)
+    } catch (e: any) {
+      log.error('onPeerMisbehaviour threw - %e', e)
+    }
+  }
+
+  async #cancel (stream: Stream, cancel: ReturnType<GraphSyncRequestor['cancelRequest']>): Promise<void> {
+    try {
+      if (stream.writeStatus === 'writable') {
+        const writer = new FrameWriter(stream, { maxFrameBytes: this.#maxMessageSize })
+        await writer.write(encodeMessage({ requests: [cancel], responses: [], blocks: [] }), { signal: AbortSignal.timeout(1000) })
+        await stream.close({ signal: AbortSignal.timeout(1000) })
+      }
+    } catch (err: any) {
+      log.trace('sending cancel failed - %e', err)
+      stream.abort(err)
+    }
+  }
+
+  #onStream (stream: Stream, connection: Connection): void {
+    const peer = connection.remotePeer
+    if (!this.#running || this.#init.isBanned?.(peer) === true) {
+      stream.abort(new Error('refused'))
+      return
+    }
+    this.#inbound.add(stream)
+    this.#readInbound(stream, connection)
+      .catch((err: any) => {
+        const offence = HOSTILE[err?.name]
+        if (offence !== undefined) {
+          log('bad input from %p - %e', peer, err)
+          this.#report(peer, offence, err)
+          stream.abort(err)
+        } else {
+          log.trace('inbound stream from %p ended - %e', peer, err)
+        }
+      })
+      .finally(() => { this.#inbound.delete(stream) })
+  }
+
+  async #readInbound (stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer
+    const peerStr = peer.toString()
+    for await (const frame of readFrames(stream, { maxFrameBytes: this.#maxMessageSize, signal: this.#shutdown.signal })) {
+      const msg = decodeMessage(frame.subarray(), { maxSize: this.#maxMessageSize })
+      for (const req of msg.requests) {
+        const action = this.#manager.receive(peerStr, req, async (cid, o) => await this.#load(cid, o.signal))
+        if (action.type === 'start') this.#track(this.#serve(connection, action.responder))
+        else if (action.type === 'reply') this.#track(this.#reply(connection, action.message))
+      }
+      if (msg.responses.length > 0) await this.#route(peerStr, msg)
+    }
+  }
+
+  async #route (peer: string, msg: GraphSyncMessage): Promise<void> {
+    const blocks: LoadedBlock[] = await Promise.all(msg.blocks.map(async b => await blockFromWire(b)))
+    const single = msg.responses.length === 1
+    for (const response of msg.responses) {
+      const pending = this.#pending.get(`${peer}/${idHex(response.requestId)}`)
+      if (pending == null) {
+        log.trace('response for unknown request %s from %s (status %d) dropped', idHex(response.requestId), peer, response.status)
+        continue
+      }
+      // one response per message (our responders, go-graphsync mostly): all its blocks; else the blocks it announces
+      const mine = single
+        ? blocks
+        : blocks.filter(b => response.metadata?.some(m => m.link.equals(b.cid)) === true)
+      await pending.inbox.push({ response, blocks: mine })
+      if (isTerminalStatus(response.status)) log.trace('request %s: terminal status %d', idHex(response.requestId), response.status)
+    }
+  }
+
+  async #load (cid: CID, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+    if (!await this.#blockstore.has(cid, { signal })) return undefined
+    try {
+      return await getBlock(this.#blockstore, cid, { signal })
+    } catch (err: any) {
+      if (err?.name === 'NotFoundError' || err?.name === 'BlockNotFoundError') return undefined
+      throw err
+    }
+  }
+
+  #track (p: Promise<void>): void {
+    this.#serving.add(p)
+    void p.finally(() => { this.#serving.delete(p) })
+  }
+
+  async #open (connection: Connection): Promise<Stream> {
+    const opts = { signal: this.#shutdown.signal, runOnLimitedConnection: this.#init.runOnLimitedConnection ?? false }
+    if (connection.status === 'open') return await connection.newStream(PROTOCOL_ID, opts)
+    return await this.#libp2p.dialProtocol(connection.remotePeer, PROTOCOL_ID, opts)
+  }
+
+  async #serve (connection: Connection, responder: RequestResponder): Promise<void> {
+    const peer = connection.remotePeer
+    let stream: Stream | undefined
+    try {
+      stream = await this.#open(connection)
+      const writer = new FrameWriter(stream, { maxFrameBytes: this.#maxMessageSize })
+      for await (const msg of responder.messages({ signal: this.#shutdown.signal })) {
+        await writer.write(encodeMessage(msg, { maxSize: this.#maxMessageSize }), { signal: this.#shutdown.signal })
+      }
+      await stream.close({ signal: this.#shutdown.signal })
+      log('served request %s to %p: status %d, %d blocks', idHex(responder.request.id), peer, responder.summary?.status, responder.summary?.blocksSent)
+    } catch (err: any) {
+      responder.cancel()
+      log('serving request %s to %p failed - %e', idHex(responder.request.id), peer, err)
+      stream?.abort(err)
+    } finally {
+      this.#manager.finish(peer.toString(), responder)
+    }
+  }
+
+  async #reply (connection: Connection, message: GraphSyncMessage): Promise<void> {
+    let stream: Stream | undefined
+    try {
+      stream = await this.#open(connection)
+      await new FrameWriter(stream).write(encodeMessage(message), { signal: this.#shutdown.signal })
+      await stream.close({ signal: this.#shutdown.signal })
+    } catch (err: any) {
+      log('reply to %p failed - %e', connection.remotePeer, err)
+      stream?.abort(err)
+    }
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * @packageDocumentation
+ *
+ * TensorSwap's exchange and node assembly: Bitswap 1.2.0 / 1.1.0 and `/tensorswap/1.0.0` over
+ * libp2p (spec/tensorswap.md), with a node-wide want-list, a throughput-aware peer selector,
+ * a debt ledger, a fair serving engine and DAG-walking sessions; plus the libp2p node assembly
+ * and back-pressured stream framing (`src/transport`).
+ *
+ * @example
+ * ```ts
+ * import { createExchange, createLibp2pNode } from 'tensorswap'
+ * import { MemoryBlockstore } from 'blockstore-core'
+ *
+ * const libp2p = await createLibp2pNode()
+ * const exchange = createExchange({ libp2p, blockstore: new MemoryBlockstore() })
+ * await exchange.start()
+ * const result = await exchange.fetch(root, { peers: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...'] })
+ * await exchange.stop()
+ * await libp2p.stop()
+ * ```
+ */
+
+export { Exchange, createExchange } from './exchange.js'
+export type { ExchangeComponents, ExchangeInit, ExchangeStats, FetchOptions, FetchProgressEvents, WantBlockOptions } from './exchange.js'
+export { Session, defaultChildren, readBlock } from './session.js'
+export type { Child, ChildrenFn, SessionComponents, SessionInit, SessionResult, SessionBlockDetail, SessionProgressEvents } from './session.js'
+export { Network } from './network.js'
+export type { Channel, NetworkHandlers, NetworkInit, WireStats } from './network.js'
+export { WantListManager } from './want-list.js'
+export type { WantListInit, WantOptions, WantEffect, WantState, BlockReceivedResult } from './want-list.js'
+export { PeerSelector } from './peer-selector.js'
+export type { PeerSelectorInit, PeerStats, PickOptions } from './peer-selector.js'
+export { DebtLedger, paperServeProbability } from './ledger.js'
+export type { DebtLedgerInit, LedgerEntry, LedgerStrategy } from './ledger.js'
+export { Engine } from './engine.js'
+export type { EngineInit, EngineTask, EngineBatch, TaskOutcome, MessageResult } from './engine.js'
+export { PenaltyBox, PENALTY } from './penalties.js'
+export type { Offence, PenaltyBoxInit } from './penalties.js'
+export { decodeMessage, encodeMessage, splitMessage, downgradeMessage, decodePrefix, encodePrefix, supportsHave } from './wire/codec.js'
+export type { BitswapMessage, DecodedMessage, DecodeLimits, WantEntry, WantType, Wantlist, Block, BlockPresence, PresenceType, CidPrefix, SplitOptions } from './wire/codec.js'
+export { verifyBlock, blockKey, canVerify } from './wire/hash.js'
+export * from './constants.js'
+export * from './errors.js'
+export * from './transport/index.js'
+export { createTensorSwap } from './tensorswap.js'
+export type { TensorSwapInit, TensorSwapNode, GetOptions, GetResult, TensorsOptions } from './tensorswap.js'

@@ -1,0 +1,394 @@
+/**
+ * The exchange's I/O driver: protocol registration, inbound and outbound streams, framing,
+ * decoding. It owns no exchange state; it hands decoded messages and peer events to its
+ * handlers (the {@link Exchange}) and writes the messages it is given.
+ *
+ * Wire behaviour (specs.ipfs.tech/bitswap-protocol, and as @helia/bitswap 4 does it):
+ * - Messages are varint-length-prefixed protobufs; a sender opens its own stream (`s_want`),
+ *   the receiver answers on a stream it opens (`s_receive`). We never write on an inbound
+ *   stream and never read on an outbound one; Helia closes the unused halves the same way.
+ * - We handle `/tensorswap/1.0.0`, `/ipfs/bitswap/1.2.0` and `/ipfs/bitswap/1.1.0` and dial
+ *   them in that order, so multistream-select picks the best both sides have.
+ * - Per peer we keep one outbound *control* stream (want-lists, presences) and one *data*
+ *   stream (blocks), so a want or a DONT_HAVE never waits behind megabytes of blocks.
+ *   Streams idle for {@link DEFAULT_STREAM_IDLE_MS} are closed (under Helia's 10 s inbound
+ *   receive timeout) and reopened on demand.
+ * - Reading pauses the stream when the consumer lags (transport `readFrames`), writing waits
+ *   for drain (`FrameWriter`): memory stays bounded in both directions.
+ * - Hostile input never crashes the node: a bad frame or message aborts that stream and is
+ *   reported through `onBadInput` for penalties; banned peers' streams are refused.
+ *
+ * @module
+ */
+
+import { logger } from '@libp2p/logger'
+import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, FRAME_SLACK_BYTES, PROTOCOLS } from './constants.js'
+import { MessageTooLargeError } from './errors.js'
+import { FrameWriter, readFrames } from './transport/framing.js'
+import { decodeMessage, splitMessage, supportsHave } from './wire/codec.js'
+import type { BitswapMessage, DecodedMessage, DecodeLimits } from './wire/codec.js'
+import type { AbortOptions, Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+
+const log = logger('tensorswap:exchange:network')
+
+/** Which outbound stream a message travels on. */
+export type Channel = 'control' | 'data'
+
+/** Callbacks from the network to its owner. Exceptions they throw are logged, never propagated to libp2p. */
+export interface NetworkHandlers {
+  /** A decoded, validated message from `peer` (`bytes`: its encoded length). */
+  onMessage(peer: PeerId, protocol: string, message: DecodedMessage, bytes: number): void
+  /** `peer` connected and speaks `protocol` (called again if a better protocol shows up). */
+  onPeerConnected(peer: PeerId, protocol: string): void
+  /** `peer` disconnected. */
+  onPeerDisconnected(peer: PeerId): void
+  /** `peer` sent something unacceptable (`err.name` says what); the stream was aborted. */
+  onBadInput(peer: PeerId, err: Error): void
+  /** Whether streams from `peer` are to be refused. */
+  isBanned(peer: PeerId): boolean
+}
+
+/** Options of {@link Network}. */
+export interface NetworkInit {
+  /** Protocols to handle and dial, best first. @default {@link PROTOCOLS} */
+  protocols?: string[]
+  /** Largest message, bytes. @default {@link DEFAULT_MAX_MESSAGE_BYTES} */
+  maxMessageBytes?: number
+  /** Decode limits beyond the message size. */
+  limits?: Omit<DecodeLimits, 'maxMessageBytes'>
+  /** libp2p `maxInboundStreams` per connection and protocol. @default 1024 (as @helia/bitswap) */
+  maxInboundStreams?: number
+  /** libp2p `maxOutboundStreams` per connection and protocol. @default 1024 (as @helia/bitswap) */
+  maxOutboundStreams?: number
+  /** Close outbound streams idle this long, ms. @default {@link DEFAULT_STREAM_IDLE_MS} */
+  streamIdleMs?: number
+  /** Run over limited (relayed) connections. @default false (as @helia/bitswap) */
+  runOnLimitedConnection?: boolean
+}
+
+interface Outbound {
+  stream: Stream
+  writer: FrameWriter
+  protocol: string
+  /** Tail of the write queue of this stream. */
+  tail: Promise<void>
+  pending: number
+  idleTimer?: ReturnType<typeof setTimeout>
+}
+
+/** Bytes written and read per peer and protocol. */
+export interface WireStats {
+  bytesSent: number
+  bytesReceived: number
+  messagesSent: number
+  messagesReceived: number
+}
+
+/**
+ * Streams and framing for the exchange. See the module comment.
+ */
+export class Network {
+  readonly #libp2p: Libp2p
+  readonly #handlers: NetworkHandlers
+  readonly #protocols: string[]
+  readonly #maxMessageBytes: number
+  readonly #limits: DecodeLimits
+  readonly #maxInboundStreams: number
+  readonly #maxOutboundStreams: number
+  readonly #streamIdleMs: number
+  readonly #runOnLimitedConnection: boolean
+  readonly #outbound = new Map<string, Outbound>()
+  readonly #opening = new Map<string, Promise<Outbound>>()
+  readonly #peerProtocols = new Map<string, { peer: PeerId, protocols: Set<string> }>()
+  readonly #inbound = new Set<Stream>()
+  readonly #stats = new Map<string, Map<string, WireStats>>()
+  #registrarIds: string[] = []
+  #running = false
+  /** Peers that opened a stream before identify told the registrar: their disconnect comes from here. */
+  readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => { this.#peerGone(evt.detail) }
+
+  /**
+   * @param libp2p - the node
+   * @param handlers - see {@link NetworkHandlers}
+   * @param init - see {@link NetworkInit}
+   */
+  constructor (libp2p: Libp2p, handlers: NetworkHandlers, init: NetworkInit = {}) {
+    this.#libp2p = libp2p
+    this.#handlers = handlers
+    this.#protocols = init.protocols ?? [...PROTOCOLS]
+    this.#maxMessageBytes = init.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.#limits = { maxWantlistSize: DEFAULT_MAX_WANTLIST_SIZE, ...init.limits, maxMessageBytes: this.#maxMessageBytes }
+    this.#maxInboundStreams = init.maxInboundStreams ?? 1024
+    this.#maxOutboundStreams = init.maxOutboundStreams ?? 1024
+    this.#streamIdleMs = init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS
+    this.#runOnLimitedConnection = init.runOnLimitedConnection ?? false
+  }
+
+  /** Whether {@link start} ran and {@link stop} did not. */
+  get running (): boolean { return this.#running }
+
+  /**
+   * Handle the protocols and watch peers that speak them; peers already connected are reported.
+   */
+  async start (options: AbortOptions = {}): Promise<void> {
+    if (this.#running) return
+    this.#running = true
+    await this.#libp2p.handle(this.#protocols, (stream, connection) => { this.#onStream(stream, connection) }, {
+      maxInboundStreams: this.#maxInboundStreams,
+      maxOutboundStreams: this.#maxOutboundStreams,
+      runOnLimitedConnection: this.#runOnLimitedConnection,
+      signal: options.signal
+    })
+    for (const protocol of this.#protocols) {
+      this.#registrarIds.push(await this.#libp2p.register(protocol, {
+        notifyOnLimitedConnection: this.#runOnLimitedConnection,
+        onConnect: (peer) => { this.#peerSpeaks(peer, protocol) },
+        onDisconnect: (peer) => { this.#peerGone(peer) }
+      }))
+    }
+    this.#libp2p.addEventListener('peer:disconnect', this.#onDisconnect)
+    // peers connected before we started: ask the peer store what they speak
+    for (const conn of this.#libp2p.getConnections()) {
+      try {
+        const p = await this.#libp2p.peerStore.get(conn.remotePeer)
+        for (const protocol of this.#protocols) {
+          if (p.protocols.includes(protocol)) this.#peerSpeaks(conn.remotePeer, protocol)
+        }
+      } catch (err: any) {
+        log.trace('no peer store record for %p yet - %e', conn.remotePeer, err)
+      }
+    }
+  }
+
+  /**
+   * Unhandle the protocols, close outbound streams (gracefully, bounded by `signal`) and abort
+   * inbound ones.
+   */
+  async stop (options: AbortOptions = {}): Promise<void> {
+    if (!this.#running) return
+    this.#running = false
+    await this.#libp2p.unhandle(this.#protocols, options)
+    for (const id of this.#registrarIds) this.#libp2p.unregister(id)
+    this.#registrarIds = []
+    this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
+    const closing: Array<Promise<void>> = []
+    for (const [key, out] of this.#outbound) {
+      clearTimeout(out.idleTimer)
+      this.#outbound.delete(key)
+      closing.push(out.tail.then(async () => out.stream.close(options)).catch((err: any) => {
+        log.trace('closing outbound stream failed - %e', err)
+        out.stream.abort(err)
+      }))
+    }
+    await Promise.all(closing)
+    for (const s of this.#inbound) s.abort(new Error('exchange stopped'))
+    this.#inbound.clear()
+    this.#peerProtocols.clear()
+  }
+
+  /** The best protocol `peer` speaks with us, if known. */
+  protocolOf (peer: PeerId): string | undefined {
+    const p = this.#peerProtocols.get(peer.toString())
+    if (p == null) return undefined
+    return this.#protocols.find(proto => p.protocols.has(proto))
+  }
+
+  /** Peers known to speak an exchange protocol. */
+  peers (): PeerId[] {
+    return [...this.#peerProtocols.values()].map(p => p.peer)
+  }
+
+  /** Bytes and messages per peer and protocol (a copy). */
+  stats (): Map<string, Map<string, WireStats>> {
+    const out = new Map<string, Map<string, WireStats>>()
+    for (const [peer, m] of this.#stats) out.set(peer, new Map([...m].map(([k, v]) => [k, { ...v }])))
+    return out
+  }
+
+  #count (peer: string, protocol: string, dir: 'sent' | 'received', bytes: number): void {
+    let m = this.#stats.get(peer)
+    if (m == null) {
+      m = new Map()
+      this.#stats.set(peer, m)
+    }
+    let s = m.get(protocol)
+    if (s == null) {
+      s = { bytesSent: 0, bytesReceived: 0, messagesSent: 0, messagesReceived: 0 }
+      m.set(protocol, s)
+    }
+    if (dir === 'sent') {
+      s.bytesSent += bytes
+      s.messagesSent++
+    } else {
+      s.bytesReceived += bytes
+      s.messagesReceived++
+    }
+  }
+
+  #peerSpeaks (peer: PeerId, protocol: string): void {
+    const key = peer.toString()
+    let p = this.#peerProtocols.get(key)
+    if (p == null) {
+      p = { peer, protocols: new Set() }
+      this.#peerProtocols.set(key, p)
+    }
+    const before = this.protocolOf(peer)
+    p.protocols.add(protocol)
+    const after = this.protocolOf(peer) as string
+    if (before !== after) this.#safe(() => { this.#handlers.onPeerConnected(peer, after) })
+  }
+
+  #peerGone (peer: PeerId): void {
+    const key = peer.toString()
+    if (!this.#peerProtocols.delete(key)) return
+    for (const channel of ['control', 'data'] as const) {
+      const out = this.#outbound.get(`${key}/${channel}`)
+      if (out != null) this.#dropOutbound(`${key}/${channel}`, out)
+    }
+    this.#safe(() => { this.#handlers.onPeerDisconnected(peer) })
+  }
+
+  #safe (fn: () => void): void {
+    try {
+      fn()
+    } catch (err: any) {
+      log.error('exchange handler threw - %e', err)
+    }
+  }
+
+  #onStream (stream: Stream, connection: Connection): void {
+    const peer = connection.remotePeer
+    if (!this.#running || this.#handlers.isBanned(peer)) {
+      stream.abort(new Error('refused'))
+      return
+    }
+    // a peer that opens a stream to us speaks the protocol even if identify has not said so yet
+    this.#peerSpeaks(peer, stream.protocol)
+    this.#inbound.add(stream)
+    void this.#readInbound(stream, peer).finally(() => { this.#inbound.delete(stream) })
+  }
+
+  async #readInbound (stream: Stream, peer: PeerId): Promise<void> {
+    try {
+      // we answer on our own stream: close our writable half, as @helia/bitswap does
+      await stream.close()
+      for await (const frame of readFrames(stream, { maxFrameBytes: this.#maxMessageBytes + FRAME_SLACK_BYTES })) {
+        if (!this.#running) break
+        if (this.#handlers.isBanned(peer)) {
+          stream.abort(new Error('peer banned'))
+          return
+        }
+        let message: DecodedMessage
+        try {
+          if (frame.byteLength > this.#maxMessageBytes + FRAME_SLACK_BYTES) {
+            throw new MessageTooLargeError(`frame of ${frame.byteLength} bytes exceeds ${this.#maxMessageBytes}`)
+          }
+          // tolerate the slack: count it against the message cap plus slack
+          message = decodeMessage(frame, { ...this.#limits, maxMessageBytes: this.#maxMessageBytes + FRAME_SLACK_BYTES })
+        } catch (err: any) {
+          log('bad message from %p on %s - %e', peer, stream.protocol, err)
+          stream.abort(err)
+          this.#safe(() => { this.#handlers.onBadInput(peer, err) })
+          return
+        }
+        this.#count(peer.toString(), stream.protocol, 'received', frame.byteLength)
+        this.#safe(() => { this.#handlers.onMessage(peer, stream.protocol, message, frame.byteLength) })
+      }
+    } catch (err: any) {
+      if (err?.name === 'FrameTooLargeError' || err?.name === 'InvalidFrameError') {
+        log('bad frame from %p - %e', peer, err)
+        this.#safe(() => { this.#handlers.onBadInput(peer, err) })
+      } else {
+        log.trace('inbound stream from %p ended - %e', peer, err)
+      }
+      if (stream.status === 'open') stream.abort(err)
+    }
+  }
+
+  /**
+   * Send `message` to `peer` on the `channel` stream, split to the message cap, encoded for
+   * the negotiated protocol (downgraded for 1.1.0). Resolves once the stream took it and
+   * drained (back-pressure); concurrent sends on one channel are written in call order.
+   *
+   * @throws `MessageTooLargeError` when a block cannot fit in a message; stream/dial errors
+   *   (`StreamWriteClosedError`, libp2p dial errors); `signal.reason`
+   * @returns encoded bytes written
+   */
+  async send (peer: PeerId, message: BitswapMessage, channel: Channel, options: AbortOptions = {}): Promise<number> {
+    const key = `${peer.toString()}/${channel}`
+    const out = await this.#getOutbound(peer, key, options)
+    const parts = splitMessage(message, out.protocol, { maxMessageBytes: this.#maxMessageBytes })
+    if (parts.length === 0) return 0
+    out.pending++
+    clearTimeout(out.idleTimer)
+    const run = out.tail.then(async () => {
+      options.signal?.throwIfAborted()
+      await out.writer.write(parts, options)
+    })
+    out.tail = run.catch(() => {})
+    try {
+      await run
+    } catch (err: any) {
+      if (this.#outbound.get(key) === out) this.#dropOutbound(key, out)
+      throw err
+    } finally {
+      out.pending--
+      if (out.pending === 0 && this.#outbound.get(key) === out) this.#armIdle(key, out)
+    }
+    const bytes = parts.reduce((n, p) => n + p.byteLength, 0)
+    this.#count(peer.toString(), out.protocol, 'sent', bytes)
+    return bytes
+  }
+
+  /** Whether `peer` supports HAVE/DONT_HAVE on its negotiated protocol (true when unknown). */
+  supportsHave (peer: PeerId): boolean {
+    const p = this.protocolOf(peer)
+    return p == null || supportsHave(p)
+  }
+
+  async #getOutbound (peer: PeerId, key: string, options: AbortOptions): Promise<Outbound> {
+    if (!this.#running) throw new Error('network is not running')
+    const existing = this.#outbound.get(key)
+    if (existing != null && existing.stream.status === 'open' && existing.stream.writeStatus === 'writable') return existing
+    if (existing != null) this.#dropOutbound(key, existing)
+    let opening = this.#opening.get(key)
+    if (opening == null) {
+      opening = (async () => {
+        const stream = await this.#libp2p.dialProtocol(peer, this.#protocols, { signal: options.signal, runOnLimitedConnection: this.#runOnLimitedConnection })
+        // we never read on our outbound streams (answers arrive on the peer's own stream)
+        stream.closeRead().catch((err: any) => { log.trace('closeRead on outbound stream to %p failed - %e', peer, err) })
+        const out: Outbound = { stream, writer: new FrameWriter(stream, { maxFrameBytes: this.#maxMessageBytes }), protocol: stream.protocol, tail: Promise.resolve(), pending: 0 }
+        this.#outbound.set(key, out)
+        this.#peerSpeaks(peer, stream.protocol)
+        return out
+      })()
+      this.#opening.set(key, opening)
+      opening.finally(() => { this.#opening.delete(key) }).catch(() => {})
+    }
+    return opening
+  }
+
+  #armIdle (key: string, out: Outbound): void {
+    clearTimeout(out.idleTimer)
+    out.idleTimer = setTimeout(() => {
+      if (out.pending > 0 || this.#outbound.get(key) !== out) return
+      this.#outbound.delete(key)
+      out.stream.close().catch((err: any) => {
+        log.trace('closing idle stream failed - %e', err)
+        out.stream.abort(err)
+      })
+    }, this.#streamIdleMs)
+    out.idleTimer.unref?.()
+  }
+
+  #dropOutbound (key: string, out: Outbound): void {
+    clearTimeout(out.idleTimer)
+    this.#outbound.delete(key)
+    if (out.stream.status === 'open') out.stream.abort(new Error('outbound stream dropped'))
+  }
+
+  /** Disconnect `peer` (after a ban). */
+  async hangUp (peer: PeerId, options: AbortOptions = {}): Promise<void> {
+    await this.#libp2p.hangUp(peer, options)
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * Peer selection for want-blocks: which connected peer should we ask for a block?
+ *
+ * Pure bookkeeping (no I/O, no timers; time is an input in ms). Per peer it keeps an EWMA of
+ * round-trip latency and of delivery throughput, the bytes and wants we have outstanding
+ * there, and when we last heard from it; per block it keeps what peers told us
+ * (HAVE / DONT_HAVE, Bitswap 1.2.0 block presences).
+ *
+ * `pick` estimates when each candidate would finish the block,
+ * `latency + (bytesInFlight + blockBytes) / throughput`, and takes the earliest; a peer that
+ * said HAVE counts at face value, one we know nothing about at twice the estimate, one that
+ * said DONT_HAVE is never asked. Because outstanding bytes enter the estimate, a DAG spreads
+ * over several peers in proportion to their measured speed. The per-peer caps bound how deep
+ * the pipeline to one peer gets.
+ *
+ * @module
+ */
+
+import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS } from './constants.js'
+import type { PresenceType } from './wire/codec.js'
+
+/** Options of {@link PeerSelector}. */
+export interface PeerSelectorInit {
+  /** EWMA weight of the newest sample, 0..1. @default {@link DEFAULT_EWMA_ALPHA} */
+  alpha?: number
+  /** Bytes per ms assumed before the first sample. @default {@link DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS} */
+  priorThroughput?: number
+  /** Round-trip ms assumed before the first sample. @default {@link DEFAULT_PRIOR_LATENCY_MS} */
+  priorLatencyMs?: number
+  /** Most estimated bytes outstanding at one peer. @default {@link DEFAULT_MAX_PEER_BYTES_IN_FLIGHT} */
+  maxPeerBytesInFlight?: number
+  /** Most wants outstanding at one peer. @default {@link DEFAULT_MAX_PEER_WANTS_IN_FLIGHT} */
+  maxPeerWantsInFlight?: number
+}
+
+/** What the selector knows about one peer (a snapshot; units in the field names). */
+export interface PeerStats {
+  peer: string
+  /** Peer speaks Bitswap 1.2.0 semantics (answers want-have, sends DONT_HAVE). */
+  supportsHave: boolean
+  latencyMs: number
+  /** Delivery throughput, bytes per ms. */
+  throughput: number
+  bytesInFlight: number
+  wantsInFlight: number
+  /** Last time we received anything from the peer, ms; the connect time before that. */
+  lastHeardMs: number
+  /** Block deliveries measured. */
+  samples: number
+  /** Wants that timed out at this peer. */
+  failures: number
+}
+
+interface PeerState extends PeerStats {
+  /** Arrival time of the previous block, ms (start of the next throughput interval). */
+  lastBlockMs: number
+}
+
+/** Which peers may be asked. */
+export interface PickOptions {
+  /** Never ask these (they said DONT_HAVE or timed out for this block). */
+  exclude?: ReadonlySet<string>
+  /** Ask only these; `undefined` means any connected peer. */
+  allowed?: ReadonlySet<string>
+}
+
+/**
+ * Chooses the peer to ask for each block and learns from what happens. See the module
+ * comment for the model. Peer ids are strings (`peerId.toString()`); blocks are keys from
+ * `blockKey(cid)`.
+ */
+export class PeerSelector {
+  readonly #peers = new Map<string, PeerState>()
+  readonly #presence = new Map<string, Map<string, PresenceType>>()
+  readonly #alpha: number
+  readonly #priorThroughput: number
+  readonly #priorLatencyMs: number
+  readonly maxPeerBytesInFlight: number
+  readonly maxPeerWantsInFlight: number
+
+  /** @param init - see {@link PeerSelectorInit} */
+  constructor (init: PeerSelectorInit = {}) {
+    this.#alpha = init.alpha ?? DEFAULT_EWMA_ALPHA
+    this.#priorThroughput = init.priorThroughput ?? DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS
+    this.#priorLatencyMs = init.priorLatencyMs ?? DEFAULT_PRIOR_LATENCY_MS
+    this.maxPeerBytesInFlight = init.maxPeerBytesInFlight ?? DEFAULT_MAX_PEER_BYTES_IN_FLIGHT
+    this.maxPeerWantsInFlight = init.maxPeerWantsInFlight ?? DEFAULT_MAX_PEER_WANTS_IN_FLIGHT
+  }
+
+  /**
+   * Start tracking a connected peer (no-op when known, except that `supportsHave` upgrades).
+   *
+   * @param peer - peer id string
+   * @param supportsHave - it speaks Bitswap 1.2.0 or `/tensorswap/1.0.0`
+   * @param nowMs - current time, ms
+   */
+  addPeer (peer: string, supportsHave: boolean, nowMs: number): void {
+    const known = this.#peers.get(peer)
+    if (known != null) {
+      known.supportsHave ||= supportsHave
+      return
+    }
+    this.#peers.set(peer, {
+      peer, supportsHave, latencyMs: this.#priorLatencyMs, throughput: this.#priorThroughput,
+      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, failures: 0
+    })
+  }
+
+  /**
+   * Forget a peer (disconnected) and what it told us. Callers release its wants first.
+   *
+   * @param peer - peer id string
+   */
+  removePeer (peer: string): void {
+    this.#peers.delete(peer)
+    for (const [key, map] of this.#presence) {
+      map.delete(peer)
+      if (map.size === 0) this.#presence.delete(key)
+    }
+  }
+
+  /** Whether `peer` is tracked (connected and speaking an exchange protocol). */
+  has (peer: string): boolean {
+    return this.#peers.has(peer)
+  }
+
+  /** Tracked peer ids. */
+  peers (): string[] {
+    return [...this.#peers.keys()]
+  }
+
+  /** Snapshot of one peer, or `undefined` when not tracked. */
+  stats (peer: string): PeerStats | undefined {
+    const s = this.#peers.get(peer)
+    if (s == null) return undefined
+    const { lastBlockMs: _, ...stats } = s
+    return stats
+  }
+
+  /** Whether `peer` answers want-have / sends DONT_HAVE. */
+  supportsHave (peer: string): boolean {
+    return this.#peers.get(peer)?.supportsHave ?? false
+  }
+
+  /**
+   * Record a HAVE / DONT_HAVE from `peer` about block `key` (ignored for untracked peers).
+   */
+  setPresence (key: string, peer: string, type: PresenceType): void {
+    if (!this.#peers.has(peer)) return
+    let map = this.#presence.get(key)
+    if (map == null) {
+      map = new Map()
+      this.#presence.set(key, map)
+    }
+    map.set(peer, type)
+  }
+
+  /** What `peer` said about block `key`, if anything. */
+  presence (key: string, peer: string): PresenceType | undefined {
+    return this.#presence.get(key)?.get(peer)
+  }
+
+  /** Drop per-block knowledge once the block is fetched or no longer wanted. */
+  forget (key: string): void {
+    this.#presence.delete(key)
+  }
+
+  /** Number of blocks we hold presence knowledge for (bounded by the want-list). */
+  get knownBlocks (): number {
+    return this.#presence.size
+  }
+
+  /**
+   * Peers that could be asked for `key`: tracked, allowed, not excluded, not DONT_HAVE.
+   * Ignores load.
+   */
+  eligible (key: string, options: PickOptions = {}): string[] {
+    const out: string[] = []
+    for (const peer of this.#peers.keys()) {
+      if (options.allowed != null && !options.allowed.has(peer)) continue
+      if (options.exclude?.has(peer) === true) continue
+      if (this.presence(key, peer) === 'dont-have') continue
+      out.push(peer)
+    }
+    return out
+  }
+
+  /** Whether `peer` can take one more want of `bytes` (estimated) under the per-peer caps. */
+  canAccept (peer: string, bytes: number): boolean {
+    const s = this.#peers.get(peer)
+    if (s == null) return false
+    if (s.wantsInFlight >= this.maxPeerWantsInFlight) return false
+    return s.bytesInFlight === 0 || s.bytesInFlight + bytes <= this.maxPeerBytesInFlight
+  }
+
+  /**
+   * Estimated ms until `peer` would deliver a block of `bytes` asked now, adjusted for what it
+   * told us about `key` (HAVE: as is; nothing: doubled).
+   */
+  cost (peer: string, key: string, bytes: number): number {
+    const s = this.#peers.get(peer)
+    if (s == null) return Infinity
+    const eta = s.latencyMs + (s.bytesInFlight + bytes) / Math.max(s.throughput, 1e-6)
+    return this.presence(key, peer) === 'have' ? eta : eta * 2
+  }
+
+  /**
+   * The best peer to ask for block `key` of about `bytes`, among eligible peers with room.
+   * Ties go to the lexicographically smaller peer id (deterministic).
+   *
+   * @returns a peer id, or `undefined` when every eligible peer is at its cap (or none is eligible)
+   */
+  pick (key: string, bytes: number, options: PickOptions = {}): string | undefined {
+    let best: string | undefined
+    let bestCost = Infinity
+    for (const peer of this.eligible(key, options)) {
+      if (!this.canAccept(peer, bytes)) continue
+      const c = this.cost(peer, key, bytes)
+      if (c < bestCost || (c === bestCost && best != null && peer < best)) {
+        best = peer
+        bestCost = c
+      }
+    }
+    return best
+  }
+
+  /** A want of `bytes` (estimated) was sent to `peer`. */
+  onSent (peer: string, bytes: number, nowMs: number): void {
+    const s = this.#peers.get(peer)
+    if (s == null) return
+    if (s.wantsInFlight === 0) s.lastBlockMs = nowMs
+    s.bytesInFlight += bytes
+    s.wantsInFlight++
+  }
+
+  /** A want of `estimatedBytes` at `peer` ended without a block (cancel, DONT_HAVE, timeout). */
+  onReleased (peer: string, estimatedBytes: number): void {
+    const s = this.#peers.get(peer)
+    if (s == null) return
+    s.bytesInFlight = Math.max(0, s.bytesInFlight - estimatedBytes)
+    s.wantsInFlight = Math.max(0, s.wantsInFlight - 1)
+    if (s.wantsInFlight === 0) s.bytesInFlight = 0
+  }
+
+  /**
+   * `peer` delivered a block of `bytes` that we had asked it for at `sentAtMs` (estimated
+   * `estimatedBytes`). Updates throughput (bytes over the time since the previous delivery or
+   * the send, whichever is later) and, when it was the only want outstanding, latency.
+   */
+  onBlock (peer: string, bytes: number, estimatedBytes: number, sentAtMs: number, nowMs: number): void {
+    const s = this.#peers.get(peer)
+    if (s == null) return
+    const alone = s.wantsInFlight === 1
+    this.onReleased(peer, estimatedBytes)
+    const interval = Math.max(1, nowMs - Math.max(s.lastBlockMs, sentAtMs))
+    const a = this.#alpha
+    const sample = Math.max(1, bytes) / interval
+    s.throughput = s.samples === 0 ? sample : (1 - a) * s.throughput + a * sample
+    if (alone) s.latencyMs = (1 - a) * s.latencyMs + a * Math.max(0, nowMs - sentAtMs)
+    s.samples++
+    s.lastBlockMs = nowMs
+    s.lastHeardMs = nowMs
+  }
+
+  /** A presence answer from `peer` that we asked for at `sentAtMs` (a pure round trip). */
+  onPresence (peer: string, sentAtMs: number | undefined, nowMs: number): void {
+    const s = this.#peers.get(peer)
+    if (s == null) return
+    s.lastHeardMs = nowMs
+    if (sentAtMs != null) s.latencyMs = (1 - this.#alpha) * s.latencyMs + this.#alpha * Math.max(0, nowMs - sentAtMs)
+  }
+
+  /** Anything arrived from `peer` (keeps its wants from timing out). */
+  onHeard (peer: string, nowMs: number): void {
+    const s = this.#peers.get(peer)
+    if (s != null) s.lastHeardMs = Math.max(s.lastHeardMs, nowMs)
+  }
+
+  /** A want timed out at `peer`: halve its throughput estimate (multiplicative decrease). */
+  onFailure (peer: string): void {
+    const s = this.#peers.get(peer)
+    if (s == null) return
+    s.failures++
+    s.throughput /= 2
+  }
+
+  /**
+   * Check internal consistency; throws `Error` naming the broken invariant (tests only).
+   */
+  assertInvariants (): void {
+    for (const s of this.#peers.values()) {
+      if (!(s.bytesInFlight >= 0) || !(s.wantsInFlight >= 0)) throw new Error(`peer ${s.peer}: negative in-flight`)
+      if (s.wantsInFlight === 0 && s.bytesInFlight !== 0) throw new Error(`peer ${s.peer}: bytes in flight without wants`)
+      if (!(s.throughput > 0) || !Number.isFinite(s.throughput)) throw new Error(`peer ${s.peer}: throughput ${s.throughput}`)
+      if (!(s.latencyMs >= 0) || !Number.isFinite(s.latencyMs)) throw new Error(`peer ${s.peer}: latency ${s.latencyMs}`)
+    }
+    for (const [key, map] of this.#presence) {
+      if (map.size === 0) throw new Error(`presence ${key}: empty map kept`)
+      for (const peer of map.keys()) if (!this.#peers.has(peer)) throw new Error(`presence ${key}: unknown peer ${peer}`)
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Peer penalties for bad input. Pure (time is an input): each offence adds points, points
+ * decay with a half-life, and a peer at the threshold is banned (the driver disconnects it
+ * and ignores its streams) for a while. Weights: spec/tensorswap.md "Penalties".
+ *
+ * @module
+ */
+
+import { DEFAULT_BAN_MS, DEFAULT_PENALTY_THRESHOLD, PENALTY_HALF_LIFE_MS } from './constants.js'
+
+/** What a peer did wrong, with its weight in points. */
+export const PENALTY = {
+  /** A frame or message over the size cap: ban at once. */
+  oversized: 100,
+  /** A message that does not decode (protobuf, enum, CID, prefix). */
+  malformed: 50,
+  /** A block we did not ask for (and did not finish recently); also what a hash mismatch looks like. */
+  unrequestedBlock: 10,
+  /** A block whose hash function we cannot verify. */
+  unverifiableBlock: 5,
+  /** Per want-list entry past our per-peer cap. */
+  wantOverflow: 1
+} as const
+
+/** An offence name. */
+export type Offence = keyof typeof PENALTY
+
+/** Options of {@link PenaltyBox}. */
+export interface PenaltyBoxInit {
+  /** @default {@link DEFAULT_PENALTY_THRESHOLD} */
+  threshold?: number
+  /** @default {@link DEFAULT_BAN_MS} */
+  banMs?: number
+  /** @default {@link PENALTY_HALF_LIFE_MS} */
+  halfLifeMs?: number
+}
+
+/**
+ * Penalty scores per peer id string.
+ */
+export class PenaltyBox {
+  readonly #scores = new Map<string, { points: number, atMs: number }>()
+  readonly #bans = new Map<string, number>()
+  readonly #threshold: number
+  readonly #banMs: number
+  readonly #halfLifeMs: number
+
+  /** @param init - see {@link PenaltyBoxInit} */
+  constructor (init: PenaltyBoxInit = {}) {
+    this.#threshold = init.threshold ?? DEFAULT_PENALTY_THRESHOLD
+    this.#banMs = init.banMs ?? DEFAULT_BAN_MS
+    this.#halfLifeMs = init.halfLifeMs ?? PENALTY_HALF_LIFE_MS
+  }
+
+  /** Current (decayed) score of `peer`. */
+  score (peer: string, nowMs: number): number {
+    const s = this.#scores.get(peer)
+    if (s == null) return 0
+    return s.points * Math.pow(0.5, Math.max(0, nowMs - s.atMs) / this.#halfLifeMs)
+  }
+
+  /**
+   * Add `count` offences of kind `offence`.
+   *
+   * @returns `true` when this pushed the peer over the threshold (the caller disconnects it)
+   */
+  penalize (peer: string, offence: Offence, nowMs: number, count = 1): boolean {
+    const points = this.score(peer, nowMs) + PENALTY[offence] * count
+    this.#scores.set(peer, { points, atMs: nowMs })
+    if (this.#scores.size > 10_000) {
+      // bound memory: drop scores that have decayed to nothing
+      for (const [p] of this.#scores) if (this.score(p, nowMs) < 1) this.#scores.delete(p)
+    }
+    if (points >= this.#threshold && !this.isBanned(peer, nowMs)) {
+      this.#bans.set(peer, nowMs + this.#banMs)
+      this.#scores.delete(peer)
+      return true
+    }
+    return false
+  }
+
+  /** Whether `peer` is banned at `nowMs`. */
+  isBanned (peer: string, nowMs: number): boolean {
+    const until = this.#bans.get(peer)
+    if (until == null) return false
+    if (nowMs >= until) {
+      this.#bans.delete(peer)
+      return false
+    }
+    return true
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The library entry point: one TensorSwap node = a repo (blocks, datastore, identity), a libp2p
+ * node (QUIC first, TCP fallback), the Bitswap-compatible exchange and GraphSync. Everything a
+ * user does from the CLI is a method here, each taking `signal` and `onProgress`.
+ *
+ * @module
+ */
+import { openRepo, resolveRepoPath, exportCar, importCar } from '@tensorswap/blockstore'
+import { exportModel, importModel, readManifest } from '@tensorswap/model'
+import { logger } from '@libp2p/logger'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createExchange, type Exchange, type ExchangeInit, type FetchProgressEvents } from './exchange.js'
+import { GraphSyncNetwork } from './graphsync/network.js'
+import { createLibp2pNode, type EncrypterName, type TransportName, type TransportServices } from './transport/node.js'
+import type { SessionResult } from './session.js'
+import type { FetchedTensor } from './graphsync/model-selectors.js'
+import type { Repo, CarSink } from '@tensorswap/blockstore'
+import type { ExportOptions, ImportOptions, ImportResult } from '@tensorswap/model'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
+
+const log = logger('tensorswap:node')
+
+/** Options of {@link createTensorSwap}. */
+export interface TensorSwapInit {
+  /**
+   * The repo: a directory path, or a repo already opened with `openRepo` (then the caller
+   * closes it). @default `resolveRepoPath()` (`$TENSORSWAP_PATH` or `~/.tensorswap`)
+   */
+  repo?: string | Repo
+  /** Listen multiaddrs. @default the repo config's `listen` */
+  listen?: string[]
+  /** Transports in preference order. @default ['quic', 'tcp'] */
+  transports?: TransportName[]
+  /** TCP encrypters in preference order. @default ['tls', 'noise'] */
+  encrypters?: EncrypterName[]
+  /** Exchange options (limits, ledger strategy, ...); see {@link ExchangeInit}. */
+  exchange?: ExchangeInit
+}
+
+/** Options of {@link TensorSwapNode.get}. */
+export interface GetOptions {
+  signal?: AbortSignal
+  onProgress?: (evt: FetchProgressEvents | { type: string, detail?: unknown }) => void
+  /** Peers to fetch from (multiaddrs ending in `/p2p/<id>`, or peer ids of connected peers). */
+  peers?: Array<string | Multiaddr | PeerId>
+  /** Write the files byte-exact into this directory after the fetch. */
+  output?: string
+}
+
+/** Result of {@link TensorSwapNode.get}. */
+export interface GetResult {
+  /** What the exchange did: blocks/bytes fetched and found locally. */
+  fetch: SessionResult
+  /** Files written, when `output` was given. */
+  export?: { files: number, bytes: number }
+  /** Wall time of the fetch, seconds. */
+  seconds: number
+  /** Block bytes received per peer id during this node's life (the debt ledger). */
+  peers: Record<string, { bytesReceived: number, blocksReceived: number }>
+}
+
+/** Options of {@link TensorSwapNode.tensors}. */
+export interface TensorsOptions {
+  signal?: AbortSignal
+  /** The peer to fetch from over GraphSync. */
+  peer: string | Multiaddr | PeerId
+  /** Glob(s) over tensor names (`*`, `?`, `[0-3]`). */
+  glob?: string | string[]
+  /** Layer range `A-B` (inclusive). */
+  layers?: string | [number, number]
+}
+
+/** A running (or stopped) TensorSwap node. */
+export interface TensorSwapNode {
+  readonly repo: Repo
+  readonly libp2p: Libp2p<TransportServices>
+  readonly exchange: Exchange
+  readonly graphsync: GraphSyncNetwork
+  /** This node's peer id. */
+  readonly peerId: PeerId
+  /** Listen addresses, each ending in `/p2p/<peer id>`. */
+  getMultiaddrs(): Multiaddr[]
+  /** Start serving (exchange + GraphSync). */
+  start(): Promise<void>
+  /** Stop serving, stop libp2p, flush the ledger; closes the repo if this node opened it. */
+  stop(): Promise<void>
+  /** Import a model file or directory (see `importModel` in `@tensorswap/model`); its blocks are then served. */
+  add(path: string, options?: Omit<ImportOptions, 'size'>): Promise<ImportResult>
+  /** Fetch the DAG under `root` from peers (verified, resumable) and optionally write its files. */
+  get(root: CID, options?: GetOptions): Promise<GetResult>
+  /** Fetch selected tensors over GraphSync and yield each one, in computation order, once verified. */
+  tensors(root: CID, options: TensorsOptions): AsyncGenerator<FetchedTensor, void, undefined>
+  /** Write the DAG under `root` as a CARv1 (DFS order) to `out`. */
+  exportCar(root: CID, out: CarSink, options?: { signal?: AbortSignal }): Promise<{ blocks: number, bytes: number }>
+  /** Import a CARv1/CARv2 stream, verifying every block. */
+  importCar(source: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<{ roots: CID[], blocks: number, bytes: number }>
+}
+
+function toMultiaddr (peer: string | Multiaddr): Multiaddr {
+  return typeof peer === 'string' ? multiaddr(peer) : peer
+}
+
+/**
+ * Create a TensorSwap node: open (or take) the repo, assemble libp2p with the repo's identity
+ * key, and wire the exchange (Bitswap 1.2.0/1.1.0 and `/tensorswap/1.0.0`, spec/tensorswap.md)
+ * and GraphSync 2.0.0 (spec/graphsync.md) to the repo's blockstore and datastore. The node is
+ * returned stopped except for libp2p; call `start()`.
+ *
+ * @throws RepoLockedError - another process holds the repo; InvalidRepoConfigError - bad config.json
+ *
+ * @example
+ * ```ts
+ * const node = await createTensorSwap({ repo: '/tmp/ts' })
+ * await node.start()
+ * const { root } = await node.add('./model')
+ * ```
+ */
+export async function createTensorSwap (init: TensorSwapInit = {}): Promise<TensorSwapNode> {
+  const ownsRepo = typeof init.repo !== 'object'
+  const repo = typeof init.repo === 'object' ? init.repo : await openRepo(resolveRepoPath(init.repo))
+  let libp2p: Libp2p<TransportServices>
+  try {
+    libp2p = await createLibp2pNode({
+      privateKey: repo.privateKey,
+      listen: init.listen ?? repo.config.listen,
+      transports: init.transports,
+      encrypters: init.encrypters
+    })
+  } catch (err) {
+    if (ownsRepo) await repo.close()
+    throw err
+  }
+  const exchange = createExchange({ libp2p, blockstore: repo.blockstore, datastore: repo.datastore }, init.exchange)
+  const graphsync = new GraphSyncNetwork({ libp2p, blockstore: repo.blockstore }, {
+    onPeerMisbehaviour: (peer, offence) => { exchange.penalties.penalize(peer.toString(), offence, Date.now()) },
+    isBanned: (peer) => exchange.penalties.isBanned(peer.toString(), Date.now())
+  })
+
+  const node: TensorSwapNode = {
+    repo,
+    libp2p,
+    exchange,
+    graphsync,
+    peerId: libp2p.peerId,
+    getMultiaddrs: () => libp2p.getMultiaddrs(),
+
+    async start () {
+      await exchange.start()
+      await graphsync.start()
+      log('started %p', libp2p.peerId)
+    },
+
+    async stop () {
+      await graphsync.stop()
+      await exchange.stop()
+      await libp2p.stop()
+      if (ownsRepo) await repo.close()
+      log('stopped')
+    },
+
+    async add (path, options = {}) {
+      const result = await importModel(repo.blockstore, path, options as ImportOptions)
+      exchange.notifyNewBlock(result.root)
+      return result
+    },
+
+    async get (root, options = {}) {
+      const started = performance.now()
+      const peers = options.peers?.map(p => typeof p === 'string' || !('toMultihash' in p) ? toMultiaddr(p) : p)
+      const fetch = await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers })
+      const seconds = (performance.now() - started) / 1000
+      let exported: GetResult['export']
+      if (options.output != null) {
+        exported = await exportModel(repo.blockstore, root, options.output, { signal: options.signal, onProgress: options.onProgress } as ExportOptions)
+      }
+      const byPeer: GetResult['peers'] = {}
+      for (const [peer, entry] of Object.entries(exchange.stats().ledger)) {
+        if (entry.bytesReceived > 0) byPeer[peer] = { bytesReceived: entry.bytesReceived, blocksReceived: entry.blocksReceived }
+      }
+      return { fetch, export: exported, seconds, peers: byPeer }
+    },
+
+    async * tensors (root, options) {
+      const peer = typeof options.peer === 'string' || !('toMultihash' in options.peer) ? toMultiaddr(options.peer) : options.peer
+      yield * graphsync.tensors(peer, root, {
+        blockstore: repo.blockstore,
+        signal: options.signal,
+        glob: options.glob,
+        layers: options.layers,
+        readManifest: async (r, o) => await readManifest(repo.blockstore, r, o)
+      })
+    },
+
+    async exportCar (root, out, options = {}) {
+      return await exportCar(repo.blockstore, root, out, options)
+    },
+
+    async importCar (source, options = {}) {
+      return await importCar(repo.blockstore, source, options)
+    }
+  }
+  return node
+}

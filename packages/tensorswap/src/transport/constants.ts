@@ -1,0 +1,112 @@
+/**
+ * Transport limits and tuning defaults. Every number cites where it comes from; the
+ * figures quoted are from `bench/README.md` (loopback, 2 cores, Node 24).
+ *
+ * @module
+ */
+
+/** 1 KiB in bytes. */
+const KiB = 1024
+/** 1 MiB in bytes. */
+const MiB = 1024 * KiB
+
+/**
+ * Default largest frame `readFrames` accepts, in bytes. A frame carries at most one
+ * Bitswap/TensorSwap message; Bitswap peers cap blocks at 2 MiB and messages at 4 MiB
+ * (boxo `bitswap/network` maxMessageSize = 4 MiB), so 4 MiB is the reference limit.
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 4 * MiB
+
+/**
+ * Hard ceiling on `maxFrameBytes`, in bytes: a declared length above this is always
+ * rejected. Unsigned varints of at most 9 bytes can declare up to 2^63-1, which must never
+ * be trusted; 64 MiB is well above any message our exchange sends.
+ */
+export const MAX_FRAME_BYTES = 64 * MiB
+
+/**
+ * Longest unsigned varint accepted as a frame length prefix, in bytes. The
+ * multiformats unsigned-varint spec caps varints at 9 bytes (63 bits); a length that
+ * fits {@link MAX_FRAME_BYTES} needs at most 4.
+ */
+export const MAX_VARINT_BYTES = 9
+
+/**
+ * Bytes `readFrames` lets the stream queue beyond the frame being assembled before it
+ * pauses the stream (yamux then withholds window updates; QUIC with our patch stops
+ * reading). Two yamux max messages; bounds reader memory independently of frame count.
+ */
+export const DEFAULT_READ_HIGH_WATER_BYTES = 1 * MiB
+
+/**
+ * yamux initial per-stream window, in bytes. 256 KiB is the spec's fixed initial window
+ * (hashicorp/yamux spec.md "initial window size"); a larger value is rejected by peers
+ * that follow the spec, so we keep it and let the window grow via `maxStreamWindowSize`.
+ */
+export const DEFAULT_YAMUX_INITIAL_STREAM_WINDOW = 256 * KiB
+
+/**
+ * yamux maximum per-stream receive window, in bytes. @chainsafe/libp2p-yamux defaults to
+ * 16 MiB; measured in bench/README.md (yamux window sweep).
+ */
+export const DEFAULT_YAMUX_MAX_STREAM_WINDOW = 16 * MiB
+
+/**
+ * yamux maximum data frame payload, in bytes. @chainsafe/libp2p-yamux defaults to 64 KiB;
+ * measured in bench/README.md (yamux maxMessageSize sweep).
+ */
+export const DEFAULT_YAMUX_MAX_MESSAGE_SIZE = 64 * KiB
+
+/**
+ * QUIC per-stream receive window (quinn `stream_receive_window`), in bytes.
+ * @chainsafe/libp2p-quic defaults to 10 MB; measured in bench/README.md.
+ */
+export const DEFAULT_QUIC_MAX_STREAM_DATA = 10_000_000
+
+/**
+ * QUIC per-connection receive window (quinn `receive_window`), in bytes.
+ * @chainsafe/libp2p-quic defaults to 15 MB; measured in bench/README.md.
+ */
+export const DEFAULT_QUIC_MAX_CONNECTION_DATA = 15_000_000
+
+/**
+ * Maximum concurrent bidirectional QUIC streams per connection the remote may open.
+ * @chainsafe/libp2p-quic default (256); matches yamux's inbound stream budget order.
+ */
+export const DEFAULT_QUIC_MAX_CONCURRENT_STREAMS = 256
+
+/**
+ * QUIC keep-alive interval, in ms. @chainsafe/libp2p-quic default (5 s), half of its
+ * 10 s idle timeout so an idle but wanted connection is never dropped.
+ */
+export const DEFAULT_QUIC_KEEPALIVE_MS = 5_000
+
+/**
+ * QUIC idle timeout, in ms (@chainsafe/libp2p-quic default, 10 s).
+ */
+export const DEFAULT_QUIC_MAX_IDLE_TIMEOUT_MS = 10_000
+
+/**
+ * Default maximum connections held by the connection manager. libp2p 3's own default
+ * is 300; a model seeder serves many leechers, we keep libp2p's figure.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 300
+
+/**
+ * Transports in the order {@link dialPreferred} tries them for bulk transfers, fastest
+ * first. Set from the raw-stream measurements in bench/README.md.
+ */
+export const DEFAULT_TRANSPORT_PREFERENCE: ReadonlyArray<'quic' | 'tcp'> = Object.freeze(['quic', 'tcp'])
+
+/**
+ * Floor for a stream's `maxReadBufferLength` (bytes buffered while paused before the
+ * stream is reset): `@libp2p/utils` default, 4 MiB. yamux streams get at least their max
+ * window, since a paused yamux reader can still receive one whole window.
+ */
+export const DEFAULT_STREAM_MAX_READ_BUFFER = 4 * MiB
+
+/**
+ * UDP socket send/receive buffer for QUIC, bytes (@chainsafe/libp2p-quic default
+ * 500 kB); measured in bench/README.md.
+ */
+export const DEFAULT_QUIC_UDP_BUFFER_BYTES = 500_000

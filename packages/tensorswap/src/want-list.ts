@@ -1,0 +1,530 @@
+/**
+ * The node's want-list: one list across all sessions, and the decisions of which want goes
+ * to which peer when.
+ *
+ * A pure state machine (no sockets, no timers; time is an input in ms). Calls change state
+ * and queue outgoing entries; {@link WantListManager.flush} assigns pending wants to peers
+ * and returns the effects for the driver to carry out (`send` entries to a peer, report a
+ * block `unavailable`). Bitswap spec behaviour (specs.ipfs.tech/bitswap-protocol, 1.2.0
+ * interaction pattern): want-block entries with `sendDontHave` to 1.2.0 peers, a `Cancel`
+ * to a peer we asked once the block came from elsewhere or is no longer wanted.
+ *
+ * Design:
+ * - A want is keyed by the block's multihash; sessions share it (refcounted by session id),
+ *   its priority is the highest of theirs.
+ * - Pending wants are assigned in priority order (a heap) to the peer the {@link PeerSelector}
+ *   picks, while the estimated bytes in flight stay under a global cap (and per peer, under
+ *   the selector's caps): a deep pipeline with bounded memory.
+ * - A want fails over (another peer is asked, nothing already received is lost) on DONT_HAVE,
+ *   on a timeout (cancel sent, since we do not know whether the peer got the want), and on
+ *   disconnect. When every candidate said no, the want is reported `unavailable` and retried
+ *   after a delay or when a new peer connects.
+ *
+ * @module
+ */
+
+import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
+import { blockKey } from './wire/hash.js'
+import type { PeerSelector } from './peer-selector.js'
+import type { PresenceType, WantEntry } from './wire/codec.js'
+import type { CID } from 'multiformats/cid'
+
+/** Options of {@link WantListManager}. */
+export interface WantListInit {
+  /** Most estimated bytes of want-blocks outstanding over all peers. @default {@link DEFAULT_MAX_BYTES_IN_FLIGHT} */
+  maxBytesInFlight?: number
+  /** Size assumed for a block without a size hint, bytes. @default {@link DEFAULT_ESTIMATED_BLOCK_BYTES} */
+  estimatedBlockBytes?: number
+  /** A want times out at a peer silent for this long, ms. @default {@link DEFAULT_PEER_IDLE_TIMEOUT_MS} */
+  peerIdleTimeoutMs?: number
+  /** A want times out at a peer after this long regardless, ms. @default {@link DEFAULT_WANT_TIMEOUT_MS} */
+  wantTimeoutMs?: number
+  /** An unavailable want is retried after this long, ms. @default {@link DEFAULT_UNAVAILABLE_RETRY_MS} */
+  unavailableRetryMs?: number
+  /** How many recently finished keys to remember, so late duplicates are not called unrequested. @default 4096 */
+  recentKeys?: number
+}
+
+/** Per-session options of a want. */
+export interface WantOptions {
+  /** Wire priority, higher first (int32). @default 1 */
+  priority?: number
+  /** Expected block size in bytes (from a manifest or a dag-pb Tsize), for in-flight accounting. */
+  sizeHint?: number
+  /** Ask only these peers (peer id strings); absent means any connected peer. */
+  peers?: Iterable<string>
+}
+
+/** What the driver must do. */
+export type WantEffect =
+  | { type: 'send', peer: string, entries: WantEntry[] }
+  | { type: 'unavailable', cid: CID, key: string }
+
+/** The state of one want. */
+export type WantState = 'pending' | 'inflight' | 'unavailable'
+
+interface Want {
+  key: string
+  cid: CID
+  /** session id -> that session's options */
+  sessions: Map<number, { priority: number, peers?: Set<string> }>
+  priority: number
+  seq: number
+  estBytes: number
+  state: WantState
+  /** Bumped whenever the want is (re)queued, to invalidate stale heap entries. */
+  version: number
+  peer?: string
+  sentAtMs?: number
+  /** Peers that said DONT_HAVE or timed out for this want. */
+  tried: Set<string>
+  unavailableAtMs?: number
+}
+
+interface HeapItem { key: string, priority: number, seq: number, version: number }
+
+/** True when `a` should be served before `b`. */
+function before (a: HeapItem, b: HeapItem): boolean {
+  return a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq
+}
+
+/** A binary heap ordered by priority (desc) then sequence (asc). */
+class Heap {
+  readonly items: HeapItem[] = []
+  push (item: HeapItem): void {
+    const a = this.items
+    a.push(item)
+    let i = a.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!before(a[i] as HeapItem, a[p] as HeapItem)) break
+      ;[a[i], a[p]] = [a[p] as HeapItem, a[i] as HeapItem]
+      i = p
+    }
+  }
+
+  peek (): HeapItem | undefined { return this.items[0] }
+
+  pop (): HeapItem | undefined {
+    const a = this.items
+    const top = a[0]
+    const last = a.pop()
+    if (a.length > 0 && last != null) {
+      a[0] = last
+      let i = 0
+      while (true) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < a.length && before(a[l] as HeapItem, a[m] as HeapItem)) m = l
+        if (r < a.length && before(a[r] as HeapItem, a[m] as HeapItem)) m = r
+        if (m === i) break
+        ;[a[i], a[m]] = [a[m] as HeapItem, a[i] as HeapItem]
+        i = m
+      }
+    }
+    return top
+  }
+
+  get size (): number { return this.items.length }
+}
+
+/** Result of {@link WantListManager.blockReceived}. */
+export interface BlockReceivedResult {
+  /** The block is on our want-list (deliver it); otherwise it was not requested. */
+  wanted: boolean
+  /** Not wanted, but finished or cancelled recently: a benign late duplicate. */
+  recent: boolean
+  /** Sessions that wanted the block. */
+  sessions: number[]
+  /** The CID as wanted (its codec may differ from the sender's prefix; same multihash). */
+  cid?: CID
+}
+
+/**
+ * One want-list per node. See the module comment. Peer ids are strings; the selector passed
+ * in is shared with the driver (it also feeds presence and delivery facts into it).
+ */
+export class WantListManager {
+  readonly #selector: PeerSelector
+  readonly #wants = new Map<string, Want>()
+  readonly #heap = new Heap()
+  readonly #outbox = new Map<string, WantEntry[]>()
+  readonly #unavailable: WantEffect[] = []
+  readonly #recent = new Map<string, true>()
+  readonly #maxBytesInFlight: number
+  readonly #estimatedBlockBytes: number
+  readonly #peerIdleTimeoutMs: number
+  readonly #wantTimeoutMs: number
+  readonly #unavailableRetryMs: number
+  readonly #recentKeys: number
+  #bytesInFlight = 0
+  #seq = 0
+
+  /**
+   * @param selector - the peer selector (peers are added/removed through this manager)
+   * @param init - see {@link WantListInit}
+   */
+  constructor (selector: PeerSelector, init: WantListInit = {}) {
+    this.#selector = selector
+    this.#maxBytesInFlight = init.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT
+    this.#estimatedBlockBytes = init.estimatedBlockBytes ?? DEFAULT_ESTIMATED_BLOCK_BYTES
+    this.#peerIdleTimeoutMs = init.peerIdleTimeoutMs ?? DEFAULT_PEER_IDLE_TIMEOUT_MS
+    this.#wantTimeoutMs = init.wantTimeoutMs ?? DEFAULT_WANT_TIMEOUT_MS
+    this.#unavailableRetryMs = init.unavailableRetryMs ?? DEFAULT_UNAVAILABLE_RETRY_MS
+    this.#recentKeys = init.recentKeys ?? 4096
+  }
+
+  /** Number of distinct blocks wanted. */
+  get size (): number { return this.#wants.size }
+
+  /** Estimated bytes of want-blocks outstanding. */
+  get bytesInFlight (): number { return this.#bytesInFlight }
+
+  /** State of the want for `cid`, or `undefined` when not wanted. */
+  state (cid: CID): WantState | undefined {
+    return this.#wants.get(blockKey(cid))?.state
+  }
+
+  /** The peer a want is outstanding at, if in flight. */
+  peerOf (cid: CID): string | undefined {
+    return this.#wants.get(blockKey(cid))?.peer
+  }
+
+  /** All wanted CIDs with their state and priority (for stats and `wantlist` commands). */
+  entries (): Array<{ cid: CID, state: WantState, priority: number, peer?: string }> {
+    return [...this.#wants.values()].map(w => ({ cid: w.cid, state: w.state, priority: w.priority, peer: w.peer }))
+  }
+
+  /**
+   * Add `cid` to the want-list for `session` (idempotent per session; a second session adds a
+   * reference). Takes effect at the next {@link flush}.
+   */
+  want (cid: CID, session: number, options: WantOptions = {}): void {
+    const key = blockKey(cid)
+    let w = this.#wants.get(key)
+    const priority = options.priority ?? 1
+    const peers = options.peers == null ? undefined : new Set(options.peers)
+    if (w == null) {
+      w = {
+        key, cid, sessions: new Map(), priority, seq: this.#seq++, estBytes: options.sizeHint ?? this.#estimatedBlockBytes,
+        state: 'pending', version: 0, tried: new Set()
+      }
+      this.#wants.set(key, w)
+      this.#recent.delete(key)
+      w.sessions.set(session, { priority, peers })
+      this.#enqueue(w)
+      return
+    }
+    w.sessions.set(session, { priority, peers })
+    if (priority > w.priority) {
+      w.priority = priority
+      if (w.state === 'pending') this.#enqueue(w)
+    }
+    if (w.state === 'unavailable') {
+      // a new asker: try every candidate again
+      w.tried.clear()
+      this.#enqueue(w)
+    }
+  }
+
+  /**
+   * Drop `session`'s reference to `cid`. When no session wants it any more, the want is removed
+   * and a cancel queued for the peer it was outstanding at.
+   */
+  cancel (cid: CID, session: number): void {
+    const key = blockKey(cid)
+    const w = this.#wants.get(key)
+    if (w == null || !w.sessions.delete(session)) return
+    if (w.sessions.size > 0) {
+      w.priority = Math.max(...[...w.sessions.values()].map(s => s.priority))
+      return
+    }
+    if (w.state === 'inflight' && w.peer != null) {
+      this.#queueCancel(w.peer, w.cid)
+      this.#release(w)
+    }
+    this.#remove(w)
+  }
+
+  /**
+   * Drop every want of `session` (a session ended or was aborted).
+   */
+  cancelSession (session: number): void {
+    for (const w of [...this.#wants.values()]) {
+      if (w.sessions.has(session)) this.cancel(w.cid, session)
+    }
+  }
+
+  /**
+   * A block arrived from `peer` (its CID computed from its bytes). If wanted, the want is
+   * finished: the peer we asked is credited (or, when another peer delivered, sent a cancel).
+   *
+   * @param cid - the CID computed from the received bytes
+   * @param peer - the sender
+   * @param bytes - the block's length
+   * @param nowMs - current time
+   */
+  blockReceived (cid: CID, peer: string, bytes: number, nowMs: number): BlockReceivedResult {
+    const key = blockKey(cid)
+    const w = this.#wants.get(key)
+    // unrequested blocks do not count as "heard": a peer cannot keep wants alive with junk
+    if (w == null) return { wanted: false, recent: this.#recent.has(key), sessions: [] }
+    this.#selector.onHeard(peer, nowMs)
+    if (w.state === 'inflight' && w.peer != null) {
+      if (w.peer === peer) {
+        this.#selector.onBlock(peer, bytes, w.estBytes, w.sentAtMs ?? nowMs, nowMs)
+        this.#bytesInFlight -= w.estBytes
+        w.peer = undefined
+        w.sentAtMs = undefined
+      } else {
+        this.#queueCancel(w.peer, w.cid)
+        this.#release(w)
+      }
+    }
+    const sessions = [...w.sessions.keys()]
+    this.#remove(w)
+    return { wanted: true, recent: false, sessions, cid: w.cid }
+  }
+
+  /**
+   * A HAVE or DONT_HAVE from `peer`. A DONT_HAVE for a want outstanding there fails it over.
+   */
+  presence (cid: CID, peer: string, type: PresenceType, nowMs: number): void {
+    const key = blockKey(cid)
+    const w = this.#wants.get(key)
+    this.#selector.onPresence(peer, w?.peer === peer ? w.sentAtMs : undefined, nowMs)
+    if (w == null) return
+    this.#selector.setPresence(key, peer, type)
+    if (type === 'dont-have') {
+      w.tried.add(peer)
+      if (w.state === 'inflight' && w.peer === peer) {
+        this.#release(w)
+        this.#enqueue(w)
+      }
+    } else if (w.state === 'unavailable') {
+      w.tried.delete(peer)
+      this.#enqueue(w)
+    }
+  }
+
+  /**
+   * A peer speaking an exchange protocol connected (or upgraded its protocol). Parked and
+   * unavailable wants become pending again: the new peer may have them.
+   */
+  peerConnected (peer: string, supportsHave: boolean, nowMs: number): void {
+    const isNew = !this.#selector.has(peer)
+    this.#selector.addPeer(peer, supportsHave, nowMs)
+    if (!isNew) return
+    for (const w of this.#wants.values()) {
+      if (w.state === 'unavailable') this.#enqueue(w)
+    }
+  }
+
+  /**
+   * A peer disconnected: its outstanding wants go back to pending (asked elsewhere at the next
+   * flush), and what it told us is forgotten.
+   */
+  peerDisconnected (peer: string): void {
+    for (const w of this.#wants.values()) {
+      if (w.state === 'inflight' && w.peer === peer) {
+        this.#release(w)
+        this.#enqueue(w)
+      }
+      w.tried.delete(peer)
+    }
+    this.#outbox.delete(peer)
+    this.#selector.removePeer(peer)
+  }
+
+  /**
+   * Time passes: time out wants at silent or slow peers (cancel sent, peer penalised in the
+   * selector, want re-queued) and retry unavailable wants whose delay is over.
+   */
+  tick (nowMs: number): void {
+    for (const w of this.#wants.values()) {
+      if (w.state === 'inflight' && w.peer != null && w.sentAtMs != null) {
+        const heard = this.#selector.stats(w.peer)?.lastHeardMs ?? w.sentAtMs
+        const idle = nowMs - Math.max(w.sentAtMs, heard)
+        if (idle > this.#peerIdleTimeoutMs || nowMs - w.sentAtMs > this.#wantTimeoutMs) {
+          const peer = w.peer
+          this.#queueCancel(peer, w.cid)
+          this.#release(w)
+          this.#selector.onFailure(peer)
+          w.tried.add(peer)
+          this.#enqueue(w)
+        }
+      } else if (w.state === 'unavailable' && w.unavailableAtMs != null && nowMs - w.unavailableAtMs >= this.#unavailableRetryMs) {
+        w.tried.clear()
+        this.#enqueue(w)
+      }
+    }
+  }
+
+  /**
+   * Assign pending wants to peers (priority order, within the in-flight caps) and return all
+   * queued effects: one `send` per peer with its new wants and cancels, and an `unavailable`
+   * per want no candidate can serve.
+   */
+  flush (nowMs: number): WantEffect[] {
+    this.#schedule(nowMs)
+    const effects: WantEffect[] = this.#unavailable.splice(0)
+    for (const [peer, entries] of this.#outbox) {
+      if (entries.length > 0) effects.push({ type: 'send', peer, entries })
+    }
+    this.#outbox.clear()
+    return effects
+  }
+
+  #schedule (nowMs: number): void {
+    const parked: Want[] = []
+    while (this.#heap.size > 0) {
+      const top = this.#heap.peek() as HeapItem
+      const w = this.#wants.get(top.key)
+      if (w == null || w.state !== 'pending' || w.version !== top.version) {
+        this.#heap.pop()
+        continue
+      }
+      if (this.#bytesInFlight > 0 && this.#bytesInFlight + w.estBytes > this.#maxBytesInFlight) break
+      const allowed = this.#allowed(w)
+      const candidates = this.#selector.eligible(w.key, { exclude: w.tried, allowed })
+      if (candidates.length === 0) {
+        this.#heap.pop()
+        const anyPeer = this.#selector.peers().some(p => allowed == null || allowed.has(p))
+        if (anyPeer) {
+          // every candidate said no or timed out
+          w.state = 'unavailable'
+          w.unavailableAtMs = nowMs
+          this.#unavailable.push({ type: 'unavailable', cid: w.cid, key: w.key })
+        } else {
+          // no peer to ask yet: stay pending, retried when one connects
+          parked.push(w)
+        }
+        continue
+      }
+      const peer = this.#selector.pick(w.key, w.estBytes, { exclude: w.tried, allowed })
+      if (peer == null) {
+        // all candidates are at their per-peer cap; keep priority order
+        break
+      }
+      this.#heap.pop()
+      w.state = 'inflight'
+      w.peer = peer
+      w.sentAtMs = nowMs
+      this.#bytesInFlight += w.estBytes
+      this.#selector.onSent(peer, w.estBytes, nowMs)
+      this.#queue(peer, {
+        cid: w.cid,
+        priority: w.priority,
+        cancel: false,
+        wantType: 'block',
+        sendDontHave: this.#selector.supportsHave(peer)
+      })
+    }
+    for (const w of parked) this.#heap.push({ key: w.key, priority: w.priority, seq: w.seq, version: w.version })
+  }
+
+  #allowed (w: Want): Set<string> | undefined {
+    let union: Set<string> | undefined
+    for (const s of w.sessions.values()) {
+      if (s.peers == null) return undefined
+      union ??= new Set()
+      for (const p of s.peers) union.add(p)
+    }
+    return union
+  }
+
+  #enqueue (w: Want): void {
+    w.state = 'pending'
+    w.peer = undefined
+    w.sentAtMs = undefined
+    w.unavailableAtMs = undefined
+    w.version++
+    this.#heap.push({ key: w.key, priority: w.priority, seq: w.seq, version: w.version })
+  }
+
+  /** Return an in-flight want's bytes to the budgets (the want keeps its state for the caller to set). */
+  #release (w: Want): void {
+    if (w.state !== 'inflight' || w.peer == null) return
+    this.#selector.onReleased(w.peer, w.estBytes)
+    this.#bytesInFlight -= w.estBytes
+    w.peer = undefined
+    w.sentAtMs = undefined
+  }
+
+  #remove (w: Want): void {
+    this.#wants.delete(w.key)
+    this.#selector.forget(w.key)
+    this.#recent.set(w.key, true)
+    if (this.#recent.size > this.#recentKeys) {
+      const oldest = this.#recent.keys().next().value
+      if (oldest != null) this.#recent.delete(oldest)
+    }
+    // compact the heap when stale entries dominate
+    if (this.#heap.size > 1024 && this.#heap.size > 4 * this.#wants.size) {
+      const live = this.#heap.items.filter(i => this.#wants.get(i.key)?.version === i.version && this.#wants.get(i.key)?.state === 'pending')
+      this.#heap.items.length = 0
+      for (const i of live) this.#heap.push(i)
+    }
+  }
+
+  #queueCancel (peer: string, cid: CID): void {
+    this.#queue(peer, { cid, priority: 0, cancel: true, wantType: 'block', sendDontHave: false })
+  }
+
+  #queue (peer: string, entry: WantEntry): void {
+    let list = this.#outbox.get(peer)
+    if (list == null) {
+      list = []
+      this.#outbox.set(peer, list)
+    }
+    // a cancel after an unsent want for the same CID annuls both
+    if (entry.cancel) {
+      const i = list.findIndex(e => !e.cancel && e.cid.equals(entry.cid))
+      if (i >= 0) {
+        list.splice(i, 1)
+        return
+      }
+    }
+    list.push(entry)
+  }
+
+  /**
+   * Check internal consistency; throws `Error` naming the broken invariant (tests only).
+   */
+  assertInvariants (): void {
+    let bytes = 0
+    const perPeer = new Map<string, { bytes: number, wants: number }>()
+    const live = new Set<string>()
+    for (const i of this.#heap.items) {
+      const w = this.#wants.get(i.key)
+      if (w != null && w.state === 'pending' && w.version === i.version) live.add(i.key)
+    }
+    for (const w of this.#wants.values()) {
+      if (w.sessions.size === 0) throw new Error(`want ${w.key}: no sessions`)
+      if (w.state === 'inflight') {
+        if (w.peer == null || w.sentAtMs == null) throw new Error(`want ${w.key}: in flight without peer`)
+        if (!this.#selector.has(w.peer)) throw new Error(`want ${w.key}: in flight at unknown peer ${w.peer}`)
+        if (w.tried.has(w.peer)) throw new Error(`want ${w.key}: in flight at a peer that already failed it`)
+        bytes += w.estBytes
+        const p = perPeer.get(w.peer) ?? { bytes: 0, wants: 0 }
+        p.bytes += w.estBytes
+        p.wants++
+        perPeer.set(w.peer, p)
+      } else if (w.peer != null) {
+        throw new Error(`want ${w.key}: ${w.state} but has peer`)
+      }
+      if (w.state === 'pending' && !live.has(w.key)) throw new Error(`want ${w.key}: pending but not queued`)
+    }
+    if (bytes !== this.#bytesInFlight) throw new Error(`bytesInFlight ${this.#bytesInFlight} != sum ${bytes}`)
+    for (const peer of this.#selector.peers()) {
+      const s = this.#selector.stats(peer)
+      const p = perPeer.get(peer) ?? { bytes: 0, wants: 0 }
+      if (s == null || s.bytesInFlight !== p.bytes || s.wantsInFlight !== p.wants) {
+        throw new Error(`peer ${peer}: selector in-flight ${s?.bytesInFlight}/${s?.wantsInFlight} != want-list ${p.bytes}/${p.wants}`)
+      }
+    }
+    if (this.#recent.size > this.#recentKeys) throw new Error('recent keys over capacity')
+    this.#selector.assertInvariants()
+  }
+}

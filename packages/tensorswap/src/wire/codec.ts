@@ -1,0 +1,425 @@
+/**
+ * Validated decoding, protocol-aware encoding and size-bounded splitting of Bitswap
+ * 1.0.0/1.1.0/1.2.0 messages (specs.ipfs.tech/bitswap-protocol), which `/tensorswap/1.0.0`
+ * carries unchanged. The protobuf itself is `bitswap.proto` (generated `bitswap.ts`).
+ *
+ * Decoding never trusts the remote: CIDs are parsed and size-capped, enum values outside
+ * the spec are rejected, list lengths are capped, and every block's CID is rebuilt by
+ * hashing its data, so a {@link Block} is verified by construction.
+ *
+ * @module
+ */
+
+import { varint } from 'multiformats'
+import { CID } from 'multiformats/cid'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { BITSWAP_100, BITSWAP_110, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PRESENCES, DEFAULT_MAX_WANTLIST_SIZE, MAX_CID_BYTES } from '../constants.js'
+import { InvalidMessageError, MessageTooLargeError } from '../errors.js'
+import { Message } from './bitswap.js'
+import { canVerify, cidOf, SHA2_256 } from './hash.js'
+
+/** What a want-list entry asks for: the block itself, or whether the peer has it. */
+export type WantType = 'block' | 'have'
+
+/** One want-list entry (Bitswap 1.2.0 `Wantlist.Entry`). */
+export interface WantEntry {
+  /** The wanted block. */
+  cid: CID
+  /** Higher is served first (int32; senders default to 1). */
+  priority: number
+  /** Revokes an earlier entry for `cid`. */
+  cancel: boolean
+  /** Want the block, or only HAVE/DONT_HAVE. Always `'block'` on Bitswap 1.1.0. */
+  wantType: WantType
+  /** Ask for an explicit DONT_HAVE when the peer lacks the block (1.2.0). */
+  sendDontHave: boolean
+}
+
+/** A want-list update or full want-list. */
+export interface Wantlist {
+  entries: WantEntry[]
+  /** When true, `entries` replaces the receiver's copy of the sender's want-list. */
+  full: boolean
+}
+
+/** A block and its CID. On decode the CID was computed from `bytes`. */
+export interface Block {
+  cid: CID
+  bytes: Uint8Array
+}
+
+/** HAVE or DONT_HAVE (Bitswap 1.2.0 `BlockPresenceType`). */
+export type PresenceType = 'have' | 'dont-have'
+
+/** A HAVE/DONT_HAVE answer for one CID. */
+export interface BlockPresence {
+  cid: CID
+  type: PresenceType
+}
+
+/** A Bitswap message in validated, typed form. */
+export interface BitswapMessage {
+  wantlist?: Wantlist
+  blocks: Block[]
+  presences: BlockPresence[]
+  /** Bytes the sender still has queued for the receiver (1.2.0; 0 when unknown). */
+  pendingBytes: number
+}
+
+/** A decoded message plus what had to be left out. */
+export interface DecodedMessage extends BitswapMessage {
+  /** Blocks dropped because their hash function cannot be verified here (never requested by us). */
+  unverifiableBlocks: number
+}
+
+/** Limits applied by {@link decodeMessage}. */
+export interface DecodeLimits {
+  /** @default {@link DEFAULT_MAX_MESSAGE_BYTES} */
+  maxMessageBytes?: number
+  /** Most want-list entries in one message. @default {@link DEFAULT_MAX_WANTLIST_SIZE} */
+  maxWantlistSize?: number
+  /** Most block presences in one message. @default {@link DEFAULT_MAX_PRESENCES} */
+  maxPresences?: number
+  /** Largest block. @default {@link DEFAULT_MAX_BLOCK_BYTES} */
+  maxBlockBytes?: number
+}
+
+const MAX_PREFIX_BYTES = 4 * 10
+
+/**
+ * Parse a CID sent as bytes.
+ *
+ * @throws `InvalidMessageError` when it does not parse or exceeds {@link MAX_CID_BYTES}
+ */
+function parseCid (bytes: Uint8Array, where: string): CID {
+  if (bytes.byteLength > MAX_CID_BYTES) {
+    throw new InvalidMessageError(`${where}: CID of ${bytes.byteLength} bytes exceeds ${MAX_CID_BYTES}`)
+  }
+  try {
+    return CID.decode(bytes)
+  } catch (err: any) {
+    throw new InvalidMessageError(`${where}: CID does not parse (${err?.message})`)
+  }
+}
+
+/** The parts of a Bitswap 1.1.0 CID prefix. */
+export interface CidPrefix {
+  version: 0 | 1
+  codec: number
+  hashCode: number
+  hashLength: number
+}
+
+/**
+ * Decode a CID prefix: four unsigned varints, CID version, codec, multihash code, digest length.
+ *
+ * @throws `InvalidMessageError` on truncation, trailing bytes, a version other than 0/1, or a
+ *   CIDv0 prefix that is not dag-pb/sha2-256/32
+ */
+export function decodePrefix (prefix: Uint8Array, where = 'prefix'): CidPrefix {
+  if (prefix.byteLength > MAX_PREFIX_BYTES) {
+    throw new InvalidMessageError(`${where}: ${prefix.byteLength} bytes is too long for a CID prefix`)
+  }
+  const parts: number[] = []
+  let offset = 0
+  try {
+    for (let i = 0; i < 4; i++) {
+      if (offset >= prefix.byteLength) throw new Error(`truncated at byte offset ${offset}`)
+      const [value, length] = varint.decode(prefix, offset)
+      parts.push(value)
+      offset += length
+    }
+  } catch (err: any) {
+    throw new InvalidMessageError(`${where}: CID prefix does not parse (${err?.message})`)
+  }
+  if (offset !== prefix.byteLength) {
+    throw new InvalidMessageError(`${where}: ${prefix.byteLength - offset} trailing bytes after CID prefix at byte offset ${offset}`)
+  }
+  const [version, codec, hashCode, hashLength] = parts as [number, number, number, number]
+  if (version !== 0 && version !== 1) {
+    throw new InvalidMessageError(`${where}: CID version ${version} is not 0 or 1`)
+  }
+  if (version === 0 && (codec !== 0x70 || hashCode !== SHA2_256 || hashLength !== 32)) {
+    throw new InvalidMessageError(`${where}: CIDv0 prefix must be dag-pb, sha2-256, 32 bytes`)
+  }
+  return { version, codec, hashCode, hashLength }
+}
+
+/**
+ * Encode the CID prefix of `cid` (version, codec, multihash code, digest length).
+ *
+ * @param cid - any CID
+ * @returns 4..40 bytes
+ */
+export function encodePrefix (cid: CID): Uint8Array {
+  const parts = [cid.version, cid.code, cid.multihash.code, cid.multihash.digest.byteLength]
+  const out = new Uint8Array(parts.reduce((n, p) => n + varint.encodingLength(p), 0))
+  let offset = 0
+  for (const p of parts) {
+    varint.encodeTo(p, out, offset)
+    offset += varint.encodingLength(p)
+  }
+  return out
+}
+
+/**
+ * Decode and validate one message (one frame body).
+ *
+ * @param bytes - the encoded protobuf
+ * @param limits - see {@link DecodeLimits}
+ * @returns the message; blocks carry CIDs computed from their bytes
+ * @throws `MessageTooLargeError` when the message, a block or a list exceeds `limits`;
+ *   `InvalidMessageError` for malformed protobuf, unknown enum values, bad CIDs or prefixes
+ */
+export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: DecodeLimits = {}): DecodedMessage {
+  const maxMessageBytes = limits.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+  const maxWantlistSize = limits.maxWantlistSize ?? DEFAULT_MAX_WANTLIST_SIZE
+  const maxPresences = limits.maxPresences ?? DEFAULT_MAX_PRESENCES
+  const maxBlockBytes = limits.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES
+  if (bytes.byteLength > maxMessageBytes) {
+    throw new MessageTooLargeError(`message of ${bytes.byteLength} bytes exceeds maxMessageBytes ${maxMessageBytes}`)
+  }
+  let pb: Message
+  try {
+    pb = Message.decode(bytes, {
+      limits: {
+        // one over the cap so that "too many" is told apart from "malformed" below
+        blocks: maxMessageBytes,
+        payload: maxMessageBytes,
+        blockPresences: maxPresences + 1,
+        wantlist: { entries: maxWantlistSize + 1 }
+      }
+    })
+  } catch (err: any) {
+    if (err?.name === 'MaxLengthError') {
+      throw new MessageTooLargeError(`message list exceeds its limit (${err.message})`)
+    }
+    throw new InvalidMessageError(`message does not decode as a Bitswap protobuf (${err?.message})`)
+  }
+
+  const message: DecodedMessage = { blocks: [], presences: [], pendingBytes: pb.pendingBytes, unverifiableBlocks: 0 }
+
+  if (pb.wantlist != null) {
+    const entries = pb.wantlist.entries
+    if (entries.length > maxWantlistSize) {
+      throw new MessageTooLargeError(`want-list of ${entries.length} entries exceeds maxWantlistSize ${maxWantlistSize}`)
+    }
+    message.wantlist = {
+      full: pb.wantlist.full,
+      entries: entries.map((e, i) => ({
+        cid: parseCid(e.block, `wantlist.entries[${i}].block`),
+        priority: e.priority,
+        cancel: e.cancel,
+        wantType: e.wantType === Message.Wantlist.WantType.Have ? 'have' : 'block',
+        sendDontHave: e.sendDontHave
+      }))
+    }
+  }
+
+  if (pb.blockPresences.length > maxPresences) {
+    throw new MessageTooLargeError(`${pb.blockPresences.length} block presences exceed maxPresences ${maxPresences}`)
+  }
+  message.presences = pb.blockPresences.map((p, i) => ({
+    cid: parseCid(p.cid, `blockPresences[${i}].cid`),
+    type: p.type === Message.BlockPresenceType.DontHave ? 'dont-have' : 'have'
+  }))
+
+  // Bitswap 1.0.0 blocks: CIDv0 (dag-pb, sha2-256)
+  pb.blocks.forEach((data, i) => {
+    if (data.byteLength > maxBlockBytes) {
+      throw new MessageTooLargeError(`blocks[${i}] of ${data.byteLength} bytes exceeds maxBlockBytes ${maxBlockBytes}`)
+    }
+    message.blocks.push({ cid: cidOf(0, 0x70, SHA2_256, data) as CID, bytes: data })
+  })
+
+  pb.payload.forEach((block, i) => {
+    if (block.data.byteLength > maxBlockBytes) {
+      throw new MessageTooLargeError(`payload[${i}] of ${block.data.byteLength} bytes exceeds maxBlockBytes ${maxBlockBytes}`)
+    }
+    const prefix = decodePrefix(block.prefix, `payload[${i}].prefix`)
+    if (!canVerify(prefix.hashCode, prefix.hashLength)) {
+      message.unverifiableBlocks++
+      return
+    }
+    const cid = cidOf(prefix.version, prefix.codec, prefix.hashCode, block.data)
+    if (cid == null) {
+      message.unverifiableBlocks++
+      return
+    }
+    message.blocks.push({ cid, bytes: block.data })
+  })
+
+  return message
+}
+
+/** Whether a protocol id carries Bitswap 1.2.0 semantics (want-have, presences). */
+export function supportsHave (protocol: string): boolean {
+  return protocol !== BITSWAP_110 && protocol !== BITSWAP_100
+}
+
+/**
+ * Rewrite a message for what `protocol` can carry. On 1.1.0 (and 1.0.0): presences and
+ * pendingBytes are dropped, want-have entries that are not cancels are dropped, and
+ * `sendDontHave` is cleared. 1.2.0 and `/tensorswap/1.0.0` keep everything.
+ *
+ * @param message - the message to send
+ * @param protocol - the negotiated protocol id
+ */
+export function downgradeMessage (message: BitswapMessage, protocol: string): BitswapMessage {
+  if (supportsHave(protocol)) return message
+  const out: BitswapMessage = { blocks: message.blocks, presences: [], pendingBytes: 0 }
+  if (message.wantlist != null) {
+    out.wantlist = {
+      full: message.wantlist.full,
+      entries: message.wantlist.entries
+        .filter(e => e.cancel || e.wantType === 'block')
+        .map(e => ({ ...e, wantType: 'block', sendDontHave: false }))
+    }
+  }
+  return out
+}
+
+function toPbEntry (e: WantEntry): Message.Wantlist.Entry {
+  return {
+    block: e.cid.bytes as Uint8Array<ArrayBuffer>,
+    priority: e.priority | 0,
+    cancel: e.cancel,
+    wantType: e.wantType === 'have' ? Message.Wantlist.WantType.Have : Message.Wantlist.WantType.Block,
+    sendDontHave: e.sendDontHave
+  }
+}
+
+function toPbPresence (p: BlockPresence): Message.BlockPresence {
+  return {
+    cid: p.cid.bytes as Uint8Array<ArrayBuffer>,
+    type: p.type === 'dont-have' ? Message.BlockPresenceType.DontHave : Message.BlockPresenceType.Have
+  }
+}
+
+function toPbBlock (b: Block): Message.Block {
+  return { prefix: encodePrefix(b.cid) as Uint8Array<ArrayBuffer>, data: b.bytes as Uint8Array<ArrayBuffer> }
+}
+
+/**
+ * Encode one message as `protocol` carries it (see {@link downgradeMessage}). Does not split:
+ * use {@link splitMessage} for anything that may exceed the message cap.
+ *
+ * @param message - the message
+ * @param protocol - the negotiated protocol id
+ * @returns the protobuf bytes (without length prefix)
+ */
+export function encodeMessage (message: BitswapMessage, protocol: string): Uint8Array {
+  const m = downgradeMessage(message, protocol)
+  return Message.encode({
+    wantlist: m.wantlist == null ? undefined : { full: m.wantlist.full, entries: m.wantlist.entries.map(toPbEntry) },
+    blocks: [],
+    payload: m.blocks.map(toPbBlock),
+    blockPresences: m.presences.map(toPbPresence),
+    pendingBytes: clampInt32(m.pendingBytes)
+  })
+}
+
+/** `value` as a non-negative int32 (pendingBytes is an int32 on the wire). */
+function clampInt32 (value: number): number {
+  return Math.max(0, Math.min(2 ** 31 - 1, Math.floor(value)))
+}
+
+/** Bytes a length-delimited field of `length` bytes takes inside its parent (tag + length + body). */
+function fieldBytes (length: number): number {
+  return 1 + varint.encodingLength(length) + length
+}
+
+/** Encoded size of an int32 varint field (negative values take 10 bytes). */
+function int32FieldBytes (value: number): number {
+  if (value === 0) return 0
+  return 1 + (value < 0 ? 10 : varint.encodingLength(value))
+}
+
+/** Options of {@link splitMessage}. */
+export interface SplitOptions {
+  /** Largest encoded message, bytes. @default {@link DEFAULT_MAX_MESSAGE_BYTES} */
+  maxMessageBytes?: number
+}
+
+/**
+ * Split a message into encoded messages each at most `maxMessageBytes` long. Want-list
+ * entries go first, then presences, then blocks (control information is never queued
+ * behind data). When a full want-list is split, only the first part says `full`, so the
+ * receiver replaces its copy once and adds the rest. `pendingBytes` rides on the last part.
+ *
+ * @param message - the message to send
+ * @param protocol - the negotiated protocol id (1.1.0 downgrade applies)
+ * @param options - see {@link SplitOptions}
+ * @returns encoded parts; none when the message is empty
+ * @throws `MessageTooLargeError` when one block or entry cannot fit in an empty message
+ */
+export function splitMessage (message: BitswapMessage, protocol: string, options: SplitOptions = {}): Uint8Array[] {
+  const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+  const m = downgradeMessage(message, protocol)
+  const entries = (m.wantlist?.entries ?? []).map(toPbEntry)
+  const presences = m.presences.map(toPbPresence)
+  const blocks = m.blocks.map(toPbBlock)
+  const full = m.wantlist?.full ?? false
+
+  const entrySize = (e: Message.Wantlist.Entry): number => fieldBytes(Message.Wantlist.Entry.encode(e).byteLength)
+  const presenceSize = (p: Message.BlockPresence): number => fieldBytes(Message.BlockPresence.encode(p).byteLength)
+  const blockSize = (b: Message.Block): number => fieldBytes(fieldBytes(b.prefix.byteLength) + fieldBytes(b.data.byteLength))
+
+  interface Part { entries: Message.Wantlist.Entry[], entriesBytes: number, presences: Message.BlockPresence[], blocks: Message.Block[], bytes: number, full: boolean }
+  const parts: Part[] = []
+  const pendingBytesSize = int32FieldBytes(clampInt32(m.pendingBytes))
+  /** Size of a part with `entriesBytes` of entries: wrapper + full flag + pendingBytes. */
+  const overhead = (entriesBytes: number, hasWantlist: boolean, isFull: boolean): number =>
+    (hasWantlist ? fieldBytes(entriesBytes + (isFull ? 2 : 0)) - entriesBytes : 0) + pendingBytesSize
+  const newPart = (): Part => ({ entries: [], entriesBytes: 0, presences: [], blocks: [], bytes: 0, full: parts.length === 0 && full })
+  let part = newPart()
+  const hasWantlist = m.wantlist != null
+  const sizeOf = (p: Part): number => p.bytes + p.entriesBytes + overhead(p.entriesBytes, hasWantlist, p.full)
+  const isEmpty = (p: Part): boolean => p.entries.length + p.presences.length + p.blocks.length === 0
+
+  const add = (size: number, push: (p: Part) => void, isEntry: boolean, what: string): void => {
+    const fits = (p: Part): boolean => isEntry
+      ? p.bytes + p.entriesBytes + size + overhead(p.entriesBytes + size, hasWantlist, p.full) <= max
+      : sizeOf(p) + size <= max
+    if (!fits(part)) {
+      if (isEmpty(part)) throw new MessageTooLargeError(`${what} of ${size} encoded bytes cannot fit in a message of ${max} bytes`)
+      parts.push(part)
+      part = newPart()
+      if (!fits(part)) throw new MessageTooLargeError(`${what} of ${size} encoded bytes cannot fit in a message of ${max} bytes`)
+    }
+    if (isEntry) part.entriesBytes += size
+    else part.bytes += size
+    push(part)
+  }
+
+  entries.forEach((e, i) => { add(entrySize(e), p => p.entries.push(e), true, `wantlist entry ${i}`) })
+  presences.forEach((pr, i) => { add(presenceSize(pr), p => p.presences.push(pr), false, `presence ${i}`) })
+  blocks.forEach((b, i) => { add(blockSize(b), p => p.blocks.push(b), false, `block ${i}`) })
+  if (!isEmpty(part) || (parts.length === 0 && (hasWantlist || m.pendingBytes !== 0))) parts.push(part)
+
+  return parts.map((p, i) => Message.encode({
+    wantlist: hasWantlist ? { full: p.full, entries: p.entries } : undefined,
+    blocks: [],
+    payload: p.blocks,
+    blockPresences: p.presences,
+    pendingBytes: i === parts.length - 1 ? clampInt32(m.pendingBytes) : 0
+  }))
+}
+
+/**
+ * Whether a message carries nothing (no entries, blocks or presences).
+ *
+ * @param message - any message
+ */
+export function isEmptyMessage (message: BitswapMessage): boolean {
+  return (message.wantlist?.entries.length ?? 0) === 0 && message.blocks.length === 0 && message.presences.length === 0 && message.wantlist?.full !== true
+}
+
+/**
+ * Total payload bytes of the blocks in a message.
+ *
+ * @param message - any message
+ */
+export function blockBytes (message: BitswapMessage): number {
+  return message.blocks.reduce((n, b) => n + b.bytes.byteLength, 0)
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { BITSWAP_110, BITSWAP_120, TENSORSWAP_100 } from '../src/constants.js'
+import { Message } from '../src/wire/bitswap.js'
+import { decodeMessage, decodePrefix, encodeMessage, encodePrefix, splitMessage } from '../src/wire/codec.js'
+import type { BitswapMessage, WantEntry } from '../src/wire/codec.js'
+
+const RAW = 0x55
+const DAG_PB = 0x70
+
+function rawCid (bytes: Uint8Array, codec = RAW): CID {
+  return CID.createV1(codec, Digest.create(0x12, createHash('sha256').update(bytes).digest()))
+}
+
+function entry (cid: CID, over: Partial<WantEntry> = {}): WantEntry {
+  return { cid, priority: 1, cancel: false, wantType: 'block', sendDontHave: false, ...over }
+}
+
+describe('wire codec', () => {
+  it('round-trips a 1.2.0 message with every field', () => {
+    const data = new TextEncoder().encode('hello tensors')
+    const cid = rawCid(data)
+    const msg: BitswapMessage = {
+      wantlist: { full: true, entries: [entry(cid, { priority: 7, wantType: 'have', sendDontHave: true }), entry(rawCid(Uint8Array.of(1)), { cancel: true })] },
+      blocks: [{ cid, bytes: data }],
+      presences: [{ cid, type: 'dont-have' }, { cid, type: 'have' }],
+      pendingBytes: 12345
+    }
+    const decoded = decodeMessage(encodeMessage(msg, BITSWAP_120))
+    assert.equal(decoded.wantlist?.full, true)
+    assert.deepEqual(decoded.wantlist?.entries.map(e => [e.cid.toString(), e.priority, e.cancel, e.wantType, e.sendDontHave]),
+      msg.wantlist?.entries.map(e => [e.cid.toString(), e.priority, e.cancel, e.wantType, e.sendDontHave]))
+    assert.equal(decoded.blocks.length, 1)
+    assert.ok(decoded.blocks[0]?.cid.equals(cid))
+    assert.deepEqual(decoded.blocks[0]?.bytes, data)
+    assert.deepEqual(decoded.presences.map(p => p.type), ['dont-have', 'have'])
+    assert.equal(decoded.pendingBytes, 12345)
+  })
+
+  it('rebuilds a block CID from prefix + data, so tampered bytes give another CID', () => {
+    const data = new TextEncoder().encode('original')
+    const cid = rawCid(data, DAG_PB)
+    const tampered = Message.encode({ blocks: [], blockPresences: [], pendingBytes: 0, payload: [{ prefix: encodePrefix(cid) as Uint8Array<ArrayBuffer>, data: new TextEncoder().encode('0riginal') }] })
+    const decoded = decodeMessage(tampered)
+    assert.equal(decoded.blocks.length, 1)
+    assert.equal(decoded.blocks[0]?.cid.code, DAG_PB)
+    assert.ok(!(decoded.blocks[0]?.cid.equals(cid) ?? true))
+  })
+
+  it('decodes CIDv0 prefixes and Bitswap 1.0.0 blocks as CIDv0', () => {
+    const data = Uint8Array.of(10, 0)
+    const v0 = CID.createV0(Digest.create(0x12, createHash('sha256').update(data).digest()))
+    assert.deepEqual(decodePrefix(encodePrefix(v0)), { version: 0, codec: DAG_PB, hashCode: 0x12, hashLength: 32 })
+    const decoded = decodeMessage(Message.encode({ blocks: [data], payload: [], blockPresences: [], pendingBytes: 0 }))
+    assert.ok(decoded.blocks[0]?.cid.equals(v0))
+  })
+
+  it('rejects bad prefixes, bad CIDs, unknown enum values and garbage with InvalidMessageError', () => {
+    assert.throws(() => decodePrefix(Uint8Array.of(2, 0x55, 0x12, 32)), { name: 'InvalidMessageError' })
+    assert.throws(() => decodePrefix(Uint8Array.of(1, 0x55, 0x12)), { name: 'InvalidMessageError' })
+    assert.throws(() => decodePrefix(Uint8Array.of(1, 0x55, 0x12, 32, 0)), { name: 'InvalidMessageError' })
+    assert.throws(() => decodePrefix(Uint8Array.of(0, 0x55, 0x12, 32)), { name: 'InvalidMessageError' })
+    const badCid = Message.encode({ blocks: [], payload: [], pendingBytes: 0, blockPresences: [{ cid: Uint8Array.of(1, 2, 3), type: Message.BlockPresenceType.Have }] })
+    assert.throws(() => decodeMessage(badCid), { name: 'InvalidMessageError' })
+    // field 4 (blockPresences) with type = 7: not a BlockPresenceType
+    const cid = rawCid(Uint8Array.of(1)).bytes
+    const presence = Uint8Array.from([0x0a, cid.length, ...cid, 0x10, 7])
+    const unknownEnum = Uint8Array.from([0x22, presence.length, ...presence])
+    assert.throws(() => decodeMessage(unknownEnum), { name: 'InvalidMessageError' })
+    assert.throws(() => decodeMessage(Uint8Array.of(0x0a, 0xff, 0xff, 0xff)), { name: 'InvalidMessageError' })
+  })
+
+  it('rejects oversized messages, blocks and want-lists with MessageTooLargeError', () => {
+    const cids = Array.from({ length: 11 }, (_, i) => rawCid(Uint8Array.of(i)))
+    const bytes = encodeMessage({ wantlist: { full: false, entries: cids.map(c => entry(c)) }, blocks: [], presences: [], pendingBytes: 0 }, BITSWAP_120)
+    assert.throws(() => decodeMessage(bytes, { maxWantlistSize: 10 }), { name: 'MessageTooLargeError' })
+    assert.equal(decodeMessage(bytes, { maxWantlistSize: 11 }).wantlist?.entries.length, 11)
+    assert.throws(() => decodeMessage(bytes, { maxMessageBytes: bytes.byteLength - 1 }), { name: 'MessageTooLargeError' })
+    const big = new Uint8Array(1000)
+    const withBlock = encodeMessage({ blocks: [{ cid: rawCid(big), bytes: big }], presences: [], pendingBytes: 0 }, BITSWAP_120)
+    assert.throws(() => decodeMessage(withBlock, { maxBlockBytes: 999 }), { name: 'MessageTooLargeError' })
+  })
+
+  it('downgrades for Bitswap 1.1.0: no presences, no want-have, no sendDontHave', () => {
+    const a = rawCid(Uint8Array.of(1))
+    const b = rawCid(Uint8Array.of(2))
+    const msg: BitswapMessage = {
+      wantlist: { full: false, entries: [entry(a, { wantType: 'have', sendDontHave: true }), entry(b, { sendDontHave: true }), entry(a, { cancel: true, wantType: 'have' })] },
+      blocks: [],
+      presences: [{ cid: a, type: 'have' }],
+      pendingBytes: 99
+    }
+    const d = decodeMessage(encodeMessage(msg, BITSWAP_110))
+    assert.deepEqual(d.presences, [])
+    assert.equal(d.pendingBytes, 0)
+    assert.deepEqual(d.wantlist?.entries.map(e => [e.cid.toString(), e.wantType, e.sendDontHave, e.cancel]), [[b.toString(), 'block', false, false], [a.toString(), 'block', false, true]])
+    // tensorswap keeps everything
+    assert.equal(decodeMessage(encodeMessage(msg, TENSORSWAP_100)).presences.length, 1)
+  })
+
+  it('splitMessage keeps every part under the cap and loses nothing (property)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.uint8Array({ minLength: 0, maxLength: 3000 }), { maxLength: 12 }),
+      fc.array(fc.tuple(fc.integer({ min: -5, max: 1 << 20 }), fc.boolean()), { maxLength: 60 }),
+      fc.nat(60),
+      fc.boolean(),
+      fc.integer({ min: 3200, max: 9000 }),
+      (blocks, wants, presences, full, max) => {
+        const msg: BitswapMessage = {
+          wantlist: { full, entries: wants.map(([p, c], i) => entry(rawCid(Uint8Array.of(i, 1)), { priority: p, cancel: c })) },
+          blocks: blocks.map(b => ({ cid: rawCid(b), bytes: b })),
+          presences: Array.from({ length: presences }, (_, i) => ({ cid: rawCid(Uint8Array.of(i, 2)), type: 'have' as const })),
+          pendingBytes: 777
+        }
+        const parts = splitMessage(msg, BITSWAP_120, { maxMessageBytes: max })
+        let entries = 0; let blockCount = 0; let presenceCount = 0
+        parts.forEach((p, i) => {
+          assert.ok(p.byteLength <= max, `part ${i} is ${p.byteLength} > ${max}`)
+          const d = decodeMessage(p, { maxMessageBytes: max })
+          entries += d.wantlist?.entries.length ?? 0
+          blockCount += d.blocks.length
+          presenceCount += d.presences.length
+          assert.equal(d.wantlist?.full ?? false, full && i === 0)
+          assert.equal(d.pendingBytes, i === parts.length - 1 ? 777 : 0)
+        })
+        assert.equal(entries, wants.length)
+        assert.equal(blockCount, blocks.length)
+        assert.equal(presenceCount, presences)
+      }), { numRuns: 150 })
+  })
+
+  it('splitMessage refuses a block that cannot fit in any message', () => {
+    const big = new Uint8Array(5000)
+    assert.throws(() => splitMessage({ blocks: [{ cid: rawCid(big), bytes: big }], presences: [], pendingBytes: 0 }, BITSWAP_120, { maxMessageBytes: 4096 }), { name: 'MessageTooLargeError' })
+  })
+})
