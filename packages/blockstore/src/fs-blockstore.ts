@@ -9,7 +9,8 @@ import { NotFoundError, OpenFailedError, PutFailedError } from 'interface-store'
 import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { BLOCK_FILE_EXTENSION, CODEC_RAW, DEFAULT_PUT_MANY_CONCURRENCY, DEFAULT_SHARD_PREFIX_LENGTH, SHARDING_FILE } from './constants.js'
+import { BLOCK_FILE_EXTENSION, CODEC_RAW, DEFAULT_PUT_MANY_CONCURRENCY, DEFAULT_SHARD_PREFIX_LENGTH, HASH_IDENTITY, SHARDING_FILE } from './constants.js'
+import { BlockNotFoundError } from './errors.js'
 import { verifyBlock } from './verify.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
@@ -375,6 +376,28 @@ export async function getBlock (store: Pick<Blockstore, 'get'>, cid: CID, option
     offset += chunk.byteLength
   }
   return out
+}
+
+/**
+ * Read a whole block from `store` and verify it against `cid` before returning it: the read
+ * path for blocks that may have been corrupted on disk or came from elsewhere. Identity CIDs
+ * are answered from the CID itself without touching the store.
+ *
+ * @throws BlockNotFoundError - the store has no such block (its `NotFoundError`), naming the CID
+ * @throws BlockHashMismatchError - the stored bytes do not hash to `cid`
+ * @throws UnsupportedHashError - the multihash is neither sha2-256 nor identity
+ */
+export async function getVerifiedBlock (store: Pick<Blockstore, 'get'>, cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
+  if (cid.multihash.code === HASH_IDENTITY) return cid.multihash.digest
+  let bytes: Uint8Array
+  try {
+    bytes = await getBlock(store, cid, options)
+  } catch (err: any) {
+    if (err?.name === 'NotFoundError') throw new BlockNotFoundError(`block ${cid} not found`, cid, { cause: err })
+    throw err
+  }
+  verifyBlock(cid, bytes)
+  return bytes
 }
 
 /** Kubo flatfs shard id string for next-to-last/N. */

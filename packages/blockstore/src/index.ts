@@ -20,7 +20,7 @@
  * ```
  */
 
-export { FsBlockstore, getBlock } from './fs-blockstore.js'
+export { FsBlockstore, getBlock, getVerifiedBlock } from './fs-blockstore.js'
 export type { FsBlockstoreInit } from './fs-blockstore.js'
 export { verifyBlock, hashBlock } from './verify.js'
 export { links } from './links.js'

@@ -15,7 +15,8 @@ import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { BlockHashMismatchError, BlockNotFoundError, InvalidDagError } from './errors.js'
+import { getVerifiedBlock } from '@tensorswap/blockstore'
+import { InvalidDagError } from './errors.js'
 import type { Blockstore } from 'interface-blockstore'
 
 /** The part of a blockstore import needs. */
@@ -49,52 +50,18 @@ export function cborCid (bytes: Uint8Array): CID {
   return cidOf(dagCbor.code, bytes)
 }
 
-function concat (chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) {
-    return chunks[0]
-  }
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.byteLength
-  }
-  return out
-}
-
 /**
  * Reads a whole block from `blockstore` (whose `get` yields chunks) and verifies that it
- * hashes to `cid` (sha2-256 and identity multihashes).
+ * hashes to `cid` (sha2-256 and identity multihashes): `getVerifiedBlock` of
+ * `@tensorswap/blockstore`, with an unverifiable hash reported as a DAG we cannot read.
  *
  * @throws BlockNotFoundError - the store has no such block (`NotFoundError` from the store)
  * @throws BlockHashMismatchError - the bytes do not match the CID
  * @throws InvalidDagError - the CID uses a hash function we cannot verify
  */
 export async function getBlock (blockstore: BlockSource, cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
-  if (cid.multihash.code === identity.code) {
-    return cid.multihash.digest
-  }
-  if (cid.multihash.code !== sha256.code) {
+  if (cid.multihash.code !== identity.code && cid.multihash.code !== sha256.code) {
     throw new InvalidDagError(`block ${cid.toString()}: unsupported multihash 0x${cid.multihash.code.toString(16)}`)
   }
-  const chunks: Uint8Array[] = []
-  let total = 0
-  try {
-    for await (const chunk of blockstore.get(cid, options)) {
-      chunks.push(chunk)
-      total += chunk.byteLength
-    }
-  } catch (err: any) {
-    if (err?.name === 'NotFoundError') {
-      throw new BlockNotFoundError(`block ${cid.toString()} not found`)
-    }
-    throw err
-  }
-  const bytes = concat(chunks, total)
-  const digest = sha256Digest(bytes).digest
-  const expected = cid.multihash.digest
-  if (digest.byteLength !== expected.byteLength || !digest.every((b, i) => b === expected[i])) {
-    throw new BlockHashMismatchError(`block ${cid.toString()}: bytes do not match the CID`)
-  }
-  return bytes
+  return await getVerifiedBlock(blockstore, cid, options)
 }

@@ -41,18 +41,6 @@ export class NotAManifestError extends Error {
   override name = 'NotAManifestError'
 }
 
-/** A block the DAG links to is not in the blockstore. */
-export class BlockNotFoundError extends Error {
-  static override name = 'BlockNotFoundError'
-  override name = 'BlockNotFoundError'
-}
-
-/** A block's bytes do not hash to its CID (corrupt store or hostile peer data). */
-export class BlockHashMismatchError extends Error {
-  static override name = 'BlockHashMismatchError'
-  override name = 'BlockHashMismatchError'
-}
-
 /**
  * A UnixFS DAG is not one we can read or write safely: unknown node type, sizes that
  * disagree with the bytes, an unsafe entry name (`..`, `/`), too deep, or an unsupported codec.
@@ -103,3 +91,6 @@ export class UnsupportedFileTypeError extends Error {
   static override name = 'UnsupportedFileTypeError'
   override name = 'UnsupportedFileTypeError'
 }
+
+/** Missing and corrupt blocks are the blockstore's errors, so one class serves every package. */
+export { BlockNotFoundError, BlockHashMismatchError } from '@tensorswap/blockstore'
