@@ -43,18 +43,21 @@ function stopper (child: ChildProcess): () => Promise<number | null> {
 }
 
 /** What `tensorswap serve` announces. */
-export interface ServeReady { peerId: string, addrs: string[] }
+export interface ServeReady { peerId: string, addrs: string[], gateway?: string }
 
 /**
  * Start `tensorswap --repo <repo> serve` on loopback QUIC and TCP (random ports) and wait for
- * its `listening` lines.
+ * its `listening` lines (and its `gateway` line when `extraArgs` has `--gateway`).
  */
-export async function startServe (repo: string, listen = ['/ip4/127.0.0.1/udp/0/quic-v1', '/ip4/127.0.0.1/tcp/0']): Promise<Running<ServeReady>> {
-  const child = spawn(process.execPath, [BIN, '--repo', repo, 'serve', ...listen.flatMap(a => ['--listen', a])], { stdio: ['ignore', 'pipe', 'pipe'] })
+export async function startServe (repo: string, listen = ['/ip4/127.0.0.1/udp/0/quic-v1', '/ip4/127.0.0.1/tcp/0'], extraArgs: string[] = []): Promise<Running<ServeReady>> {
+  const child = spawn(process.execPath, [BIN, '--repo', repo, 'serve', ...listen.flatMap(a => ['--listen', a]), ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const wantGateway = extraArgs.includes('--gateway')
   const ready = await waitFor(child, (_line, lines) => {
     const addrs = lines.filter(l => l.startsWith('listening ')).map(l => l.slice('listening '.length))
     const peer = lines.find(l => l.startsWith('peer '))
-    return peer != null && addrs.length === listen.length ? { peerId: peer.slice(5), addrs } : undefined
+    const gateway = lines.find(l => l.startsWith('gateway '))?.slice('gateway '.length)
+    if (peer == null || addrs.length !== listen.length || (wantGateway && gateway == null)) return undefined
+    return { peerId: peer.slice(5), addrs, ...(gateway != null ? { gateway } : {}) }
   }, 'tensorswap serve')
   return { child, ready, stop: stopper(child) }
 }

@@ -11,9 +11,18 @@ import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createExchange, type Exchange, type ExchangeInit, type FetchProgressEvents } from './exchange.js'
 import { GraphSyncNetwork } from './graphsync/network.js'
+import { bitswapTensors, type BitswapTensorsProgressEvents } from './graphsync/bitswap-tensors.js'
+import { parseSelection } from './graphsync/model-selectors.js'
+import { graphSyncSupport, isUnsupportedProtocol } from './graphsync/protocol-choice.js'
+import { getBlock } from '@tensorswap/blockstore'
+import { PROTOCOL_ID as GRAPHSYNC_PROTOCOL } from '@tensorswap/graphsync'
+import { CustomProgressEvent, type ProgressEvent } from 'progress-events'
 import { createLibp2pNode, type EncrypterName, type TransportName, type TransportServices } from './transport/node.js'
-import type { SessionResult } from './session.js'
+import { Session, type SessionResult } from './session.js'
+import { gatewayWant, withFallback } from './block-sources.js'
+import { TrustlessGatewaySource } from './gateway-source.js'
 import type { FetchedTensor } from './graphsync/model-selectors.js'
+import type { RequestorProgressEvents } from '@tensorswap/graphsync'
 import type { Repo, CarSink } from '@tensorswap/blockstore'
 import type { ExportOptions, ImportOptions, ImportResult } from '@tensorswap/model'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -37,6 +46,12 @@ export interface TensorSwapInit {
   encrypters?: EncrypterName[]
   /** Exchange options (limits, ledger strategy, ...); see {@link ExchangeInit}. */
   exchange?: ExchangeInit
+  /**
+   * Serve and use GraphSync 2.0.0. With `false` the node does not handle
+   * `/ipfs/graphsync/2.0.0` and `tensors()` always uses Bitswap: a Bitswap-only peer, for
+   * interop tests and benchmarks of the fallback. @default true
+   */
+  graphsync?: boolean
 }
 
 /** Options of {@link TensorSwapNode.get}. */
@@ -47,6 +62,11 @@ export interface GetOptions {
   peers?: Array<string | Multiaddr | PeerId>
   /** Write the files byte-exact into this directory after the fetch. */
   output?: string
+  /**
+   * Trustless gateway base URLs (`http://host:port`) to fetch from: alone, or as the fallback
+   * for blocks no peer in `peers` has. Every block is verified either way.
+   */
+  gatewaySources?: string[]
 }
 
 /** Result of {@link TensorSwapNode.get}. */
@@ -61,15 +81,46 @@ export interface GetResult {
   peers: Record<string, { bytesReceived: number, blocksReceived: number }>
 }
 
+/** Which protocol {@link TensorSwapNode.tensors} fetched with, for one peer. */
+export interface TensorsProtocolDetail {
+  peer: string
+  protocol: 'graphsync' | 'bitswap'
+}
+
+/** Detail of `tensorswap:tensors:tensor`: one tensor verified and yielded. */
+export interface TensorsTensorDetail {
+  name: string
+  /** Index in the manifest (computation order). */
+  index: number
+  /** Tensor size, bytes. */
+  bytes: number
+}
+
+/**
+ * Progress events of {@link TensorSwapNode.tensors}: the protocol chosen, each block (GraphSync
+ * requestor or Bitswap fallback), each tensor yielded.
+ */
+export type TensorsProgressEvents =
+  | ProgressEvent<'tensorswap:tensors:protocol', TensorsProtocolDetail>
+  | ProgressEvent<'tensorswap:tensors:tensor', TensorsTensorDetail>
+  | RequestorProgressEvents
+  | BitswapTensorsProgressEvents
+
 /** Options of {@link TensorSwapNode.tensors}. */
 export interface TensorsOptions {
   signal?: AbortSignal
-  /** The peer to fetch from over GraphSync. */
+  onProgress?: (evt: TensorsProgressEvents) => void
+  /** The peer to fetch from: a multiaddr ending in `/p2p/<id>`, or the peer id of a connected peer. */
   peer: string | Multiaddr | PeerId
-  /** Glob(s) over tensor names (`*`, `?`, `[0-3]`). */
+  /** Glob(s) over tensor names (`*`, `?`, `[0-3]`, `{a,b}`). With `layers`, both must match. */
   glob?: string | string[]
-  /** Layer range `A-B` (inclusive). */
+  /** Layer range `A-B` / `N` (inclusive), see spec/graphsync.md "Model selectors". */
   layers?: string | [number, number]
+  /**
+   * `auto`: GraphSync when the peer speaks it, else Bitswap (spec/graphsync.md "Bitswap
+   * fallback"); `graphsync` / `bitswap` force one (benchmarks, tests). @default 'auto'
+   */
+  protocol?: 'auto' | 'graphsync' | 'bitswap'
 }
 
 /** A running (or stopped) TensorSwap node. */
@@ -90,7 +141,16 @@ export interface TensorSwapNode {
   add(path: string, options?: Omit<ImportOptions, 'size'>): Promise<ImportResult>
   /** Fetch the DAG under `root` from peers (verified, resumable) and optionally write its files. */
   get(root: CID, options?: GetOptions): Promise<GetResult>
-  /** Fetch selected tensors over GraphSync and yield each one, in computation order, once verified. */
+  /**
+   * Fetch selected tensors (all without `glob`/`layers`) of the model at `root` from one peer,
+   * over GraphSync when it speaks `/ipfs/graphsync/2.0.0`, else over Bitswap, and yield each
+   * one in computation order as soon as its chunks are verified and stored.
+   *
+   * @throws InvalidLayerRangeError, InvalidTensorSelectionError - a bad selection (before any network work), or one naming no tensor
+   * @throws NotAManifestError - `root` is not a TensorSwap manifest
+   * @throws GraphSync: RequestFailedError (`.status`), UnexpectedBlockError, BlockHashMismatchError, TraversalMismatchError,
+   *   MissingBlockError, ResponseIncompleteError, IncompleteTensorError; Bitswap: BlockUnavailableError; the dial's errors; `signal.reason`
+   */
   tensors(root: CID, options: TensorsOptions): AsyncGenerator<FetchedTensor, void, undefined>
   /** Write the DAG under `root` as a CARv1 (DFS order) to `out`. */
   exportCar(root: CID, out: CarSink, options?: { signal?: AbortSignal }): Promise<{ blocks: number, bytes: number }>
@@ -138,6 +198,25 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     isBanned: (peer) => exchange.penalties.isBanned(peer.toString(), Date.now())
   })
 
+  const graphsyncEnabled = init.graphsync ?? true
+
+  let gatewaySessions = 0
+  /** A session whose blocks come from gateways, behind the given peers when there are any. */
+  async function fetchWithGateways (root: CID, peers: Array<Multiaddr | PeerId>, urls: string[], options: GetOptions): Promise<SessionResult> {
+    const viaGateways = gatewayWant(urls.map(u => new TrustlessGatewaySource(u)))
+    let want = viaGateways
+    if (peers.length > 0) {
+      const ids: string[] = []
+      for (const p of peers) {
+        ids.push('toMultihash' in p ? p.toString() : (await libp2p.dial(p, { signal: options.signal })).remotePeer.toString())
+      }
+      const viaPeers: typeof want = async (cid, o) => ({ bytes: await exchange.want(cid, { signal: o.signal, priority: o.priority, peers: ids }), peer: 'p2p' })
+      want = withFallback(viaPeers, viaGateways)
+    }
+    const session = new Session({ blockstore: repo.blockstore, want, onStored: (cid) => { exchange.notifyNewBlock(cid) } }, { id: -(++gatewaySessions) })
+    return await session.run(root, { signal: options.signal, onProgress: options.onProgress })
+  }
+
   const node: TensorSwapNode = {
     repo,
     libp2p,
@@ -148,7 +227,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
 
     async start () {
       await exchange.start()
-      await graphsync.start()
+      if (graphsyncEnabled) await graphsync.start()
       log('started %p', libp2p.peerId)
     },
 
@@ -169,7 +248,9 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     async get (root, options = {}) {
       const started = performance.now()
       const peers = options.peers?.map(p => typeof p === 'string' || !('toMultihash' in p) ? toMultiaddr(p) : p)
-      const fetch = await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers })
+      const fetch = options.gatewaySources != null && options.gatewaySources.length > 0
+        ? await fetchWithGateways(root, peers ?? [], options.gatewaySources, options)
+        : await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers })
       const seconds = (performance.now() - started) / 1000
       let exported: GetResult['export']
       if (options.output != null) {
@@ -183,14 +264,73 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     },
 
     async * tensors (root, options) {
-      const peer = typeof options.peer === 'string' || !('toMultihash' in options.peer) ? toMultiaddr(options.peer) : options.peer
-      yield * graphsync.tensors(peer, root, {
-        blockstore: repo.blockstore,
-        signal: options.signal,
-        glob: options.glob,
-        layers: options.layers,
-        readManifest: async (r, o) => await readManifest(repo.blockstore, r, o)
-      })
+      const { signal, onProgress } = options
+      parseSelection(options)
+      const target = typeof options.peer === 'string' || !('toMultihash' in options.peer) ? toMultiaddr(options.peer) : options.peer
+      const conn = await libp2p.dial(target, { signal })
+      const peer = conn.remotePeer
+      const choice = options.protocol ?? 'auto'
+      let useGraphSync = graphsyncEnabled && choice !== 'bitswap'
+      if (useGraphSync && choice === 'auto' && await graphSyncSupport(libp2p, peer) === 'no') useGraphSync = false
+      const announce = (protocol: TensorsProtocolDetail['protocol']): void => {
+        log('tensors of %c from %p over %s', root, peer, protocol)
+        onProgress?.(new CustomProgressEvent<TensorsProtocolDetail>('tensorswap:tensors:protocol', { peer: peer.toString(), protocol }))
+      }
+      const yielded = (t: FetchedTensor): FetchedTensor => {
+        onProgress?.(new CustomProgressEvent<TensorsTensorDetail>('tensorswap:tensors:tensor', { name: t.name, index: t.index, bytes: t.bytes.byteLength }))
+        return t
+      }
+      const readModelManifest = async (r: CID, o: { signal?: AbortSignal }): Promise<Awaited<ReturnType<typeof readManifest>>> => await readManifest(repo.blockstore, r, o)
+
+      if (useGraphSync) {
+        let any = false
+        try {
+          const source = graphsync.tensors(peer, root, {
+            blockstore: repo.blockstore,
+            signal,
+            glob: options.glob,
+            layers: options.layers,
+            readManifest: readModelManifest,
+            onProgress: (evt) => {
+              if (!any) announce('graphsync')
+              any = true
+              onProgress?.(evt)
+            }
+          })
+          for await (const t of source) {
+            if (!any) announce('graphsync')
+            any = true
+            yield yielded(t)
+          }
+          return
+        } catch (err) {
+          // the peer refused /ipfs/graphsync/2.0.0 before anything was fetched: Bitswap instead
+          if (any || choice === 'graphsync' || !isUnsupportedProtocol(err) || conn.status !== 'open') throw err
+          log('%p does not speak %s', peer, GRAPHSYNC_PROTOCOL)
+        }
+      }
+      announce('bitswap')
+      const peerKey = peer.toString()
+      const source = bitswapTensors(
+        async (cid, o) => await exchange.want(cid, { ...o, peers: [peerKey] }),
+        {
+          has: async (cid, o) => await repo.blockstore.has(cid, o),
+          get: async (cid, o) => await getBlock(repo.blockstore, cid, o),
+          put: async (cid, bytes, o) => {
+            await repo.blockstore.put(cid, bytes, o)
+            exchange.notifyNewBlock(cid)
+          }
+        },
+        root,
+        {
+          signal,
+          glob: options.glob,
+          layers: options.layers,
+          readManifest: readModelManifest,
+          ...(onProgress !== undefined ? { onProgress } : {})
+        }
+      )
+      for await (const t of source) yield yielded(t)
     },
 
     async exportCar (root, out, options = {}) {
