@@ -67,6 +67,23 @@ export function parseLayerRange (text: string): [number, number] {
 }
 
 /**
+ * Check a selection before any network work: `layers` given as text must parse.
+ *
+ * @throws InvalidLayerRangeError - a malformed `layers` string
+ * @throws InvalidTensorSelectionError - `selector` given together with `glob`/`layers`
+ */
+export function parseSelection (selection: TensorSelection): void {
+  if (selection.selector !== undefined && (selection.glob !== undefined || selection.layers !== undefined)) {
+    throw new InvalidTensorSelectionError('a raw selector cannot be combined with glob or layers')
+  }
+  if (typeof selection.layers === 'string') parseLayerRange(selection.layers)
+  else if (selection.layers !== undefined) {
+    const [a, b] = selection.layers
+    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || a < 0 || a > b) throw new InvalidLayerRangeError(`layers [${a}, ${b}]: need integers 0 <= A <= B`)
+  }
+}
+
+/**
  * Indices (manifest order) of the tensors a selection names.
  *
  * `layers [A, B]`: tensors whose {@link layerIndex} is in [A, B]; plus the embeddings
@@ -185,6 +202,8 @@ export interface FetchedTensor {
 export type SubgraphFetcher = (root: CID, selector: Selector, options: {
   signal?: AbortSignal
   onProgress?: (evt: RequestorProgressEvents) => void
+  /** Called once each block the traversal reached is in the store (fetched and written, or already local). */
+  onStored?: (cid: CID) => void
 }) => Promise<RequestResult>
 
 /** What {@link tensors} reads the manifest and chunks from. */
@@ -213,6 +232,8 @@ export interface TensorsOptions extends Omit<TensorSelection, 'selector'> {
  */
 export async function * tensors (fetch: SubgraphFetcher, store: TensorStore, root: CID, options: TensorsOptions): AsyncGenerator<FetchedTensor, void, undefined> {
   const { signal } = options
+  signal?.throwIfAborted()
+  parseSelection(options)
   if (!await store.has(root, { signal })) {
     await fetch(root, manifestSelector(), { signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
   }
@@ -228,16 +249,14 @@ export async function * tensors (fetch: SubgraphFetcher, store: TensorStore, roo
   let failure: Error | undefined
   const controller = new AbortController()
   const fetchSignal = signal == null ? controller.signal : AbortSignal.any([signal, controller.signal])
-  const onProgress = (evt: RequestorProgressEvents): void => {
-    if (evt.type === 'tensorswap:graphsync:request:block') {
-      arrived.add(evt.detail.cid.toString())
-      notify()
-    }
-    options.onProgress?.(evt)
+  const onProgress = (evt: RequestorProgressEvents): void => { options.onProgress?.(evt) }
+  const onStored = (cid: CID): void => {
+    arrived.add(cid.toString())
+    notify()
   }
   const running = (async () => {
     for (const selector of tensorSelectors(indices)) {
-      await fetch(root, selector, { signal: fetchSignal, onProgress })
+      await fetch(root, selector, { signal: fetchSignal, onProgress, onStored })
     }
   })().then(() => { done = true; notify() }, (err: Error) => { failure = err; done = true; notify() })
 
@@ -254,7 +273,7 @@ export async function * tensors (fetch: SubgraphFetcher, store: TensorStore, roo
         }
         await new Promise<void>(resolve => { wake = resolve })
       }
-      yield await assemble(store, t, i, signal)
+      yield await assembleTensor(store, t, i, signal)
     }
     await running
     if (failure !== undefined) throw failure
@@ -271,7 +290,13 @@ async function allLocal (store: TensorStore, t: ManifestTensor, signal?: AbortSi
   return true
 }
 
-async function assemble (store: TensorStore, t: ManifestTensor, index: number, signal?: AbortSignal): Promise<FetchedTensor> {
+/**
+ * Read a tensor's chunks from `store` and concatenate them: its bytes as stored in its file(s).
+ *
+ * @throws IncompleteTensorError - the chunks hold more or fewer than `t.length` bytes
+ * @throws the store's errors (a chunk not stored), `signal.reason`
+ */
+export async function assembleTensor (store: TensorStore, t: ManifestTensor, index: number, signal?: AbortSignal): Promise<FetchedTensor> {
   const bytes = new Uint8Array(t.length)
   let at = 0
   for (const c of t.chunks) {

@@ -28,6 +28,7 @@ import {
 } from '@tensorswap/graphsync'
 import { FrameWriter, readFrames } from '../transport/framing.js'
 import { DEFAULT_MAX_GRAPHSYNC_STREAMS, DEFAULT_REQUEST_IDLE_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_MAX_CONCURRENT_PUTS } from '../constants.js'
 import { GraphSyncNotStartedError } from './errors.js'
 import { tensors as modelTensors } from './model-selectors.js'
 import type { FetchedTensor, TensorSelection } from './model-selectors.js'
@@ -85,6 +86,14 @@ export interface GraphSyncRequestOptions {
   resume?: boolean
   /** Budgets of the local traversal. */
   budget?: TraversalBudgetInit
+  /**
+   * Durable blockstore puts in flight at once. The traversal goes on while verified blocks are
+   * written (reads of a block being written are served from memory); `request` resolves after
+   * every put finished. @default DEFAULT_MAX_CONCURRENT_PUTS (32, as the exchange's sessions)
+   */
+  maxConcurrentPuts?: number
+  /** Called once each block the traversal reached is in `blockstore`: fetched (verified, written) or already local. */
+  onStored?: (cid: CID) => void
 }
 
 /** Errors that mean the responder sent what our traversal does not accept. */
@@ -228,19 +237,45 @@ export class GraphSyncNetwork {
   async request (peer: PeerId | Multiaddr | Multiaddr[], root: CID, selector: Selector, options: GraphSyncRequestOptions): Promise<RequestResult> {
     if (!this.#running) throw new GraphSyncNotStartedError('GraphSyncNetwork.request: not started')
     const { signal, blockstore } = options
+    // verified blocks are written with bounded concurrency (a durable put costs latency, not
+    // bandwidth); until written, the traversal reads them from `writing`
+    const maxPuts = Math.max(1, options.maxConcurrentPuts ?? DEFAULT_MAX_CONCURRENT_PUTS)
+    const writing = new Map<string, { bytes: Uint8Array, done: Promise<void> }>()
+    const puts = new Set<Promise<void>>()
+    let putError: unknown
+    const put = async (cid: CID, bytes: Uint8Array, o?: { signal?: AbortSignal }): Promise<void> => {
+      while (puts.size >= maxPuts && putError === undefined) await Promise.race(puts)
+      if (putError !== undefined) throw putError
+      const key = cid.toString()
+      const p: Promise<void> = Promise.resolve(blockstore.put(cid, bytes, o))
+        .then(() => { options.onStored?.(cid) }, (err: unknown) => { putError ??= err })
+        .finally(() => { writing.delete(key); puts.delete(p) })
+      writing.set(key, { bytes, done: p })
+      puts.add(p)
+    }
+    const onProgress = (evt: RequestorProgressEvents): void => {
+      if (evt.type === 'tensorswap:graphsync:request:block' && evt.detail.source === 'local' && options.onStored !== undefined) {
+        // read locally: stored already, or being written by this request
+        const cid = evt.detail.cid
+        const w = writing.get(cid.toString())
+        if (w === undefined) options.onStored(cid)
+        else void w.done.then(() => { if (putError === undefined) options.onStored?.(cid) })
+      }
+      options.onProgress?.(evt)
+    }
     const requestor = new GraphSyncRequestor({
       root,
       selector,
       store: {
-        has: async (cid, o) => await blockstore.has(cid, o),
-        get: async (cid, o) => await getBlock(blockstore, cid, o),
-        put: async (cid, bytes, o) => await blockstore.put(cid, bytes, o)
+        has: async (cid, o) => writing.has(cid.toString()) || await blockstore.has(cid, o),
+        get: async (cid, o) => writing.get(cid.toString())?.bytes ?? await getBlock(blockstore, cid, o),
+        put
       },
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
       ...(options.resume !== undefined ? { resume: options.resume } : {}),
       ...(options.budget !== undefined ? { budget: options.budget } : {})
     })
-    const request = await requestor.request({ signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
+    const request = await requestor.request({ signal, onProgress })
     const conn = await this.#libp2p.dial(peer, { signal })
     const remote = conn.remotePeer
     const key = `${remote.toString()}/${requestor.idHex}`
@@ -257,7 +292,7 @@ export class GraphSyncNetwork {
       log('request %s to %p for %c', requestor.idHex, remote, root)
       const run = requestor.run(inbox.iterate(this.#init.requestIdleTimeoutMs ?? DEFAULT_REQUEST_IDLE_TIMEOUT_MS, signal), {
         ...(signal !== undefined ? { signal } : {}),
-        ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {})
+        onProgress
       })
       let result: RequestResult
       while (true) {
@@ -266,6 +301,8 @@ export class GraphSyncNetwork {
       }
       finished = true
       await stream.close({ signal }).catch((err: any) => { log.trace('closing request stream failed - %e', err) })
+      await Promise.all([...puts])
+      if (putError !== undefined) throw putError
       return result
     } catch (err: any) {
       const offence = HOSTILE[err?.name]
@@ -277,6 +314,7 @@ export class GraphSyncNetwork {
       }
       throw err
     } finally {
+      await Promise.allSettled([...puts])
       this.#pending.delete(key)
       inbox.close(new ResponseIncompleteError('request ended'))
       if (stream != null) {
