@@ -7,7 +7,7 @@
  * `bench/results/latest.json` and `bench/results/latest.md`.
  *
  * Options:
- *   --quick          1 run of 32 MiB per case (smoke test)
+ *   --quick          1 run of 32 MiB per case (smoke test; fixed-size cases skipped)
  *   --runs N         runs per case (default 3)
  *   --size S         bytes per run: 256MiB (default), 1GiB, 100MB, ...
  *   --case SUBSTR    only cases whose id contains SUBSTR (repeatable)
@@ -131,7 +131,8 @@ async function runOnce (c: BenchCase & { script: string }, params: Record<string
     if (lcode !== 0) throw new Error(`leecher exited ${lcode}: ${leecher.stderr()}`)
     if (scode !== 0) throw new Error(`seeder exited ${scode}: ${seeder.stderr()}`)
     if (rec.result == null) throw new Error('leecher printed no result')
-    if (rec.result.bytes !== params.sizeBytes) throw new Error(`leecher got ${rec.result.bytes} bytes, expected ${String(params.sizeBytes)}`)
+    const expected = rec.result.expectedBytes ?? params.sizeBytes
+    if (rec.result.bytes !== expected) throw new Error(`leecher got ${rec.result.bytes} bytes, expected ${String(expected)}`)
     rec.mbps = rec.result.bytes / 1e6 / (rec.result.elapsedMs / 1000)
     rec.ok = true
   } catch (err: any) {
@@ -164,10 +165,28 @@ function summarise (c: BenchCase, params: Record<string, unknown>, runs: RunReco
     s.seederCpuS = median(ok.map(r => r.seeder!.cpuSeconds))
   }
   if (ok.every(r => r.leecher != null)) {
-    s.leecherPeakRssMiB = median(ok.map(r => mib(r.leecher!.peakRssBytes)))
-    s.leecherCpuS = median(ok.map(r => r.leecher!.cpuSeconds))
+    // work done in a child of the leecher (import cases) is reported as the leecher's
+    s.leecherPeakRssMiB = median(ok.map(r => mib(r.result!.workerPeakRssBytes ?? r.leecher!.peakRssBytes)))
+    s.leecherCpuS = median(ok.map(r => r.result!.workerCpuSeconds ?? r.leecher!.cpuSeconds))
   }
   return s
+}
+
+/** Families compared against Helia and the raw stream of the same transport. */
+const COMPARED_FAMILIES = new Set(['tensorswap', 'tensorswap-bitswap'])
+
+/**
+ * For an exchange row (`<family>/<transport>`), its median MB/s over Helia's
+ * (`helia-bitswap/<transport>`) and over the raw libp2p stream's (`libp2p-raw/<transport>`)
+ * in the same run; undefined when either is missing.
+ */
+function ratios (r: CaseSummary, rows: CaseSummary[]): { helia?: number, raw?: number } {
+  if (!COMPARED_FAMILIES.has(r.family) || r.mbps == null) return {}
+  const variant = r.id.slice(r.id.indexOf('/') + 1)
+  const of = (id: string): number | undefined => rows.find(x => x.id === id)?.mbps?.median
+  const helia = of(`helia-bitswap/${variant}`)
+  const raw = of(`libp2p-raw/${variant}`)
+  return { helia: helia == null ? undefined : r.mbps.median / helia, raw: raw == null ? undefined : r.mbps.median / raw }
 }
 
 function toMarkdown (meta: Record<string, unknown>, rows: CaseSummary[]): string {
@@ -175,11 +194,12 @@ function toMarkdown (meta: Record<string, unknown>, rows: CaseSummary[]): string
   const lines = [
     `Size ${String(meta.sizeBytes)} bytes × ${String(meta.runs)} run(s), node ${String(meta.node)}, ${String(meta.cpus)} CPUs, load avg at start ${String(meta.loadAvgStart)}, at end ${String(meta.loadAvgEnd)}; ${String(meta.date)}.`,
     '',
-    '| case | MB/s median | min | max | TTFB ms | connect ms | seeder peak RSS MiB | leecher peak RSS MiB | seeder CPU s | leecher CPU s | ok runs |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'
+    '| case | MB/s median | min | max | × Helia | × raw | TTFB ms | connect ms | seeder peak RSS MiB | leecher peak RSS MiB | seeder CPU s | leecher CPU s | ok runs |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'
   ]
   for (const r of rows) {
-    lines.push(`| ${r.label} (\`${r.id}\`) | ${f(r.mbps?.median)} | ${f(r.mbps?.min)} | ${f(r.mbps?.max)} | ${f(r.ttfbMs, 1)} | ${f(r.connectMs, 1)} | ${f(r.seederPeakRssMiB)} | ${f(r.leecherPeakRssMiB)} | ${f(r.seederCpuS, 2)} | ${f(r.leecherCpuS, 2)} | ${r.runs.filter(x => x.ok).length}/${r.runs.length} |`)
+    const x = ratios(r, rows)
+    lines.push(`| ${r.label} (\`${r.id}\`) | ${f(r.mbps?.median)} | ${f(r.mbps?.min)} | ${f(r.mbps?.max)} | ${f(x.helia, 2)} | ${f(x.raw, 2)} | ${f(r.ttfbMs, 1)} | ${f(r.connectMs, 1)} | ${f(r.seederPeakRssMiB)} | ${f(r.leecherPeakRssMiB)} | ${f(r.seederCpuS, 2)} | ${f(r.leecherCpuS, 2)} | ${r.runs.filter(x => x.ok).length}/${r.runs.length} |`)
   }
   const failed = rows.flatMap(r => r.runs.filter(x => !x.ok).map(x => `- \`${r.id}\`: ${x.error?.split('\n')[0] ?? ''}`))
   if (failed.length > 0) lines.push('', 'Failures:', ...failed)
@@ -189,7 +209,9 @@ function toMarkdown (meta: Record<string, unknown>, rows: CaseSummary[]): string
 async function main (): Promise<void> {
   const opts = parseArgs(process.argv.slice(2))
   const all = await loadCases()
-  const selected = opts.filters.length === 0 ? all : all.filter(c => opts.filters.some(f => c.id.includes(f)))
+  const selected = opts.filters.length === 0
+    ? all.filter(c => !(opts.quick && c.fixedSize === true))
+    : all.filter(c => opts.filters.some(f => c.id.includes(f)))
   if (selected.length === 0) throw new Error(`no case matches ${opts.filters.join(', ')}; have ${all.map(c => c.id).join(', ')}`)
   const meta = {
     date: new Date().toISOString(),
@@ -216,6 +238,7 @@ async function main (): Promise<void> {
   meta.loadAvgEnd = loadavg().map(x => x.toFixed(2)).join(' ')
   const outDir = join(benchSrcDir, 'results')
   await mkdir(outDir, { recursive: true })
+  for (const r of rows) Object.assign(r, { ratios: ratios(r, rows) })
   await writeFile(join(outDir, `${opts.out}.json`), JSON.stringify({ meta, cases: rows }, null, 2) + '\n')
   const md = toMarkdown(meta, rows)
   await writeFile(join(outDir, `${opts.out}.md`), md)

@@ -18,6 +18,11 @@ export interface BenchCase {
   label: string
   /** Family, used to group rows (`raw`, `helia`, `exchange`, ...). */
   family: string
+  /**
+   * The case moves a fixed payload whatever `--size` says (e.g. a real model set); `--quick`
+   * skips it unless `--case` names it.
+   */
+  fixedSize?: boolean
   /** Case-specific parameters passed to both roles as JSON. */
   params: Record<string, unknown>
 }
@@ -50,6 +55,14 @@ export interface ResultEvent {
   ttfbMs: number
   /** Connection set-up (dial, handshake) before the request, ms. */
   connectMs: number
+  /**
+   * When the measured work ran in a child process of the leecher (the import cases): that
+   * process's peak RSS in bytes and CPU seconds, reported in place of the leecher's own.
+   */
+  workerPeakRssBytes?: number
+  workerCpuSeconds?: number
+  /** Payload bytes this case moves when it is fixed by the case rather than `--size`. */
+  expectedBytes?: number
   /** Case-specific extras (block count, ...). */
   [key: string]: unknown
 }

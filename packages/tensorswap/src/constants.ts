@@ -76,10 +76,13 @@ export const DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK = 1024
 export const DEFAULT_ESTIMATED_BLOCK_BYTES = 1 * MiB
 
 /**
- * Most bytes (estimated) of want-blocks outstanding across all peers. 64 MiB is 0.5 s at
- * 1 Gbit/s: a deep pipeline, still bounded memory (blocks are written out as they arrive).
+ * Most bytes (estimated) of want-blocks outstanding across all peers; a session counts a block
+ * against it until the block is on disk, so this bounds the fetcher's block memory. 32 MiB is
+ * 0.25 s at 1 Gbit/s and two peers' {@link DEFAULT_MAX_PEER_BYTES_IN_FLIGHT}. Measured
+ * (bench/README.md, 256 MiB over TCP+TLS): 64 MiB gave the same MB/s with 20-50 MiB more
+ * fetcher peak RSS.
  */
-export const DEFAULT_MAX_BYTES_IN_FLIGHT = 64 * MiB
+export const DEFAULT_MAX_BYTES_IN_FLIGHT = 32 * MiB
 
 /**
  * Most bytes (estimated) of want-blocks outstanding at one peer. 16 MiB covers the
@@ -191,3 +194,11 @@ export const SESSION_ROOT_PRIORITY = 2 ** 30
  * a time capped a 173 MB fetch of small tensor blocks at ~13 MB/s. Our own figure.
  */
 export const DEFAULT_MAX_CONCURRENT_PUTS = 32
+
+/**
+ * Block bytes a session keeps being written at once (besides {@link DEFAULT_MAX_CONCURRENT_PUTS}).
+ * libuv runs 4 file-system operations at a time (its default thread pool), so with 1 MiB
+ * blocks 8 MiB keeps every thread busy; puts queued beyond that only hold memory (with 32
+ * puts of 1 MiB the fetcher held 32 MiB of blocks waiting for a thread; bench/README.md).
+ */
+export const DEFAULT_MAX_PUT_BYTES_IN_FLIGHT = 8 * MiB

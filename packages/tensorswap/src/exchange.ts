@@ -105,6 +105,8 @@ export interface ExchangeStats {
   unrequestedBlocks: number
   blocksSent: number
   wantlistSize: number
+  /** Penalised peers: decayed score and, while banned, when the ban ends (epoch ms). */
+  penalties: Record<string, { score: number, bannedUntilMs?: number }>
 }
 
 interface Waiter {
@@ -273,14 +275,26 @@ export class Exchange {
     let peers: string[] | undefined
     if (options.peers != null) {
       peers = []
+      const connected: PeerId[] = []
       for (const p of options.peers) {
         if (typeof p !== 'string' && 'toMultihash' in p) {
           peers.push(p.toString())
+          connected.push(p)
           continue
         }
         const conn = await this.#libp2p.dial(typeof p === 'string' ? multiaddr(p) : p, { signal: options.signal })
         peers.push(conn.remotePeer.toString())
+        connected.push(conn.remotePeer)
       }
+      // do not wait for identify to learn what they speak: negotiate the exchange protocol now,
+      // with every given peer before the first want (so one fast DONT_HAVE cannot fail a block
+      // that a slower-to-connect peer has)
+      await Promise.all(connected.filter(peer => !this.#peerIds.has(peer.toString())).map(async peer => {
+        await this.network.connect(peer, { signal: options.signal }).catch((err: any) => {
+          options.signal?.throwIfAborted()
+          log('opening an exchange stream to %p failed - %e', peer, err)
+        })
+      }))
     }
     const id = ++this.#sessionIds
     const session = new Session({
@@ -317,7 +331,7 @@ export class Exchange {
     for (const peer of this.ledger.peers()) ledger[peer] = this.ledger.get(peer)
     const peers: ExchangeStats['peers'] = {}
     for (const peer of this.selector.peers()) peers[peer] = this.selector.stats(peer) as PeerStats
-    return { wire, ledger, peers, ...this.#counters, wantlistSize: this.wantList.size }
+    return { wire, ledger, peers, ...this.#counters, wantlistSize: this.wantList.size, penalties: this.penalties.snapshot(Date.now()) }
   }
 
   #blockStored (cid: CID): void {
@@ -474,6 +488,11 @@ export class Exchange {
           blocks.push({ cid: task.cid, bytes: await readBlock(this.#blockstore, task.cid) })
           outcomes.set(task.key, 'block')
         }
+      }
+      if (this.#peerIds.get(batch.peer) !== peer) {
+        // banned or gone while the blocks were read: never dial a peer back to answer it
+        for (const t of batch.tasks) outcomes.set(t.key, 'declined')
+        return
       }
       const sends: Array<Promise<number>> = []
       if (presences.length > 0) sends.push(this.network.send(peer, { blocks: [], presences, pendingBytes: 0 }, 'control'))

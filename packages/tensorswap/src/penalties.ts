@@ -79,6 +79,19 @@ export class PenaltyBox {
     return false
   }
 
+  /**
+   * Every peer with a score or a ban at `nowMs` (for statistics): its decayed score and, when
+   * banned, the time (ms, same clock as `nowMs`) the ban ends.
+   */
+  snapshot (nowMs: number): Record<string, { score: number, bannedUntilMs?: number }> {
+    const out: Record<string, { score: number, bannedUntilMs?: number }> = {}
+    for (const peer of this.#scores.keys()) out[peer] = { score: this.score(peer, nowMs) }
+    for (const [peer, until] of this.#bans) {
+      if (until > nowMs) out[peer] = { score: this.score(peer, nowMs), bannedUntilMs: until }
+    }
+    return out
+  }
+
   /** Whether `peer` is banned at `nowMs`. */
   isBanned (peer: string, nowMs: number): boolean {
     const until = this.#bans.get(peer)

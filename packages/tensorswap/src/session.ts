@@ -24,7 +24,7 @@ import { logger } from '@libp2p/logger'
 import { links as blockLinks } from '@tensorswap/blockstore'
 import { MANIFEST_FORMAT, validateManifest } from '@tensorswap/model'
 import { CustomProgressEvent } from 'progress-events'
-import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_MAX_CONCURRENT_PUTS, SESSION_ROOT_PRIORITY } from './constants.js'
+import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_MAX_CONCURRENT_PUTS, DEFAULT_MAX_PUT_BYTES_IN_FLIGHT, SESSION_ROOT_PRIORITY } from './constants.js'
 import { blockKey } from './wire/hash.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
@@ -96,12 +96,17 @@ export interface SessionInit {
   id: number
   /** Most blocks asked for and not yet stored. @default 1024 */
   maxWantsAhead?: number
-  /** Most estimated bytes asked for and not yet stored. @default {@link DEFAULT_MAX_BYTES_IN_FLIGHT} */
+  /**
+   * Most estimated bytes asked for and not yet stored (asked, received and waiting, being
+   * written): the session's memory bound for block data. @default {@link DEFAULT_MAX_BYTES_IN_FLIGHT}
+   */
   maxBytesAhead?: number
   /** @default {@link defaultChildren} */
   children?: ChildrenFn
   /** Blockstore puts in flight at once (each is a durable write). @default {@link DEFAULT_MAX_CONCURRENT_PUTS} */
   maxConcurrentPuts?: number
+  /** Block bytes being written at once (one put is always allowed). @default {@link DEFAULT_MAX_PUT_BYTES_IN_FLIGHT} */
+  maxPutBytes?: number
 }
 
 /** Detail of `tensorswap:session:block`. */
@@ -139,6 +144,7 @@ export class Session {
   readonly #maxBytesAhead: number
   readonly #children: ChildrenFn
   readonly #maxConcurrentPuts: number
+  readonly #maxPutBytes: number
   /** DFS stack of child lists with cursors. */
   readonly #stack: Array<{ items: Item[], i: number }> = []
   readonly #seen = new Set<string>()
@@ -155,6 +161,7 @@ export class Session {
     this.#maxBytesAhead = init.maxBytesAhead ?? DEFAULT_MAX_BYTES_IN_FLIGHT
     this.#children = init.children ?? defaultChildren
     this.#maxConcurrentPuts = init.maxConcurrentPuts ?? DEFAULT_MAX_CONCURRENT_PUTS
+    this.#maxPutBytes = init.maxPutBytes ?? DEFAULT_MAX_PUT_BYTES_IN_FLIGHT
   }
 
   #push (items: Item[]): void {
@@ -198,9 +205,12 @@ export class Session {
     interface Done { item: Item, bytes?: Uint8Array, peer?: string, error?: unknown }
     const completed: Done[] = []
     let wake: (() => void) | undefined
+    const notify = (): void => { const w = wake; wake = undefined; w?.() }
+    /** Wants handed out and not yet stored (asked, received and queued, or being written). */
     let outstanding = 0
     let bytesAhead = 0
     const storing = new Set<Promise<void>>()
+    let storingBytes = 0
     let putError: unknown
 
     try {
@@ -227,23 +237,34 @@ export class Session {
           bytesAhead += est
           this.#components.want(item.cid, { session: this.id, priority, sizeHint: item.sizeHint, signal })
             .then(({ bytes, peer }) => { completed.push({ item, bytes, peer }) }, (error) => { completed.push({ item, error }) })
-            .finally(() => { const w = wake; wake = undefined; w?.() })
+            .finally(notify)
         }
+        if (putError != null) throw putError
         if (outstanding === 0 && completed.length === 0) break
         if (completed.length === 0) {
+          // wakes on a block, a failed want or a finished put (which frees window)
           await new Promise<void>(resolve => { wake = resolve })
           continue
         }
         const done = completed.shift() as Done
-        outstanding--
-        bytesAhead -= done.item.sizeHint ?? DEFAULT_ESTIMATED_BLOCK_BYTES
         if (done.error != null) throw done.error
         const bytes = done.bytes as Uint8Array
-        // a durable put (fsync) costs latency, not bandwidth: keep several in flight, bounded
-        if (storing.size >= this.#maxConcurrentPuts) await Promise.race(storing)
+        // a durable put (fsync) costs latency, not bandwidth: keep several in flight, bounded in
+        // count and bytes (libuv runs 4 file operations at once; more queued puts only hold memory)
+        while (storing.size > 0 && (storing.size >= this.#maxConcurrentPuts || storingBytes + bytes.byteLength > this.#maxPutBytes)) {
+          await Promise.race(storing)
+        }
         if (putError != null) throw putError
+        const est = done.item.sizeHint ?? DEFAULT_ESTIMATED_BLOCK_BYTES
+        storingBytes += bytes.byteLength
         const stored: Promise<void> = Promise.resolve(blockstore.put(done.item.cid, bytes, { signal })).then(() => {
           storing.delete(stored)
+          storingBytes -= bytes.byteLength
+          // the block's window share is released once it is on disk, not when it arrived:
+          // the window bounds all block bytes the session holds
+          outstanding--
+          bytesAhead -= est
+          notify()
           this.#components.onStored?.(done.item.cid)
           result.blocksFetched++
           result.bytesFetched += bytes.byteLength
@@ -251,7 +272,11 @@ export class Session {
           options.onProgress?.(new CustomProgressEvent<SessionBlockDetail>('tensorswap:session:block', { cid: done.item.cid, peer: done.peer, bytes: bytes.byteLength }))
         }, (err: unknown) => {
           storing.delete(stored)
+          storingBytes -= bytes.byteLength
+          outstanding--
+          bytesAhead -= est
           putError ??= err
+          notify()
         })
         storing.add(stored)
         this.#push(this.#children(done.item.cid, bytes))

@@ -170,4 +170,12 @@ describe('PenaltyBox', () => {
     assert.equal(box.isBanned('q', 999), true)
     assert.equal(box.isBanned('q', 1000), false)
   })
+
+  it('snapshot lists scored and banned peers, and drops bans that ended', () => {
+    const box = new PenaltyBox({ threshold: 100, banMs: 1000, halfLifeMs: 100 })
+    box.penalize('p', 'unrequestedBlock', 0)
+    box.penalize('q', 'oversized', 0)
+    assert.deepEqual(box.snapshot(0), { p: { score: 10 }, q: { score: 0, bannedUntilMs: 1000 } })
+    assert.deepEqual(box.snapshot(1000), { p: { score: 10 * Math.pow(0.5, 10) } })
+  })
 })

@@ -206,12 +206,20 @@ export async function * readFrames (stream: FramedStream, options: ReadFramesOpt
   let ended = stream.readableEnded
   let failure: Error | undefined
   let wake: (() => void) | undefined
-  const notify = (): void => { const w = wake; wake = undefined; w?.() }
+  /**
+   * Set by every event, cleared before the loop re-examines the buffer: an event that fires
+   * while the loop is not waiting (e.g. synchronously inside `stream.resume()`, which
+   * delivers what was buffered during the pause) is never lost.
+   */
+  let signalled = false
+  const notify = (): void => { signalled = true; const w = wake; wake = undefined; w?.() }
+  /** True while `stream.resume()` runs (see {@link resume}). */
+  let resuming = false
 
   const threshold = (): number => Math.max(highWater, bodyLength == null ? 0 : prefixLength + bodyLength)
   const onMessage = (evt: Event & { data: Uint8Array | Uint8ArrayList }): void => {
     buffer.append(evt.data)
-    if (buffer.byteLength >= threshold() && stream.readStatus === 'readable') {
+    if (!resuming && buffer.byteLength >= threshold() && stream.readStatus === 'readable') {
       log.trace('pausing stream with %d bytes buffered', buffer.byteLength)
       stream.pause()
     }
@@ -229,6 +237,26 @@ export async function * readFrames (stream: FramedStream, options: ReadFramesOpt
   stream.addEventListener('end', onEnd)
   stream.addEventListener('close', onClose as any)
   signal?.addEventListener('abort', onAbort)
+
+  /**
+   * Resume the stream. `resume()` first dispatches the bytes buffered during the pause
+   * (synchronously, into `onMessage`) and only then tells the muxer to resume; pausing from
+   * inside that dispatch would be undone by the muxer's resume (yamux would keep granting
+   * window while the stream reports 'paused', and its read buffer would grow to the
+   * window). So the pause decision is taken after `resume()` returns.
+   */
+  const resume = (): void => {
+    resuming = true
+    try {
+      stream.resume()
+    } finally {
+      resuming = false
+    }
+    if (buffer.byteLength >= threshold() && stream.readStatus === 'readable') {
+      log.trace('pausing stream with %d bytes buffered after resume', buffer.byteLength)
+      stream.pause()
+    }
+  }
 
   const fail = (err: Error): Error => {
     stream.abort(err)
@@ -268,6 +296,7 @@ export async function * readFrames (stream: FramedStream, options: ReadFramesOpt
 
   try {
     while (true) {
+      signalled = false
       if (failure != null) {
         if (signal?.aborted === true) stream.abort(failure)
         throw failure
@@ -279,7 +308,7 @@ export async function * readFrames (stream: FramedStream, options: ReadFramesOpt
         offset += prefixLength + bodyLength
         bodyLength = undefined
         prefixLength = 0
-        if (stream.readStatus === 'paused' && buffer.byteLength < highWater / 2) stream.resume()
+        if (stream.readStatus === 'paused' && buffer.byteLength < highWater / 2) resume()
         yield frame
         continue
       }
@@ -289,7 +318,9 @@ export async function * readFrames (stream: FramedStream, options: ReadFramesOpt
         }
         return
       }
-      if (stream.readStatus === 'paused') stream.resume()
+      if (stream.readStatus === 'paused') resume()
+      // something happened since the checks above (data delivered by resume()): look again
+      if (signalled) continue
       await new Promise<void>(resolve => { wake = resolve })
     }
   } finally {

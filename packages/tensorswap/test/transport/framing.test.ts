@@ -6,6 +6,45 @@ import { FrameWriter, encodeVarint, readFrames } from '../../src/transport/frami
 import { FakeStream, TRANSPORTS, nodePair } from './helpers.js'
 import type { NodePair } from './helpers.js'
 import type { FramedStream } from '../../src/transport/framing.js'
+import { Uint8ArrayList } from 'uint8arraylist'
+
+/**
+ * A {@link FakeStream} that behaves like libp2p 3's `AbstractMessageStream`: bytes arriving
+ * while paused are held, and `resume()` dispatches them synchronously before the muxer is
+ * told to resume. Counts `pause()` calls made from inside that dispatch.
+ */
+class ResumeDeliversStream extends FakeStream {
+  held = new Uint8ArrayList()
+  inResume = false
+  pausedInsideResume = 0
+  override feed (bytes: Uint8Array): void {
+    if (this.readStatus === 'paused') {
+      this.held.append(bytes)
+      return
+    }
+    super.feed(bytes)
+  }
+
+  override pause (): void {
+    if (this.inResume) this.pausedInsideResume++
+    super.pause()
+  }
+
+  override resume (): void {
+    if (this.readStatus !== 'paused') return
+    this.readStatus = 'readable'
+    this.inResume = true
+    try {
+      if (this.held.byteLength > 0) {
+        const data = this.held.subarray()
+        this.held = new Uint8ArrayList()
+        super.feed(data)
+      }
+    } finally {
+      this.inResume = false
+    }
+  }
+}
 
 const PROTO = '/tensorswap-test/frames/1.0.0'
 const concat = (parts: Uint8Array[]): Uint8Array => {
@@ -108,6 +147,29 @@ describe('readFrames (in-memory stream)', () => {
       if (++n === 10) break
     }
     assert.equal(s.readStatus, 'readable')
+  })
+
+  it('takes frames delivered synchronously by resume() without waiting for another event', async () => {
+    // libp2p's streams dispatch what they buffered during a pause from inside resume(), and
+    // only then tell the muxer to resume: a reader that missed that dispatch waited for an
+    // event that never came (the stall that held TCP fetches at 10-15 MB/s)
+    const s = new ResumeDeliversStream()
+    const it = readFrames(s as unknown as FramedStream, { highWaterBytes: 1000 })
+    const a = encodeFrames([new Uint8Array(100)])
+    const b = encodeFrames([new Uint8Array(5000).fill(7)])
+    const first = it.next()
+    // frame a plus the start of frame b: above the high-water mark before b's length is parsed
+    s.feed(Uint8Array.from([...a, ...b.subarray(0, 1000)]))
+    assert.equal(s.readStatus, 'paused')
+    s.feed(b.subarray(1000)) // held by the paused stream
+    assert.equal((await first).value?.byteLength, 100)
+    const second = await Promise.race([
+      it.next(),
+      new Promise<'stalled'>(resolve => setTimeout(() => resolve('stalled'), 1000))
+    ])
+    assert.notEqual(second, 'stalled', 'reader waited for an event after resume() delivered the frame')
+    assert.equal((second as IteratorResult<Uint8ArrayList>).value?.byteLength, 5000)
+    assert.equal(s.pausedInsideResume, 0, 'pausing inside resume() is undone by the muxer')
   })
 
   it('aborts the read and the stream when the signal aborts', async () => {

@@ -1,0 +1,469 @@
+/**
+ * A misbehaving exchange peer in its own process, for the hostile-input and fail-over tests.
+ * It is a plain libp2p node (`createLibp2pNode` of `tensorswap/transport`) that speaks the
+ * exchange protocols just enough to misbehave: messages are crafted with the wire codec
+ * (`encodeMessage`), malformed and oversize input is written as raw bytes behind the framing's
+ * varint prefix. It prints one JSON line per event on stdout and exits on SIGTERM after a
+ * `summary` line.
+ *
+ *   node hostile-peer.js --mode MODE [--dial MULTIADDR] [--blocks DIR] [--count N]
+ *     [--per-message N] [--hold-after N] [--probe CID] [--transport quic|tcp]
+ *
+ * Attacks on a serving victim (`--dial` its address; each ends with a probe of the ban):
+ *   oversize-frame   one frame declaring 5 MiB (over the 4 MiB cap)
+ *   malformed        frames that do not decode as a Bitswap protobuf, one per stream, `--count` at most
+ *   huge-wantlist    100,000 want-block entries for blocks nobody has, `--per-message` per message
+ *                    (default: all in one message)
+ *   want-flood       `--count` messages (default 20,000) written back to back, one new want each
+ *   no-read          `--count` identities (default 8) each want every block of `--blocks` and
+ *                    never read the answers (slow-reader / stuck-writer attack)
+ *   probe-only       no attack: the probe alone (a control for the probe)
+ * The probe (`--probe CID`, a block the victim has) redials and sends a want-have on a fresh
+ * stream; it reports whether that stream was reset and whether a HAVE came back.
+ *
+ * Roles towards a fetching victim (the victim dials us; we answer its wants):
+ *   unrequested-blocks  push `--count` (default 20) random blocks nobody asked for
+ *   bad-bytes           answer each want-block with the block's bytes altered (real bytes with
+ *                       one flipped byte when `--blocks` holds the block, else random bytes)
+ *   stall               take every want, never answer
+ *   dont-have           answer every want with DONT_HAVE
+ *   serve               answer wants with real blocks from `--blocks` (a FsBlockstore dir);
+ *                       after `--hold-after N` blocks, go silent at the next want-block (so
+ *                       the victim has wants outstanding here; the test then kills us)
+ *
+ * Events: `ready {peerId, addrs}`, `connected`/`disconnected {peer}`, `wants {entries, total}`,
+ * `sent {what, count, cids?}`, `stream-reset {phase}`, `probe {streamReset, haveReceived}`,
+ * `held {blocks}`, `attack-done {...}`, `summary {...}`.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import { FsBlockstore, getBlock } from '@tensorswap/blockstore'
+import { multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { PROTOCOLS, decodeMessage, encodeMessage } from 'tensorswap'
+import { createLibp2pNode, encodeVarint, readFrames } from 'tensorswap/transport'
+import type { BitswapMessage, Block, WantEntry } from 'tensorswap'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string' },
+    dial: { type: 'string' },
+    blocks: { type: 'string' },
+    count: { type: 'string' },
+    'per-message': { type: 'string' },
+    'hold-after': { type: 'string' },
+    probe: { type: 'string' },
+    transport: { type: 'string', default: 'tcp' }
+  }
+})
+const mode = values.mode ?? ''
+const MiB = 1024 * 1024
+const RAW = 0x55
+const SHA2_256 = 0x12
+
+function emit (obj: Record<string, unknown>): void { process.stdout.write(JSON.stringify(obj) + '\n') }
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/** A raw sha2-256 CIDv1 of `bytes`, as the receiver computes it. */
+function cidOfBytes (bytes: Uint8Array, codec = RAW): CID {
+  return CID.createV1(codec, Digest.create(SHA2_256, createHash('sha256').update(bytes).digest()))
+}
+
+/** A CID of a block nobody has. */
+function randomCid (): CID { return cidOfBytes(randomBytes(32)) }
+
+/** One varint-prefixed frame. */
+function frame (body: Uint8Array): Uint8Array {
+  const prefix = encodeVarint(body.byteLength)
+  const out = new Uint8Array(prefix.byteLength + body.byteLength)
+  out.set(prefix)
+  out.set(body, prefix.byteLength)
+  return out
+}
+
+/** Resolves with the close error (or undefined) when `stream` closes. */
+function closed (stream: Stream): Promise<Error | undefined> {
+  if (stream.status === 'reset' || stream.status === 'aborted') return Promise.resolve(new Error(`stream ${stream.status}`))
+  if (stream.status !== 'open') return Promise.resolve(undefined)
+  return new Promise(resolve => {
+    stream.addEventListener('close', (evt: Event & { error?: Error }) => { resolve(evt.error) }, { once: true })
+  })
+}
+
+/** Write `bytes` and wait until the stream can take more (or is gone). */
+async function write (stream: Stream, bytes: Uint8Array): Promise<boolean> {
+  if (stream.writeStatus !== 'writable') return false
+  if (stream.send(bytes)) return true
+  return await drained(stream)
+}
+
+/** Wait for `drain` (or close); whether the stream is still writable. */
+async function drained (stream: Stream): Promise<boolean> {
+  if (stream.writeStatus !== 'writable' || !stream.writableNeedsDrain) return stream.writeStatus === 'writable'
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      stream.removeEventListener('drain', done)
+      stream.removeEventListener('close', done)
+      resolve()
+    }
+    stream.addEventListener('drain', done)
+    stream.addEventListener('close', done)
+  })
+  return stream.writeStatus === 'writable'
+}
+
+const libp2p = await createLibp2pNode({
+  listen: values.transport === 'quic' ? ['/ip4/127.0.0.1/udp/0/quic-v1'] : ['/ip4/127.0.0.1/tcp/0'],
+  transports: [values.transport === 'quic' ? 'quic' : 'tcp']
+})
+const store = values.blocks != null ? new FsBlockstore(values.blocks) : undefined
+
+const stats = {
+  wantsReceived: 0,
+  wantBlocksReceived: 0,
+  cancelsReceived: 0,
+  haveReceived: 0,
+  dontHaveReceived: 0,
+  blocksSent: 0,
+  presencesSent: 0,
+  disconnects: 0,
+  presencesAfterBan: 0,
+  streamResets: 0
+}
+/** CIDs (as the receiver computes them) of every bad block we sent. */
+const badCids: string[] = []
+
+libp2p.addEventListener('peer:connect', (evt) => { emit({ event: 'connected', peer: evt.detail.toString() }) })
+libp2p.addEventListener('peer:disconnect', (evt) => {
+  stats.disconnects++
+  emit({ event: 'disconnected', peer: evt.detail.toString() })
+})
+
+// --- answering side: one outbound stream per peer, as the protocol wants ------------------
+
+const outbound = new Map<string, Promise<Stream>>()
+
+async function replyStream (peer: PeerId): Promise<Stream> {
+  const key = peer.toString()
+  let s = outbound.get(key)
+  if (s != null) {
+    const stream = await s
+    if (stream.status === 'open' && stream.writeStatus === 'writable') return stream
+  }
+  s = libp2p.dialProtocol(peer, [...PROTOCOLS]).then(stream => {
+    stream.closeRead().catch(() => {})
+    return stream
+  })
+  outbound.set(key, s)
+  return await s
+}
+
+async function reply (peer: PeerId, message: BitswapMessage): Promise<void> {
+  try {
+    const stream = await replyStream(peer)
+    await write(stream, frame(encodeMessage(message, stream.protocol)))
+  } catch (err: any) {
+    emit({ event: 'reply-failed', name: err?.name })
+  }
+}
+
+// messages are handled one at a time per process, in arrival order
+let queue = Promise.resolve()
+let pushedUnrequested = false
+
+/** Push `--count` random blocks nobody asked for (once). */
+async function pushJunk (peer: PeerId): Promise<void> {
+  if (pushedUnrequested) return
+  pushedUnrequested = true
+  const count = Number(values.count ?? 20)
+  const cids: string[] = []
+  for (let i = 0; i < count; i++) {
+    const bytes = randomBytes(1024)
+    const cid = cidOfBytes(bytes)
+    cids.push(cid.toString())
+    badCids.push(cid.toString())
+    stats.blocksSent++
+    await reply(peer, { blocks: [{ cid, bytes }], presences: [], pendingBytes: 0 })
+  }
+  emit({ event: 'sent', what: 'unrequested-blocks', count, cids })
+}
+
+// a fetching victim dials us: push junk as soon as it says it speaks the protocol
+libp2p.addEventListener('peer:identify', (evt) => {
+  if (mode !== 'unrequested-blocks' || values.dial != null) return
+  if (!evt.detail.protocols.some(p => PROTOCOLS.includes(p))) return
+  queue = queue.then(async () => { await pushJunk(evt.detail.peerId) }).catch((err: any) => { emit({ event: 'error', name: err?.name, message: err?.message }) })
+})
+let served = 0
+let held = false
+const holdAfter = values['hold-after'] != null ? Number(values['hold-after']) : Infinity
+
+async function onWants (peer: PeerId, entries: WantEntry[]): Promise<void> {
+  const wants = entries.filter(e => !e.cancel)
+  if (mode === 'stall') return
+  if (mode === 'dont-have') {
+    const presences = wants.map(e => ({ cid: e.cid, type: 'dont-have' as const }))
+    if (presences.length === 0) return
+    stats.presencesSent += presences.length
+    await reply(peer, { blocks: [], presences, pendingBytes: 0 })
+    emit({ event: 'sent', what: 'dont-have', count: presences.length })
+    return
+  }
+  if (mode === 'unrequested-blocks') {
+    await pushJunk(peer)
+    return
+  }
+  if (mode === 'bad-bytes') {
+    const blocks: Block[] = []
+    for (const e of wants) {
+      if (e.wantType !== 'block') continue
+      let bytes: Uint8Array
+      if (store != null && await store.has(e.cid)) {
+        bytes = new Uint8Array(await getBlock(store, e.cid))
+        bytes[bytes.byteLength >> 1] ^= 0xff
+      } else {
+        bytes = randomBytes(1024)
+      }
+      // the prefix is the wanted CID's: only the bytes lie
+      blocks.push({ cid: e.cid, bytes })
+      badCids.push(cidOfBytes(bytes, e.cid.code).toString())
+    }
+    if (blocks.length === 0) return
+    stats.blocksSent += blocks.length
+    for (let i = 0; i < blocks.length; i += 4) {
+      await reply(peer, { blocks: blocks.slice(i, i + 4), presences: [], pendingBytes: 0 })
+    }
+    emit({ event: 'sent', what: 'bad-bytes', count: blocks.length, cids: badCids.slice(-blocks.length) })
+    return
+  }
+  if (mode === 'serve') {
+    if (store == null) throw new Error('serve needs --blocks')
+    for (const e of wants) {
+      if (held) return
+      if (!await store.has(e.cid)) {
+        if (e.sendDontHave) await reply(peer, { blocks: [], presences: [{ cid: e.cid, type: 'dont-have' }], pendingBytes: 0 })
+        continue
+      }
+      if (e.wantType === 'have') {
+        await reply(peer, { blocks: [], presences: [{ cid: e.cid, type: 'have' }], pendingBytes: 0 })
+        continue
+      }
+      if (served >= holdAfter) {
+        // this want (and any after it) stays unanswered: the victim has wants outstanding here
+        held = true
+        emit({ event: 'held', blocks: served })
+        return
+      }
+      await reply(peer, { blocks: [{ cid: e.cid, bytes: await getBlock(store, e.cid) }], presences: [], pendingBytes: 0 })
+      stats.blocksSent++
+      served++
+    }
+  }
+}
+
+
+await libp2p.handle([...PROTOCOLS], (stream: Stream, connection: Connection) => {
+  const peer = connection.remotePeer
+  void (async () => {
+    try {
+      await stream.close()
+      for await (const f of readFrames(stream, { maxFrameBytes: 8 * MiB })) {
+        const message = decodeMessage(f, { maxMessageBytes: 8 * MiB, maxWantlistSize: 1 << 20, maxPresences: 1 << 20 })
+        for (const p of message.presences) {
+          if (p.type === 'have') stats.haveReceived++
+          else stats.dontHaveReceived++
+          // anything the victim tells us after it hung up on us (it should not talk to a banned peer)
+          if (stats.disconnects > 0) stats.presencesAfterBan++
+        }
+        if (message.presences.length > 0) emit({ event: 'presences', have: stats.haveReceived, dontHave: stats.dontHaveReceived })
+        const entries = message.wantlist?.entries ?? []
+        if (entries.length === 0) continue
+        stats.wantsReceived += entries.filter(e => !e.cancel).length
+        stats.wantBlocksReceived += entries.filter(e => !e.cancel && e.wantType === 'block').length
+        stats.cancelsReceived += entries.filter(e => e.cancel).length
+        emit({ event: 'wants', entries: entries.length, total: stats.wantsReceived })
+        queue = queue.then(async () => { await onWants(peer, entries) }).catch((err: any) => { emit({ event: 'error', name: err?.name, message: err?.message }) })
+      }
+    } catch (err: any) {
+      emit({ event: 'inbound-ended', name: err?.name })
+    }
+  })()
+}, { maxInboundStreams: 1024, maxOutboundStreams: 1024 })
+
+emit({ event: 'ready', peerId: libp2p.peerId.toString(), addrs: libp2p.getMultiaddrs().map(a => a.toString()) })
+
+// --- attacking side: we dial a serving victim ---------------------------------------------
+
+/** Wait until `pred` holds, polling; false after `ms`. */
+async function until (pred: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms
+  while (!pred()) {
+    if (Date.now() > end) return false
+    await sleep(25)
+  }
+  return true
+}
+
+async function openStream (target: ReturnType<typeof multiaddr>, phase: string): Promise<Stream | undefined> {
+  try {
+    // the read half stays open: over QUIC a refusal (RESET_STREAM) shows up on the read side
+    const stream = await libp2p.dialProtocol(target, [...PROTOCOLS])
+    void closed(stream).then(err => {
+      if (err != null) {
+        stats.streamResets++
+        emit({ event: 'stream-reset', phase, name: err.name })
+      }
+    })
+    return stream
+  } catch (err: any) {
+    emit({ event: 'open-failed', phase, name: err?.name })
+    return undefined
+  }
+}
+
+function wantMessage (cids: CID[], wantType: 'block' | 'have' = 'block'): BitswapMessage {
+  return {
+    wantlist: { full: false, entries: cids.map(cid => ({ cid, priority: 1, cancel: false, wantType, sendDontHave: true })) },
+    blocks: [],
+    presences: [],
+    pendingBytes: 0
+  }
+}
+
+async function attack (target: ReturnType<typeof multiaddr>): Promise<void> {
+  const disconnectsBefore = stats.disconnects
+  const victim = await libp2p.dial(target)
+  const victimId = victim.remotePeer.toString()
+  const isConnected = (): boolean => libp2p.getConnections(victim.remotePeer).length > 0
+  const result: Record<string, unknown> = { mode }
+  if (mode === 'oversize-frame') {
+    const stream = await openStream(target, 'attack')
+    if (stream != null) {
+      // a prefix declaring 5 MiB, then the start of the body: the cap is 4 MiB (+64 KiB slack)
+      const body = new Uint8Array(64 * 1024)
+      const prefix = encodeVarint(5 * MiB)
+      const bytes = new Uint8Array(prefix.byteLength + body.byteLength)
+      bytes.set(prefix)
+      bytes.set(body, prefix.byteLength)
+      await write(stream, bytes)
+      result.declaredBytes = 5 * MiB
+    }
+  } else if (mode === 'malformed') {
+    const count = Number(values.count ?? 5)
+    let sent = 0
+    for (let i = 0; i < count && isConnected(); i++) {
+      const stream = await openStream(target, 'attack')
+      if (stream == null) break
+      // field 1 (wantlist), wire type 2, with a length running past the end; then wire type 7
+      await write(stream, frame(Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02, 0x0f, 0xff])))
+      sent++
+      await Promise.race([closed(stream), sleep(3_000)])
+    }
+    result.sent = sent
+  } else if (mode === 'huge-wantlist') {
+    const total = 100_000
+    const perMessage = Number(values['per-message'] ?? total)
+    const stream = await openStream(target, 'attack')
+    let entries = 0
+    let messages = 0
+    let largest = 0
+    if (stream != null) {
+      for (let i = 0; i < total && stream.writeStatus === 'writable' && isConnected(); i += perMessage) {
+        const cids = Array.from({ length: Math.min(perMessage, total - i) }, randomCid)
+        const body = encodeMessage(wantMessage(cids), stream.protocol)
+        largest = Math.max(largest, body.byteLength)
+        entries += cids.length
+        messages++
+        if (!await write(stream, frame(body))) break
+      }
+    }
+    Object.assign(result, { entries, messages, largestMessageBytes: largest })
+  } else if (mode === 'unrequested-blocks') {
+    await pushJunk(victim.remotePeer)
+  } else if (mode === 'no-read') {
+    // `--count` identities each want every block and never read the answers: each holds
+    // whatever the victim has in flight to it, forever
+    if (store == null) throw new Error('no-read needs --blocks')
+    const cids: CID[] = []
+    for await (const { cid } of store.getAll()) cids.push(cid)
+    const identities = Number(values.count ?? 8)
+    let answering = 0
+    for (let n = 0; n < identities; n++) {
+      // libp2p's connection manager accepts 5 inbound connections per second per host
+      await sleep(250)
+      const node = await createLibp2pNode({ listen: [], transports: [values.transport === 'quic' ? 'quic' : 'tcp'] })
+      let seen = false
+      await node.handle([...PROTOCOLS], (stream: Stream) => {
+        stream.pause()
+        if (!seen) {
+          seen = true
+          answering++
+        }
+      }, { maxInboundStreams: 1024, maxOutboundStreams: 1024 })
+      const stream = await node.dialProtocol(target, [...PROTOCOLS])
+      for (let i = 0; i < cids.length; i += 512) {
+        await write(stream, frame(encodeMessage(wantMessage(cids.slice(i, i + 512)), stream.protocol)))
+      }
+    }
+    // every identity has an answer stream open from the victim (which it never reads)
+    await until(() => answering === identities, 30_000)
+    Object.assign(result, { identities, answering, wantsEach: cids.length })
+  } else if (mode === 'want-flood') {
+    const count = Number(values.count ?? 20_000)
+    const stream = await openStream(target, 'attack')
+    let messages = 0
+    if (stream != null) {
+      for (let i = 0; i < count && stream.writeStatus === 'writable'; i++) {
+        // back to back: only wait when the stream asks us to
+        if (!stream.send(frame(encodeMessage(wantMessage([randomCid()]), stream.protocol)))) {
+          if (!await drained(stream)) break
+        }
+        messages++
+      }
+    }
+    result.messages = messages
+  }
+  if (mode !== 'probe-only' && mode !== 'no-read') {
+    // the victim hung up at least once (we may have redialled since, e.g. to send more)
+    result.disconnected = await until(() => stats.disconnects > disconnectsBefore, 15_000)
+  }
+  emit({ event: 'attack-done', victim: victimId, ...result })
+
+  if (values.probe != null) {
+    const cid = CID.parse(values.probe)
+    const haveBefore = stats.haveReceived
+    const resetsBefore = stats.streamResets
+    const disconnectsBefore = stats.disconnects
+    let streamReset = false
+    let redialed = false
+    try {
+      await libp2p.dial(target)
+      redialed = true
+      const stream = await openStream(target, 'probe')
+      if (stream != null) {
+        await write(stream, frame(encodeMessage(wantMessage([cid], 'have'), stream.protocol)))
+        // wait for an outcome: the victim resets the stream or hangs up (refused), or answers HAVE
+        await until(() => stats.streamResets > resetsBefore || stats.disconnects > disconnectsBefore || stats.haveReceived > haveBefore, 10_000)
+        streamReset = stats.streamResets > resetsBefore
+      } else {
+        streamReset = true
+      }
+    } catch (err: any) {
+      emit({ event: 'probe-dial-failed', name: err?.name })
+    }
+    emit({ event: 'probe', redialed, streamReset, disconnected: stats.disconnects > disconnectsBefore, haveReceived: stats.haveReceived > haveBefore })
+  }
+}
+
+if (values.dial != null) {
+  attack(multiaddr(values.dial)).catch((err: any) => { emit({ event: 'error', name: err?.name, message: err?.message }) })
+}
+
+const stop = (): void => {
+  emit({ event: 'summary', ...stats, badCids })
+  Promise.resolve(libp2p.stop()).finally(() => process.exit(0))
+}
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)
