@@ -202,3 +202,14 @@ export const DEFAULT_MAX_CONCURRENT_PUTS = 32
  * puts of 1 MiB the fetcher held 32 MiB of blocks waiting for a thread; bench/README.md).
  */
 export const DEFAULT_MAX_PUT_BYTES_IN_FLIGHT = 8 * MiB
+
+/**
+ * Most time, in ms, one serving batch may wait for the peer to read it (stream drain) before
+ * the send is abandoned, its stream reset and the peer penalised (`slowReader`). Without it, a
+ * few peers that ask and never read hold every engine slot forever. It must stay under the
+ * fetchers' patience ({@link DEFAULT_PEER_IDLE_TIMEOUT_MS}, Helia's 10 s receive timeout), or
+ * honest peers give up before the slots free. 5 s moves a 4 MiB message at 0.8 MB/s: slower
+ * links are cut too and re-ask (their wants time out); stalled readers are banned after four.
+ * Our own figure (test/exchange/hostile.test.ts, 8 non-reading peers).
+ */
+export const DEFAULT_SEND_DEADLINE_MS = 5_000

@@ -13,7 +13,7 @@
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CustomProgressEvent } from 'progress-events'
-import { DEFAULT_ENGINE_CONCURRENCY, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_TICK_INTERVAL_MS } from './constants.js'
+import { DEFAULT_ENGINE_CONCURRENCY, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_DEADLINE_MS, DEFAULT_TICK_INTERVAL_MS } from './constants.js'
 import { Engine } from './engine.js'
 import { BlockUnavailableError, BlockVerificationError, NotStartedError } from './errors.js'
 import { DebtLedger } from './ledger.js'
@@ -54,6 +54,8 @@ export interface ExchangeComponents {
 export interface ExchangeInit extends NetworkInit, WantListInit, PeerSelectorInit, EngineInit, DebtLedgerInit {
   /** Engine batches in progress at once. @default {@link DEFAULT_ENGINE_CONCURRENCY} */
   engineConcurrency?: number
+  /** Most time a serving batch waits for the peer to read it, ms (then `slowReader`). @default {@link DEFAULT_SEND_DEADLINE_MS} */
+  sendDeadlineMs?: number
   /** Want timeout check interval, ms. @default {@link DEFAULT_TICK_INTERVAL_MS} */
   tickIntervalMs?: number
   /** Ledger flush interval, ms. @default {@link DEFAULT_LEDGER_FLUSH_INTERVAL_MS} */
@@ -494,10 +496,20 @@ export class Exchange {
         for (const t of batch.tasks) outcomes.set(t.key, 'declined')
         return
       }
+      const deadline = AbortSignal.timeout(this.#init.sendDeadlineMs ?? DEFAULT_SEND_DEADLINE_MS)
       const sends: Array<Promise<number>> = []
-      if (presences.length > 0) sends.push(this.network.send(peer, { blocks: [], presences, pendingBytes: 0 }, 'control'))
-      if (blocks.length > 0) sends.push(this.network.send(peer, { blocks, presences: [], pendingBytes: 0 }, 'data'))
-      await Promise.all(sends)
+      if (presences.length > 0) sends.push(this.network.send(peer, { blocks: [], presences, pendingBytes: 0 }, 'control', { signal: deadline }))
+      if (blocks.length > 0) sends.push(this.network.send(peer, { blocks, presences: [], pendingBytes: 0 }, 'data', { signal: deadline }))
+      try {
+        await Promise.all(sends)
+      } catch (err) {
+        if (deadline.aborted) {
+          // the peer did not read in time: free the slot (network.send dropped the stream) and penalise
+          log('peer %s did not read a batch within the send deadline', batch.peer)
+          this.#penalize(peer, 'slowReader')
+        }
+        throw err
+      }
       if (blocks.length > 0) {
         const bytes = blocks.reduce((n, b) => n + b.bytes.byteLength, 0)
         this.ledger.recordSent(batch.peer, bytes, blocks.length, Date.now())

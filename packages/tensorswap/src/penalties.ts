@@ -19,7 +19,12 @@ export const PENALTY = {
   /** A block whose hash function we cannot verify. */
   unverifiableBlock: 5,
   /** Per want-list entry past our per-peer cap. */
-  wantOverflow: 1
+  wantOverflow: 1,
+  /**
+   * A response it did not read within the send deadline: a slot of the engine was held for
+   * nothing. Repeat offenders (a peer that asks and never reads) are banned after a few.
+   */
+  slowReader: 25
 } as const
 
 /** An offence name. */
