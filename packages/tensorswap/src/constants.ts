@@ -213,3 +213,27 @@ export const DEFAULT_MAX_PUT_BYTES_IN_FLIGHT = 8 * MiB
  * Our own figure (test/exchange/hostile.test.ts, 8 non-reading peers).
  */
 export const DEFAULT_SEND_DEADLINE_MS = 5_000
+
+/**
+ * Bulk lane discovery protocol: the server answers with its lane addresses (spec/tensorswap.md
+ * "Bulk lane").
+ */
+export const BULK_LANE_PROTOCOL = '/tensorswap/bulk/1.0.0'
+
+/** ALPN id of a bulk-lane TLS connection, so a lane socket is never taken for anything else. */
+export const BULK_LANE_ALPN = 'tensorswap-bulk/1'
+
+/** TLS handshake plus certificate check of a lane, and its discovery, ms (libp2p's upgrade timeout is 3 s on loopback-class links; we allow 5 s). */
+export const DEFAULT_LANE_HANDSHAKE_TIMEOUT_MS = 5000
+
+/** A lane with no traffic either way for this long is closed, ms (re-opened on the next want). */
+export const DEFAULT_LANE_IDLE_MS = 60_000
+
+/** Most lane sockets a node accepts at once (as libp2p's default `maxConnections` order of magnitude: 300). */
+export const DEFAULT_MAX_LANE_CONNECTIONS = 256
+
+/** Most lane addresses accepted in a discovery answer. */
+export const MAX_LANE_ADDRESSES = 8
+
+/** After a failed lane attempt to a peer, blocks use its streams and no lane is tried for this long, ms. */
+export const DEFAULT_LANE_RETRY_MS = 60_000

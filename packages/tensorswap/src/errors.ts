@@ -94,3 +94,9 @@ export class BlockVerificationError extends Error {
   static override name = 'BlockVerificationError'
   override name = 'BlockVerificationError'
 }
+
+/** A bulk lane could not be opened or accepted (no usable address, wrong certificate, wrong ALPN). */
+export class BulkLaneError extends Error {
+  static override name = 'BulkLaneError'
+  override name = 'BulkLaneError'
+}

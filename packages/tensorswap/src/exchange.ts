@@ -32,7 +32,7 @@ import type { Offence } from './penalties.js'
 import type { ChildrenFn, SessionProgressEvents, SessionResult } from './session.js'
 import type { WantListInit } from './want-list.js'
 import type { BitswapMessage, Block, BlockPresence, DecodedMessage } from './wire/codec.js'
-import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
+import type { AbortOptions, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
@@ -48,6 +48,8 @@ export interface ExchangeComponents {
   blockstore: Blockstore
   /** Where the debt ledger persists (`/tensorswap/ledger/<peerId>`); optional. */
   datastore?: Datastore
+  /** The node's identity key; enables bulk lanes (`bulk-lane.ts`). Optional. */
+  privateKey?: PrivateKey
 }
 
 /** Options of {@link Exchange}; each part documents its defaults. */
@@ -171,7 +173,7 @@ export class Exchange {
       onPeerDisconnected: (peer) => { this.#onPeerDisconnected(peer) },
       onBadInput: (peer, err) => { this.#onBadInput(peer, err) },
       isBanned: (peer) => this.penalties.isBanned(peer.toString(), Date.now())
-    }, init)
+    }, init, { privateKey: components.privateKey })
   }
 
   /** Whether started. */

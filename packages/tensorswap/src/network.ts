@@ -17,17 +17,26 @@
  *   for drain (`FrameWriter`): memory stays bounded in both directions.
  * - Hostile input never crashes the node: a bad frame or message aborts that stream and is
  *   reported through `onBadInput` for penalties; banned peers' streams are refused.
+ * - Bulk lane (`bulk-lane.ts`, spec/tensorswap.md "Bulk lane"): when we ask a TensorSwap peer
+ *   for blocks, we also open a direct TLS lane to it in the background; once a lane to a peer
+ *   is up (dialled or accepted), it replaces that peer's *data* stream in both directions.
+ *   Messages read from a lane go through the same decoding and handlers as stream messages.
+ *   A lane that fails is dropped and the data channel falls back to a libp2p stream.
  *
  * @module
  */
 
 import { logger } from '@libp2p/logger'
-import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, FRAME_SLACK_BYTES, PROTOCOLS } from './constants.js'
+import { BulkLanes } from './bulk-lane.js'
+import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, FRAME_SLACK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
 import { MessageTooLargeError } from './errors.js'
 import { FrameWriter, readFrames } from './transport/framing.js'
 import { decodeMessage, splitMessage, supportsHave } from './wire/codec.js'
 import type { BitswapMessage, DecodedMessage, DecodeLimits } from './wire/codec.js'
-import type { AbortOptions, Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { BulkLaneInit } from './bulk-lane.js'
+import type { FramedStream } from './transport/framing.js'
+import type { SocketStream } from './transport/socket-stream.js'
+import type { AbortOptions, Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
 const log = logger('tensorswap:exchange:network')
 
@@ -64,12 +73,26 @@ export interface NetworkInit {
   streamIdleMs?: number
   /** Run over limited (relayed) connections. @default false (as @helia/bitswap) */
   runOnLimitedConnection?: boolean
+  /**
+   * Bulk lanes (see the module comment): `false` turns them off; otherwise where to accept
+   * them. Needs the node's private key ({@link NetworkComponents}). @default `{}` (dial only)
+   */
+  bulkLane?: BulkLaneInit | false
+}
+
+/** What the network needs beyond the libp2p node. */
+export interface NetworkComponents {
+  /** The node's identity key: signs the bulk-lane certificate. Without it there are no lanes. */
+  privateKey?: PrivateKey
 }
 
 interface Outbound {
-  stream: Stream
+  stream: Stream | SocketStream
   writer: FrameWriter
+  /** The protocol whose message encoding is used. */
   protocol: string
+  /** What the wire statistics count it under (the protocol, or {@link BULK_LANE_PROTOCOL}). */
+  label: string
   /** Tail of the write queue of this stream. */
   tail: Promise<void>
   pending: number
@@ -104,6 +127,9 @@ export class Network {
   readonly #stats = new Map<string, Map<string, WireStats>>()
   #registrarIds: string[] = []
   #running = false
+  readonly #lanes?: BulkLanes
+  /** Per peer: a lane attempt in progress, or the time before which none is tried again. */
+  readonly #laneAttempts = new Map<string, Promise<void> | number>()
   /** Peers that opened a stream before identify told the registrar: their disconnect comes from here. */
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => { this.#peerGone(evt.detail) }
 
@@ -112,7 +138,7 @@ export class Network {
    * @param handlers - see {@link NetworkHandlers}
    * @param init - see {@link NetworkInit}
    */
-  constructor (libp2p: Libp2p, handlers: NetworkHandlers, init: NetworkInit = {}) {
+  constructor (libp2p: Libp2p, handlers: NetworkHandlers, init: NetworkInit = {}, components: NetworkComponents = {}) {
     this.#libp2p = libp2p
     this.#handlers = handlers
     this.#protocols = init.protocols ?? [...PROTOCOLS]
@@ -122,6 +148,17 @@ export class Network {
     this.#maxOutboundStreams = init.maxOutboundStreams ?? 1024
     this.#streamIdleMs = init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS
     this.#runOnLimitedConnection = init.runOnLimitedConnection ?? false
+    if (init.bulkLane !== false && components.privateKey != null && this.#protocols.includes(TENSORSWAP_100)) {
+      this.#lanes = new BulkLanes(libp2p, components.privateKey, {
+        onLane: (peer, lane) => { this.#onLane(peer, lane) },
+        isBanned: (peer) => handlers.isBanned(peer)
+      }, init.bulkLane)
+    }
+  }
+
+  /** Where this node accepts bulk lanes (empty when it does not). */
+  laneAddresses (): string[] {
+    return this.#lanes?.addresses().map(String) ?? []
   }
 
   /** Whether {@link start} ran and {@link stop} did not. */
@@ -147,6 +184,7 @@ export class Network {
       }))
     }
     this.#libp2p.addEventListener('peer:disconnect', this.#onDisconnect)
+    await this.#lanes?.start(options)
     // peers connected before we started: ask the peer store what they speak
     for (const conn of this.#libp2p.getConnections()) {
       try {
@@ -171,6 +209,7 @@ export class Network {
     for (const id of this.#registrarIds) this.#libp2p.unregister(id)
     this.#registrarIds = []
     this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
+    this.#laneAttempts.clear()
     const closing: Array<Promise<void>> = []
     for (const [key, out] of this.#outbound) {
       clearTimeout(out.idleTimer)
@@ -183,6 +222,7 @@ export class Network {
     await Promise.all(closing)
     for (const s of this.#inbound) s.abort(new Error('exchange stopped'))
     this.#inbound.clear()
+    await this.#lanes?.stop()
     this.#peerProtocols.clear()
   }
 
@@ -241,6 +281,7 @@ export class Network {
   #peerGone (peer: PeerId): void {
     const key = peer.toString()
     if (!this.#peerProtocols.delete(key)) return
+    this.#laneAttempts.delete(key)
     for (const channel of ['control', 'data'] as const) {
       const out = this.#outbound.get(`${key}/${channel}`)
       if (out != null) this.#dropOutbound(`${key}/${channel}`, out)
@@ -268,13 +309,23 @@ export class Network {
     // a peer that opens a stream to us speaks the protocol even if identify has not said so yet
     this.#peerSpeaks(peer, stream.protocol)
     this.#inbound.add(stream)
-    void this.#readInbound(stream, peer).finally(() => { this.#inbound.delete(stream) })
-  }
-
-  async #readInbound (stream: Stream, peer: PeerId): Promise<void> {
-    try {
+    void (async () => {
       // we answer on our own stream: close our writable half, as @helia/bitswap does
       await stream.close()
+      await this.#readMessages(stream, peer, stream.protocol, stream.protocol)
+    })().catch((err: any) => {
+      log.trace('inbound stream from %p failed - %e', peer, err)
+      stream.abort(err)
+    }).finally(() => { this.#inbound.delete(stream) })
+  }
+
+  /**
+   * Read, decode and hand over the messages of `stream` until it ends; a bad frame or message
+   * aborts it and is reported. `protocol` is what the handlers are told, `label` what the
+   * statistics count.
+   */
+  async #readMessages (stream: FramedStream, peer: PeerId, protocol: string, label: string): Promise<void> {
+    try {
       for await (const frame of readFrames(stream, { maxFrameBytes: this.#maxMessageBytes + FRAME_SLACK_BYTES })) {
         if (!this.#running) break
         if (this.#handlers.isBanned(peer)) {
@@ -289,13 +340,13 @@ export class Network {
           // tolerate the slack: count it against the message cap plus slack
           message = decodeMessage(frame, { ...this.#limits, maxMessageBytes: this.#maxMessageBytes + FRAME_SLACK_BYTES })
         } catch (err: any) {
-          log('bad message from %p on %s - %e', peer, stream.protocol, err)
+          log('bad message from %p on %s - %e', peer, label, err)
           stream.abort(err)
           this.#safe(() => { this.#handlers.onBadInput(peer, err) })
           return
         }
-        this.#count(peer.toString(), stream.protocol, 'received', frame.byteLength)
-        this.#safe(() => { this.#handlers.onMessage(peer, stream.protocol, message, frame.byteLength) })
+        this.#count(peer.toString(), label, 'received', frame.byteLength)
+        this.#safe(() => { this.#handlers.onMessage(peer, protocol, message, frame.byteLength) })
       }
     } catch (err: any) {
       if (err?.name === 'FrameTooLargeError' || err?.name === 'InvalidFrameError') {
@@ -318,6 +369,7 @@ export class Network {
    * @returns encoded bytes written
    */
   async send (peer: PeerId, message: BitswapMessage, channel: Channel, options: AbortOptions = {}): Promise<number> {
+    if (channel === 'control' && message.wantlist?.entries.some(e => !e.cancel && e.wantType === 'block') === true) this.#ensureLane(peer)
     const key = `${peer.toString()}/${channel}`
     const out = await this.#getOutbound(peer, key, options)
     const parts = splitMessage(message, out.protocol, { maxMessageBytes: this.#maxMessageBytes })
@@ -339,7 +391,7 @@ export class Network {
       if (out.pending === 0 && this.#outbound.get(key) === out) this.#armIdle(key, out)
     }
     const bytes = parts.reduce((n, p) => n + p.byteLength, 0)
-    this.#count(peer.toString(), out.protocol, 'sent', bytes)
+    this.#count(peer.toString(), out.label, 'sent', bytes)
     return bytes
   }
 
@@ -376,7 +428,7 @@ export class Network {
         const stream = await this.#libp2p.dialProtocol(peer, this.#protocols, { signal: options.signal, runOnLimitedConnection: this.#runOnLimitedConnection })
         // we never read on our outbound streams (answers arrive on the peer's own stream)
         stream.closeRead().catch((err: any) => { log.trace('closeRead on outbound stream to %p failed - %e', peer, err) })
-        const out: Outbound = { stream, writer: new FrameWriter(stream, { maxFrameBytes: this.#maxMessageBytes }), protocol: stream.protocol, tail: Promise.resolve(), pending: 0 }
+        const out: Outbound = { stream, writer: new FrameWriter(stream, { maxFrameBytes: this.#maxMessageBytes }), protocol: stream.protocol, label: stream.protocol, tail: Promise.resolve(), pending: 0 }
         this.#outbound.set(key, out)
         this.#peerSpeaks(peer, stream.protocol)
         return out
@@ -387,8 +439,56 @@ export class Network {
     return opening
   }
 
+  /**
+   * Open a bulk lane to `peer` in the background, unless one is up, being opened, or failed
+   * less than {@link DEFAULT_LANE_RETRY_MS} ago, or the peer is not a TensorSwap peer.
+   */
+  #ensureLane (peer: PeerId): void {
+    const lanes = this.#lanes
+    if (lanes == null || !this.#running || this.protocolOf(peer) !== TENSORSWAP_100) return
+    const key = peer.toString()
+    if (this.#outbound.get(`${key}/data`)?.label === BULK_LANE_PROTOCOL) return
+    const attempt = this.#laneAttempts.get(key)
+    if (attempt != null && (typeof attempt !== 'number' || attempt > Date.now())) return
+    const opening = lanes.open(peer)
+      .then(() => { this.#laneAttempts.delete(key) })
+      .catch((err: any) => {
+        log('no bulk lane to %p, blocks stay on streams - %e', peer, err)
+        if (this.#running) this.#laneAttempts.set(key, Date.now() + DEFAULT_LANE_RETRY_MS)
+      })
+    this.#laneAttempts.set(key, opening)
+  }
+
+  /** An authenticated lane to `peer` (either direction): it becomes the data channel, and is read. */
+  #onLane (peer: PeerId, lane: SocketStream): void {
+    if (!this.#running || this.#handlers.isBanned(peer)) {
+      lane.abort(new Error('refused'))
+      return
+    }
+    const key = `${peer.toString()}/data`
+    const previous = this.#outbound.get(key)
+    const out: Outbound = { stream: lane, writer: new FrameWriter(lane.asFramedStream(), { maxFrameBytes: this.#maxMessageBytes }), protocol: TENSORSWAP_100, label: BULK_LANE_PROTOCOL, tail: Promise.resolve(), pending: 0 }
+    this.#outbound.set(key, out)
+    if (previous != null) {
+      // let what is queued on the old data channel finish, then close it
+      clearTimeout(previous.idleTimer)
+      previous.tail.then(async () => previous.stream.close()).catch((err: any) => {
+        log.trace('closing replaced data channel failed - %e', err)
+        previous.stream.abort(err)
+      })
+    }
+    this.#readMessages(lane.asFramedStream(), peer, TENSORSWAP_100, BULK_LANE_PROTOCOL)
+      .catch((err: any) => { log.trace('lane from %p failed - %e', peer, err) })
+      .finally(() => {
+        if (this.#outbound.get(key) === out) this.#outbound.delete(key)
+        if (lane.status === 'open') lane.abort(new Error('lane reader ended'))
+      })
+  }
+
   #armIdle (key: string, out: Outbound): void {
     clearTimeout(out.idleTimer)
+    // a lane closes itself after DEFAULT_LANE_IDLE_MS without traffic (bulk-lane.ts)
+    if (out.label === BULK_LANE_PROTOCOL) return
     out.idleTimer = setTimeout(() => {
       if (out.pending > 0 || this.#outbound.get(key) !== out) return
       this.#outbound.delete(key)

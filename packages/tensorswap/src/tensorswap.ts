@@ -163,6 +163,23 @@ function toMultiaddr (peer: string | Multiaddr): Multiaddr {
 }
 
 /**
+ * Where a node accepts bulk lanes by default: port 0 (any free port) on every IP host it
+ * listens on for libp2p, so a node reachable for libp2p is reachable for lanes on the same
+ * interface. A node with no listen address only dials lanes.
+ *
+ * @param listen - the libp2p listen multiaddrs
+ * @returns `/ip4|ip6/HOST/tcp/0` multiaddrs, one per distinct host
+ */
+export function defaultLaneListen (listen: string[]): string[] {
+  const out = new Set<string>()
+  for (const addr of listen) {
+    const m = /^\/(ip4|ip6)\/([^/]+)\//.exec(addr)
+    if (m != null) out.add(`/${m[1]}/${m[2]}/tcp/0`)
+  }
+  return [...out]
+}
+
+/**
  * Create a TensorSwap node: open (or take) the repo, assemble libp2p with the repo's identity
  * key, and wire the exchange (Bitswap 1.2.0/1.1.0 and `/tensorswap/1.0.0`, spec/tensorswap.md)
  * and GraphSync 2.0.0 (spec/graphsync.md) to the repo's blockstore and datastore. The node is
@@ -192,7 +209,10 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     if (ownsRepo) await repo.close()
     throw err
   }
-  const exchange = createExchange({ libp2p, blockstore: repo.blockstore, datastore: repo.datastore }, init.exchange)
+  const exchange = createExchange({ libp2p, blockstore: repo.blockstore, datastore: repo.datastore, privateKey: repo.privateKey }, {
+    ...init.exchange,
+    bulkLane: init.exchange?.bulkLane ?? { listen: defaultLaneListen(init.listen ?? repo.config.listen) }
+  })
   const graphsync = new GraphSyncNetwork({ libp2p, blockstore: repo.blockstore }, {
     onPeerMisbehaviour: (peer, offence) => { exchange.penalties.penalize(peer.toString(), offence, Date.now()) },
     isBanned: (peer) => exchange.penalties.isBanned(peer.toString(), Date.now())

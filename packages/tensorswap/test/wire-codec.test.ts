@@ -133,6 +133,37 @@ describe('wire codec', () => {
       }), { numRuns: 150 })
   })
 
+  it('encodes byte-identical to protons, with block bytes referenced, not copied (property)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { maxLength: 6 }),
+      fc.option(fc.array(fc.tuple(fc.integer({ min: -5, max: 1 << 20 }), fc.boolean()), { maxLength: 10 })),
+      fc.nat(5),
+      fc.boolean(),
+      fc.nat(1 << 30),
+      (blocks, wants, presences, full, pendingBytes) => {
+        const msg: BitswapMessage = {
+          ...(wants == null ? {} : { wantlist: { full, entries: wants.map(([p, c], i) => entry(rawCid(Uint8Array.of(i, 1)), { priority: p, cancel: c })) } }),
+          blocks: blocks.map(b => ({ cid: rawCid(b), bytes: b })),
+          presences: Array.from({ length: presences }, (_, i) => ({ cid: rawCid(Uint8Array.of(i, 2)), type: 'have' as const })),
+          pendingBytes
+        }
+        const reference = Message.encode({
+          wantlist: msg.wantlist == null ? undefined : { full: msg.wantlist.full, entries: msg.wantlist.entries.map(e => ({ block: e.cid.bytes as Uint8Array<ArrayBuffer>, priority: e.priority, cancel: e.cancel, wantType: Message.Wantlist.WantType.Block, sendDontHave: false })) },
+          blocks: [],
+          payload: msg.blocks.map(b => ({ prefix: encodePrefix(b.cid) as Uint8Array<ArrayBuffer>, data: b.bytes as Uint8Array<ArrayBuffer> })),
+          blockPresences: msg.presences.map(p => ({ cid: p.cid.bytes as Uint8Array<ArrayBuffer>, type: Message.BlockPresenceType.Have })),
+          pendingBytes
+        })
+        assert.deepEqual(encodeMessage(msg, BITSWAP_120), reference)
+        const parts = splitMessage(msg, BITSWAP_120)
+        if (blocks.length > 0) {
+          assert.equal(parts.length, 1)
+          const chunks = [...parts[0]]
+          for (const b of blocks.filter(b => b.byteLength > 0)) assert.ok(chunks.includes(b), 'the block itself is a chunk of the frame')
+        }
+      }), { numRuns: 200 })
+  })
+
   it('splitMessage refuses a block that cannot fit in any message', () => {
     const big = new Uint8Array(5000)
     assert.throws(() => splitMessage({ blocks: [{ cid: rawCid(big), bytes: big }], presences: [], pendingBytes: 0 }, BITSWAP_120, { maxMessageBytes: 4096 }), { name: 'MessageTooLargeError' })

@@ -1,7 +1,9 @@
 /**
  * `tensorswap serve`: run a node until SIGINT/SIGTERM. Prints `peer <id>` and one
  * `listening <multiaddr>/p2p/<id>` line per address (with `--json`: one JSON object
- * `{peerId, addrs}`), then serves blocks over Bitswap, `/tensorswap/1.0.0` and GraphSync.
+ * `{peerId, addrs, bulkLane}`), then serves blocks over Bitswap, `/tensorswap/1.0.0` and GraphSync.
+ * Blocks for TensorSwap peers go on a bulk lane (spec/tensorswap.md section 7), printed as
+ * `bulk-lane <multiaddr>` lines.
  */
 import { createTensorSwap } from 'tensorswap'
 import { openRepo, resolveRepoPath } from '@tensorswap/blockstore'
@@ -18,6 +20,10 @@ export interface ServeOptions extends GlobalOptions {
   gateway?: string
   /** Let the gateway fetch blocks it lacks from connected peers. */
   gatewayFetch?: boolean
+  /** `--no-bulk-lane`: `false` = blocks only on libp2p streams. @default true */
+  bulkLane?: boolean
+  /** `--bulk-listen` multiaddrs (repeatable); default: port 0 on the libp2p listen hosts. */
+  bulkListen?: string[]
 }
 
 /**
@@ -35,7 +41,12 @@ export function parseHostPort (text: string): { host: string, port: number } {
 export async function serve (opts: ServeOptions): Promise<void> {
   const gatewayAt = opts.gateway != null ? parseHostPort(opts.gateway) : undefined
   const repo = await openRepo(resolveRepoPath(opts.repo))
-  const node = await createTensorSwap({ repo, listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : undefined, graphsync: opts.graphsync !== false })
+  const node = await createTensorSwap({
+    repo,
+    listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : undefined,
+    graphsync: opts.graphsync !== false,
+    exchange: opts.bulkLane === false ? { bulkLane: false } : opts.bulkListen != null ? { bulkLane: { listen: opts.bulkListen } } : {}
+  })
     .catch(async (err) => { await repo.close(); throw err })
   try {
     await node.start()
@@ -61,9 +72,11 @@ export async function serve (opts: ServeOptions): Promise<void> {
       gateway = { url, close: async () => { await server.close() } }
     }
     const addrs = node.getMultiaddrs().map(a => a.toString())
-    printResult(opts, { peerId: node.peerId.toString(), addrs, gateway: gateway?.url }, [
+    const bulkLane = node.exchange.network.laneAddresses()
+    printResult(opts, { peerId: node.peerId.toString(), addrs, bulkLane, gateway: gateway?.url }, [
       `peer ${node.peerId.toString()}`,
       ...addrs.map(a => `listening ${a}`),
+      ...bulkLane.map(a => `bulk-lane ${a}`),
       ...(gateway != null ? [`gateway ${gateway.url}`] : [])
     ])
     await new Promise<void>((resolve) => {

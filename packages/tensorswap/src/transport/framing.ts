@@ -125,13 +125,14 @@ export class FrameWriter {
    * Write one frame or several (each gets its own length prefix) and return once the
    * stream can take more.
    *
-   * @param frame - frame bodies, each up to `maxFrameBytes` bytes
+   * @param frame - frame bodies, each up to `maxFrameBytes` bytes; a `Uint8ArrayList` is one
+   *   frame made of its chunks (sent as they are, not concatenated)
    * @param options - `signal` aborts the wait for drain (the bytes already handed to the
    *   stream are not recalled)
    * @throws `FrameTooLargeError` (nothing is sent) when a body exceeds `maxFrameBytes`;
    *   `StreamWriteClosedError` when the stream is or becomes unwritable; `signal.reason`
    */
-  async write (frame: Uint8Array | Uint8Array[], options: AbortOptions = {}): Promise<void> {
+  async write (frame: Uint8Array | Uint8ArrayList | Array<Uint8Array | Uint8ArrayList>, options: AbortOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
     const frames = Array.isArray(frame) ? frame : [frame]
     const list = new Uint8ArrayList()
@@ -312,7 +313,10 @@ export async function * readFrames (stream: FramedStream, options: ReadFramesOpt
         yield frame
         continue
       }
-      if (ended || stream.readableEnded) {
+      // a stream can report its readable end as ended while it still holds bytes that arrived
+      // before our listener did (libp2p 3 delivers them on a microtask after addEventListener):
+      // it has ended for us only once those were delivered
+      if ((ended || stream.readableEnded) && stream.readBufferLength === 0) {
         if (buffer.byteLength > 0) {
           throw fail(new InvalidFrameError(`readFrames: stream ended inside a frame at stream byte offset ${offset} (${buffer.byteLength} bytes of ${bodyLength == null ? 'a length prefix' : `${prefixLength + bodyLength}`})`))
         }

@@ -7,4 +7,5 @@
  */
 export * from './node.js'
 export * from './framing.js'
+export * from './socket-stream.js'
 export * from './constants.js'

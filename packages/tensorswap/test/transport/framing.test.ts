@@ -257,6 +257,28 @@ for (const t of TRANSPORTS) {
       assert.deepEqual(got.map(sha), [...frames, ...frames.slice(0, 4)].map(sha))
     })
 
+    it('reads frames that arrived and ended before the reader attached', { timeout: 20_000 }, async () => {
+      // the listener answers at once and closes; the dialer reads later. Over TCP+TLS the answer
+      // and the close can arrive with the protocol negotiation, and libp2p 3 then reports
+      // readableEnded while it still holds the bytes: the old reader returned no frames here
+      const frames = [randomBytes(9), randomBytes(300)]
+      const proto = `${PROTO}/answer`
+      await pair.b.handle(proto, (stream) => {
+        void new FrameWriter(stream).write(frames).then(async () => { await stream.close() })
+      }, { force: true })
+      try {
+        for (let i = 0; i < 5; i++) {
+          const stream = await pair.a.dialProtocol(pair.b.peerId, proto)
+          await new Promise(resolve => setTimeout(resolve, 50))
+          const got = await collect(readFrames(stream))
+          assert.deepEqual(got.map(sha), frames.map(sha), `attempt ${i}`)
+          await stream.close()
+        }
+      } finally {
+        await pair.b.unhandle(proto)
+      }
+    })
+
     it('rejects an oversize frame and resets the stream', { timeout: 20_000 }, async () => {
       const { outbound, inbound } = await pair.open(PROTO)
       const reading = collect(readFrames(inbound, { maxFrameBytes: 1 << 20 }))
