@@ -156,7 +156,11 @@ export class BulkLanes {
       handshakeTimeout: this.#handshakeTimeoutMs
     }, (socket) => { this.#accept(socket) })
     server.maxConnections = this.#maxConnections
-    server.on('tlsClientError', (err) => { log('lane handshake failed - %e', err) })
+    // with a listener Node leaves the socket open: close it (garbage, wrong ALPN, timeout)
+    server.on('tlsClientError', (err, socket) => {
+      log('lane handshake failed - %e', err)
+      socket.destroy()
+    })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(hp.port, hp.host, () => { server.off('error', reject); resolve() })

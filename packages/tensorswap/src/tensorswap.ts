@@ -77,8 +77,11 @@ export interface GetResult {
   export?: { files: number, bytes: number }
   /** Wall time of the fetch, seconds. */
   seconds: number
-  /** Block bytes received per peer id during this node's life (the debt ledger). */
-  peers: Record<string, { bytesReceived: number, blocksReceived: number }>
+  /**
+   * Per peer id during this node's life: block bytes received (the debt ledger) and the wire
+   * bytes received per protocol (`/tensorswap/bulk/1.0.0` for the bulk lane).
+   */
+  peers: Record<string, { bytesReceived: number, blocksReceived: number, wireBytesReceived: Record<string, number> }>
 }
 
 /** Which protocol {@link TensorSwapNode.tensors} fetched with, for one peer. */
@@ -277,8 +280,11 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
         exported = await exportModel(repo.blockstore, root, options.output, { signal: options.signal, onProgress: options.onProgress } as ExportOptions)
       }
       const byPeer: GetResult['peers'] = {}
-      for (const [peer, entry] of Object.entries(exchange.stats().ledger)) {
-        if (entry.bytesReceived > 0) byPeer[peer] = { bytesReceived: entry.bytesReceived, blocksReceived: entry.blocksReceived }
+      const stats = exchange.stats()
+      for (const [peer, entry] of Object.entries(stats.ledger)) {
+        if (entry.bytesReceived === 0) continue
+        const wireBytesReceived = Object.fromEntries(Object.entries(stats.wire[peer] ?? {}).map(([protocol, w]) => [protocol, w.bytesReceived]))
+        byPeer[peer] = { bytesReceived: entry.bytesReceived, blocksReceived: entry.blocksReceived, wireBytesReceived }
       }
       return { fetch, export: exported, seconds, peers: byPeer }
     },
