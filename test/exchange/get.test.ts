@@ -49,8 +49,27 @@ describe('serve + get between two processes (real model)', () => {
       assert.ok(summary.blocks > 10)
       assert.equal(summary.blocksLocal, 0)
       assert.ok(summary.peers[seeder.ready.peerId].bytesReceived >= summary.bytes, 'bytes attributed to the seeder')
+      // blocks moved to the bulk lane (spec/tensorswap.md section 7) once it was up
+      assert.ok(summary.peers[seeder.ready.peerId].wireBytesReceived['/tensorswap/bulk/1.0.0'] > 0, JSON.stringify(summary.peers))
     })
   }
+
+  it('with --no-bulk-lane on the seeder, blocks travel on libp2p streams only', async () => {
+    // the seed repo is held by the running seeder: serve a copy
+    const copyRepo = join(work, 'seed-copy')
+    await runCliJson(['--repo', copyRepo, 'add', model])
+    const noLane = await startServe(copyRepo, ['/ip4/127.0.0.1/tcp/0'], ['--no-bulk-lane'])
+    try {
+      const out = join(work, 'out-nolane')
+      const summary = await runCliJson(['--repo', join(work, 'leech-nolane'), 'get', root, '-o', out, '--peer', addrOf(noLane.ready, 'tcp')])
+      assert.deepEqual(await digestTree(out), await digestTree(model))
+      const wire = summary.peers[noLane.ready.peerId].wireBytesReceived
+      assert.equal(wire['/tensorswap/bulk/1.0.0'], undefined, JSON.stringify(wire))
+      assert.ok(wire['/tensorswap/1.0.0'] >= summary.bytes)
+    } finally {
+      await noLane.stop()
+    }
+  })
 
   it('resumes after the fetching process is killed: stored blocks are not fetched again', async () => {
     const repo = join(work, 'leech-resume')
