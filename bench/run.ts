@@ -15,6 +15,7 @@
  *   --out NAME       results file stem (default latest)
  *   --timeout S      per-run timeout in seconds (default 600)
  *   --cpu-prof DIR   write a V8 CPU profile of every role to DIR/<case id>/<role>/ (node --cpu-prof)
+ *   --node-arg ARG   pass ARG to the node binary of every role (repeatable; V8/GC sweeps)
  *
  * Units: 1 MB = 1e6 bytes; MB/s = payload bytes / (request start .. last byte).
  *
@@ -58,7 +59,7 @@ interface CaseSummary {
   leecherCpuS?: number
 }
 
-interface Options { runs: number, sizeBytes: number, filters: string[], params: Record<string, unknown>, out: string, timeoutS: number, quick: boolean, cpuProfDir?: string }
+interface Options { runs: number, sizeBytes: number, filters: string[], params: Record<string, unknown>, out: string, timeoutS: number, quick: boolean, cpuProfDir?: string, nodeArgs: string[] }
 
 function parseArgs (argv: string[]): Options {
   let runs = 3
@@ -71,6 +72,7 @@ function parseArgs (argv: string[]): Options {
   let sizeSet = false
   let runsSet = false
   let cpuProfDir: string | undefined
+  const nodeArgs: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = (): string => { const v = argv[++i]; if (v == null) throw new Error(`${a} needs a value`); return v }
@@ -82,13 +84,14 @@ function parseArgs (argv: string[]): Options {
     else if (a === '--out') out = next()
     else if (a === '--timeout') timeoutS = Number(next())
     else if (a === '--cpu-prof') cpuProfDir = next()
+    else if (a === '--node-arg') nodeArgs.push(next())
     else throw new Error(`unknown option ${a}`)
   }
   if (quick) {
     if (!runsSet) runs = 1
     if (!sizeSet) sizeBytes = parseSize('32MiB')
   }
-  return { runs, sizeBytes, filters, params, out, timeoutS, quick, cpuProfDir }
+  return { runs, sizeBytes, filters, params, out, timeoutS, quick, cpuProfDir, nodeArgs }
 }
 
 async function loadCases (): Promise<Array<BenchCase & { script: string }>> {
@@ -103,8 +106,8 @@ async function loadCases (): Promise<Array<BenchCase & { script: string }>> {
 }
 
 /** Spawn a role; resolve lines as they come through `onEvent`. */
-function spawnRole (script: string, args: string[], onEvent: (evt: any) => void, profDir?: string): { child: ReturnType<typeof spawn>, exited: Promise<number>, stderr: () => string } {
-  const nodeArgs = profDir == null ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profDir, args[0])}`]
+function spawnRole (script: string, args: string[], onEvent: (evt: any) => void, profDir?: string, extraNodeArgs: string[] = []): { child: ReturnType<typeof spawn>, exited: Promise<number>, stderr: () => string } {
+  const nodeArgs = [...extraNodeArgs, ...(profDir == null ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profDir, args[0])}`])]
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
@@ -115,7 +118,7 @@ function spawnRole (script: string, args: string[], onEvent: (evt: any) => void,
   return { child, exited, stderr: () => stderr }
 }
 
-async function runOnce (c: BenchCase & { script: string }, params: Record<string, unknown>, timeoutS: number, cpuProfDir?: string): Promise<RunRecord> {
+async function runOnce (c: BenchCase & { script: string }, params: Record<string, unknown>, timeoutS: number, cpuProfDir?: string, nodeArgs: string[] = []): Promise<RunRecord> {
   const profDir = cpuProfDir == null ? undefined : join(cpuProfDir, c.id.replaceAll('/', '_'))
   const rec: RunRecord = { ok: false }
   let readyResolve: (r: ReadyEvent) => void = () => {}
@@ -123,7 +126,7 @@ async function runOnce (c: BenchCase & { script: string }, params: Record<string
   const seeder = spawnRole(c.script, ['seeder', JSON.stringify(params)], evt => {
     if (evt.event === 'ready') readyResolve(evt)
     if (evt.event === 'usage') rec.seeder = evt
-  }, profDir)
+  }, profDir, nodeArgs)
   const timer = setTimeout(() => { seeder.child.kill('SIGKILL'); leecher?.child.kill('SIGKILL') }, timeoutS * 1000)
   let leecher: ReturnType<typeof spawnRole> | undefined
   try {
@@ -131,7 +134,7 @@ async function runOnce (c: BenchCase & { script: string }, params: Record<string
     leecher = spawnRole(c.script, ['leecher', JSON.stringify(params), JSON.stringify(ready)], evt => {
       if (evt.event === 'result') rec.result = evt
       if (evt.event === 'usage') rec.leecher = evt
-    }, profDir)
+    }, profDir, nodeArgs)
     const lcode = await leecher.exited
     seeder.child.stdin?.end('stop\n')
     const scode = await seeder.exited
@@ -236,7 +239,7 @@ async function main (): Promise<void> {
     const params = { ...c.params, ...opts.params, sizeBytes: opts.sizeBytes }
     const runs: RunRecord[] = []
     for (let i = 0; i < opts.runs; i++) {
-      const rec = await runOnce(c, params, opts.timeoutS, opts.cpuProfDir)
+      const rec = await runOnce(c, params, opts.timeoutS, opts.cpuProfDir, opts.nodeArgs)
       runs.push(rec)
       process.stderr.write(`${c.id} run ${i + 1}/${opts.runs}: ${rec.ok ? `${rec.mbps!.toFixed(1)} MB/s, ttfb ${rec.result!.ttfbMs.toFixed(1)} ms, rss s/l ${(rec.seeder!.peakRssBytes / 2 ** 20).toFixed(0)}/${(rec.leecher!.peakRssBytes / 2 ** 20).toFixed(0)} MiB` : `FAILED ${rec.error?.split('\n')[0] ?? ''}`}\n`)
     }

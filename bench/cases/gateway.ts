@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import { markTransferStart, runRoles } from '../lib/child.js'
 import { realShapedData } from '../lib/data.js'
+import { tuneLikeTheCli } from '../lib/tensorswap-node.js'
 import type { BenchCase } from '../lib/types.js'
 
 export const cases: BenchCase[] = [
@@ -25,6 +26,7 @@ export const cases: BenchCase[] = [
 
 runRoles(import.meta.url, {
   async seeder (params) {
+    await tuneLikeTheCli(params) // `tensorswap serve --gateway` runs with it
     const { openRepo } = await import('@tensorswap/blockstore')
     const { importModel } = await import('@tensorswap/model')
     const { createGatewayServer } = await import('@tensorswap/cli/gateway')

@@ -34,6 +34,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { markTransferStart, runRoles } from '../lib/child.js'
 import { realShapedData } from '../lib/data.js'
+import { tuneLikeTheCli } from '../lib/tensorswap-node.js'
 import type { BenchCase } from '../lib/types.js'
 
 const modes = [
@@ -99,6 +100,7 @@ function listen (params: Record<string, any>): string[] {
 
 runRoles(import.meta.url, {
   async seeder (params) {
+    await tuneLikeTheCli(params)
     const { createTensorSwap } = await import('tensorswap')
     const work = await mkdtemp(join(tmpdir(), 'bench-gs-seed-'))
     const file = await writeModel(work, params.sizeBytes, String(params.payload))
@@ -112,6 +114,7 @@ runRoles(import.meta.url, {
     }
   },
   async leecher (params, ready) {
+    await tuneLikeTheCli(params)
     const { createTensorSwap } = await import('tensorswap')
     const { wholeModelSelector } = await import('tensorswap/graphsync')
     const { readManifest } = await import('@tensorswap/model')

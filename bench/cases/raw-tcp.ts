@@ -1,23 +1,36 @@
 /**
- * Baseline: a plain Node `net` TCP socket, no encryption, no muxer. The leecher sends an
- * 8-byte big-endian byte count; the seeder writes that many real-shaped bytes honouring
- * `write()`/'drain' back-pressure and ends the socket.
+ * Baselines: a plain Node `net` TCP socket, no encryption, no muxer (`raw/node-tcp`), and the
+ * same with Node's TLS 1.3 and libp2p TLS certificates, as the bulk lane uses it
+ * (`raw/node-tls`: the lane's own ceiling). The leecher sends an 8-byte big-endian byte count;
+ * the seeder writes that many real-shaped bytes honouring `write()`/'drain' back-pressure and
+ * ends the socket.
  *
  * @module
  */
 
-import { createConnection, createServer } from 'node:net'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls'
 import { markTransferStart, runRoles } from '../lib/child.js'
 import { realShapedData } from '../lib/data.js'
 import type { BenchCase } from '../lib/types.js'
 
 export const cases: BenchCase[] = [
-  { id: 'raw/node-tcp', label: 'raw Node TCP (no crypto)', family: 'raw', params: {} }
+  { id: 'raw/node-tcp', label: 'raw Node TCP (no crypto)', family: 'raw', params: {} },
+  { id: 'raw/node-tls', label: 'raw Node TLS 1.3 socket, libp2p certificates (bulk-lane ceiling)', family: 'raw', params: { tls: true } }
 ]
 
+/** A libp2p TLS certificate (self-signed, libp2p key extension) for a fresh Ed25519 identity. */
+async function libp2pCertificate (): Promise<{ cert: string, key: string }> {
+  const { generateKeyPair } = await import('@libp2p/crypto/keys')
+  const { generateCertificate } = await import('@libp2p/tls/utils')
+  return await generateCertificate(await generateKeyPair('Ed25519'))
+}
+
+const TLS13 = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', rejectUnauthorized: false } as const
+
 runRoles(import.meta.url, {
-  async seeder () {
-    const server = createServer(socket => {
+  async seeder (params) {
+    const onSocket = (socket: Socket): void => {
       socket.once('data', async (req: Buffer) => {
         const size = Number(req.readBigUInt64BE(0))
         for await (const chunk of realShapedData(size)) {
@@ -25,7 +38,10 @@ runRoles(import.meta.url, {
         }
         socket.end()
       })
-    })
+    }
+    const server: Server = params.tls === true
+      ? createTlsServer({ ...await libp2pCertificate(), ...TLS13, requestCert: true }, onSocket)
+      : createServer(onSocket)
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     const addr = server.address()
     if (addr == null || typeof addr === 'string') throw new Error('no address')
@@ -37,8 +53,10 @@ runRoles(import.meta.url, {
   async leecher (params, ready) {
     const [host, port] = ready.addrs[0].split(':')
     const c0 = performance.now()
-    const socket = createConnection({ host, port: Number(port) })
-    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
+    const socket = params.tls === true
+      ? tlsConnect({ host, port: Number(port), ...await libp2pCertificate(), ...TLS13 })
+      : createConnection({ host, port: Number(port) })
+    await new Promise((resolve, reject) => { socket.once(params.tls === true ? 'secureConnect' : 'connect', resolve); socket.once('error', reject) })
     markTransferStart()
     const t0 = performance.now()
     const req = Buffer.alloc(8)

@@ -17,6 +17,8 @@
  * ~35 KB on average): the per-block cost case. Its size is fixed (`--size` is ignored);
  * `bytes` is then the imported file bytes, counted once the verified fetch completed.
  *
+ * Both roles set the CLI's V8 GC flag first ({@link tuneLikeTheCli}; `gcTuning: false` skips it).
+ *
  * Case params: `transport` (`quic` | `tcp`), `encrypter` (`tls` | `noise`), `protocols`
  * (exchange protocol ids; `['/ipfs/bitswap/1.2.0']` forces plain Bitswap), `exchange`
  * (extra `ExchangeInit` fields for sweeps), `quic`/`yamux` (transport tuning, unused by
@@ -49,8 +51,19 @@ export async function writePayload (path: string, sizeBytes: number): Promise<vo
   await pipeline(Readable.from(realShapedData(sizeBytes)), createWriteStream(path))
 }
 
+/**
+ * What the `tensorswap` CLI does at start-up (src/gc-tuning.ts): bench roles run like the CLI
+ * unless `params.gcTuning === false` (to measure the default V8 behaviour).
+ */
+export async function tuneLikeTheCli (params: Record<string, any>): Promise<void> {
+  if (params.gcTuning === false) return
+  const { tuneGcForBulkTransfer } = await import('tensorswap')
+  tuneGcForBulkTransfer()
+}
+
 /** Seeder role: import the payload into a temp repo, serve it. */
 export const seeder: SeederRole = async (params) => {
+  await tuneLikeTheCli(params)
   const { createTensorSwap } = await import('tensorswap')
   const dir = await mkdtemp(join(tmpdir(), 'ts-bench-seed-'))
   const file = params.source === 'human-models' ? dirname((await shardPaths())[0] as string) : join(dir, 'model.bin')
@@ -77,6 +90,7 @@ export const seeder: SeederRole = async (params) => {
 
 /** Leecher role: fresh temp repo, dial, `get`, measure. */
 export const leecher: LeecherRole = async (params, ready) => {
+  await tuneLikeTheCli(params)
   const { createTensorSwap } = await import('tensorswap')
   const { multiaddr } = await import('@multiformats/multiaddr')
   const { CID } = await import('multiformats/cid')

@@ -4,6 +4,7 @@
  * so `tensorswap --help` stays fast.
  */
 import { Command, CommanderError, Option } from 'commander'
+import { tuneGcForBulkTransfer } from 'tensorswap/gc-tuning'
 import { exitCodeFor, printError, type GlobalOptions } from './output.js'
 
 const major = Number(process.versions.node.split('.')[0])
@@ -11,6 +12,10 @@ if (major < 22) {
   process.stderr.write(`tensorswap: needs Node >= 22 (this is ${process.versions.node}); run it through npx or npm scripts, which use the project's own Node\n`)
   process.exit(1)
 }
+
+// bulk transfers: V8 collects on heap growth, not on every few MiB of Buffers (src/gc-tuning.ts
+// in the tensorswap package; imported from its own module so `--help` does not load libp2p)
+tuneGcForBulkTransfer()
 
 const program = new Command('tensorswap')
   .description('Content-addressed exchange for ML model weights')
