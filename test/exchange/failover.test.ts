@@ -5,66 +5,45 @@
  * (a real `tensorswap serve`), the files are byte-exact, and no block is fetched twice.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
-import { runCliJson } from '../helpers/cli.js'
 import { killAll, startFetch, startHostile, verifiedBlockKeys, type HostilePeer } from '../helpers/hostile.js'
-import { copyHumanModel, digestTree } from '../helpers/model.js'
-import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
+import { digestTree } from '../helpers/model.js'
+import { addrOf, seededServe, type SeededServe } from '../helpers/processes.js'
 
 const MODEL = 'handlandmark-full'
 
 describe('fail-over between two seeders (each in its own process)', () => {
-  let work: string
-  let model: string
-  let seedRepo: string
-  let root: string
-  let seeder: Running<ServeReady>
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ts-failover-'))
-    model = await copyHumanModel(MODEL, join(work, 'model'))
-    seedRepo = join(work, 'seed')
-    root = (await runCliJson(['--repo', seedRepo, 'add', model])).root
-    seeder = await startServe(seedRepo)
-    seeder.child.stderr?.on('data', (d: string) => { seederStderr = (seederStderr + d).slice(-4000) })
-    seeder.child.once('exit', (code, signal) => { seederExit = `exited with code ${code}, signal ${signal}: ${seederStderr}` })
-  })
-  let seederStderr = ''
-  let seederExit: string | undefined
+  let seeded: SeededServe
+  before(async () => { seeded = await seededServe('ts-failover-', MODEL) })
   afterEach(killAll)
-  after(async () => {
-    await seeder?.stop()
-    await rm(work, { recursive: true, force: true })
-  })
+  after(async () => { await seeded?.stop() })
 
   /**
    * Checks common to every fail-over: byte-exact files, every stored block verified, each block
    * received once, and the blocks credited to the two seeders adding up to what was fetched.
    */
   async function assertCompleteOnce (done: any, repo: string, out: string, other: HostilePeer): Promise<void> {
-    assert.equal(seederExit, undefined, 'tensorswap serve is still running')
+    assert.equal(seeded.exit(), undefined, 'tensorswap serve is still running')
     assert.equal(done.event, 'done', JSON.stringify(done).slice(0, 2000))
-    assert.deepEqual(await digestTree(out), await digestTree(model))
+    assert.deepEqual(await digestTree(out), await digestTree(seeded.model))
     const stored = await verifiedBlockKeys(repo)
     assert.equal(stored.size, done.fetch.blocksFetched, 'every stored block verifies; nothing else is stored')
     assert.equal(done.fetch.blocksLocal, 0)
     assert.equal(done.stats.duplicateBlocks, 0, 'no block arrived twice')
     assert.equal(done.stats.blocksReceived, done.fetch.blocksFetched, 'no block was fetched again')
-    const fromSeeder = done.stats.ledger[seeder.ready.peerId]?.blocksReceived ?? 0
+    const fromSeeder = done.stats.ledger[seeded.seeder.ready.peerId]?.blocksReceived ?? 0
     const fromOther = done.stats.ledger[other.peerId]?.blocksReceived ?? 0
     assert.equal(fromSeeder + fromOther, done.fetch.blocksFetched)
   }
 
   it('a seeder killed mid-transfer: the rest comes from the other, blocks already received are kept', async () => {
     // the first seeder answers 3 wants with real blocks, then goes silent and is killed
-    const first = await startHostile(['--mode', 'serve', '--blocks', join(seedRepo, 'blocks'), '--hold-after', '3', '--transport', 'tcp'])
-    const repo = join(work, 'leech-killed')
-    const out = join(work, 'out-killed')
+    const first = await startHostile(['--mode', 'serve', '--blocks', join(seeded.seedRepo, 'blocks'), '--hold-after', '3', '--transport', 'tcp'])
+    const repo = join(seeded.work, 'leech-killed')
+    const out = join(seeded.work, 'out-killed')
     try {
-      const fetch = startFetch(repo, root, [first.addrs[0] as string, addrOf(seeder.ready, 'tcp')], out)
+      const fetch = startFetch(repo, seeded.root, [first.addrs[0] as string, addrOf(seeded.seeder.ready, 'tcp')], out)
       const finished = fetch.waitFor(e => e.event === 'done' || e.event === 'error', 120_000)
       finished.catch(() => {})
       const held = await Promise.race([first.waitFor(e => e.event === 'held', 120_000), finished.then(() => undefined)])
@@ -82,16 +61,16 @@ describe('fail-over between two seeders (each in its own process)', () => {
 
   it('a seeder that takes wants and never answers: its wants time out and move to the other', async () => {
     const staller = await startHostile(['--mode', 'stall', '--transport', 'quic'])
-    const repo = join(work, 'leech-stall')
-    const out = join(work, 'out-stall')
+    const repo = join(seeded.work, 'leech-stall')
+    const out = join(seeded.work, 'out-stall')
     try {
-      const fetch = startFetch(repo, root, [staller.addrs[0] as string, addrOf(seeder.ready, 'quic')], out)
+      const fetch = startFetch(repo, seeded.root, [staller.addrs[0] as string, addrOf(seeded.seeder.ready, 'quic')], out)
       const done = await fetch.waitFor(e => e.event === 'done' || e.event === 'error', 120_000)
       const summary = await staller.stop()
       assert.ok(summary.wantBlocksReceived > 0, 'the staller was asked for blocks')
       await assertCompleteOnce(done, repo, out, staller)
       assert.equal(done.stats.ledger[staller.peerId]?.blocksReceived ?? 0, 0)
-      assert.equal(done.stats.ledger[seeder.ready.peerId].blocksReceived, done.fetch.blocksFetched)
+      assert.equal(done.stats.ledger[seeded.seeder.ready.peerId].blocksReceived, done.fetch.blocksFetched)
     } finally {
       await staller.stop()
     }
@@ -99,10 +78,10 @@ describe('fail-over between two seeders (each in its own process)', () => {
 
   it('a seeder that answers DONT_HAVE: the wants move to the other at once, the peer is not penalised', async () => {
     const empty = await startHostile(['--mode', 'dont-have', '--transport', 'tcp'])
-    const repo = join(work, 'leech-dont-have')
-    const out = join(work, 'out-dont-have')
+    const repo = join(seeded.work, 'leech-dont-have')
+    const out = join(seeded.work, 'out-dont-have')
     try {
-      const fetch = startFetch(repo, root, [empty.addrs[0] as string, addrOf(seeder.ready, 'tcp')], out)
+      const fetch = startFetch(repo, seeded.root, [empty.addrs[0] as string, addrOf(seeded.seeder.ready, 'tcp')], out)
       const done = await fetch.waitFor(e => e.event === 'done' || e.event === 'error', 120_000)
       const summary = await empty.stop()
       assert.ok(summary.presencesSent > 0, 'the empty seeder answered DONT_HAVE')
@@ -115,9 +94,9 @@ describe('fail-over between two seeders (each in its own process)', () => {
 
   it('DONT_HAVE from the only seeder: the fetch fails with BlockUnavailableError, nothing stored', async () => {
     const empty = await startHostile(['--mode', 'dont-have', '--transport', 'tcp'])
-    const repo = join(work, 'leech-unavailable')
+    const repo = join(seeded.work, 'leech-unavailable')
     try {
-      const fetch = startFetch(repo, root, [empty.addrs[0] as string])
+      const fetch = startFetch(repo, seeded.root, [empty.addrs[0] as string])
       const done = await fetch.waitFor(e => e.event === 'done' || e.event === 'error', 60_000)
       assert.equal(done.event, 'error')
       assert.equal(done.name, 'BlockUnavailableError')

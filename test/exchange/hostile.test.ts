@@ -6,63 +6,43 @@
  * keeps serving (or fetching from) well-behaved peers. Model: a real TF.js model.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
-import { runCli, runCliJson } from '../helpers/cli.js'
+import { runCli } from '../helpers/cli.js'
 import { blockKeyOf, killAll, startFetch, startHostile, verifiedBlockKeys } from '../helpers/hostile.js'
-import { copyHumanModel, digestTree } from '../helpers/model.js'
-import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
+import { digestTree } from '../helpers/model.js'
+import { addrOf, seededServe, type SeededServe } from '../helpers/processes.js'
 
 const MODEL = 'handlandmark-full'
 
 describe('hostile peer against a serving node (tensorswap serve)', () => {
-  let work: string
-  let model: string
-  let seedRepo: string
-  let root: string
-  let seeder: Running<ServeReady>
   let leeches = 0
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ts-hostile-serve-'))
-    model = await copyHumanModel(MODEL, join(work, 'model'))
-    seedRepo = join(work, 'seed')
-    root = (await runCliJson(['--repo', seedRepo, 'add', model])).root
-    seeder = await startServe(seedRepo)
-    seeder.child.stderr?.on('data', (d: string) => { seederStderr = (seederStderr + d).slice(-4000) })
-    seeder.child.once('exit', (code, signal) => { seederExit = `exited with code ${code}, signal ${signal}: ${seederStderr}` })
-  })
+  let seeded: SeededServe
+  before(async () => { seeded = await seededServe('ts-hostile-serve-', MODEL) })
   afterEach(killAll)
-  after(async () => {
-    await seeder?.stop()
-    await rm(work, { recursive: true, force: true })
-  })
+  after(async () => { await seeded?.stop() })
   let testAbort = new AbortController()
   afterEach(() => {
     // a failed test leaves no `tensorswap get` behind
     testAbort.abort()
     testAbort = new AbortController()
   })
-  let seederStderr = ''
-  let seederExit: string | undefined
 
   /** A well-behaved `tensorswap get` of the whole model from the victim, in its own process. */
   async function wellBehavedGet (): Promise<void> {
     const n = leeches++
-    const out = join(work, `out-${n}`)
-    assert.equal(seederExit, undefined, 'tensorswap serve is running')
-    const r = await runCli(['--repo', join(work, `leech-${n}`), 'get', root, '-o', out, '--peer', addrOf(seeder.ready, n % 2 === 0 ? 'quic' : 'tcp'), '--json'], { signal: AbortSignal.any([testAbort.signal, AbortSignal.timeout(120_000)]) })
-      .catch((err: any) => { throw new Error(`tensorswap get failed (${err?.name}); serve: ${seederExit ?? 'running'}`) })
+    const out = join(seeded.work, `out-${n}`)
+    assert.equal(seeded.exit(), undefined, 'tensorswap serve is running')
+    const r = await runCli(['--repo', join(seeded.work, `leech-${n}`), 'get', seeded.root, '-o', out, '--peer', addrOf(seeded.seeder.ready, n % 2 === 0 ? 'quic' : 'tcp'), '--json'], { signal: AbortSignal.any([testAbort.signal, AbortSignal.timeout(120_000)]) })
+      .catch((err: any) => { throw new Error(`tensorswap get failed (${err?.name}); serve: ${seeded.exit() ?? 'running'}`) })
     assert.equal(r.code, 0, r.stderr)
     const summary = JSON.parse(r.stdout)
     assert.equal(summary.blocksLocal, 0)
-    assert.deepEqual(await digestTree(out), await digestTree(model))
+    assert.deepEqual(await digestTree(out), await digestTree(seeded.model))
   }
 
   it('control: an honest want-have is answered HAVE (the probe tells a ban from no ban)', async () => {
-    const peer = await startHostile(['--mode', 'probe-only', '--dial', addrOf(seeder.ready, 'tcp'), '--probe', root])
+    const peer = await startHostile(['--mode', 'probe-only', '--dial', addrOf(seeded.seeder.ready, 'tcp'), '--probe', seeded.root])
     try {
       const probe = await peer.waitFor(e => e.event === 'probe')
       assert.deepEqual({ streamReset: probe.streamReset, disconnected: probe.disconnected, haveReceived: probe.haveReceived }, { streamReset: false, disconnected: false, haveReceived: true })
@@ -83,7 +63,7 @@ describe('hostile peer against a serving node (tensorswap serve)', () => {
 
   for (const attack of attacks) {
     it(`${attack.title} (${attack.transport}): disconnected, new streams refused, others still served`, async () => {
-      const hostile = await startHostile([...attack.args, '--transport', attack.transport, '--dial', addrOf(seeder.ready, attack.transport), '--probe', root])
+      const hostile = await startHostile([...attack.args, '--transport', attack.transport, '--dial', addrOf(seeded.seeder.ready, attack.transport), '--probe', seeded.root])
       try {
         // a well-behaved peer fetches while the attack runs
         const [done] = await Promise.all([hostile.waitFor(e => e.event === 'attack-done'), wellBehavedGet()])
@@ -94,12 +74,12 @@ describe('hostile peer against a serving node (tensorswap serve)', () => {
         assert.equal(probe.haveReceived, false, 'a banned peer is not answered')
         const summary = await hostile.stop()
         if (summary.badCids.length > 0) {
-          const stored = await verifiedBlockKeys(seedRepo)
+          const stored = await verifiedBlockKeys(seeded.seedRepo)
           for (const cid of summary.badCids) assert.ok(!stored.has(blockKeyOf(cid)), `unrequested block ${cid} was stored`)
         }
         // ... and after it, the victim still serves
         await wellBehavedGet()
-        assert.equal(seederExit, undefined, 'tensorswap serve is still running')
+        assert.equal(seeded.exit(), undefined, 'tensorswap serve is still running')
       } finally {
         await hostile.stop()
       }
@@ -108,38 +88,23 @@ describe('hostile peer against a serving node (tensorswap serve)', () => {
 })
 
 describe('slow readers against a serving node (tensorswap serve)', () => {
-  let work: string
-  let model: string
-  let seedRepo: string
-  let root: string
-  let seeder: Running<ServeReady>
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ts-hostile-slow-'))
-    model = await copyHumanModel(MODEL, join(work, 'model'))
-    seedRepo = join(work, 'seed')
-    root = (await runCliJson(['--repo', seedRepo, 'add', model])).root
-    seeder = await startServe(seedRepo)
-  })
+  let seeded: SeededServe
+  before(async () => { seeded = await seededServe('ts-hostile-slow-', MODEL) })
   afterEach(killAll)
-  after(async () => {
-    await seeder?.stop()
-    await rm(work, { recursive: true, force: true })
-  })
+  after(async () => { await seeded?.stop() })
 
-  // Known defect: each serving batch waits for its stream to drain with no deadline, and at most
+  // Each serving batch waits for its stream to drain, and at most
   // DEFAULT_ENGINE_CONCURRENCY (8) batches run at once, so 8 peers that want blocks and never read
-  // the answers hold every serving slot forever; honest peers then time out (BlockUnavailableError).
-  // Needs a send deadline (or slot release after hand-over) in Exchange#serveBatch.
+  // the answers would hold every serving slot; the send deadline (DEFAULT_SEND_DEADLINE_MS) frees them.
   it('8 peers that want every block and never read: their batches time out (send deadline), an honest get still completes', async () => {
-    const hostile = await startHostile(['--mode', 'no-read', '--count', '8', '--blocks', join(seedRepo, 'blocks'), '--transport', 'tcp', '--dial', addrOf(seeder.ready, 'tcp')])
+    const hostile = await startHostile(['--mode', 'no-read', '--count', '8', '--blocks', join(seeded.seedRepo, 'blocks'), '--transport', 'tcp', '--dial', addrOf(seeded.seeder.ready, 'tcp')])
     try {
       const done = await hostile.waitFor(e => e.event === 'attack-done', 60_000)
       assert.equal(done.answering, 8, 'the victim started answering every non-reading identity')
-      const out = join(work, 'out')
-      const r = await runCli(['--repo', join(work, 'leech'), 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'quic'), '--json'], { signal: AbortSignal.timeout(120_000) })
+      const out = join(seeded.work, 'out')
+      const r = await runCli(['--repo', join(seeded.work, 'leech'), 'get', seeded.root, '-o', out, '--peer', addrOf(seeded.seeder.ready, 'quic'), '--json'], { signal: AbortSignal.timeout(120_000) })
       assert.equal(r.code, 0, r.stderr)
-      assert.deepEqual(await digestTree(out), await digestTree(model))
+      assert.deepEqual(await digestTree(out), await digestTree(seeded.model))
     } finally {
       await hostile.stop()
     }
@@ -147,24 +112,10 @@ describe('slow readers against a serving node (tensorswap serve)', () => {
 })
 
 describe('hostile seeder against a fetching node (createTensorSwap in its own process)', () => {
-  let work: string
-  let model: string
-  let seedRepo: string
-  let root: string
-  let seeder: Running<ServeReady>
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'ts-hostile-fetch-'))
-    model = await copyHumanModel(MODEL, join(work, 'model'))
-    seedRepo = join(work, 'seed')
-    root = (await runCliJson(['--repo', seedRepo, 'add', model])).root
-    seeder = await startServe(seedRepo)
-  })
+  let seeded: SeededServe
+  before(async () => { seeded = await seededServe('ts-hostile-fetch-', MODEL) })
   afterEach(killAll)
-  after(async () => {
-    await seeder?.stop()
-    await rm(work, { recursive: true, force: true })
-  })
+  after(async () => { await seeded?.stop() })
 
   const cases: Array<{ mode: string, title: string, banned: boolean }> = [
     { mode: 'unrequested-blocks', title: 'pushes 20 blocks nobody asked for', banned: true },
@@ -173,15 +124,15 @@ describe('hostile seeder against a fetching node (createTensorSwap in its own pr
 
   for (const c of cases) {
     it(`a seeder that ${c.title}: nothing of it stored, penalised, fetch completes from the other seeder`, async () => {
-      const hostile = await startHostile(['--mode', c.mode, '--count', '20', '--blocks', join(seedRepo, 'blocks'), '--transport', 'tcp'])
-      const repo = join(work, `leech-${c.mode}`)
-      const out = join(work, `out-${c.mode}`)
+      const hostile = await startHostile(['--mode', c.mode, '--count', '20', '--blocks', join(seeded.seedRepo, 'blocks'), '--transport', 'tcp'])
+      const repo = join(seeded.work, `leech-${c.mode}`)
+      const out = join(seeded.work, `out-${c.mode}`)
       try {
-        const fetch = startFetch(repo, root, [hostile.addrs[0] as string, addrOf(seeder.ready, 'tcp')], out)
+        const fetch = startFetch(repo, seeded.root, [hostile.addrs[0] as string, addrOf(seeded.seeder.ready, 'tcp')], out)
         const done = await fetch.waitFor(e => e.event === 'done' || e.event === 'error', 120_000)
         assert.equal(done.event, 'done', JSON.stringify(done))
         assert.equal(await fetch.exited, 0)
-        assert.deepEqual(await digestTree(out), await digestTree(model))
+        assert.deepEqual(await digestTree(out), await digestTree(seeded.model))
 
         const summary = await hostile.stop()
         assert.ok(summary.badCids.length > 0, 'the hostile seeder did send bad blocks')

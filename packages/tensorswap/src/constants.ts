@@ -237,3 +237,11 @@ export const MAX_LANE_ADDRESSES = 8
 
 /** After a failed lane attempt to a peer, blocks use its streams and no lane is tried for this long, ms. */
 export const DEFAULT_LANE_RETRY_MS = 60_000
+
+/**
+ * The want-block to a peer that opens a bulk lane to it (counted while connected). A DAG walk
+ * asks for its root and first nodes first: the lane is opened when the bulk starts, so its TLS
+ * handshake and certificate checks (~10 ms of CPU) do not delay the first block, and fetches of
+ * a few blocks never open one.
+ */
+export const LANE_MIN_BLOCK_WANTS = 4

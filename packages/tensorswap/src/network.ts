@@ -28,7 +28,7 @@
 
 import { logger } from '@libp2p/logger'
 import { BulkLanes } from './bulk-lane.js'
-import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, FRAME_SLACK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
+import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, FRAME_SLACK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
 import { MessageTooLargeError } from './errors.js'
 import { FrameWriter, readFrames } from './transport/framing.js'
 import { decodeMessage, splitMessage, supportsHave } from './wire/codec.js'
@@ -130,6 +130,8 @@ export class Network {
   readonly #lanes?: BulkLanes
   /** Per peer: a lane attempt in progress, or the time before which none is tried again. */
   readonly #laneAttempts = new Map<string, Promise<void> | number>()
+  /** Want-blocks sent per peer while connected (opens lanes, {@link LANE_MIN_BLOCK_WANTS}). */
+  readonly #blockWantsSent = new Map<string, number>()
   /** Peers that opened a stream before identify told the registrar: their disconnect comes from here. */
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => { this.#peerGone(evt.detail) }
 
@@ -210,6 +212,7 @@ export class Network {
     this.#registrarIds = []
     this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
     this.#laneAttempts.clear()
+    this.#blockWantsSent.clear()
     const closing: Array<Promise<void>> = []
     for (const [key, out] of this.#outbound) {
       clearTimeout(out.idleTimer)
@@ -282,6 +285,7 @@ export class Network {
     const key = peer.toString()
     if (!this.#peerProtocols.delete(key)) return
     this.#laneAttempts.delete(key)
+    this.#blockWantsSent.delete(key)
     for (const channel of ['control', 'data'] as const) {
       const out = this.#outbound.get(`${key}/${channel}`)
       if (out != null) this.#dropOutbound(`${key}/${channel}`, out)
@@ -369,7 +373,7 @@ export class Network {
    * @returns encoded bytes written
    */
   async send (peer: PeerId, message: BitswapMessage, channel: Channel, options: AbortOptions = {}): Promise<number> {
-    if (channel === 'control' && message.wantlist?.entries.some(e => !e.cancel && e.wantType === 'block') === true) this.#ensureLane(peer)
+    if (channel === 'control' && this.#lanes != null) this.#countWants(peer, message)
     const key = `${peer.toString()}/${channel}`
     const out = await this.#getOutbound(peer, key, options)
     const parts = splitMessage(message, out.protocol, { maxMessageBytes: this.#maxMessageBytes })
@@ -437,6 +441,21 @@ export class Network {
       opening.finally(() => { this.#opening.delete(key) }).catch(() => {})
     }
     return opening
+  }
+
+  /**
+   * Count the want-blocks sent to `peer`; from the {@link LANE_MIN_BLOCK_WANTS}th on, make sure a
+   * lane is open. A bulk fetch, not the first nodes of a DAG walk, opens it, so its handshake
+   * does not compete with the first blocks (spec/tensorswap.md section 7).
+   */
+  #countWants (peer: PeerId, message: BitswapMessage): void {
+    const entries = message.wantlist?.entries
+    if (entries == null) return
+    const key = peer.toString()
+    let n = this.#blockWantsSent.get(key) ?? 0
+    for (const e of entries) if (!e.cancel && e.wantType === 'block') n++
+    this.#blockWantsSent.set(key, n)
+    if (n >= LANE_MIN_BLOCK_WANTS) this.#ensureLane(peer)
   }
 
   /**
