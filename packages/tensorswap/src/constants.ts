@@ -178,6 +178,20 @@ export const PENALTY_HALF_LIFE_MS = 60_000
 export const DEFAULT_STREAM_IDLE_MS = 5_000
 
 /**
+ * Most time opening an exchange stream (stream open plus multistream-select) may take, in ms.
+ * Without it a stream open that never completes (seen on QUIC while the remote was hanging up
+ * on another, banned peer) held the peer's channel forever: every later send waited on the
+ * same open. libp2p's own dial timeout covers the connection, not the stream.
+ */
+export const DEFAULT_STREAM_OPEN_TIMEOUT_MS = 10_000
+
+/** One attempt to dial a peer given to `fetch`, in ms (libp2p's whole-dial default is 10 s). */
+export const DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS = 8_000
+
+/** Attempts to dial a peer given to `fetch` (see `Exchange#dial`). */
+export const DIAL_ATTEMPTS = 3
+
+/**
  * Tit-for-tat: bytes served to a peer before its debt ratio is looked at (so new peers can
  * bootstrap), and the largest debt ratio still served.
  */

@@ -13,7 +13,7 @@
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CustomProgressEvent } from 'progress-events'
-import { DEFAULT_ENGINE_CONCURRENCY, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_DEADLINE_MS, DEFAULT_TICK_INTERVAL_MS } from './constants.js'
+import { DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS, DEFAULT_ENGINE_CONCURRENCY, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DIAL_ATTEMPTS, DEFAULT_SEND_DEADLINE_MS, DEFAULT_TICK_INTERVAL_MS } from './constants.js'
 import { Engine } from './engine.js'
 import { BlockUnavailableError, BlockVerificationError, NotStartedError } from './errors.js'
 import { DebtLedger } from './ledger.js'
@@ -32,7 +32,7 @@ import type { Offence } from './penalties.js'
 import type { ChildrenFn, SessionProgressEvents, SessionResult } from './session.js'
 import type { WantListInit } from './want-list.js'
 import type { BitswapMessage, Block, BlockPresence, DecodedMessage } from './wire/codec.js'
-import type { AbortOptions, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, Connection, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
@@ -286,18 +286,32 @@ export class Exchange {
           connected.push(p)
           continue
         }
-        const conn = await this.#libp2p.dial(typeof p === 'string' ? multiaddr(p) : p, { signal: options.signal })
+        const conn = await this.#dial(typeof p === 'string' ? multiaddr(p) : p, options.signal)
         peers.push(conn.remotePeer.toString())
         connected.push(conn.remotePeer)
       }
       // do not wait for identify to learn what they speak: negotiate the exchange protocol now,
       // with every given peer before the first want (so one fast DONT_HAVE cannot fail a block
       // that a slower-to-connect peer has)
-      await Promise.all(connected.filter(peer => !this.#peerIds.has(peer.toString())).map(async peer => {
-        await this.network.connect(peer, { signal: options.signal }).catch((err: any) => {
+      const given = options.peers
+      await Promise.all(connected.map((peer, i) => ({ peer, addr: given[i] })).filter(({ peer }) => !this.#peerIds.has(peer.toString())).map(async ({ peer, addr }) => {
+        try {
+          await this.network.connect(peer, { signal: options.signal })
+        } catch (err: any) {
           options.signal?.throwIfAborted()
           log('opening an exchange stream to %p failed - %e', peer, err)
-        })
+          // a connection that cannot open a stream (DEFAULT_STREAM_OPEN_TIMEOUT_MS) is no use:
+          // dial the given address afresh, once
+          if (addr == null || (typeof addr !== 'string' && 'toMultihash' in addr)) return
+          try {
+            await this.#libp2p.hangUp(peer, { signal: options.signal })
+            await this.#dial(typeof addr === 'string' ? multiaddr(addr) : addr, options.signal)
+            await this.network.connect(peer, { signal: options.signal })
+          } catch (err2: any) {
+            options.signal?.throwIfAborted()
+            log('opening an exchange stream to %p failed again - %e', peer, err2)
+          }
+        }
       }))
     }
     const id = ++this.#sessionIds
@@ -317,6 +331,37 @@ export class Exchange {
       this.wantList.cancelSession(id)
       this.#scheduleFlush()
     }
+  }
+
+  /**
+   * Dial `addr`, giving each attempt {@link DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS} and trying
+   * {@link DIAL_ATTEMPTS} times: `@chainsafe/libp2p-quic` 2.1.1 does not pass the abort signal to
+   * its native connect, and a QUIC connect to a node that was hanging up on another peer at that
+   * moment was seen never to complete (test/exchange/hostile.test.ts); racing the attempt
+   * abandons it (its promise is left to settle on its own) and a new attempt gets a new
+   * connection.
+   *
+   * @throws the last attempt's error (`TimeoutError` when it timed out); `signal.reason`
+   */
+  async #dial (addr: Multiaddr, signal?: AbortSignal): Promise<Connection> {
+    let lastError: unknown
+    for (let attempt = 1; attempt <= DIAL_ATTEMPTS; attempt++) {
+      signal?.throwIfAborted()
+      const attemptSignal = AbortSignal.any([AbortSignal.timeout(DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+      const dialing = this.#libp2p.dial(addr, { signal: attemptSignal })
+      dialing.catch(() => {}) // an abandoned attempt settles later, unobserved
+      try {
+        return await new Promise<Connection>((resolve, reject) => {
+          const onAbort = (): void => { reject(attemptSignal.reason) }
+          attemptSignal.addEventListener('abort', onAbort, { once: true })
+          dialing.then(resolve, reject).finally(() => { attemptSignal.removeEventListener('abort', onAbort) })
+        })
+      } catch (err) {
+        lastError = err
+        log('dial attempt %d to %a failed - %e', attempt, addr, err)
+      }
+    }
+    throw lastError
   }
 
   /**

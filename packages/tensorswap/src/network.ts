@@ -28,7 +28,7 @@
 
 import { logger } from '@libp2p/logger'
 import { BulkLanes } from './bulk-lane.js'
-import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, FRAME_SLACK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
+import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, FRAME_SLACK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
 import { MessageTooLargeError } from './errors.js'
 import { FrameWriter, readFrames } from './transport/framing.js'
 import { decodeMessage, splitMessage, supportsHave } from './wire/codec.js'
@@ -73,6 +73,8 @@ export interface NetworkInit {
   streamIdleMs?: number
   /** Run over limited (relayed) connections. @default false (as @helia/bitswap) */
   runOnLimitedConnection?: boolean
+  /** Most time a stream open plus protocol negotiation may take, ms. @default {@link DEFAULT_STREAM_OPEN_TIMEOUT_MS} */
+  streamOpenTimeoutMs?: number
   /**
    * Bulk lanes (see the module comment): `false` turns them off; otherwise where to accept
    * them. Needs the node's private key ({@link NetworkComponents}). @default `{}` (dial only)
@@ -120,6 +122,7 @@ export class Network {
   readonly #maxOutboundStreams: number
   readonly #streamIdleMs: number
   readonly #runOnLimitedConnection: boolean
+  readonly #streamOpenTimeoutMs: number
   readonly #outbound = new Map<string, Outbound>()
   readonly #opening = new Map<string, Promise<Outbound>>()
   readonly #peerProtocols = new Map<string, { peer: PeerId, protocols: Set<string> }>()
@@ -150,6 +153,7 @@ export class Network {
     this.#maxOutboundStreams = init.maxOutboundStreams ?? 1024
     this.#streamIdleMs = init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS
     this.#runOnLimitedConnection = init.runOnLimitedConnection ?? false
+    this.#streamOpenTimeoutMs = init.streamOpenTimeoutMs ?? DEFAULT_STREAM_OPEN_TIMEOUT_MS
     if (init.bulkLane !== false && components.privateKey != null && this.#protocols.includes(TENSORSWAP_100)) {
       this.#lanes = new BulkLanes(libp2p, components.privateKey, {
         onLane: (peer, lane) => { this.#onLane(peer, lane) },
@@ -429,7 +433,8 @@ export class Network {
     let opening = this.#opening.get(key)
     if (opening == null) {
       opening = (async () => {
-        const stream = await this.#libp2p.dialProtocol(peer, this.#protocols, { signal: options.signal, runOnLimitedConnection: this.#runOnLimitedConnection })
+        const signal = AbortSignal.any([AbortSignal.timeout(this.#streamOpenTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
+        const stream = await this.#libp2p.dialProtocol(peer, this.#protocols, { signal, runOnLimitedConnection: this.#runOnLimitedConnection })
         // we never read on our outbound streams (answers arrive on the peer's own stream)
         stream.closeRead().catch((err: any) => { log.trace('closeRead on outbound stream to %p failed - %e', peer, err) })
         const out: Outbound = { stream, writer: new FrameWriter(stream, { maxFrameBytes: this.#maxMessageBytes }), protocol: stream.protocol, label: stream.protocol, tail: Promise.resolve(), pending: 0 }
