@@ -14,6 +14,11 @@ import { BulkLanes, tcpHostPort } from '../src/bulk-lane.js'
 import { BULK_LANE_ALPN, BULK_LANE_PROTOCOL } from '../src/constants.js'
 import { FrameWriter, readFrames } from '../src/transport/framing.js'
 import { createLibp2pNode } from '../src/transport/node.js'
+import { createTensorSwap } from '../src/tensorswap.js'
+import { encodeVarint } from '../src/transport/framing.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { SocketStream } from '../src/transport/socket-stream.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
@@ -152,6 +157,42 @@ describe('bulk lanes between real nodes', () => {
       assert.equal(server.accepted.length, before)
     } finally {
       banned.clear()
+    }
+  })
+})
+
+describe('a hostile peer on a bulk lane to a TensorSwap node', () => {
+  it('an oversize frame on the lane: the lane is closed, the peer penalised and banned, its next lane refused', { timeout: 30_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ts-lane-hostile-'))
+    const victim = await createTensorSwap({ repo: join(dir, 'repo'), listen: ['/ip4/127.0.0.1/tcp/0'], transports: ['tcp'], graphsync: false })
+    await victim.start()
+    const attacker = await laneNode([])
+    try {
+      assert.equal(victim.exchange.network.laneAddresses().length, 1, 'the node accepts lanes by default')
+      await attacker.libp2p.dial(victim.getMultiaddrs()[0])
+      const lane = await attacker.lanes.open(victim.peerId)
+      const closed = new Promise<void>(resolve => { lane.socket.once('close', () => { resolve() }) })
+      // a frame declaring 5 MiB, over the 4 MiB message cap (+ slack)
+      lane.send(encodeVarint(5 * 1024 * 1024))
+      await closed
+      const key = attacker.libp2p.peerId.toString()
+      await until(() => victim.exchange.stats().penalties[key] != null)
+      assert.ok(victim.exchange.penalties.isBanned(key, Date.now()), JSON.stringify(victim.exchange.stats().penalties))
+      // a banned peer's next lane is accepted at the TLS level, then closed unread
+      await attacker.libp2p.dial(victim.getMultiaddrs()[0]).catch(() => {})
+      const again = await attacker.lanes.open(victim.peerId).catch(() => undefined)
+      if (again != null) {
+        const refused = await Promise.race([
+          new Promise<boolean>(resolve => { if (again.status === 'closed') resolve(true); else again.socket.once('close', () => { resolve(true) }) }),
+          new Promise<boolean>(resolve => setTimeout(() => { resolve(false) }, 5000))
+        ])
+        assert.ok(refused, 'the banned peer\'s new lane was closed')
+      }
+    } finally {
+      await attacker.lanes.stop()
+      await attacker.libp2p.stop()
+      await victim.stop()
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })
