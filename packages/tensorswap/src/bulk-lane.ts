@@ -32,7 +32,7 @@ import { BULK_LANE_ALPN, BULK_LANE_PROTOCOL, DEFAULT_LANE_HANDSHAKE_TIMEOUT_MS, 
 import { BulkLaneError } from './errors.js'
 import { FrameWriter, readFrames } from './transport/framing.js'
 import { SocketStream } from './transport/socket-stream.js'
-import type { AbortOptions, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
 const log = logger('tensorswap:exchange:bulk-lane')
 
@@ -57,6 +57,13 @@ export interface BulkLaneHandlers {
   onLane(peer: PeerId, lane: SocketStream, direction: 'inbound' | 'outbound'): void
   /** Whether lanes from `peer` are refused. */
   isBanned(peer: PeerId): boolean
+}
+
+/** The IP host of a multiaddr that starts with `/ip4/HOST` or `/ip6/HOST`, else undefined. */
+export function ipHost (ma: Multiaddr): { host: string, family: 4 | 6 } | undefined {
+  const c = ma.getComponents()[0]
+  if (c?.value == null || (c.name !== 'ip4' && c.name !== 'ip6')) return undefined
+  return { host: c.value, family: c.name === 'ip4' ? 4 : 6 }
 }
 
 /** `{ host, port }` of a `/ip4|ip6/HOST/tcp/PORT` multiaddr, else undefined. */
@@ -209,7 +216,7 @@ export class BulkLanes {
   }
 
   /** Discovery: write our lane addresses on `stream`, one frame each, and close it. */
-  async #answer (stream: import('@libp2p/interface').Stream): Promise<void> {
+  async #answer (stream: Stream): Promise<void> {
     try {
       const writer = new FrameWriter(stream)
       await writer.write(this.#addresses.map(a => a.bytes), { signal: AbortSignal.timeout(this.#handshakeTimeoutMs) })
@@ -277,10 +284,7 @@ export class BulkLanes {
 
   /** The first offered address we can dial; an unspecified host becomes the one `peer` is connected from. */
   #pickAddress (peer: PeerId, offered: Multiaddr[]): { host: string, port: number } | undefined {
-    const remotes = this.#libp2p.getConnections(peer).map(conn => {
-      const c = conn.remoteAddr.getComponents()[0]
-      return c != null && c.value != null && (c.name === 'ip4' || c.name === 'ip6') ? { host: c.value, family: c.name === 'ip4' ? 4 : 6 } : undefined
-    })
+    const remotes = this.#libp2p.getConnections(peer).map(conn => ipHost(conn.remoteAddr))
     for (const ma of offered) {
       const hp = tcpHostPort(ma)
       if (hp == null || hp.port === 0) continue

@@ -13,6 +13,7 @@
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CustomProgressEvent } from 'progress-events'
+import { raceSignal } from 'race-signal'
 import { DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS, DEFAULT_ENGINE_CONCURRENCY, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DIAL_ATTEMPTS, DEFAULT_SEND_DEADLINE_MS, DEFAULT_TICK_INTERVAL_MS } from './constants.js'
 import { Engine } from './engine.js'
 import { BlockUnavailableError, BlockVerificationError, NotStartedError } from './errors.js'
@@ -351,11 +352,7 @@ export class Exchange {
       const dialing = this.#libp2p.dial(addr, { signal: attemptSignal })
       dialing.catch(() => {}) // an abandoned attempt settles later, unobserved
       try {
-        return await new Promise<Connection>((resolve, reject) => {
-          const onAbort = (): void => { reject(attemptSignal.reason) }
-          attemptSignal.addEventListener('abort', onAbort, { once: true })
-          dialing.then(resolve, reject).finally(() => { attemptSignal.removeEventListener('abort', onAbort) })
-        })
+        return await raceSignal(dialing, attemptSignal)
       } catch (err) {
         lastError = err
         log('dial attempt %d to %a failed - %e', attempt, addr, err)

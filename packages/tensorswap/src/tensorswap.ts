@@ -9,6 +9,7 @@ import { openRepo, resolveRepoPath, exportCar, importCar } from '@tensorswap/blo
 import { exportModel, importModel, readManifest } from '@tensorswap/model'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
+import { ipHost } from './bulk-lane.js'
 import { createExchange, type Exchange, type ExchangeInit, type FetchProgressEvents } from './exchange.js'
 import { GraphSyncNetwork } from './graphsync/network.js'
 import { bitswapTensors, type BitswapTensorsProgressEvents } from './graphsync/bitswap-tensors.js'
@@ -176,8 +177,8 @@ function toMultiaddr (peer: string | Multiaddr): Multiaddr {
 export function defaultLaneListen (listen: string[]): string[] {
   const out = new Set<string>()
   for (const addr of listen) {
-    const m = /^\/(ip4|ip6)\/([^/]+)\//.exec(addr)
-    if (m != null) out.add(`/${m[1]}/${m[2]}/tcp/0`)
+    const ip = ipHost(multiaddr(addr))
+    if (ip != null) out.add(`/ip${ip.family}/${ip.host}/tcp/0`)
   }
   return [...out]
 }
