@@ -36,7 +36,7 @@ let seeder
 try {
   const seedRepo = join(work, 'seeder')
   const added = JSON.parse(tensorswap(seedRepo, 'add', models, '--json'))
-  console.log(`add: ${added.bytes} bytes, ${added.blocks} blocks, ${added.tensors} tensors in ${added.seconds.toFixed(2)} s -> ${added.root}`)
+  console.log(`add: ${added.bytes} bytes, ${added.blocks} blocks, ${added.tensors.length} tensors in ${added.seconds.toFixed(2)} s -> ${added.root}`)
 
   seeder = spawn(process.execPath, [bin, '--repo', seedRepo, 'serve', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const quicAddr = await new Promise((resolve, reject) => {
@@ -49,7 +49,7 @@ try {
 
   const out = join(work, 'out')
   const got = JSON.parse(tensorswap(join(work, 'leecher'), 'get', added.root, '-o', out, '--peer', quicAddr, '--json'))
-  console.log(`get over QUIC: ${got.bytes} bytes in ${got.blocks} blocks, ${got.seconds.toFixed(2)} s (${got.mbps.toFixed(1)} MB/s), ${got.files} files written`)
+  console.log(`get over QUIC: ${got.bytes} bytes in ${got.blocks} blocks, ${got.seconds.toFixed(2)} s (${got.MBps.toFixed(1)} MB/s), ${got.files.length} files written`)
 
   const want = digests(models)
   const have = digests(out)

@@ -29,7 +29,7 @@ runRoles(import.meta.url, {
     await tuneLikeTheCli(params) // `tensorswap serve --gateway` runs with it
     const { openRepo } = await import('@tensorswap/blockstore')
     const { importModel } = await import('@tensorswap/model')
-    const { createGatewayServer } = await import('@tensorswap/cli/gateway')
+    const { createGatewayServer } = await import('@tensorswap/gateway')
     const dir = await mkdtemp(join(tmpdir(), 'ts-bench-gw-'))
     const file = join(dir, 'model.bin')
     await pipeline(Readable.from(realShapedData(params.sizeBytes)), createWriteStream(file))

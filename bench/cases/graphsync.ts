@@ -116,7 +116,7 @@ runRoles(import.meta.url, {
   async leecher (params, ready) {
     await tuneLikeTheCli(params)
     const { createTensorSwap } = await import('tensorswap')
-    const { wholeModelSelector } = await import('tensorswap/graphsync')
+    const { wholeModelSelector } = await import('tensorswap/tensors')
     const { readManifest } = await import('@tensorswap/model')
     const { multiaddr } = await import('@multiformats/multiaddr')
     const { CID } = await import('multiformats/cid')

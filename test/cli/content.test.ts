@@ -74,6 +74,7 @@ describe('tensorswap add/ls/export/car (built binary, real TF.js model)', () => 
     const ex = await runCliJson(['--repo', repo, 'car', 'export', root, '-o', car])
     assert.ok(ex.blocks > 1)
     const fresh = join(work, 'repo-car')
+    assert.equal((await runCli(['--repo', fresh, 'init'])).code, 0)
     const im = await runCliJson(['--repo', fresh, 'car', 'import', car])
     assert.deepEqual(im.roots, [root])
     assert.equal(im.blocks, ex.blocks)
@@ -92,6 +93,7 @@ describe('tensorswap add/ls/export/car (built binary, real TF.js model)', () => 
     const bytes = await readFile(car)
     bytes[bytes.length - 10] ^= 0xff // flip a byte inside the last block
     await writeFile(car, bytes)
+    assert.equal((await runCli(['--repo', join(work, 'repo-bad'), 'init'])).code, 0)
     const r = await runCli(['--repo', join(work, 'repo-bad'), 'car', 'import', car])
     assert.equal(r.code, 1)
     assert.match(r.stderr, /^tensorswap: BlockHashMismatchError: /)

@@ -11,7 +11,11 @@ import { runCli } from '../helpers/cli.js'
 describe('tensorswap dag', () => {
   let work: string
   let repo: string
-  before(async () => { work = await mkdtemp(join(tmpdir(), 'ts-dag-')); repo = join(work, 'repo') })
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ts-dag-'))
+    repo = join(work, 'repo')
+    assert.equal((await runCli(['--repo', repo, 'init'])).code, 0)
+  })
   after(async () => { await rm(work, { recursive: true, force: true }) })
 
   it('put stores DAG-JSON as DAG-CBOR, get prints it back, walk visits in selector order', async () => {

@@ -86,6 +86,44 @@ describe('serve + get between two processes (real model)', () => {
     assert.deepEqual(await digestTree(out), await digestTree(model))
   })
 
+  it('Ctrl-C (SIGINT) stops cleanly: "interrupted, run again to resume", exit 130; the next run resumes', async () => {
+    const repo = join(work, 'leech-sigint')
+    const out = join(work, 'out-sigint')
+    const child = spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'tcp')], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
+    while (child.exitCode == null && await countBlocks(repo) < 5) await new Promise(resolve => setTimeout(resolve, 20))
+    assert.equal(child.exitCode, null, 'still fetching when interrupted')
+    child.kill('SIGINT')
+    assert.equal(await exited, 130, stderr)
+    assert.equal(stderr, 'tensorswap: InterruptedError: interrupted, run again to resume\n')
+    const again = await runCli(['--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'tcp')])
+    assert.equal(again.code, 0, again.stderr)
+    assert.match(again.stderr, /^resuming: \d+(\.\d)? (B|kB|MB) already here\n$/, 'the resumed run says what was already here')
+    assert.deepEqual(await digestTree(out), await digestTree(model))
+  })
+
+  it('serve logs the peers connecting and the transfers it served on stderr', async () => {
+    const copyRepo = join(work, 'seed-log')
+    await runCliJson(['--repo', copyRepo, 'add', model])
+    const logged = await startServe(copyRepo, ['/ip4/127.0.0.1/tcp/0'])
+    let stderr = ''
+    logged.child.stderr?.on('data', (d: string) => { stderr += d })
+    try {
+      const repo = join(work, 'leech-log')
+      const summary = await runCliJson(['--repo', repo, 'get', root, '-o', join(work, 'out-log'), '--peer', addrOf(logged.ready, 'tcp')])
+      const deadline = Date.now() + 10_000
+      while (!/^served /m.test(stderr) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+      assert.match(stderr, /^peer connected 12D3Koo\w+$/m)
+      const served = /^served (12D3Koo\w+): (\d+) blocks \(.+\) in \d+\.\d s$/m.exec(stderr)
+      assert.ok(served != null, stderr)
+      assert.equal(Number(served[2]), summary.blocks, 'every block fetched was served in that transfer')
+    } finally {
+      await logged.stop()
+    }
+  })
+
   it('get without --peer is a usage error; an unreachable peer is a runtime error', async () => {
     const r = await runCli(['--repo', join(work, 'x'), 'get', root, '-o', join(work, 'x-out')])
     assert.equal(r.code, 2)

@@ -95,7 +95,7 @@ describe('slow readers against a serving node (tensorswap serve)', () => {
 
   // Each serving batch waits for its stream to drain, and at most
   // DEFAULT_ENGINE_CONCURRENCY (8) batches run at once, so 8 peers that want blocks and never read
-  // the answers would hold every serving slot; the send deadline (DEFAULT_SEND_DEADLINE_MS) frees them.
+  // the answers would hold every serving slot; the stall limit (DEFAULT_SEND_STALL_MS) frees them.
   it('8 peers that want every block and never read: their batches time out (send deadline), an honest get still completes', async () => {
     const hostile = await startHostile(['--mode', 'no-read', '--count', '8', '--blocks', join(seeded.seedRepo, 'blocks'), '--transport', 'tcp', '--dial', addrOf(seeded.seeder.ready, 'tcp')])
     try {

@@ -13,9 +13,9 @@ import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
 import * as dagCbor from '@ipld/dag-cbor'
 import { multiaddr } from '@multiformats/multiaddr'
-import { PROTOCOL_ID, decodeMessage, isTerminalStatus, ResponseStatusCode } from '@tensorswap/graphsync'
+import { DEFAULT_MAX_REQUESTS_PER_PEER, PROTOCOL_ID, decodeMessage, isTerminalStatus, ResponseStatusCode } from '@tensorswap/graphsync'
 import { CID } from 'multiformats/cid'
-import { selectTensorIndices } from 'tensorswap/graphsync'
+import { layerIndex, selectTensorIndices } from 'tensorswap/tensors'
 import { createLibp2pNode, FrameWriter, readFrames } from 'tensorswap/transport'
 import { BIN, runCli, runCliJson } from '../helpers/cli.js'
 import { copyHumanModel } from '../helpers/model.js'
@@ -151,8 +151,8 @@ describe('get --tensors / --layers between processes (efficientpose, real TF.js 
       assert.equal(globExpected().length, 6)
       await checkOutput(out, summary, globExpected())
       // the manifest and the selected chunks only
-      assert.equal(await countBlocks(join(work, `leech-glob-${protocol}`)), summary.blocksFetched)
-      assert.ok(summary.blocksFetched <= 1 + 6, `${summary.blocksFetched} blocks`)
+      assert.equal(await countBlocks(join(work, `leech-glob-${protocol}`)), summary.blocks)
+      assert.ok(summary.blocks <= 1 + 6, `${summary.blocks} blocks`)
     })
 
     it(`--layers A-B from \`${peerName}\` uses ${protocol} and writes exactly those layers`, async () => {
@@ -165,6 +165,23 @@ describe('get --tensors / --layers between processes (efficientpose, real TF.js 
       await checkOutput(out, summary, expected)
     })
   }
+
+  it('a --layers range holding none of the model\'s layers is a usage error naming its range; nothing is written', async () => {
+    const layers = manifestNames.map(layerIndex).filter((i): i is number => i !== undefined)
+    const out = join(work, 'layers-none-out')
+    const r = await runCli(['--repo', join(work, 'leech-layers-none'), 'get', root, '-o', out, '--peer', addrOf(gs.ready, 'tcp'), '--layers', '100-200'])
+    assert.equal(r.code, 2, r.stderr)
+    assert.equal(r.stderr, `tensorswap: UsageError: --layers 100-200: no layer in 100-200; the model's layers are ${Math.min(...layers)}-${Math.max(...layers)}\n`)
+    await assert.rejects(stat(out), { code: 'ENOENT' })
+  })
+
+  it('a --tensors glob matching nothing is a usage error naming it and a few tensor names; nothing is written', async () => {
+    const out = join(work, 'glob-none-out')
+    const r = await runCli(['--repo', join(work, 'leech-glob-none'), 'get', root, '-o', out, '--peer', addrOf(gs.ready, 'tcp'), '--tensors', 'nomatch*'])
+    assert.equal(r.code, 2, r.stderr)
+    assert.equal(r.stderr, `tensorswap: UsageError: --tensors "nomatch*" matches no tensor of this model; its tensors are named like ${manifestNames.slice(0, 3).join(', ')}, ... (${manifestNames.length} tensors)\n`)
+    await assert.rejects(stat(out), { code: 'ENOENT' })
+  })
 
   it('a malformed --layers is a usage error before any network work', async () => {
     const dead = addrOf(gs.ready, 'tcp').replace(/\/tcp\/\d+/, '/tcp/1')
@@ -189,7 +206,7 @@ describe('get --tensors / --layers between processes (efficientpose, real TF.js 
             if (statuses.length >= expectResponses) done()
           }
         })().catch(() => {})
-      })
+      }, { maxInboundStreams: 2 * DEFAULT_MAX_REQUESTS_PER_PEER }) // the responder opens one stream per response
       let streamError = false
       try {
         const stream = await node.dialProtocol(multiaddr(addrOf(gs.ready, 'tcp')), PROTOCOL_ID)
@@ -231,13 +248,14 @@ describe('get --tensors / --layers between processes (efficientpose, real TF.js 
       assert.deepEqual(r2.statuses, [])
       assert.equal(r2.streamError, true)
 
-      // 12 whole-model requests at once: at most DEFAULT_MAX_REQUESTS_PER_PEER (6) are served, the rest are busy (31)
-      const all = { R: { l: { none: {} }, ':>': { '|': [{ '.': {} }, { a: { '>': { '@': {} } } }] } } }
-      const r3 = await sendRaw(request(all, 12), 12)
-      assert.equal(r3.statuses.length, 12)
+      // a flood of DEFAULT_MAX_REQUESTS_PER_PEER (100) + 12 requests in one message (root-only, cheap
+      // to serve): the first 100 are served, the 12 past the per-peer limit get 31 (busy), no penalty
+      const flood = DEFAULT_MAX_REQUESTS_PER_PEER + 12
+      const r3 = await sendRaw(request({ '.': {} }, flood), flood)
+      assert.equal(r3.statuses.length, flood)
       const busy = r3.statuses.filter(s => s === ResponseStatusCode.RequestFailedBusy).length
       const full = r3.statuses.filter(s => s === ResponseStatusCode.RequestCompletedFull).length
-      assert.ok(busy >= 6 && busy + full === 12, `statuses ${r3.statuses.join(',')}`)
+      assert.ok(busy >= 12 && busy + full === flood, `statuses ${r3.statuses.join(',')}`)
 
       // the node still serves
       assert.equal(gs.child.exitCode, null)
@@ -269,7 +287,7 @@ describe('get --tensors: resume after the fetching process is killed (blazepose-
       const storedAfter = await countBlocks(repo)
       assert.equal(summary.protocol, 'graphsync')
       assert.ok(storedBefore >= 5 && storedBefore < storedAfter, `interrupted mid-fetch (${storedBefore} of ${storedAfter} blocks)`)
-      assert.equal(summary.blocksFetched, storedAfter - storedBefore, 'every block received was new: none sent twice')
+      assert.equal(summary.blocks, storedAfter - storedBefore, 'every block received was new: none sent twice')
       assert.ok(summary.blocksLocal >= storedBefore, `${summary.blocksLocal} read locally`)
       const src = await sourceTensors(model).catch(() => undefined)
       const index = JSON.parse(await readFile(join(out, 'tensors.json'), 'utf8')) as TensorsJson

@@ -3,7 +3,7 @@
  * directory as `model.json` + shards, and sha256 digests of a directory tree.
  */
 import { createHash } from 'node:crypto'
-import { copyFile, mkdir, readdir, readFile, stat } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { HUMAN_MODELS } from './cli.js'
 
@@ -30,4 +30,24 @@ export async function digestTree (dir: string): Promise<Map<string, string>> {
   }
   await walk(dir)
   return out
+}
+
+/**
+ * Write `bytes` bytes of real weights to `path`: the human-models weight shards (`*.bin`)
+ * concatenated in name order, repeated if needed. A file with no tensor layout we know, so it
+ * is chunked like any file (1 MiB leaves): the shape of a large checkpoint's transfer.
+ */
+export async function writeRealWeightsFile (path: string, bytes: number): Promise<string> {
+  const shards = (await readdir(HUMAN_MODELS)).filter(n => n.endsWith('.bin')).sort()
+  const out = Buffer.alloc(bytes)
+  let at = 0
+  while (at < bytes) {
+    for (const s of shards) {
+      if (at >= bytes) break
+      const data = await readFile(join(HUMAN_MODELS, s))
+      at += data.copy(out, at)
+    }
+  }
+  await writeFile(path, out)
+  return path
 }

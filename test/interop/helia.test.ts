@@ -23,7 +23,7 @@ describe('Helia 7 interop (separate processes)', () => {
     work = await mkdtemp(join(tmpdir(), 'ts-helia-'))
     model = await copyHumanModel('faceres', join(work, 'model'))
     const seedRepo = join(work, 'seed')
-    files = (await runCliJson(['--repo', seedRepo, 'add', model])).files
+    files = (await runCliJson(['--repo', seedRepo, 'add', model])).filesRoot
     seeder = await startServe(seedRepo)
   })
   after(async () => {

@@ -11,6 +11,7 @@ import { CARV2_HEADER_SIZE, CARV2_PRAGMA, MAX_CAR_HEADER_SIZE, MAX_CAR_SECTION_S
 import { BlockHashMismatchError, InvalidCarError, UnsupportedHashError } from './errors.js'
 import { StreamReader } from './stream-reader.js'
 import { verifyBlock } from './verify.js'
+import type { BlockProgressDetail } from './progress.js'
 import type { Blockstore } from 'interface-blockstore'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
 
@@ -19,7 +20,7 @@ const log = logger('tensorswap:blockstore:car-import')
 /** Progress events of {@link importCar}. */
 export type ImportCarProgressEvents =
   ProgressEvent<'tensorswap:car:import:header', { version: 1 | 2, roots: CID[] }> |
-  ProgressEvent<'tensorswap:car:import:block', { cid: CID, bytes: number, offset: number }>
+  ProgressEvent<'tensorswap:car:import:block', BlockProgressDetail & { /** Byte offset of the block's section in the CAR stream. */ offset: number }>
 
 /** Options of {@link importCar}. */
 export interface ImportCarOptions extends ProgressOptions<ImportCarProgressEvents> {
@@ -69,7 +70,7 @@ export interface ImportCarResult {
  *   over-long varint, header/section over the limits, header not dag-cbor or without roots, CID
  *   parse failure, zero-length section, unsupported version, CARv2 data payload out of bounds
  * @throws BlockHashMismatchError - a block does not hash to its CID (`offset`, `cid` set)
- * @throws UnsupportedHashError - a block's CID uses a hash other than sha2-256/identity
+ * @throws UnsupportedHashError - a block's CID uses a hash `verifyBlock` cannot check (not identity, sha2-256, sha2-512)
  * @throws AbortError - `options.signal` aborted
  */
 export async function importCar (blockstore: Pick<Blockstore, 'put'>, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: ImportCarOptions = {}): Promise<ImportCarResult> {
@@ -122,7 +123,7 @@ export async function importCar (blockstore: Pick<Blockstore, 'put'>, source: As
       await blockstore.put(cid, block, { signal })
       blocks++
       bytes += block.byteLength
-      options.onProgress?.(new CustomProgressEvent('tensorswap:car:import:block', { cid, bytes: block.byteLength, offset }))
+      options.onProgress?.(new CustomProgressEvent<BlockProgressDetail & { offset: number }>('tensorswap:car:import:block', { cid, bytes: block.byteLength, from: 'car', offset }))
       log.trace('imported %c (%d bytes) from offset %d', cid, block.byteLength, offset)
     }
     log('imported %d blocks, %d bytes from %s', blocks, bytes, ctx.label)

@@ -48,6 +48,18 @@ export const HASH_IDENTITY = 0x00
 export const HASH_SHA2_256 = 0x12
 /** Digest length of sha2-256, in bytes (FIPS 180-4). */
 export const SHA2_256_DIGEST_LENGTH = 32
+/** Multihash code of `sha2-512` (multicodec table). */
+export const HASH_SHA2_512 = 0x13
+/** Digest length of sha2-512, in bytes (FIPS 180-4). */
+export const SHA2_512_DIGEST_LENGTH = 64
+
+/**
+ * Largest binary CID accepted from a peer (Bitswap want-lists, presences and block prefixes,
+ * GraphSync links) or as the CID of a CAR section beyond its block, in bytes. boxo's
+ * `MaximumAllowedCid` (boxo/verifcid: `binary.MaxVarintLen64*4 + MaximumHashLength` = 10*4 + 128):
+ * four varints (version, codec, multihash code, digest length) and a digest of at most 128 bytes.
+ */
+export const MAX_CID_BYTES = 168
 
 /**
  * How many block writes `FsBlockstore.putMany` keeps in flight. Each put ends in an fsync,

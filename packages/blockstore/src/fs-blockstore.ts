@@ -80,7 +80,7 @@ export interface FsBlockstoreInit {
  * const store = new FsBlockstore('/tmp/blocks')
  * await store.open()
  * await store.put(cid, bytes)
- * const back = await getBlock(store, cid)
+ * const back = await getVerifiedBlock(store, cid)
  * await store.close()
  * ```
  */
@@ -159,6 +159,24 @@ export class FsBlockstore implements Blockstore {
   async has (cid: CID, options: AbortOptions = {}): Promise<boolean> {
     options.signal?.throwIfAborted()
     return await isFile(this.blockPath(cid))
+  }
+
+  /**
+   * The stored block's size in bytes without reading it (one `stat`), for callers that decide
+   * by size (the Bitswap engine answers a want-have for a small block with the block).
+   *
+   * @returns bytes, or `undefined` when the block is not stored
+   * @throws AbortError - `options.signal` aborted
+   */
+  async size (cid: CID, options: AbortOptions = {}): Promise<number | undefined> {
+    options.signal?.throwIfAborted()
+    try {
+      const st = await fs.stat(this.blockPath(cid))
+      return st.isFile() ? st.size : undefined
+    } catch (err: any) {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
+      throw err
+    }
   }
 
   /**
@@ -245,7 +263,7 @@ export class FsBlockstore implements Blockstore {
    *
    * @throws NotFoundError - no such block
    * @throws BlockHashMismatchError - `verifyOnRead` and the file no longer matches the CID
-   * @throws UnsupportedHashError - `verifyOnRead` and the CID's hash is not sha2-256/identity
+   * @throws UnsupportedHashError - `verifyOnRead` and the CID's hash cannot be verified (`canVerify`)
    * @throws AbortError - `options.signal` aborted
    */
   async * get (cid: CID, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
@@ -353,7 +371,10 @@ export class FsBlockstore implements Blockstore {
 }
 
 /**
- * Concatenate a block from any interface-blockstore v7 store (whose `get` yields chunks).
+ * Read a whole block from any interface-blockstore v7 store (whose `get` yields chunks) by
+ * concatenating its chunks, **without verifying** it against `cid` (as multiformats'
+ * `createUnsafe`): for stores whose contents were verified on the way in, or callers that verify
+ * themselves. Use {@link getVerifiedBlock} when the bytes must be checked.
  *
  * @param store - any Blockstore
  * @param cid - the block to read
@@ -361,7 +382,7 @@ export class FsBlockstore implements Blockstore {
  * @returns the whole block
  * @throws whatever `store.get` throws (`NotFoundError` for a missing block in FsBlockstore)
  */
-export async function getBlock (store: Pick<Blockstore, 'get'>, cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
+export async function getBlockUnverified (store: Pick<Blockstore, 'get'>, cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
   let length = 0
   for await (const chunk of store.get(cid, options)) {
@@ -383,15 +404,20 @@ export async function getBlock (store: Pick<Blockstore, 'get'>, cid: CID, option
  * path for blocks that may have been corrupted on disk or came from elsewhere. Identity CIDs
  * are answered from the CID itself without touching the store.
  *
+ * @param store - any Blockstore
+ * @param cid - the block to read
+ * @param options - `signal` is passed to `store.get`
+ * @returns the whole block, verified with `verifyBlock`
  * @throws BlockNotFoundError - the store has no such block (its `NotFoundError`), naming the CID
  * @throws BlockHashMismatchError - the stored bytes do not hash to `cid`
- * @throws UnsupportedHashError - the multihash is neither sha2-256 nor identity
+ * @throws UnsupportedHashError - the multihash cannot be verified (not identity, sha2-256 or
+ *   sha2-512 at full length; see `canVerify`)
  */
 export async function getVerifiedBlock (store: Pick<Blockstore, 'get'>, cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
   if (cid.multihash.code === HASH_IDENTITY) return cid.multihash.digest
   let bytes: Uint8Array
   try {
-    bytes = await getBlock(store, cid, options)
+    bytes = await getBlockUnverified(store, cid, options)
   } catch (err: any) {
     if (err?.name === 'NotFoundError') throw new BlockNotFoundError(`block ${cid} not found`, cid, { cause: err })
     throw err
@@ -436,4 +462,25 @@ async function syncDir (dir: string): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/** A blockstore that can tell a stored block's size without reading it (see {@link blockSize}). */
+export interface SizedBlockstore {
+  /** Bytes of the stored block, `undefined` when it is not stored. */
+  size: (cid: CID, options?: AbortOptions) => Promise<number | undefined>
+}
+
+/**
+ * A stored block's size in bytes when `store` can tell without reading the block: identity CIDs
+ * (the digest is the block), stores with a `size` method ({@link FsBlockstore}, the repo's
+ * blockstore). Other stores (e.g. blockstore-core's `MemoryBlockstore`) give `undefined`: the
+ * caller decides without the size rather than read a possibly large block.
+ *
+ * @returns bytes, or `undefined` (not stored, or the store cannot tell)
+ * @throws the store's errors; AbortError - `options.signal` aborted
+ */
+export async function blockSize (store: object, cid: CID, options: AbortOptions = {}): Promise<number | undefined> {
+  if (cid.multihash.code === HASH_IDENTITY) return cid.multihash.digest.byteLength
+  const sized = store as Partial<SizedBlockstore>
+  return typeof sized.size === 'function' ? await sized.size(cid, options) : undefined
 }

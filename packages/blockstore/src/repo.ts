@@ -8,16 +8,36 @@ import os from 'node:os'
 import path from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { logger } from '@libp2p/logger'
+import { IdentityBlockstore } from 'blockstore-core/identity'
 import { LevelDatastore } from 'datastore-level'
 import { Level } from 'level'
-import { DEFAULT_LISTEN_ADDRS, DEFAULT_REPO_DIRNAME, IDENTITY_KEY_MODE, REPO_CONFIG_VERSION, REPO_PATH_ENV } from './constants.js'
-import { InvalidRepoConfigError, RepoLockedError } from './errors.js'
+import { DEFAULT_LISTEN_ADDRS, DEFAULT_REPO_DIRNAME, HASH_IDENTITY, IDENTITY_KEY_MODE, REPO_CONFIG_VERSION, REPO_PATH_ENV } from './constants.js'
+import { InvalidRepoConfigError, RepoLockedError, RepoNotFoundError } from './errors.js'
 import { FsBlockstore } from './fs-blockstore.js'
+import type { SizedBlockstore } from './fs-blockstore.js'
 import type { FsBlockstoreInit } from './fs-blockstore.js'
-import type { PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, PrivateKey } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 
 const log = logger('tensorswap:blockstore:repo')
+
+/** The repo's blockstore: blockstore-core's `IdentityBlockstore` over an {@link FsBlockstore}, with its `size`. */
+class RepoBlockstore extends IdentityBlockstore implements SizedBlockstore {
+  readonly #blocks: FsBlockstore
+
+  constructor (blocks: FsBlockstore) {
+    super(blocks)
+    this.#blocks = blocks
+  }
+
+  /** See {@link FsBlockstore.size}; an identity CID's block is its digest. */
+  async size (cid: CID, options: AbortOptions = {}): Promise<number | undefined> {
+    if (cid.multihash.code === HASH_IDENTITY) return cid.multihash.digest.byteLength
+    return await this.#blocks.size(cid, options)
+  }
+}
 
 /** Name of the config file in the repo. */
 export const CONFIG_FILE = 'config.json'
@@ -36,6 +56,11 @@ export interface RepoConfig {
   listen: string[]
   /** Listen address of the HTTP gateway (e.g. `'/ip4/127.0.0.1/tcp/8080'`); no gateway when absent. */
   gateway?: string
+  /**
+   * Bootstrap peers of the DHT (multiaddrs ending in `/p2p/<id>`, or `"amino"` for the public
+   * IPFS list); `serve --bootstrap` adds to these. Default: none (the node dials nobody unasked).
+   */
+  bootstrap?: string[]
 }
 
 /** Options of {@link openRepo}. */
@@ -46,14 +71,25 @@ export interface OpenRepoOptions {
   blockstore?: FsBlockstoreInit
   /** Config written when the repo has none yet (validated); defaults to {@link defaultRepoConfig}. */
   config?: RepoConfig
+  /**
+   * Create the repo when `repoPath` holds none (no `config.json`); `false` throws
+   * `RepoNotFoundError` instead, so a mistyped path is not silently made a new repo.
+   * @default true
+   */
+  create?: boolean
 }
 
 /** An open repo. Call `close()` to release the datastore lock. */
 export interface Repo {
   /** Absolute repo path. */
   readonly path: string
-  /** Block storage, `<path>/blocks`. */
-  readonly blockstore: FsBlockstore
+  /**
+   * Block storage: an {@link FsBlockstore} at `<path>/blocks` behind blockstore-core's
+   * `IdentityBlockstore`, as Helia does, so identity CIDs (multihash 0x00, the block is the digest)
+   * are never written or asked for: `has` is always true, `get` yields the digest, `put` and
+   * `delete` write nothing, `getAll` lists only stored blocks.
+   */
+  readonly blockstore: Blockstore & SizedBlockstore
   /** Key/value storage (ledger, peer store, pins), leveldb at `<path>/datastore`. Holds the repo lock. */
   readonly datastore: Datastore
   /** The current config (replaced by `saveConfig`). */
@@ -102,15 +138,19 @@ export function validateRepoConfig (value: unknown, file: string = CONFIG_FILE):
   if (value == null || typeof value !== 'object' || Array.isArray(value)) fail('expected a JSON object')
   const obj = value as Record<string, unknown>
   for (const key of Object.keys(obj)) {
-    if (key !== 'version' && key !== 'listen' && key !== 'gateway') fail(`unknown key "${key}"`)
+    if (key !== 'version' && key !== 'listen' && key !== 'gateway' && key !== 'bootstrap') fail(`unknown key "${key}"`)
   }
   if (obj.version !== REPO_CONFIG_VERSION) fail(`"version" must be ${REPO_CONFIG_VERSION}, got ${JSON.stringify(obj.version)}`)
   if (!Array.isArray(obj.listen) || !obj.listen.every(a => typeof a === 'string' && a.startsWith('/'))) {
     fail('"listen" must be an array of multiaddr strings (each starting with "/")')
   }
   if (obj.gateway !== undefined && (typeof obj.gateway !== 'string' || obj.gateway === '')) fail('"gateway" must be a non-empty string when present')
+  if (obj.bootstrap !== undefined && (!Array.isArray(obj.bootstrap) || !obj.bootstrap.every(a => typeof a === 'string' && (a.startsWith('/') || a === 'amino')))) {
+    fail('"bootstrap" must be an array of multiaddr strings (each starting with "/") or "amino"')
+  }
   const cfg: RepoConfig = { version: REPO_CONFIG_VERSION, listen: [...(obj.listen as string[])] }
   if (obj.gateway !== undefined) cfg.gateway = obj.gateway as string
+  if (obj.bootstrap !== undefined) cfg.bootstrap = [...(obj.bootstrap as string[])]
   return cfg
 }
 
@@ -128,12 +168,15 @@ export function validateRepoConfig (value: unknown, file: string = CONFIG_FILE):
  * @throws InvalidRepoConfigError - `config.json` is not valid JSON / fails validation, or
  *   `identity.key` cannot be decoded (the message names the file)
  * @throws OpenFailedError - the datastore or blockstore cannot be opened for another reason
+ * @throws RepoNotFoundError - `repoPath` is not a directory (a file, say), or holds no repo and
+ *   `options.create` is `false`
  * @throws AbortError - `options.signal` aborted
  */
 export async function openRepo (repoPath: string, options: OpenRepoOptions = {}): Promise<Repo> {
   const { signal } = options
   signal?.throwIfAborted()
   const root = path.resolve(repoPath)
+  await assertRepoPath(root, options.create ?? true)
   await fs.mkdir(root, { recursive: true })
 
   const datastore = await openDatastore(path.join(root, DATASTORE_DIR))
@@ -143,8 +186,9 @@ export async function openRepo (repoPath: string, options: OpenRepoOptions = {})
     signal?.throwIfAborted()
     const privateKey = await loadOrCreateKey(root)
     signal?.throwIfAborted()
-    const blockstore = new FsBlockstore(path.join(root, BLOCKS_DIR), options.blockstore)
-    await blockstore.open()
+    const blocks = new FsBlockstore(path.join(root, BLOCKS_DIR), options.blockstore)
+    await blocks.open()
+    const blockstore = new RepoBlockstore(blocks)
     let closed = false
     log('opened repo %s', root)
     return {
@@ -161,7 +205,7 @@ export async function openRepo (repoPath: string, options: OpenRepoOptions = {})
       async close (): Promise<void> {
         if (closed) return
         closed = true
-        await blockstore.close()
+        await blocks.close()
         await datastore.close()
         log('closed repo %s', root)
       }
@@ -170,6 +214,25 @@ export async function openRepo (repoPath: string, options: OpenRepoOptions = {})
     await datastore.close()
     throw err
   }
+}
+
+/**
+ * Check `root` can be (or is) a repo: not a file, and holding `config.json` unless `create`.
+ * @throws RepoNotFoundError - naming `root`
+ */
+async function assertRepoPath (root: string, create: boolean): Promise<void> {
+  const st = await fs.stat(root).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined
+    if (err.code === 'ENOTDIR') throw new RepoNotFoundError(`${root}: a parent of the path is not a directory, so it cannot be a repo`, root, { cause: err })
+    throw err
+  })
+  if (st != null && !st.isDirectory()) throw new RepoNotFoundError(`${root} is not a directory, so it cannot be a repo`, root)
+  if (create) return
+  const hasConfig = st != null && await fs.stat(path.join(root, CONFIG_FILE)).then(() => true, (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return false
+    throw err
+  })
+  if (!hasConfig) throw new RepoNotFoundError(`no repo at ${root} (no ${CONFIG_FILE})`, root)
 }
 
 async function openDatastore (dir: string): Promise<LevelDatastore> {

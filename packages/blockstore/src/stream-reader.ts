@@ -5,6 +5,7 @@
  */
 
 import { logger } from '@libp2p/logger'
+import { varint } from 'multiformats'
 import { MAX_VARINT_BYTES } from './constants.js'
 
 const log = logger('tensorswap:blockstore:stream-reader')
@@ -110,19 +111,17 @@ export class StreamReader {
   async readVarint (): Promise<VarintResult> {
     const bytes = await this.upTo(MAX_VARINT_BYTES)
     if (bytes.byteLength === 0) return { kind: 'eof' }
-    let value = 0
-    let scale = 1
-    for (let i = 0; i < bytes.byteLength; i++) {
-      const b = bytes[i]
-      value += (b & 0x7f) * scale
-      scale *= 128
-      if ((b & 0x80) === 0) {
-        if (i > 0 && b === 0) return { kind: 'too-long' } // non-minimal encoding (unsigned-varint spec)
-        if (!Number.isSafeInteger(value)) return { kind: 'too-large' }
-        return { kind: 'ok', value, length: i + 1 }
-      }
+    let decoded: [number, number]
+    try {
+      decoded = varint.decode(bytes)
+    } catch {
+      // multiformats' decode throws a RangeError when no byte ends the varint within `bytes`
+      // (truncated at end of stream, or longer than 9 bytes) and for a non-minimal encoding
+      return bytes.byteLength < MAX_VARINT_BYTES && bytes.every(b => b >= 0x80) ? { kind: 'truncated' } : { kind: 'too-long' }
     }
-    return bytes.byteLength < MAX_VARINT_BYTES ? { kind: 'truncated' } : { kind: 'too-long' }
+    const [value, length] = decoded
+    if (!Number.isSafeInteger(value)) return { kind: 'too-large' }
+    return { kind: 'ok', value, length }
   }
 
   /**

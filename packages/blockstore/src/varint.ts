@@ -1,6 +1,13 @@
 /**
- * Unsigned LEB128 varint encoding (multiformats unsigned-varint spec), as used in CAR framing.
+ * Unsigned varints (multiformats unsigned-varint spec: LEB128, minimal, at most 9 bytes), as used
+ * in CAR framing and Bitswap/GraphSync length prefixes. Encoding and decoding are multiformats'
+ * `varint` (`encodeTo`, `encodingLength`, `decode`, which also rejects non-minimal and over-long
+ * encodings); this module only adds the range check and a fresh buffer.
+ *
+ * @module
  */
+
+import { varint } from 'multiformats'
 
 /**
  * Encode a non-negative safe integer as an unsigned varint.
@@ -11,11 +18,5 @@
  */
 export function encodeVarint (value: number): Uint8Array {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`cannot varint-encode ${value}`)
-  const out: number[] = []
-  while (value >= 0x80) {
-    out.push((value % 0x80) | 0x80)
-    value = Math.floor(value / 0x80)
-  }
-  out.push(value)
-  return Uint8Array.from(out)
+  return varint.encodeTo(value, new Uint8Array(varint.encodingLength(value)))
 }

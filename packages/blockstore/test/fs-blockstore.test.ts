@@ -4,7 +4,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
-import { FsBlockstore, getBlock, hashBlock, verifyBlock } from '../src/index.js'
+import { FsBlockstore, blockSize, getBlockUnverified, hashBlock, verifyBlock } from '../src/index.js'
 import { pseudoRandomBytes, rmDir, tmpDir } from './helpers.js'
 
 describe('FsBlockstore', () => {
@@ -24,11 +24,25 @@ describe('FsBlockstore', () => {
     assert.equal(await store.has(cid), false)
     assert.equal((await store.put(cid, block)).toString(), cid.toString())
     assert.equal(await store.has(cid), true)
-    const back = await getBlock(store, cid)
+    const back = await getBlockUnverified(store, cid)
     assert.deepEqual(back, block)
     await store.delete(cid)
     assert.equal(await store.has(cid), false)
     await store.delete(cid) // deleting a missing block is fine
+  })
+
+  it('size tells a stored block\'s bytes without reading it; blockSize also for identity CIDs and unsized stores', async () => {
+    const { identity } = await import('multiformats/hashes/identity')
+    const { MemoryBlockstore } = await import('blockstore-core')
+    const other = hashBlock(pseudoRandomBytes(10, 8))
+    assert.equal(await store.size(other), undefined)
+    await store.put(cid, block)
+    assert.equal(await store.size(cid), 100_000)
+    assert.equal(await blockSize(store, cid), 100_000)
+    assert.equal(await blockSize(store, CID.createV1(0x55, identity.digest(Uint8Array.of(1, 2, 3)))), 3)
+    const mem = new MemoryBlockstore()
+    await mem.put(cid, block)
+    assert.equal(await blockSize(mem, cid), undefined)
   })
 
   it('uses the Kubo flatfs next-to-last/2 layout keyed by multihash', async () => {
@@ -49,23 +63,23 @@ describe('FsBlockstore', () => {
     await store.put(cid, new Uint8Array([1, 2, 3])) // would corrupt if it rewrote
     const after = await fs.stat(store.blockPath(cid))
     assert.equal(after.ino, before.ino)
-    assert.deepEqual(await getBlock(store, cid), block)
+    assert.deepEqual(await getBlockUnverified(store, cid), block)
   })
 
   it('put accepts sync and async chunk iterables', async () => {
     const b2 = pseudoRandomBytes(5000, 8)
     const c2 = hashBlock(b2)
     await store.put(c2, [b2.subarray(0, 10), b2.subarray(10)])
-    assert.deepEqual(await getBlock(store, c2), b2)
+    assert.deepEqual(await getBlockUnverified(store, c2), b2)
     const b3 = pseudoRandomBytes(5000, 9)
     const c3 = hashBlock(b3)
     await store.put(c3, (async function * () { yield b3.subarray(0, 1); yield b3.subarray(1) })())
-    assert.deepEqual(await getBlock(store, c3), b3)
+    assert.deepEqual(await getBlockUnverified(store, c3), b3)
   })
 
   it('get of a missing block throws NotFoundError', async () => {
     const missing = hashBlock(new Uint8Array([9, 9, 9]))
-    await assert.rejects(getBlock(store, missing), { name: 'NotFoundError' })
+    await assert.rejects(getBlockUnverified(store, missing), { name: 'NotFoundError' })
   })
 
   it('putMany / getMany / getAll / deleteMany', async () => {
@@ -105,13 +119,13 @@ describe('FsBlockstore', () => {
     const s = new FsBlockstore(d, { verifyOnRead: true })
     await s.open()
     await s.put(cid, block)
-    assert.deepEqual(await getBlock(s, cid), block)
+    assert.deepEqual(await getBlockUnverified(s, cid), block)
     const bad = block.slice()
     bad[500] ^= 0xff
     await fs.writeFile(s.blockPath(cid), bad)
-    await assert.rejects(getBlock(s, cid), { name: 'BlockHashMismatchError' })
+    await assert.rejects(getBlockUnverified(s, cid), { name: 'BlockHashMismatchError' })
     // without verifyOnRead the corrupted bytes are returned as stored
-    assert.deepEqual(await getBlock(new FsBlockstore(d), cid), bad)
+    assert.deepEqual(await getBlockUnverified(new FsBlockstore(d), cid), bad)
     await rmDir(d)
   })
 
@@ -138,7 +152,7 @@ describe('FsBlockstore', () => {
     await assert.rejects(store.put(other, new Uint8Array([4, 5, 6]), { signal }), { name: 'AbortError' })
     assert.equal(await store.has(other), false)
     await assert.rejects(store.has(cid, { signal }), { name: 'AbortError' })
-    await assert.rejects(getBlock(store, cid, { signal }), { name: 'AbortError' })
+    await assert.rejects(getBlockUnverified(store, cid, { signal }), { name: 'AbortError' })
     await assert.rejects(store.delete(cid, { signal }), { name: 'AbortError' })
     const controller = new AbortController()
     const slow = (async function * () { yield new Uint8Array([4]); controller.abort(); yield new Uint8Array([5, 6]) })()

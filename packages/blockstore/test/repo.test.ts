@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { Key } from 'interface-datastore'
-import { getBlock, hashBlock, openRepo, resolveRepoPath } from '../src/index.js'
+import { getBlockUnverified, getVerifiedBlock, hashBlock, openRepo, resolveRepoPath } from '../src/index.js'
 import { rmDir, tmpDir } from './helpers.js'
 
 describe('resolveRepoPath', () => {
@@ -46,10 +46,41 @@ describe('openRepo', () => {
     const again = await openRepo(repoPath)
     assert.equal(again.privateKey.publicKey.toString(), pub)
     assert.deepEqual(again.config, { version: 1, listen: ['/ip4/127.0.0.1/tcp/4001'], gateway: '/ip4/127.0.0.1/tcp/8080' })
-    assert.deepEqual(await getBlock(again.blockstore, cid), bytes)
+    assert.deepEqual(await getBlockUnverified(again.blockstore, cid), bytes)
     assert.deepEqual([...await again.datastore.get(new Key('/ledger/x'))], [42])
     await again.close()
     await rmDir(dir)
+  })
+
+  it('identity CIDs are never stored: has/get answer from the digest, put writes nothing to disk', async () => {
+    const dir = await tmpDir()
+    const repo = await openRepo(dir)
+    try {
+      const bytes = new TextEncoder().encode('{"inline":true}')
+      const cid = hashBlock(bytes, 0x0129, 0x00) // dag-json, identity multihash
+      const listFiles = async (): Promise<string[]> => (await fs.readdir(path.join(dir, 'blocks'), { recursive: true, withFileTypes: true }))
+        .filter(e => e.isFile()).map(e => path.join(e.parentPath, e.name)).sort()
+      const before = await listFiles()
+      assert.equal(await repo.blockstore.has(cid), true)
+      assert.deepEqual(await getBlockUnverified(repo.blockstore, cid), bytes)
+      assert.deepEqual(await getVerifiedBlock(repo.blockstore, cid), bytes)
+      await repo.blockstore.put(cid, bytes)
+      assert.deepEqual(await listFiles(), before)
+      const stored: string[] = []
+      for await (const { cid: c } of repo.blockstore.getAll()) stored.push(c.toString())
+      assert.deepEqual(stored, [])
+      // a sha2-256 block still goes to disk
+      const real = hashBlock(bytes)
+      await repo.blockstore.put(real, bytes)
+      assert.equal((await listFiles()).length, before.length + 1)
+      // and the repo's blockstore tells sizes without reading (identity: the digest)
+      assert.equal(await repo.blockstore.size(real), bytes.byteLength)
+      assert.equal(await repo.blockstore.size(cid), bytes.byteLength)
+      assert.equal(await repo.blockstore.size(hashBlock(Uint8Array.of(9))), undefined)
+    } finally {
+      await repo.close()
+      await rmDir(dir)
+    }
   })
 
   it('a second open of the same repo -> RepoLockedError; works again after close', async () => {
@@ -88,5 +119,33 @@ describe('openRepo', () => {
     const dir = await tmpDir()
     await assert.rejects(openRepo(dir, { signal: AbortSignal.abort() }), { name: 'AbortError' })
     await rmDir(dir)
+  })
+})
+
+describe('openRepo: create and mistyped paths', () => {
+  it('create: false on a path with no repo throws RepoNotFoundError naming it and creates nothing', async () => {
+    const dir = await tmpDir()
+    try {
+      const missing = path.join(dir, 'typo')
+      await assert.rejects(openRepo(missing, { create: false }), (err: any) => err.name === 'RepoNotFoundError' && err.path === missing && err.message.includes(missing))
+      await assert.rejects(fs.stat(missing), { code: 'ENOENT' })
+      const repo = await openRepo(missing)
+      await repo.close()
+      const again = await openRepo(missing, { create: false })
+      await again.close()
+    } finally {
+      await rmDir(dir)
+    }
+  })
+
+  it('a path that is a regular file throws RepoNotFoundError naming it', async () => {
+    const dir = await tmpDir()
+    try {
+      const file = path.join(dir, 'file')
+      await fs.writeFile(file, 'x')
+      await assert.rejects(openRepo(file), (err: any) => err.name === 'RepoNotFoundError' && err.message === `${file} is not a directory, so it cannot be a repo`)
+    } finally {
+      await rmDir(dir)
+    }
   })
 })

@@ -3,15 +3,17 @@
  * The `tensorswap` command. Each command lives in `src/commands/<name>.ts` and is loaded lazily,
  * so `tensorswap --help` stays fast.
  */
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { tuneGcForBulkTransfer } from 'tensorswap/gc-tuning'
-import { exitCodeFor, printError, type GlobalOptions } from './output.js'
+import { exitCodeFor, printError, printUsageError, type GlobalOptions } from './output.js'
 
-const major = Number(process.versions.node.split('.')[0])
-if (major < 22) {
-  process.stderr.write(`tensorswap: needs Node >= 22 (this is ${process.versions.node}); run it through npx or npm scripts, which use the project's own Node\n`)
-  process.exit(1)
-}
+// stdout closed early (`tensorswap ls <cid> --json | head -c 10`): the reader has what it
+// wanted, so exit quietly with status 0 instead of an EPIPE stack trace (as `git log | head` does)
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
 
 // bulk transfers: V8 collects on heap growth, not on every few MiB of Buffers (src/gc-tuning.ts
 // in the tensorswap package; imported from its own module so `--help` does not load libp2p)
@@ -19,16 +21,28 @@ tuneGcForBulkTransfer()
 
 const program = new Command('tensorswap')
   .description('Content-addressed exchange for ML model weights')
+  .version(cliVersion(), '-V, --version', 'print the version')
   .addOption(new Option('--repo <dir>', 'repo directory (default: $TENSORSWAP_PATH or ~/.tensorswap)'))
   .option('--json', 'print one JSON object on stdout')
   .option('-q, --quiet', 'no progress or diagnostics on stderr')
-  .showHelpAfterError()
+  // usage errors are printed as one line by printUsageError below, not by commander with the help
+  .configureOutput({ outputError: () => {} })
   .exitOverride()
+
+/** This package's version, from its package.json (two levels above dist/src/bin.js). */
+function cliVersion (): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
 
 /** Merge the global options into a command's own options. */
 function opts<T extends object> (cmd: Command): GlobalOptions & T {
   return cmd.optsWithGlobals() as GlobalOptions & T
 }
+
+program.command('init')
+  .description('create the repo (add, get and serve create it too; other commands need one)')
+  .action(async (_o, cmd: Command) => { await (await import('./commands/init.js')).init(opts(cmd)) })
 
 program.command('add')
   .description('import a model file or directory; prints the root CID last')
@@ -44,18 +58,19 @@ program.command('ls')
 program.command('export')
   .description('write a model\'s files byte-exact into a directory')
   .argument('<cid>', 'manifest, UnixFS directory or file CID')
-  .requiredOption('-o, --output <dir>', 'output directory')
+  .requiredOption('-o, --output <dir>', 'output directory (`-`: a single file to stdout)')
   .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/export.js')).exportCommand(cid, opts(cmd)) })
 
 const car = program.command('car').description('move DAGs in and out as CAR files')
 car.command('export')
   .description('write a DAG as a CARv1 file (blocks in DFS order)')
   .argument('<cid>', 'root CID')
-  .requiredOption('-o, --output <file>', 'CAR file to write')
+  .requiredOption('-o, --output <file>', 'CAR file to write (`-`: stdout)')
+  .option('--files', 'only the model\'s UnixFS files (the CAR root is the files root: `ipfs-car unpack` writes them)')
   .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/car.js')).carExport(cid, opts(cmd)) })
 car.command('import')
   .description('import a CARv1/CARv2 file, verifying every block')
-  .argument('<file>', 'CAR file')
+  .argument('<file>', 'CAR file (`-`: stdin)')
   .action(async (file: string, _o, cmd: Command) => { await (await import('./commands/car.js')).carImport(file, opts(cmd)) })
 
 /** Collect a repeatable option. */
@@ -68,19 +83,57 @@ program.command('serve')
   .option('--gateway-fetch', 'let the gateway fetch missing blocks from connected peers')
   .option('--bulk-listen <multiaddr>', 'where to accept bulk lanes, /ip4|ip6/HOST/tcp/PORT (repeatable; default: port 0 on the listen hosts)', collect)
   .option('--no-bulk-lane', 'send blocks on libp2p streams only (no direct TLS bulk lane)')
+  .option('--accept-push <peer-id>', 'fetch DAGs this peer pushes, or `any` (repeatable; default: refuse pushes)', collect)
+  .option('--max-push-bytes <n>', 'largest DAG a push may announce, bytes (default 64 GiB)')
   // testing interop paths: a Bitswap-only node (spec/graphsync.md "Bitswap fallback")
   .addOption(new Option('--no-graphsync', 'do not serve or use GraphSync (Bitswap only)').hideHelp())
+  .option('--bootstrap <multiaddr>', 'DHT bootstrap peer ending in /p2p/<id>, or "amino" for the public IPFS list (repeatable; added to the repo config\'s; default: none)', collect)
+  .option('--mdns', 'discover peers on the local network with mDNS')
+  .option('--dht-mode <mode>', 'auto | client | server (default: server on a LAN-only node, else auto)')
+  .option('--reprovide-interval <ms>', 'provide the recorded roots again this often (default: 22 h)')
   .action(async (_o, cmd: Command) => { await (await import('./commands/serve.js')).serve(opts(cmd)) })
 
 program.command('get')
   .description('fetch a model from peers, verify every block, write the files byte-exact')
-  .argument('<cid>', 'root CID (manifest or UnixFS)')
-  .requiredOption('-o, --output <dir>', 'output directory')
-  .option('--peer <multiaddr>', 'peer to fetch from, ending in /p2p/<id> (repeatable)', collect)
+  .argument('<cid>', 'root CID: a manifest or UnixFS DAG (written with -o), or any IPLD DAG (dag-cbor, dag-json, dag-pb, raw) fetched into the repo')
+  .option('-o, --output <dir>', 'output directory (default: into the repo only, as `ipfs pin add`)')
+  .option('--peer <multiaddr>', 'peer to fetch from, ending in /p2p/<id> (repeatable; not needed when every block is local)', collect)
   .option('--gateway-source <url>', 'trustless gateway to fetch from, alone or behind the peers (repeatable)', collect)
   .option('--tensors <glob>', 'only the tensors whose names match (GraphSync, else Bitswap); one raw file per tensor')
   .option('--layers <A-B>', 'only the tensors of layers A..B (GraphSync, else Bitswap)')
+  .option('--timeout <seconds>', 'fail when no block arrives for this long, also after redialling the peers (default: 30)')
+  .option('--bootstrap <multiaddr>', 'DHT bootstrap peer ending in /p2p/<id>, or "amino" (repeatable); without --peer, providers are found on the DHT', collect)
+  .option('--mdns', 'discover peers on the local network with mDNS')
+  .option('--find-timeout <ms>', 'how long to search for providers (default: 30 s)')
   .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/get.js')).get(cid, opts(cmd)) })
+
+program.command('push')
+  .description('ask a peer to fetch a DAG from this repo; waits until it holds the whole DAG')
+  .argument('<cid>', 'root CID')
+  .requiredOption('--peer <multiaddr>', 'the receiver, ending in /p2p/<id> (it must run serve --accept-push)')
+  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/push.js')).push(cid, opts(cmd)) })
+
+program.command('diff')
+  .description('compare two model manifests in the repo: tensors added, removed, changed, and the new chunk bytes')
+  .argument('<cidA>', 'the older manifest')
+  .argument('<cidB>', 'the newer manifest')
+  .action(async (a: string, b: string, _o, cmd: Command) => { await (await import('./commands/diff.js')).diff(a, b, opts(cmd)) })
+
+program.command('verify')
+  .description('re-hash every block in the repo; from the given roots, also list missing blocks')
+  .argument('[root...]', 'root CIDs whose DAGs must be complete')
+  .option('--repair', 'delete corrupt blocks, so the next get fetches them again')
+  .addHelpText('after', '\nExample:\n  tensorswap verify bafy... --json   # {"blocks":4995,"corrupt":0,"missing":0,...}; exit 1 if any')
+  .action(async (roots: string[], _o, cmd: Command) => { await (await import('./commands/verify.js')).verify(roots, opts<{ repair?: boolean }>(cmd)) })
+
+program.command('providers')
+  .description('find the providers of a CID on the DHT; one line per provider: peer id, how found, addresses')
+  .argument('<cid>', 'CID to look up')
+  .option('--bootstrap <multiaddr>', 'DHT bootstrap peer ending in /p2p/<id>, or "amino" (repeatable; added to the repo config\'s)', collect)
+  .option('--mdns', 'discover peers on the local network with mDNS')
+  .option('--find-timeout <ms>', 'how long to search (default: 30 s)')
+  .addHelpText('after', '\nExample:\n  tensorswap providers bafy... --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo... --json   # {"cid":"bafy...","providers":[{"peerId":"12D3Koo...","addrs":[...],"source":"dht"}],...}')
+  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/providers.js')).providers(cid, opts(cmd)) })
 
 const dag = program.command('dag').description('IPLD blocks in the repo')
 dag.command('put')
@@ -97,14 +150,16 @@ dag.command('walk')
   .description('traverse with a selector; one JSON line per visited node')
   .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/dag.js')).dagWalk(cid, opts<{ selector: string }>(cmd)) })
 
+const json = process.argv.includes('--json')
 try {
   await program.parseAsync(process.argv)
 } catch (err) {
   if (err instanceof CommanderError) {
-    // help and version exit 0; commander already printed the usage error
+    // help and version exit 0
+    if (err.exitCode !== 0) printUsageError(err, json)
     process.exitCode = err.exitCode === 0 ? 0 : 2
   } else {
-    printError(err)
+    printError(err, json)
     process.exitCode = exitCodeFor(err)
   }
 }

@@ -86,17 +86,37 @@ export const DEFAULT_RESPONDER_MAX_BYTES = 2 ** 40
 
 /**
  * Default most requests one peer may have in progress at a responder; more get status 31
- * (RequestFailedBusy). go-graphsync's `MaxInProgressIncomingRequestsPerPeer` defaults to
- * unlimited within a global 6 (`maxInProgressIncomingRequests`); we apply 6 per peer.
+ * (RequestFailedBusy, GraphSync spec "Response Status Codes"), not a penalty. AptosNet's
+ * per-peer limit of 100 concurrent inbound RPCs (`MAX_CONCURRENT_INBOUND_RPCS` = 100,
+ * aptos-core `network/framework/src/constants.rs`); go-graphsync's
+ * `MaxInProgressIncomingRequestsPerPeer` is unlimited by default. The bytes these requests queue
+ * are bounded separately by {@link DEFAULT_MAX_MEMORY_PER_PEER_RESPONDER}.
  */
-export const DEFAULT_MAX_REQUESTS_PER_PEER = 6
+export const DEFAULT_MAX_REQUESTS_PER_PEER = 100
 
 /**
- * Default most requests in progress at a responder across all peers (go-graphsync default
- * `MaxInProgressIncomingRequests` = 6 per peer in practice; ours: 64 in total, each costing
- * at most one message buffer).
+ * Default most requests in progress at a responder across all peers; more get 31. go-graphsync's
+ * `MaxInProgressIncomingRequests` defaults to 6 (`defaultMaxInProgressRequests`, graphsync.go),
+ * which serves few peers; ours is 256: queued response bytes are bounded by
+ * {@link DEFAULT_MAX_MEMORY_RESPONDER}, so a request in progress costs its traversal state (its
+ * dedup set, at most {@link DEFAULT_MAX_DEDUP_CIDS} CIDs) plus, while it waits for memory, the one
+ * message it has built (typically {@link DEFAULT_RESPONSE_FLUSH_BYTES}, at most MAX_MESSAGE_SIZE).
  */
-export const DEFAULT_MAX_REQUESTS = 64
+export const DEFAULT_MAX_REQUESTS = 256
+
+/**
+ * Default most bytes of response messages a responder holds for all peers before its streams
+ * take them. go-graphsync `defaultTotalMaxMemory = uint64(256 << 20)` (graphsync.go, option
+ * `MaxMemoryResponder`). Over it a response waits (back-pressure); see `allocator.ts`.
+ */
+export const DEFAULT_MAX_MEMORY_RESPONDER = 256 * 1024 * 1024
+
+/**
+ * Default most bytes of response messages a responder holds for one peer. go-graphsync
+ * `defaultMaxMemoryPerPeer = uint64(16 << 20)` (graphsync.go, option `MaxMemoryPerPeerResponder`).
+ * Over it that peer's responses wait; other peers are not delayed.
+ */
+export const DEFAULT_MAX_MEMORY_PER_PEER_RESPONDER = 16 * 1024 * 1024
 
 /**
  * A responder flushes a response message once it holds this many block bytes (and earlier
@@ -137,3 +157,30 @@ export const DEFAULT_MAX_RESUME_CIDS = 65_536
  * network driver applies back-pressure to the stream beyond it.
  */
 export const REQUESTOR_MESSAGE_BUFFER = 1
+
+// --- the libp2p driver (`network.ts`) ---
+
+/**
+ * A request fails with `ResponseIncompleteError` when no response message arrives for this
+ * long, in ms. go-graphsync has no such timer (it relies on the connection); ours, so a
+ * responder that stalls or loses its stream cannot hang a fetch. 30 s is 3x the QUIC idle
+ * timeout.
+ */
+export const DEFAULT_REQUEST_IDLE_TIMEOUT_MS = 30_000
+
+/**
+ * libp2p `maxInboundStreams` / `maxOutboundStreams` per connection for the GraphSync
+ * protocol (`libp2p.handle(PROTOCOL_ID, handler, { maxInboundStreams, maxOutboundStreams })`;
+ * libp2p resets streams over it). One stream per request each way and at most
+ * {@link DEFAULT_MAX_REQUESTS_PER_PEER} (100) requests per peer; ours: that plus a margin for
+ * busy replies and cancels. libp2p's own default is 32 inbound / 64 outbound.
+ */
+export const DEFAULT_MAX_GRAPHSYNC_STREAMS = 128
+
+/**
+ * Blockstore puts one request of the driver keeps in flight. A durable put (`FsBlockstore`:
+ * temp file, fsync, rename) costs mostly latency; one put at a time capped a 173 MB fetch of
+ * small tensor blocks at ~13 MB/s. 32, as the TensorSwap exchange's sessions
+ * (`DEFAULT_MAX_CONCURRENT_PUTS` in the `tensorswap` package).
+ */
+export const DEFAULT_MAX_CONCURRENT_PUTS = 32

@@ -3,6 +3,17 @@
  * the message text.
  */
 
+/**
+ * Verification and codec errors are declared once in `@tensorswap/blockstore` (the one block
+ * verifier) and re-exported here so their names keep working: `BlockHashMismatchError` (a loaded
+ * block's bytes do not hash to the CID asked for), `UnsupportedHashError` (a CID whose multihash
+ * cannot be verified: not identity, sha2-256, sha2-512 at full length), both `BlockVerificationError`s;
+ * `UnsupportedCodecError` (a codec the traversal cannot decode: supported dag-cbor, dag-json,
+ * dag-pb, raw); `UnexpectedBlockError` (a responder sent a block no outstanding `p` metadata entry
+ * announces, or that the requestor's traversal never reaches; nothing of it is stored).
+ */
+export { BlockHashMismatchError, BlockVerificationError, UnexpectedBlockError, UnsupportedCodecError, UnsupportedHashError } from '@tensorswap/blockstore'
+
 /** A selector document does not follow the IPLD selector schema; the message names the path in the selector. */
 export class InvalidSelectorError extends Error {
   static override name = 'InvalidSelectorError'
@@ -34,24 +45,6 @@ export class TraversalBudgetError extends Error {
   }
 }
 
-/** A loaded block's bytes do not hash to the CID that was asked for. */
-export class BlockHashMismatchError extends Error {
-  static override name = 'BlockHashMismatchError'
-  override name = 'BlockHashMismatchError'
-}
-
-/** A block uses a codec the traversal cannot decode (supported: dag-cbor, dag-json, dag-pb, raw). */
-export class UnsupportedCodecError extends Error {
-  static override name = 'UnsupportedCodecError'
-  override name = 'UnsupportedCodecError'
-}
-
-/** A CID uses a multihash the traversal cannot verify (supported: sha2-256, sha2-512, identity, plus `options.hashers`). */
-export class UnsupportedHashError extends Error {
-  static override name = 'UnsupportedHashError'
-  override name = 'UnsupportedHashError'
-}
-
 /** A block's bytes are not valid for its codec. */
 export class BlockDecodeError extends Error {
   static override name = 'BlockDecodeError'
@@ -76,15 +69,6 @@ export class InvalidMessageError extends Error {
   override name = 'InvalidMessageError'
 }
 
-
-/**
- * A responder sent a block that no outstanding `p` (present) metadata entry of the request
- * announces: the requestor's traversal does not reach it. Nothing of it is stored.
- */
-export class UnexpectedBlockError extends Error {
-  static override name = 'UnexpectedBlockError'
-  override name = 'UnexpectedBlockError'
-}
 
 /**
  * The responder's metadata does not follow the requestor's own traversal of the selector:
@@ -123,4 +107,10 @@ export class RequestFailedError extends Error {
 export class ResponseIncompleteError extends Error {
   static override name = 'ResponseIncompleteError'
   override name = 'ResponseIncompleteError'
+}
+
+/** `GraphSyncNetwork` (`network.ts`) was used before `start()` or after `stop()`. */
+export class GraphSyncNotStartedError extends Error {
+  static override name = 'GraphSyncNotStartedError'
+  override name = 'GraphSyncNotStartedError'
 }

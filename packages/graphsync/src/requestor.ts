@@ -26,16 +26,16 @@ import { Traversal } from './traversal/traverse.js'
 import { canonicalizeSelector } from './selector/parse.js'
 import { DEFAULT_MAX_RESUME_CIDS, REQUEST_ID_LENGTH } from './constants.js'
 import {
-  BlockHashMismatchError, MissingBlockError, RequestFailedError, ResponseIncompleteError, TraversalMismatchError, UnexpectedBlockError
+  BlockHashMismatchError, MissingBlockError, RequestFailedError, ResponseIncompleteError, UnsupportedSelectorError, TraversalMismatchError, UnexpectedBlockError
 } from './errors.js'
 import { encodeDoNotSendCids, encodeDoNotSendFirstBlocks } from './message/codec.js'
 import { Extension, LinkAction, RequestType, ResponseStatusCode, isTerminalStatus } from './message/types.js'
 import { idHex } from './responder.js'
+import type { BlockProgressDetail } from './progress.js'
 import type { Extensions, GraphSyncMetadatum, GraphSyncRequest, GraphSyncResponse } from './message/types.js'
 import type { Selector } from './selector/types.js'
 import type { LoadedBlock, TraversalBudgetInit, VisitEvent } from './traversal/traverse.js'
 import type { CID } from 'multiformats/cid'
-import type { MultihashHasher } from 'multiformats/hashes/interface'
 import type { ProgressEvent } from 'progress-events'
 
 const log = logger('tensorswap:graphsync:requestor')
@@ -64,9 +64,16 @@ export type RequestorEvent =
   /** A block verified and stored (`source: 'network'`) or read from the local store (`'local'`). */
   | { type: 'block', cid: CID, bytes: number, source: 'network' | 'local' }
 
+/** Detail of `tensorswap:graphsync:request:block`: a block stored from the network, or found locally. */
+export type RequestBlockDetail = BlockProgressDetail & {
+  from: 'network' | 'local'
+  /** @deprecated the same as `from` (kept for existing consumers) */
+  source: 'network' | 'local'
+}
+
 /** Progress events of the requestor. */
 export type RequestorProgressEvents =
-  ProgressEvent<'tensorswap:graphsync:request:block', { cid: CID, bytes: number, source: 'network' | 'local' }> |
+  ProgressEvent<'tensorswap:graphsync:request:block', RequestBlockDetail> |
   ProgressEvent<'tensorswap:graphsync:request:resume', { firstBlocks: number, cids: number }>
 
 /** How a request ended (the return value of {@link GraphSyncRequestor.run}). */
@@ -105,7 +112,6 @@ export interface RequestorInit {
   budget?: TraversalBudgetInit
   /** More request extensions. */
   extensions?: Extensions
-  hashers?: Record<number, MultihashHasher>
 }
 
 const MAX_LISTED_MISSING = 1024
@@ -117,6 +123,31 @@ function key (cid: CID): string {
 function prefixKey (cid: CID): string {
   return `${cid.version}/${cid.code}/${cid.multihash.code}/${cid.multihash.size}`
 }
+
+/** Where `sel` uses ExploreConditional, as a path of selector keys (`selector/R/:>/&`), or undefined. */
+function findConditional (sel: Selector, at: string): string | undefined {
+  switch (sel.kind) {
+    case 'exploreConditional': return `${at}/&`
+    case 'exploreFields':
+      for (const [name, next] of sel.fields) {
+        const found = findConditional(next, `${at}/f/f>/${name}`)
+        if (found !== undefined) return found
+      }
+      return undefined
+    case 'exploreAll': case 'exploreIndex': case 'exploreRange': case 'exploreInterpretAs':
+      return findConditional(sel.next, `${at}/${SELECTOR_KEY[sel.kind]}/>`)
+    case 'exploreRecursive': return findConditional(sel.sequence, `${at}/R/:>`)
+    case 'exploreUnion':
+      for (const [i, m] of sel.members.entries()) {
+        const found = findConditional(m, `${at}/|/${i}`)
+        if (found !== undefined) return found
+      }
+      return undefined
+    default: return undefined
+  }
+}
+
+const SELECTOR_KEY = { exploreAll: 'a', exploreIndex: 'i', exploreRange: 'r', exploreInterpretAs: '~' } as const
 
 /**
  * The requestor side of one request. Call {@link request} (once) and send the message it
@@ -131,10 +162,16 @@ export class GraphSyncRequestor {
 
   /**
    * @throws TypeError for an id that is not 16 bytes
+   * @throws UnsupportedSelectorError for a selector with ExploreConditional (`&`): go-ipld-prime
+   *   does not parse it, so go-graphsync peers reject the request; it is refused before sending
    */
   constructor (init: RequestorInit) {
     this.id = init.id ?? new Uint8Array(randomBytes(REQUEST_ID_LENGTH))
     if (this.id.byteLength !== REQUEST_ID_LENGTH) throw new TypeError(`GraphSyncRequestor: id must be ${REQUEST_ID_LENGTH} bytes`)
+    const conditional = findConditional(init.selector, 'selector')
+    if (conditional !== undefined) {
+      throw new UnsupportedSelectorError(`GraphSyncRequestor: ExploreConditional ("&") at ${conditional} is not sent: go-ipld-prime (go-graphsync) does not parse it, and such peers reject the whole request`)
+    }
     this.root = init.root
     this.selector = canonicalizeSelector(init.selector)
     this.#init = init
@@ -203,10 +240,16 @@ export class GraphSyncRequestor {
       }
       return await store.get(cid, { signal })
     }
+    // an identity link is a load the responder counts too, and always local
+    const onInlineLink = async (): Promise<boolean> => {
+      loads++
+      if (prefix) firstBlocks = loads
+      return true
+    }
     const t = new Traversal(this.root, this.selector, loader, {
       ...(signal !== undefined ? { signal } : {}),
       ...(this.#init.budget !== undefined ? { budget: this.#init.budget } : {}),
-      ...(this.#init.hashers !== undefined ? { hashers: this.#init.hashers } : {})
+      onInlineLink
     })
     while (await t.step() !== undefined) { /* walk */ }
     return { firstBlocks, cids }
@@ -238,8 +281,8 @@ export class GraphSyncRequestor {
     /** Announced `p` links whose block has not arrived yet (per message check). */
     let terminal: ResponseStatusCode | undefined
     const result: RequestResult = { status: ResponseStatusCode.RequestCompletedFull, complete: true, missing: [], missingCount: 0, blocksReceived: 0, bytesReceived: 0, blocksLocal: 0 }
-    /** The block handed to the traversal by the loader and where it came from. */
-    let lastSource: 'network' | 'local' | undefined
+    /** Blocks handed to the traversal by the loader in this step, and where they came from. */
+    const sources = new Map<string, 'network' | 'local'>()
 
     const ingest = (env: ResponseEnvelope): void => {
       const r = env.response
@@ -262,7 +305,7 @@ export class GraphSyncRequestor {
         if (outstanding !== undefined) {
           throw new BlockHashMismatchError(`request ${this.idHex}: a block of ${b.bytes.byteLength} bytes hashes to ${b.cid.toString()}, not to the announced ${outstanding[1].toString()}`)
         }
-        throw new UnexpectedBlockError(`request ${this.idHex}: block ${b.cid.toString()} is not announced by the response metadata`)
+        throw new UnexpectedBlockError(`request ${this.idHex}: block ${b.cid.toString()} is not announced by the response metadata`, b.cid)
       }
       if (isTerminalStatus(r.status)) terminal = r.status
     }
@@ -295,7 +338,6 @@ export class GraphSyncRequestor {
     }
 
     const loader = async (cid: CID, { path }: { path: string }): Promise<Uint8Array | null> => {
-      lastSource = undefined
       const entry = await nextEntry()
       if (entry === undefined) {
         if (terminal !== undefined && !isSuccess(terminal)) throw failed(this.idHex, terminal)
@@ -309,24 +351,24 @@ export class GraphSyncRequestor {
           const b = received.get(key(cid))
           if (b !== undefined) {
             received.delete(key(cid))
-            lastSource = 'network'
+            sources.set(key(cid), 'network')
             return b.bytes
           }
           const bytes = await local(cid)
           if (bytes === undefined) throw new MissingBlockError(`request ${this.idHex}: ${cid.toString()} at "${path}" announced present but its block did not arrive`)
-          lastSource = 'local'
+          sources.set(key(cid), 'local')
           return bytes
         }
         case LinkAction.DuplicateNotSent: {
           const bytes = await local(cid)
           if (bytes === undefined) throw new MissingBlockError(`request ${this.idHex}: ${cid.toString()} at "${path}" not sent (d) but not in the local store`)
-          lastSource = 'local'
+          sources.set(key(cid), 'local')
           return bytes
         }
         case LinkAction.Missing: {
           const bytes = await local(cid)
           if (bytes !== undefined) {
-            lastSource = 'local'
+            sources.set(key(cid), 'local')
             return bytes
           }
           result.missingCount++
@@ -339,18 +381,38 @@ export class GraphSyncRequestor {
       }
     }
 
+    /**
+     * An identity link: the responder lists it (go-graphsync: `p`); the block is the CID's
+     * digest, so no block is expected (one sent anyway is dropped) and nothing is stored.
+     */
+    const onInlineLink = async (cid: CID, { path }: { path: string }): Promise<boolean> => {
+      const entry = await nextEntry()
+      if (entry === undefined) {
+        if (terminal !== undefined && !isSuccess(terminal)) throw failed(this.idHex, terminal)
+        throw new TraversalMismatchError(`request ${this.idHex}: responder finished (status ${String(terminal)}) but our traversal reaches ${cid.toString()} at "${path}"`)
+      }
+      if (key(entry.link) !== key(cid) || entry.link.code !== cid.code) {
+        throw new TraversalMismatchError(`request ${this.idHex}: responder lists ${entry.link.toString()} where our traversal reaches the identity link ${cid.toString()} at "${path}"`)
+      }
+      received.delete(key(cid))
+      // 's': the responder skipped the subtree (traversed earlier in this request); so do we
+      return entry.action !== LinkAction.DuplicateDAGSkipped
+    }
+
     const t = new Traversal(this.root, this.selector, loader, {
       ...(signal !== undefined ? { signal } : {}),
       ...(this.#init.budget !== undefined ? { budget: this.#init.budget } : {}),
-      ...(this.#init.hashers !== undefined ? { hashers: this.#init.hashers } : {})
+      onInlineLink
     })
     while (true) {
       const visit = await t.step()
       if (visit === undefined) break
-      if (visit.block !== undefined && lastSource !== undefined) {
-        const { cid, bytes } = visit.block
-        const source = lastSource
-        lastSource = undefined
+      // the visit's block and those an ADL loaded for it (a UnixFS file's), in load order
+      for (const block of [...(visit.block !== undefined ? [visit.block] : []), ...(visit.adlBlocks ?? [])]) {
+        const { cid, bytes } = block
+        const source = sources.get(key(cid))
+        if (source === undefined) continue
+        sources.delete(key(cid))
         if (source === 'network') {
           await store.put(cid, bytes, { signal })
           result.blocksReceived++
@@ -358,9 +420,10 @@ export class GraphSyncRequestor {
         } else {
           result.blocksLocal++
         }
-        options.onProgress?.(new CustomProgressEvent('tensorswap:graphsync:request:block', { cid, bytes: bytes.byteLength, source }))
+        options.onProgress?.(new CustomProgressEvent<RequestBlockDetail>('tensorswap:graphsync:request:block', { cid, bytes: bytes.byteLength, from: source, source }))
         yield { type: 'block', cid, bytes: bytes.byteLength, source }
       }
+      sources.clear()
       yield { type: 'visit', visit }
     }
     // our traversal is done: the responder must be done too, with nothing left over

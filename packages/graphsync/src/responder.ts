@@ -29,7 +29,6 @@ import { Extension, LinkAction, RequestType, ResponseStatusCode } from './messag
 import type { GraphSyncBlock, GraphSyncMessage, GraphSyncMetadatum, GraphSyncRequest, Extensions } from './message/types.js'
 import type { TraversalBudgetInit } from './traversal/traverse.js'
 import type { CID } from 'multiformats/cid'
-import type { MultihashHasher } from 'multiformats/hashes/interface'
 import type { ProgressEvent } from 'progress-events'
 
 const log = logger('tensorswap:graphsync:responder')
@@ -52,8 +51,6 @@ export interface ResponderInit {
   flushBytes?: number
   /** CIDs remembered to send each block once per request. @default {@link DEFAULT_MAX_DEDUP_CIDS} */
   maxDedupCids?: number
-  /** Extra hashers by multihash code. */
-  hashers?: Record<number, MultihashHasher>
 }
 
 /** Why a request was refused before traversal, or how it ended. */
@@ -234,6 +231,16 @@ export class RequestResponder {
       return bytes ?? null
     }
 
+    /** An identity link: `p` without a block (the requestor has it in the CID), as go-graphsync; counts as a load. */
+    const onInlineLink = async (cid: CID): Promise<boolean> => {
+      loads++
+      if (size + metadatumSize(cid) > maxMessageSize || meta.length >= MAX_METADATA_PER_MESSAGE) flush()
+      meta.push({ link: cid, action: LinkAction.Present })
+      size += metadatumSize(cid)
+      options.onProgress?.(new CustomProgressEvent('tensorswap:graphsync:respond:link', { cid, action: LinkAction.Present, bytes: 0 }))
+      return true
+    }
+
     if (this.#extensionError !== undefined) {
       log('request %s: bad extension - %e', idHex(id), this.#extensionError)
       yield finish(ResponseStatusCode.RequestFailedUnknown)
@@ -247,7 +254,7 @@ export class RequestResponder {
     const t = new Traversal(root, this.request.selector!, loader, {
       signal,
       budget,
-      ...(this.#init.hashers !== undefined ? { hashers: this.#init.hashers } : {})
+      onInlineLink
     })
     let status: ResponseStatusCode
     try {

@@ -11,6 +11,8 @@ import { balanced } from 'ipfs-unixfs-importer/layout'
 import * as raw from 'multiformats/codecs/raw'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { identity } from 'multiformats/hashes/identity'
+import * as dagCbor from '@ipld/dag-cbor'
 import {
   GraphSyncRequestor, RequestResponder, ResponseManager, ResponseStatusCode, LinkAction, RequestType, Extension,
   allSelector, blockFromWire, decodeMessage, encodeMessage, s, traverse, MAX_UNION_MEMBERS
@@ -282,6 +284,85 @@ describe('requestor <-> responder (UnixFS DAG)', () => {
     const small = await fetchVia(src, new Store(), root, allSelector, { responder: { maxMessageSize: 8 * 1024 } })
     assert.equal(small.error?.name, 'RequestFailedError')
     assert.equal((small.error as any).status, ResponseStatusCode.RequestFailedUnknown)
+  })
+})
+
+describe('identity-hash links', () => {
+  it('the responder lists an identity link as present without a block; the requestor accepts it, stores nothing for it', async () => {
+    const src = new Store()
+    const leaf = await src.putCbor({ leaf: 'stored' })
+    const inlineBytes = dagCbor.encode({ inline: true, next: leaf })
+    const inline = CID.createV1(dagCbor.code, identity.digest(inlineBytes))
+    const root = await src.putCbor({ a: inline, b: leaf })
+    const dest = new Store()
+    const run = await fetchVia(src, dest, root, allSelector)
+    assert.equal(run.error, undefined)
+    assert.equal(run.result?.status, ResponseStatusCode.RequestCompletedFull)
+    const meta = run.messages.flatMap(m => m.responses[0].metadata ?? [])
+    // traversal order: root, a (identity) -> its next (leaf), b (leaf again: d)
+    assert.deepEqual(meta.map(m => [m.link.toString(), m.action]), [
+      [root.toString(), LinkAction.Present], [inline.toString(), LinkAction.Present],
+      [leaf.toString(), LinkAction.Present], [leaf.toString(), LinkAction.DuplicateNotSent]
+    ])
+    assert.deepEqual(run.sent.sort(), [root.toString(), leaf.toString()].sort(), 'no block on the wire for the identity link')
+    assert.deepEqual(dest.puts.sort(), [root.toString(), leaf.toString()].sort(), 'the identity block is not stored')
+    const visited = run.events.filter(e => e.type === 'visit').map(e => e.type === 'visit' ? e.visit.path : '')
+    assert.ok(visited.includes('a/next'), 'the traversal went through the identity block')
+    // resume: an identity link counts as a load and as local (the requestor holds it in the CID)
+    const again = await fetchVia(src, dest, root, allSelector)
+    assert.equal(again.error, undefined)
+    assert.deepEqual(again.sent, [])
+  })
+
+  it('the requestor rejects metadata that names another link where its traversal reaches an identity link', async () => {
+    const src = new Store()
+    const leaf = await src.putCbor({ leaf: 1 })
+    const inline = CID.createV1(dagCbor.code, identity.digest(dagCbor.encode({ x: 1 })))
+    const root = await src.putCbor({ a: inline, b: leaf })
+    const run = await fetchVia(src, new Store(), root, allSelector, {
+      tamper: (msg) => ({ ...msg, responses: msg.responses.map(r => ({ ...r, metadata: (r.metadata ?? []).filter(m => m.link.multihash.code !== identity.code) })) })
+    })
+    assert.equal(run.error?.name, 'TraversalMismatchError')
+  })
+})
+
+describe('UnixFS file ADL over the wire', () => {
+  it('InterpretAs unixfs on a file: the responder sends every block the ADL reads, the requestor verifies and stores them', async () => {
+    const src = new Store()
+    const content = new Uint8Array(randomBytes(100 * 1024))
+    let root: CID | undefined
+    for await (const entry of importer([{ content }], src.importerStore, { cidVersion: 1, rawLeaves: true, chunker: fixedSize({ chunkSize: 16 * 1024 }), layout: balanced({ maxChildrenPerNode: 4 }) })) root = entry.cid
+    assert.ok(root != null)
+    const dest = new Store()
+    const run = await fetchVia(src, dest, root, s.interpretAs('unixfs', s.matcher()))
+    assert.equal(run.error, undefined)
+    assert.equal(run.result?.status, ResponseStatusCode.RequestCompletedFull)
+    const all = await allCids(src, root)
+    assert.deepEqual(new Set(dest.puts), new Set(all), 'every block of the file stored')
+    const visits = run.events.filter(e => e.type === 'visit')
+    assert.equal(visits.length, 1)
+    assert.deepEqual(Buffer.from(visits[0].type === 'visit' ? visits[0].visit.node as Uint8Array : []), Buffer.from(content))
+  })
+})
+
+describe('ExploreConditional (go-ipld-prime does not parse it)', () => {
+  it('the requestor refuses to send it: UnsupportedSelectorError naming where it is', () => {
+    const leaf = CID.createV1(raw.code, identity.digest(Uint8Array.of(1)))
+    const sel = s.exploreRecursive(s.exploreAll(s.union(s.matcher(), s.conditional(s.isLink(leaf), s.recursiveEdge()))), { depth: 3 })
+    assert.throws(() => new GraphSyncRequestor({ root: leaf, selector: sel, store: new Store().requestorStore }), (err: any) =>
+      err.name === 'UnsupportedSelectorError' && /ExploreConditional/.test(err.message) && err.message.includes('selector/R/:>/a/>/|/1/&'))
+  })
+
+  it('the responder answers an inbound one with a status (here 20 RequestCompletedFull), never a crash', async () => {
+    const src = new Store()
+    const leaf = await src.putCbor({ leaf: true })
+    const root = await src.putCbor({ a: leaf })
+    const sel = s.exploreFields({ a: s.conditional(s.isLink(leaf), s.matcher()) })
+    const bytes = encodeMessage({ requests: [{ id: new Uint8Array(16), type: RequestType.New, root, selector: sel }], responses: [], blocks: [] })
+    const responder = new RequestResponder(decodeMessage(bytes).requests[0], src.responderLoader)
+    const messages = await collect(responder.messages())
+    assert.equal(messages.at(-1)?.responses[0].status, ResponseStatusCode.RequestCompletedFull)
+    assert.deepEqual(messages.flatMap(m => m.responses[0].metadata ?? []).map(m => m.link.toString()), [root.toString(), leaf.toString()])
   })
 })
 

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import * as cborg from 'cborg'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { traverse, Traversal, s, allSelector, exploreAllRecursively, matchRoot, selectorFromDagJson, visitToFixtureJson, sliceBounds } from '../src/index.js'
@@ -32,6 +33,17 @@ describe('traverse', () => {
       [root, l0, leaf, l1, leaf].map(String))
     assert.ok(events[3].link?.equals(l0))
     assert.equal(store.loads, 5)
+  })
+
+  it('walks dag-cbor maps in the order the block encodes them (go-ipld-prime), integer-like keys included', async () => {
+    const store = new MemoryStore()
+    // canonical: "a" (1 byte) before "10" (2 bytes); JavaScript's Object.keys would say "10" first
+    const canonical = await store.putCbor({ 10: 'ten', a: 'a', 2: 'two' })
+    assert.deepEqual((await collect(traverse(canonical, allSelector, store.loader))).map(e => e.path), ['', '2', 'a', '10'])
+    // a block that is not canonical (keys "b", "a", "10", "1" in that order): walked as encoded
+    const bytes = cborg.encode(new Map<string, unknown>([['b', 1], ['a', 2], ['10', 3], ['1', new Map([['z', 0], ['y', 1]])]]), { mapSorter: () => 0 })
+    const odd = await store.put(bytes, 0x71)
+    assert.deepEqual((await collect(traverse(odd, allSelector, store.loader))).map(e => e.path), ['', 'b', 'a', '10', '1', '1/z', '1/y'])
   })
 
   it('ExploreFields visits in selector order and skips absent fields', async () => {
@@ -101,11 +113,33 @@ describe('traverse', () => {
     ])
   })
 
-  it('InterpretAs unixfs rejects a UnixFS file (not implemented) and an unknown ADL', async () => {
+  it('InterpretAs unixfs reads a multi-level UnixFS file as one bytes node, its blocks loaded in order', async () => {
+    const store = new MemoryStore()
+    const a = await store.putRaw(new TextEncoder().encode('aa'))
+    const b = await store.putRaw(new TextEncoder().encode('bbb'))
+    const inner = await store.putPb({ Data: new UnixFS({ type: 'file', data: new TextEncoder().encode('<'), blockSizes: [2n, 3n] }).marshal(), Links: [{ Hash: a, Tsize: 2 }, { Hash: b, Tsize: 3 }] })
+    const file = await store.putPb({ Data: new UnixFS({ type: 'file', blockSizes: [6n, 2n] }).marshal(), Links: [{ Hash: inner, Tsize: 80 }, { Hash: a, Tsize: 2 }] })
+    const loaded: string[] = []
+    const loader = async (cid: CID): Promise<Uint8Array> => { loaded.push(cid.toString()); return await store.loader(cid) }
+    const whole = await collect(traverse(file, s.interpretAs('unixfs', matchRoot), loader))
+    assert.equal(whole.length, 1)
+    assert.equal(new TextDecoder().decode(whole[0].node as Uint8Array), '<aabbbaa')
+    assert.deepEqual(whole[0].adlBlocks?.map(b => b.cid.toString()), [inner, a, b, a].map(String))
+    assert.deepEqual(loaded, [file, inner, a, b, a].map(String))
+    const slice = await collect(traverse(file, s.interpretAs('unixfs', s.matcher({ subset: [1, -2] })), store.loader))
+    assert.equal(new TextDecoder().decode(slice[0].node as Uint8Array), 'aabbb')
+    // a child that is not a file node
+    const dir = await store.putPb({ Data: new UnixFS({ type: 'directory' }).marshal(), Links: [] })
+    const bad = await store.putPb({ Data: new UnixFS({ type: 'file', blockSizes: [0n] }).marshal(), Links: [{ Hash: dir, Tsize: 1 }] })
+    await assert.rejects(collect(traverse(bad, s.interpretAs('unixfs', matchRoot), store.loader)), { name: 'InvalidAdlDataError' })
+  })
+
+  it('InterpretAs unixfs rejects a symlink (not supported) and an unknown ADL', async () => {
     const store = new MemoryStore()
     const leaf = await store.putRaw(Uint8Array.of(1))
     const file = await store.putPb({ Data: new UnixFS({ type: 'file', blockSizes: [1n] }).marshal(), Links: [{ Hash: leaf, Tsize: 1 }] })
-    await assert.rejects(collect(traverse(file, s.interpretAs('unixfs', matchRoot), store.loader)), { name: 'UnsupportedSelectorError' })
+    const symlink = await store.putPb({ Data: new UnixFS({ type: 'symlink', data: new TextEncoder().encode('x') }).marshal(), Links: [] })
+    await assert.rejects(collect(traverse(symlink, s.interpretAs('unixfs', matchRoot), store.loader)), { name: 'UnsupportedSelectorError' })
     await assert.rejects(collect(traverse(file, s.interpretAs('hamt', matchRoot), store.loader)), { name: 'UnsupportedSelectorError' })
     const notUnixfs = await store.putPb({ Data: Uint8Array.of(0xff, 0xff), Links: [] })
     await assert.rejects(collect(traverse(notUnixfs, s.interpretAs('unixfs', matchRoot), store.loader)), { name: 'InvalidAdlDataError' })

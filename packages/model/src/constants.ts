@@ -73,6 +73,13 @@ export const MAX_MANIFEST_STRING = 65_536
  */
 export const MAX_DAG_DEPTH = 64
 
+/**
+ * Largest HAMT fanout any UnixFS read accepts (list, export and the gateway's reads, all through
+ * `hamtPad` in unixfs-read.ts); the fanout must also be a power of two. UnixFS spec,
+ * HAMTShard: the fanout must be a power of two; boxo and ipfs-unixfs cap it at 1024.
+ */
+export const MAX_HAMT_FANOUT = 1024
+
 /** Manifest `format` field value. */
 export const MANIFEST_FORMAT = 'tensorswap-model'
 

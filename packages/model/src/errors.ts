@@ -93,4 +93,4 @@ export class UnsupportedFileTypeError extends Error {
 }
 
 /** Missing and corrupt blocks are the blockstore's errors, so one class serves every package. */
-export { BlockNotFoundError, BlockHashMismatchError } from '@tensorswap/blockstore'
+export { BlockNotFoundError, BlockHashMismatchError, UnsupportedHashError } from '@tensorswap/blockstore'

@@ -9,7 +9,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { cborCid, getBlock } from './blocks.js'
+import { cborCid, getVerifiedBlock } from './blocks.js'
 import { MANIFEST_FORMAT, MANIFEST_VERSION, MAX_MANIFEST_SIZE, MAX_MANIFEST_STRING, MAX_MANIFEST_TENSORS, MAX_TENSOR_RANK } from './constants.js'
 import { NotAManifestError } from './errors.js'
 import type { BlockSource } from './blocks.js'
@@ -59,6 +59,47 @@ export interface Manifest {
   files: CID
   name?: string
   tensors: ManifestTensor[]
+}
+
+/** A tensor to put in a manifest: its parts (one per file it lies in) and each part's leaves. */
+export interface ManifestTensorDraft {
+  name: string
+  dtype: string
+  shape: number[]
+  /** Total bytes. */
+  length: number
+  quantization?: TfjsQuantization
+  /** Parts in order; `parts[0]` gives `file` and `offset`; more than one become `spans`. */
+  parts: TensorSpan[]
+  /** Per part, its leaf CIDs in order (concatenated into `chunks`). */
+  chunks: CID[][]
+}
+
+/**
+ * Builds the manifest `{ format, version, files, name, tensors }` from tensors in
+ * computation order (spec/model-dag.md section 3).
+ */
+export function buildManifest (files: CID, name: string, tensors: ManifestTensorDraft[]): Manifest {
+  return {
+    format: MANIFEST_FORMAT,
+    version: MANIFEST_VERSION,
+    files,
+    name,
+    tensors: tensors.map(t => {
+      const out: ManifestTensor = {
+        name: t.name,
+        file: t.parts[0].file,
+        dtype: t.dtype,
+        shape: t.shape,
+        offset: t.parts[0].offset,
+        length: t.length,
+        chunks: t.chunks.flat()
+      }
+      if (t.parts.length > 1) out.spans = t.parts
+      if (t.quantization !== undefined) out.quantization = t.quantization
+      return out
+    })
+  }
 }
 
 /** Encodes a manifest as DAG-CBOR (optional fields omitted when undefined). */
@@ -207,6 +248,6 @@ export async function readManifest (blockstore: BlockSource, cid: CID, options: 
   if (cid.code !== dagCbor.code) {
     throw new NotAManifestError(`${cid.toString()}: codec 0x${cid.code.toString(16)} is not dag-cbor`)
   }
-  const bytes = await getBlock(blockstore, cid, options)
+  const bytes = await getVerifiedBlock(blockstore, cid, options)
   return decodeManifest(bytes, cid.toString())
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, it, before, after } from 'node:test'
 import { gguf } from '@huggingface/gguf'
 import { MemoryBlockstore } from 'blockstore-core'
-import { importModel, exportModel, parseGguf, bufferReader, getBlock, GGML_TYPES, MAX_LEAF_SIZE } from '../src/index.js'
+import { importModel, exportModel, parseGguf, bufferReader, getVerifiedBlock, GGML_TYPES, MAX_LEAF_SIZE } from '../src/index.js'
 import { ggufFixtureKvs, ggufFixtureTensors, realFloat32Weights, sha256Hex, tempDir, writeGguf } from './fixtures.js'
 import { countBlocks, fileLeaves } from './helpers.js'
 import type { WrittenTensor } from './fixtures.js'
@@ -69,7 +69,7 @@ describe('GGUF', () => {
     for (const w of written.tensors) {
       const t = byName.get(w.name) as ManifestTensor
       assert.deepEqual({ dtype: t.dtype, shape: t.shape, offset: t.offset, length: t.length }, { dtype: w.dtype, shape: w.shape, offset: w.offset, length: w.length })
-      const data = Buffer.concat(await Promise.all(t.chunks.map(async c => getBlock(store, c))))
+      const data = Buffer.concat(await Promise.all(t.chunks.map(async c => getVerifiedBlock(store, c))))
       assert.equal(sha256Hex(data), w.sha256, w.name)
     }
     assert.ok(written.tensors.some(t => t.length > MAX_LEAF_SIZE))

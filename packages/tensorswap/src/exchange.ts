@@ -10,28 +10,33 @@
  * @module
  */
 
+import { isPeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
+import { blockSize, canVerify, getVerifiedBlock, HASH_IDENTITY, UnsupportedHashError } from '@tensorswap/blockstore'
 import { CustomProgressEvent } from 'progress-events'
-import { raceSignal } from 'race-signal'
-import { DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS, DEFAULT_ENGINE_CONCURRENCY, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DIAL_ATTEMPTS, DEFAULT_SEND_DEADLINE_MS, DEFAULT_TICK_INTERVAL_MS } from './constants.js'
+import { dialWithRetry } from '@tensorswap/transport'
+import { DEFAULT_ENGINE_CONCURRENCY, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_FETCH_REDIAL_ATTEMPTS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_STALL_MS, DEFAULT_TICK_INTERVAL_MS, sendTimeoutMs } from './constants.js'
 import { Engine } from './engine.js'
-import { BlockUnavailableError, BlockVerificationError, NotStartedError } from './errors.js'
+import { BlockUnavailableError, FetchStalledError, NotStartedError } from './errors.js'
 import { DebtLedger } from './ledger.js'
 import { Network } from './network.js'
 import { PeerSelector } from './peer-selector.js'
 import { PenaltyBox } from './penalties.js'
-import { readBlock, Session } from './session.js'
+import { PeerRateLimiter } from './rate-limit.js'
+import { Session } from './session.js'
+import { manifestChildren } from './tensors/manifest-children.js'
 import { WantListManager } from './want-list.js'
 import { supportsHave } from './wire/codec.js'
-import { blockKey, canVerify } from './wire/hash.js'
+import { blockKey } from './wire/block-key.js'
 import type { EngineInit, TaskOutcome, EngineBatch } from './engine.js'
 import type { DebtLedgerInit, LedgerEntry } from './ledger.js'
 import type { NetworkInit, WireStats } from './network.js'
 import type { PeerSelectorInit, PeerStats } from './peer-selector.js'
 import type { Offence } from './penalties.js'
+import type { RateLimitInit } from './rate-limit.js'
 import type { ChildrenFn, SessionProgressEvents, SessionResult } from './session.js'
-import type { WantListInit } from './want-list.js'
+import type { TriedReason, WantListInit } from './want-list.js'
 import type { BitswapMessage, Block, BlockPresence, DecodedMessage } from './wire/codec.js'
 import type { AbortOptions, Connection, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -55,17 +60,23 @@ export interface ExchangeComponents {
 
 /** Options of {@link Exchange}; each part documents its defaults. */
 export interface ExchangeInit extends NetworkInit, WantListInit, PeerSelectorInit, EngineInit, DebtLedgerInit {
+  /**
+   * Token bucket on a peer's inbound messages carrying a want-list (`rate-limit.ts`): over it the
+   * want-list is dropped and the peer gets `rateLimited`.
+   * @default ratePerSecond `DEFAULT_INBOUND_MESSAGES_PER_SECOND` (1000), burst `DEFAULT_INBOUND_MESSAGE_BURST` (2000)
+   */
+  inboundRateLimit?: RateLimitInit
   /** Engine batches in progress at once. @default {@link DEFAULT_ENGINE_CONCURRENCY} */
   engineConcurrency?: number
-  /** Most time a serving batch waits for the peer to read it, ms (then `slowReader`). @default {@link DEFAULT_SEND_DEADLINE_MS} */
-  sendDeadlineMs?: number
+  /** A serving batch whose bytes the peer has not taken for this long is abandoned, ms (then `slowReader`). @default {@link DEFAULT_SEND_STALL_MS} */
+  sendStallMs?: number
   /** Want timeout check interval, ms. @default {@link DEFAULT_TICK_INTERVAL_MS} */
   tickIntervalMs?: number
   /** Ledger flush interval, ms. @default {@link DEFAULT_LEDGER_FLUSH_INTERVAL_MS} */
   ledgerFlushIntervalMs?: number
-  /** Session window: blocks asked for and not yet stored. @default 1024 */
+  /** Session window: blocks asked for and not yet stored. @default {@link DEFAULT_MAX_WANTS_AHEAD} */
   maxWantsAhead?: number
-  /** Children function for sessions. @default `defaultChildren` */
+  /** Children function for sessions. @default {@link manifestChildren} (manifest chunks first, then links) */
   children?: ChildrenFn
 }
 
@@ -79,10 +90,20 @@ export interface FetchOptions extends AbortOptions, ProgressOptions<FetchProgres
   /** Fetch only from these peers (dialled first when given as multiaddrs). */
   peers?: Array<PeerId | Multiaddr | string>
   /**
-   * Fail with `BlockUnavailableError` when every candidate peer said DONT_HAVE or timed out;
-   * when false, keep retrying until `signal` aborts. @default true
+   * Fail with `BlockUnavailableError` when every candidate peer answered that it has no valid
+   * copy of a block (DONT_HAVE, or sent bytes that did not match); wants that merely timed out
+   * are retried until the progress deadline. When false, keep retrying until `signal` aborts
+   * or the deadline fails the fetch. @default true
    */
   failOnUnavailable?: boolean
+  /**
+   * The progress deadline, ms: when no block arrives from any peer for this long while blocks
+   * are wanted, the given peers are redialled (with back-off) and the wants re-sent; when it
+   * passes again with nothing, the fetch fails with `FetchStalledError`. `Infinity` turns it
+   * off (then a want that timed out at every candidate fails with `BlockUnavailableError`).
+   * spec/tensorswap.md section 4 "Progress deadline". @default {@link DEFAULT_FETCH_PROGRESS_TIMEOUT_MS}
+   */
+  progressTimeoutMs?: number
 }
 
 /** Options of {@link Exchange.want}. */
@@ -119,6 +140,8 @@ interface Waiter {
   resolve: (v: { bytes: Uint8Array, peer: string }) => void
   reject: (err: unknown) => void
   failOnUnavailable: boolean
+  /** Also fail when some candidates only timed out (no progress deadline watches this want). */
+  failOnTimeout: boolean
   onUnavailable?: (cid: CID) => void
 }
 
@@ -138,14 +161,21 @@ export class Exchange {
   readonly #blockstore: Blockstore
   readonly #datastore?: Datastore
   readonly #init: ExchangeInit
-  readonly selector: PeerSelector
+  /** Which connected peer to ask for each block (a *peer* selector, not an IPLD selector). */
+  readonly peerSelector: PeerSelector
+  /** The node-wide want-list (pure; fed by this class). */
   readonly wantList: WantListManager
+  /** The serving side: per-peer want-lists and batches (pure). */
   readonly engine: Engine
+  /** Inbound want-list messages per peer (see {@link ExchangeInit.inboundRateLimit}). */
+  readonly inboundRate: PeerRateLimiter
+  /** Bytes exchanged per peer and the serving strategy; persisted in the datastore. */
   readonly ledger: DebtLedger
+  /** Penalty scores and bans per peer; GraphSync reports its offences here too. */
   readonly penalties: PenaltyBox
+  /** The I/O driver; owns the connected peers (see {@link Network.peerId}). */
   readonly network: Network
   readonly #waiters = new Map<string, Waiter[]>()
-  readonly #peerIds = new Map<string, PeerId>()
   #sessionIds = 0
   #flushQueued = false
   #serving = 0
@@ -163,9 +193,10 @@ export class Exchange {
     this.#blockstore = components.blockstore
     this.#datastore = components.datastore
     this.#init = init
-    this.selector = new PeerSelector(init)
-    this.wantList = new WantListManager(this.selector, init)
+    this.peerSelector = new PeerSelector(init)
+    this.wantList = new WantListManager(this.peerSelector, init)
     this.engine = new Engine(init)
+    this.inboundRate = new PeerRateLimiter(init.inboundRateLimit)
     this.ledger = new DebtLedger(init)
     this.penalties = new PenaltyBox()
     this.network = new Network(this.#libp2p, {
@@ -200,7 +231,11 @@ export class Exchange {
   }
 
   /**
-   * Stop: reject every waiting want (`NotStartedError`), close streams, flush the ledger.
+   * Stop: reject every waiting want (`NotStartedError`), close streams (gracefully until
+   * `signal` fires, then aborted), flush the ledger (always, not bounded by `signal`: it is a
+   * local write and the debts must survive the restart).
+   *
+   * @throws the datastore's errors from the ledger flush
    */
   async stop (options: AbortOptions = {}): Promise<void> {
     if (!this.#running) return
@@ -212,24 +247,28 @@ export class Exchange {
     }
     this.#waiters.clear()
     await this.network.stop(options)
-    if (this.#datastore != null) await this.ledger.flush(this.#datastore, options)
+    if (this.#datastore != null) await this.ledger.flush(this.#datastore)
   }
 
   /**
-   * Fetch one block from peers. Resolves with bytes verified against `cid` (not stored).
+   * Fetch one block from peers. Resolves with bytes verified against `cid` (not stored). An
+   * identity CID is answered locally from its digest and never asked for on the wire.
    *
-   * @throws `NotStartedError`; `BlockVerificationError` when `cid`'s hash cannot be verified;
+   * @throws `NotStartedError`; `UnsupportedHashError` (a `BlockVerificationError`) when `cid`'s
+   *   hash cannot be verified (`canVerify` of `@tensorswap/blockstore`);
    *   `BlockUnavailableError` (unless `failOnUnavailable: false`); `signal.reason`
    */
   async want (cid: CID, options: WantBlockOptions = {}): Promise<Uint8Array> {
-    const { bytes } = await this.#want(cid, { session: ++this.#sessionIds, priority: options.priority ?? 1, signal: options.signal, peers: options.peers, failOnUnavailable: options.failOnUnavailable ?? true })
+    const { bytes } = await this.#want(cid, { session: ++this.#sessionIds, priority: options.priority ?? 1, signal: options.signal, peers: options.peers, failOnUnavailable: options.failOnUnavailable ?? true, failOnTimeout: true })
     return bytes
   }
 
-  #want (cid: CID, o: { session: number, priority: number, sizeHint?: number, signal?: AbortSignal, peers?: string[], failOnUnavailable: boolean, onUnavailable?: (cid: CID) => void }): Promise<{ bytes: Uint8Array, peer: string }> {
+  #want (cid: CID, o: { session: number, priority: number, sizeHint?: number, signal?: AbortSignal, peers?: string[], failOnUnavailable: boolean, failOnTimeout: boolean, onUnavailable?: (cid: CID) => void }): Promise<{ bytes: Uint8Array, peer: string }> {
     if (!this.#running) return Promise.reject(new NotStartedError('exchange is not started'))
+    // the block is its CID's digest (as Helia's IdentityBlockstore): never on the wire
+    if (cid.multihash.code === HASH_IDENTITY) return Promise.resolve({ bytes: cid.multihash.digest, peer: this.#libp2p.peerId.toString() })
     if (!canVerify(cid.multihash.code, cid.multihash.digest.byteLength)) {
-      return Promise.reject(new BlockVerificationError(`CID ${cid}: hash function 0x${cid.multihash.code.toString(16)} cannot be verified`))
+      return Promise.reject(new UnsupportedHashError(`CID ${cid}: hash function 0x${cid.multihash.code.toString(16)} (${cid.multihash.digest.byteLength}-byte digest) cannot be verified`, cid.multihash.code, cid))
     }
     if (o.signal?.aborted === true) return Promise.reject(o.signal.reason)
     const key = blockKey(cid)
@@ -237,6 +276,7 @@ export class Exchange {
       const waiter: Waiter = {
         session: o.session,
         failOnUnavailable: o.failOnUnavailable,
+        failOnTimeout: o.failOnTimeout,
         onUnavailable: o.onUnavailable,
         resolve: (v) => { cleanup(); resolve(v) },
         reject: (err) => { cleanup(); reject(err) }
@@ -270,10 +310,13 @@ export class Exchange {
 
   /**
    * Fetch the DAG under `root` into the blockstore (see `Session`): DFS / computation order,
-   * deep pipeline, resume from what is stored, fail-over between peers.
+   * deep pipeline, resume from what is stored, fail-over between peers, and the progress
+   * deadline (`progressTimeoutMs`: redial the given peers and re-send the wants once, then fail).
    *
-   * @throws `NotStartedError`; `BlockUnavailableError`; `signal.reason`; blockstore and
-   *   decode errors of the DAG's blocks
+   * @throws `NotStartedError`; `BlockUnavailableError` (every candidate answered it has no
+   *   valid copy of a block; the message names the block and each peer's answer);
+   *   `FetchStalledError` (no block within the deadline, twice; the message names the peers);
+   *   `signal.reason`; the first dial's errors; blockstore and decode errors of the DAG's blocks
    */
   async fetch (root: CID, options: FetchOptions = {}): Promise<SessionResult> {
     if (!this.#running) throw new NotStartedError('exchange is not started')
@@ -282,7 +325,7 @@ export class Exchange {
       peers = []
       const connected: PeerId[] = []
       for (const p of options.peers) {
-        if (typeof p !== 'string' && 'toMultihash' in p) {
+        if (isPeerId(p)) {
           peers.push(p.toString())
           connected.push(p)
           continue
@@ -295,7 +338,7 @@ export class Exchange {
       // with every given peer before the first want (so one fast DONT_HAVE cannot fail a block
       // that a slower-to-connect peer has)
       const given = options.peers
-      await Promise.all(connected.map((peer, i) => ({ peer, addr: given[i] })).filter(({ peer }) => !this.#peerIds.has(peer.toString())).map(async ({ peer, addr }) => {
+      await Promise.all(connected.map((peer, i) => ({ peer, addr: given[i] })).filter(({ peer }) => !this.peerSelector.has(peer.toString())).map(async ({ peer, addr }) => {
         try {
           await this.network.connect(peer, { signal: options.signal })
         } catch (err: any) {
@@ -303,7 +346,7 @@ export class Exchange {
           log('opening an exchange stream to %p failed - %e', peer, err)
           // a connection that cannot open a stream (DEFAULT_STREAM_OPEN_TIMEOUT_MS) is no use:
           // dial the given address afresh, once
-          if (addr == null || (typeof addr !== 'string' && 'toMultihash' in addr)) return
+          if (addr == null || isPeerId(addr)) return
           try {
             await this.#libp2p.hangUp(peer, { signal: options.signal })
             await this.#dial(typeof addr === 'string' ? multiaddr(addr) : addr, options.signal)
@@ -316,16 +359,25 @@ export class Exchange {
       }))
     }
     const id = ++this.#sessionIds
+    const progressTimeoutMs = options.progressTimeoutMs ?? DEFAULT_FETCH_PROGRESS_TIMEOUT_MS
+    const given = options.peers ?? []
     const session = new Session({
       blockstore: this.#blockstore,
       want: async (cid, o) => this.#want(cid, {
         ...o,
         peers,
         failOnUnavailable: options.failOnUnavailable ?? true,
+        failOnTimeout: !Number.isFinite(progressTimeoutMs),
         onUnavailable: (c) => { options.onProgress?.(new CustomProgressEvent<CID>('tensorswap:session:unavailable', c)) }
       }),
-      onStored: (cid) => { this.#blockStored(cid) }
-    }, { id, maxWantsAhead: this.#init.maxWantsAhead, maxBytesAhead: this.#init.maxBytesInFlight, children: this.#init.children })
+      onStored: (cid) => { this.#blockStored(cid) },
+      recover: async (_attempt, signal) => { await this.#recover(id, given, progressTimeoutMs, signal) },
+      stalledError: (idleMs, waiting) => {
+        const tried = given.length > 0 ? given.map(p => p.toString()) : this.peerSelector.peers()
+        const names = tried.length > 0 ? tried.join(', ') : 'no peer (none connected)'
+        return new FetchStalledError(`fetch of ${root} stalled: no block arrived for ${Math.round(idleMs / 1000)} s from ${names}, also after redialling (${waiting} blocks wanted); blocks already stored stay, a re-run resumes`, tried, idleMs)
+      }
+    }, { id, maxWantsAhead: this.#init.maxWantsAhead, maxBytesAhead: this.#init.maxBytesInFlight, children: this.#init.children ?? manifestChildren, progressTimeoutMs })
     try {
       return await session.run(root, options)
     } finally {
@@ -335,30 +387,57 @@ export class Exchange {
   }
 
   /**
-   * Dial `addr`, giving each attempt {@link DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS} and trying
-   * {@link DIAL_ATTEMPTS} times: `@chainsafe/libp2p-quic` 2.1.1 does not pass the abort signal to
-   * its native connect, and a QUIC connect to a node that was hanging up on another peer at that
-   * moment was seen never to complete (test/exchange/hostile.test.ts); racing the attempt
-   * abandons it (its promise is left to settle on its own) and a new attempt gets a new
-   * connection.
+   * Recover a stalled session (its progress deadline passed): re-send its wants at once, and
+   * redial each given peer that has an address (hang up first: a connection that carried
+   * nothing for the deadline is not trusted), through `dialWithRetry` with back-off
+   * ({@link DEFAULT_FETCH_REDIAL_BACKOFF_MS} doubling, at most {@link DEFAULT_FETCH_REDIAL_ATTEMPTS}
+   * attempts) until it answers or `timeoutMs` (the next deadline) ends; re-send the wants
+   * again after each peer that came back. Peers given by id only are dialled by id.
+   *
+   * @throws nothing of a dial (logged; the deadline decides); `signal.reason` is swallowed too
+   */
+  async #recover (session: number, given: Array<PeerId | Multiaddr | string>, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const retry = (): void => {
+      this.wantList.retrySession(session)
+      this.#scheduleFlush()
+    }
+    retry()
+    const bounded = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+    await Promise.all(given.map(async (p) => {
+      const target = isPeerId(p) ? p : typeof p === 'string' ? multiaddr(p) : p
+      try {
+        const known = isPeerId(p) ? p : this.#peerOfAddr(target as Multiaddr)
+        if (known != null && !isPeerId(p)) await this.#libp2p.hangUp(known, { signal: bounded })
+        const conn = await dialWithRetry(async (o) => await this.#libp2p.dial(target, o), {
+          signal: bounded, target, attempts: DEFAULT_FETCH_REDIAL_ATTEMPTS, backoffMs: DEFAULT_FETCH_REDIAL_BACKOFF_MS
+        })
+        await this.network.connect(conn.remotePeer, { signal: bounded })
+        log('session %d: redialled %s', session, String(target))
+        retry()
+      } catch (err: any) {
+        log('session %d: redialling %s failed - %e', session, String(target), err)
+      }
+    }))
+  }
+
+  /** The peer id a multiaddr ends in (`/p2p/<id>`), if any. */
+  #peerOfAddr (addr: Multiaddr): PeerId | undefined {
+    const id = addr.getComponents().findLast(c => c.name === 'p2p')?.value
+    if (id == null) return undefined
+    return this.network.peerId(id) ?? this.#libp2p.getConnections().find(c => c.remotePeer.toString() === id)?.remotePeer
+  }
+
+  /**
+   * Dial `addr` through `dialWithRetry` (`@tensorswap/transport`): each attempt time-boxed to
+   * DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS, DEFAULT_DIAL_ATTEMPTS attempts with back-off. A QUIC
+   * connect to a node that was hanging up on another peer at that moment was seen never to
+   * complete (test/exchange/hostile.test.ts); the helper abandons it and a new attempt gets a
+   * new connection.
    *
    * @throws the last attempt's error (`TimeoutError` when it timed out); `signal.reason`
    */
   async #dial (addr: Multiaddr, signal?: AbortSignal): Promise<Connection> {
-    let lastError: unknown
-    for (let attempt = 1; attempt <= DIAL_ATTEMPTS; attempt++) {
-      signal?.throwIfAborted()
-      const attemptSignal = AbortSignal.any([AbortSignal.timeout(DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
-      const dialing = this.#libp2p.dial(addr, { signal: attemptSignal })
-      dialing.catch(() => {}) // an abandoned attempt settles later, unobserved
-      try {
-        return await raceSignal(dialing, attemptSignal)
-      } catch (err) {
-        lastError = err
-        log('dial attempt %d to %a failed - %e', attempt, addr, err)
-      }
-    }
-    throw lastError
+    return await dialWithRetry(async (o) => await this.#libp2p.dial(addr, o), { signal, target: addr })
   }
 
   /**
@@ -376,7 +455,7 @@ export class Exchange {
     const ledger: ExchangeStats['ledger'] = {}
     for (const peer of this.ledger.peers()) ledger[peer] = this.ledger.get(peer)
     const peers: ExchangeStats['peers'] = {}
-    for (const peer of this.selector.peers()) peers[peer] = this.selector.stats(peer) as PeerStats
+    for (const peer of this.peerSelector.peers()) peers[peer] = this.peerSelector.stats(peer) as PeerStats
     return { wire, ledger, peers, ...this.#counters, wantlistSize: this.wantList.size, penalties: this.penalties.snapshot(Date.now()) }
   }
 
@@ -397,7 +476,7 @@ export class Exchange {
     if (!this.#running) return
     for (const effect of this.wantList.flush(Date.now())) {
       if (effect.type === 'send') {
-        const peer = this.#peerIds.get(effect.peer)
+        const peer = this.#peerId(effect.peer)
         if (peer == null) continue
         const message: BitswapMessage = { wantlist: { full: false, entries: effect.entries }, blocks: [], presences: [], pendingBytes: 0 }
         this.network.send(peer, message, 'control').catch((err: any) => {
@@ -406,15 +485,17 @@ export class Exchange {
         })
       } else {
         const waiters = [...(this.#waiters.get(effect.key) ?? [])]
+        let failed = false
         for (const w of waiters) {
           w.onUnavailable?.(effect.cid)
-          if (w.failOnUnavailable) {
+          if (w.failOnUnavailable && (effect.definitive || w.failOnTimeout)) {
+            failed = true
             this.#removeWaiter(effect.key, w)
             this.wantList.cancel(effect.cid, w.session)
-            w.reject(new BlockUnavailableError(`block ${effect.cid}: no connected peer has it (all answered DONT_HAVE or timed out)`))
+            w.reject(new BlockUnavailableError(unavailableMessage(effect.cid, effect.reasons), effect.cid))
           }
         }
-        if (waiters.some(w => w.failOnUnavailable)) this.#scheduleFlush()
+        if (failed) this.#scheduleFlush()
       }
     }
   }
@@ -424,28 +505,55 @@ export class Exchange {
     this.#flush()
   }
 
-  #penalize (peer: PeerId, offence: Offence, count = 1): void {
-    if (this.penalties.penalize(peer.toString(), offence, Date.now(), count)) {
-      log('peer %p banned after %s', peer, offence)
-      this.#onPeerDisconnected(peer)
-      this.network.hangUp(peer).catch((err: any) => { log('hang up on %p failed - %e', peer, err) })
-    }
+  /**
+   * Score an offence of `peer` in {@link penalties} (spec/tensorswap.md §5); when that bans the
+   * peer, it leaves the exchange's state and is hung up on. For offences found outside the
+   * exchange (GraphSync's, wired by the node).
+   *
+   * @param count - how many offences of that kind (points = weight x count)
+   * @returns whether this banned the peer
+   */
+  penalize (peer: PeerId, offence: Offence, count = 1): boolean {
+    return this.#penalize(peer, offence, count)
+  }
+
+  #penalize (peer: PeerId, offence: Offence, count = 1): boolean {
+    if (!this.penalties.penalize(peer.toString(), offence, Date.now(), count)) return false
+    log('peer %p banned after %s', peer, offence)
+    this.#onPeerDisconnected(peer)
+    this.network.hangUp(peer).catch((err: any) => { log('hang up on %p failed - %e', peer, err) })
+    return true
+  }
+
+  /**
+   * The `PeerId` of a peer the exchange works with, by its string: known to the peer selector
+   * (connected, speaking an exchange protocol, not banned; added and removed only by
+   * {@link #onPeerConnected} / {@link #onPeerDisconnected}) and still reported by the network
+   * (which owns the connected peers and their ids).
+   */
+  #peerId (key: string): PeerId | undefined {
+    return this.peerSelector.has(key) ? this.network.peerId(key) : undefined
   }
 
   #onPeerConnected (peer: PeerId, protocol: string): void {
     const key = peer.toString()
     if (this.penalties.isBanned(key, Date.now())) return
-    this.#peerIds.set(key, peer)
     this.wantList.peerConnected(key, supportsHave(protocol), Date.now())
     log('peer %p speaks %s', peer, protocol)
     this.#scheduleFlush()
   }
 
+  /**
+   * The one path by which a peer leaves the exchange's per-peer state (disconnect, ban): the
+   * want-list fails its wants over and the selector forgets it; the engine drops its want-list.
+   * The debt ledger keeps its numbers (they outlive connections by design) and the network
+   * drops its own per-peer state before it calls this.
+   */
   #onPeerDisconnected (peer: PeerId): void {
     const key = peer.toString()
-    this.#peerIds.delete(key)
     this.wantList.peerDisconnected(key)
     this.engine.peerDisconnected(key)
+    this.inboundRate.forget(key)
     this.#scheduleFlush()
   }
 
@@ -457,7 +565,7 @@ export class Exchange {
   #onMessage (peer: PeerId, protocol: string, message: DecodedMessage, _bytes: number): void {
     const key = peer.toString()
     const now = Date.now()
-    if (!this.#peerIds.has(key)) {
+    if (!this.peerSelector.has(key)) {
       // inbound stream before the registrar told us (identify pending): the network reported
       // the protocol already, so this only happens for banned-then-forgiven peers
       this.#onPeerConnected(peer, protocol)
@@ -477,16 +585,26 @@ export class Exchange {
         this.#counters.duplicateBlocks++
       } else {
         this.#counters.unrequestedBlocks++
-        log('unrequested block %c from %p dropped', block.cid, peer)
+        if (res.mismatch != null) log('block %c from %p: its bytes do not match (they hash to %c); asking elsewhere', res.mismatch, peer, block.cid)
+        else log('unrequested block %c from %p dropped', block.cid, peer)
         this.#penalize(peer, 'unrequestedBlock')
       }
     }
     if (message.unverifiableBlocks > 0) this.#penalize(peer, 'unverifiableBlock', message.unverifiableBlocks)
     if (blocks > 0) this.ledger.recordReceived(key, bytes, blocks, now)
     for (const p of message.presences) this.wantList.presence(p.cid, key, p.type, now)
-    if (message.wantlist != null) {
+    if (message.wantlist != null && !this.inboundRate.take(key, now)) {
+      // over the per-peer message rate: the want-list is dropped (blocks and presences above
+      // answer our own wants and are kept); a flood adds up to a ban (spec/tensorswap.md §3)
+      log('want-list from %p dropped: over %d messages/s (burst %d)', peer, this.inboundRate.ratePerSecond, this.inboundRate.burst)
+      this.#penalize(peer, 'rateLimited')
+    } else if (message.wantlist != null) {
       const r = this.engine.messageReceived(key, message.wantlist)
-      if (r.overflow > 0) this.#penalize(peer, 'wantOverflow', r.overflow)
+      if (message.truncatedWants > 0 || r.overflow > 0) {
+        // truncated, not refused: only repeated floods add up to a ban (spec/tensorswap.md §5)
+        log('want-list from %p: %d entries over the per-message cap and %d over the per-peer cap dropped', peer, message.truncatedWants, r.overflow)
+        this.#penalize(peer, 'wantOverflow')
+      }
       if (r.queued > 0) this.#serve()
     }
     this.#scheduleFlush()
@@ -507,9 +625,33 @@ export class Exchange {
     }
   }
 
+  /**
+   * Read a block to serve, verified against its CID (`getVerifiedBlock`): a copy whose bytes
+   * no longer hash to it (a flipped bit on disk) is never sent. It is logged, deleted from the
+   * store (so `has` answers no and a re-fetch can replace it) and reported as missing, so the
+   * asker gets DONT_HAVE and fails over (spec/tensorswap.md section 4, "Serving verifies").
+   *
+   * @returns the bytes, or `undefined` for a corrupt copy (now deleted)
+   * @throws the blockstore's errors other than a failed verification
+   */
+  async #readVerified (cid: CID): Promise<Uint8Array | undefined> {
+    try {
+      return await getVerifiedBlock(this.#blockstore, cid)
+    } catch (err: any) {
+      if (err?.name !== 'BlockHashMismatchError') throw err
+      log.error('stored block %c is corrupt (its bytes do not match its hash): deleted, answering DONT_HAVE - %e', cid, err)
+      try {
+        await this.#blockstore.delete(cid)
+      } catch (err2: any) {
+        log.error('deleting corrupt block %c failed - %e', cid, err2)
+      }
+      return undefined
+    }
+  }
+
   async #serveBatch (batch: EngineBatch): Promise<void> {
     const outcomes = new Map<string, TaskOutcome>()
-    const peer = this.#peerIds.get(batch.peer)
+    const peer = this.#peerId(batch.peer)
     try {
       if (peer == null) {
         for (const t of batch.tasks) outcomes.set(t.key, 'declined')
@@ -523,40 +665,50 @@ export class Exchange {
           outcomes.set(task.key, 'declined')
           continue
         }
-        const has = await this.#blockstore.has(task.cid)
+        // identity blocks never go on the wire (the asker holds the block in its CID): DONT_HAVE
+        const has = task.cid.multihash.code !== HASH_IDENTITY && await this.#blockstore.has(task.cid)
         if (!has) {
           if (task.sendDontHave) presences.push({ cid: task.cid, type: 'dont-have' })
           outcomes.set(task.key, 'missing')
-        } else if (task.wantType === 'have') {
+        } else if (task.wantType === 'have' && this.engine.answerHave(await blockSize(this.#blockstore, task.cid)) === 'have') {
           presences.push({ cid: task.cid, type: 'have' })
           outcomes.set(task.key, 'have')
         } else {
-          blocks.push({ cid: task.cid, bytes: await readBlock(this.#blockstore, task.cid) })
-          outcomes.set(task.key, 'block')
+          // a want-block, or a want-have for a small block: the block itself (Bitswap 1.2.0 MAY),
+          // verified as read (a corrupt stored copy is deleted and answered DONT_HAVE)
+          const bytes = await this.#readVerified(task.cid)
+          if (bytes == null) {
+            if (task.sendDontHave) presences.push({ cid: task.cid, type: 'dont-have' })
+            outcomes.set(task.key, 'missing')
+          } else {
+            blocks.push({ cid: task.cid, bytes })
+            outcomes.set(task.key, 'block')
+          }
         }
       }
-      if (this.#peerIds.get(batch.peer) !== peer) {
+      if (this.#peerId(batch.peer) !== peer) {
         // banned or gone while the blocks were read: never dial a peer back to answer it
         for (const t of batch.tasks) outcomes.set(t.key, 'declined')
         return
       }
-      const deadline = AbortSignal.timeout(this.#init.sendDeadlineMs ?? DEFAULT_SEND_DEADLINE_MS)
+      const stallTimeoutMs = this.#init.sendStallMs ?? DEFAULT_SEND_STALL_MS
+      const blockBytes = blocks.reduce((n, b) => n + b.bytes.byteLength, 0)
+      const deadline = AbortSignal.timeout(sendTimeoutMs(blockBytes))
       const sends: Array<Promise<number>> = []
-      if (presences.length > 0) sends.push(this.network.send(peer, { blocks: [], presences, pendingBytes: 0 }, 'control', { signal: deadline }))
-      if (blocks.length > 0) sends.push(this.network.send(peer, { blocks, presences: [], pendingBytes: 0 }, 'data', { signal: deadline }))
+      if (presences.length > 0) sends.push(this.network.send(peer, { blocks: [], presences, pendingBytes: 0 }, 'control', { signal: deadline, stallTimeoutMs }))
+      if (blocks.length > 0) sends.push(this.network.send(peer, { blocks, presences: [], pendingBytes: 0 }, 'data', { signal: deadline, stallTimeoutMs }))
       try {
         await Promise.all(sends)
-      } catch (err) {
-        if (deadline.aborted) {
-          // the peer did not read in time: free the slot (network.send dropped the stream) and penalise
-          log('peer %s did not read a batch within the send deadline', batch.peer)
+      } catch (err: any) {
+        if (deadline.aborted || err?.name === 'SendStalledError') {
+          // the peer stopped reading (or trickles): free the slot (network.send dropped the stream) and penalise
+          log('peer %s did not read a batch (%s)', batch.peer, deadline.aborted ? 'send timeout' : 'stalled')
           this.#penalize(peer, 'slowReader')
         }
         throw err
       }
       if (blocks.length > 0) {
-        const bytes = blocks.reduce((n, b) => n + b.bytes.byteLength, 0)
-        this.ledger.recordSent(batch.peer, bytes, blocks.length, Date.now())
+        this.ledger.recordSent(batch.peer, blockBytes, blocks.length, Date.now())
         this.#counters.blocksSent += blocks.length
       }
     } catch (err: any) {
@@ -567,6 +719,23 @@ export class Exchange {
       this.engine.batchDone(batch.peer, outcomes)
     }
   }
+}
+
+const REASON_TEXT: Record<TriedReason, string> = {
+  'dont-have': 'answered DONT_HAVE',
+  timeout: 'timed out',
+  mismatch: 'sent bytes that do not match its hash'
+}
+
+/**
+ * The one-line message of a `BlockUnavailableError`: the block and each peer's answer.
+ *
+ * @param cid - the block
+ * @param reasons - why each peer tried was given up (from the want-list)
+ */
+export function unavailableMessage (cid: CID, reasons: Array<{ peer: string, reason: TriedReason }>): string {
+  if (reasons.length === 0) return `block ${cid}: no connected peer has it`
+  return `block ${cid}: no peer has a valid copy (${reasons.map(r => `${r.peer} ${REASON_TEXT[r.reason]}`).join('; ')})`
 }
 
 /**

@@ -13,10 +13,11 @@
  * @module
  */
 
-import { importCar, links, verifyBlock, HASH_IDENTITY } from '@tensorswap/blockstore'
+import { importCar, links, verifyBlock, HASH_IDENTITY, MAX_CID_BYTES, UnexpectedBlockError } from '@tensorswap/blockstore'
 import { logger } from '@libp2p/logger'
 import { CustomProgressEvent } from 'progress-events'
 import { DEFAULT_MAX_BLOCK_BYTES } from './constants.js'
+import type { BlockProgressDetail } from '@tensorswap/blockstore'
 import type { CID } from 'multiformats/cid'
 import type { ProgressEvent } from 'progress-events'
 
@@ -29,8 +30,6 @@ const log = logger('tensorswap:gateway-source')
  */
 export const DEFAULT_GATEWAY_TIMEOUT_MS = 30_000
 
-/** Bytes a CAR section may hold beyond its block: the CID (CIDv1 with a 64-byte digest is < 80 bytes; 256 leaves room). */
-const MAX_CID_BYTES = 256
 
 // ---- errors (match on `.name`) ----
 
@@ -61,17 +60,11 @@ export class GatewayBlockTooLargeError extends Error {
   override name = 'GatewayBlockTooLargeError'
 }
 
-/** A CAR carried a block that is not reachable from the requested root through the blocks before it. */
-export class UnexpectedBlockError extends Error {
-  static override name = 'UnexpectedBlockError'
-  override name = 'UnexpectedBlockError'
-  /** The unexpected CID. */
-  readonly cid: CID
-  constructor (message: string, cid: CID) {
-    super(message)
-    this.cid = cid
-  }
-}
+/**
+ * A CAR carried a block that is not reachable from the requested root through the blocks before
+ * it (`cid` is that block). Declared once in `@tensorswap/blockstore`, re-exported here.
+ */
+export { UnexpectedBlockError }
 
 /** A CAR ended before every block of the requested scope arrived. */
 export class IncompleteCarError extends Error {
@@ -115,7 +108,7 @@ export interface TrustlessGatewaySourceInit {
 /** Progress events of {@link TrustlessGatewaySource}. */
 export type GatewaySourceProgressEvents =
   ProgressEvent<'tensorswap:gateway-source:request', { url: string }> |
-  ProgressEvent<'tensorswap:gateway-source:block', { cid: CID, bytes: number }>
+  ProgressEvent<'tensorswap:gateway-source:block', BlockProgressDetail>
 
 /** Options of {@link TrustlessGatewaySource.getBlock}. */
 export interface GatewayGetBlockOptions {
@@ -204,7 +197,7 @@ export class TrustlessGatewaySource {
       }
       const bytes = await this.readLimited(res, url)
       verifyBlock(cid, bytes)
-      options.onProgress?.(new CustomProgressEvent('tensorswap:gateway-source:block', { cid, bytes: bytes.byteLength }))
+      options.onProgress?.(new CustomProgressEvent<BlockProgressDetail>('tensorswap:gateway-source:block', { cid, bytes: bytes.byteLength, from: 'gateway' }))
       return bytes
     } catch (err) {
       throw this.mapAbort(err, timeout, options.signal, url)
@@ -280,7 +273,7 @@ export class TrustlessGatewaySource {
           yield chunk
         }
       })()
-      producer = importCar(sink as any, chunks, { signal: importSignal, name: url, maxSectionSize: maxBlockBytes + MAX_CID_BYTES })
+      producer = importCar(sink as any, chunks, { signal: importSignal, name: url, maxSectionSize: maxBlockBytes + MAX_CID_BYTES }) // a section is CID || block
         .then(() => { done = true; wakeConsumer?.() }, (err) => { failure = err; done = true; wakeConsumer?.() })
 
       const expected = new Set<string>([root.toString()])
@@ -307,7 +300,7 @@ export class TrustlessGatewaySource {
               if (child.multihash.code !== HASH_IDENTITY) expected.add(child.toString())
             }
           }
-          options.onProgress?.(new CustomProgressEvent('tensorswap:gateway-source:block', { cid: item.cid, bytes: item.bytes.byteLength }))
+          options.onProgress?.(new CustomProgressEvent<BlockProgressDetail>('tensorswap:gateway-source:block', { cid: item.cid, bytes: item.bytes.byteLength, from: 'gateway' }))
           yield item
         }
         const wake = wakeProducer

@@ -67,6 +67,7 @@ function isEntry (v: any): v is LedgerEntry {
  * Per-peer byte accounting and the serving decision. Peer ids are strings.
  */
 export class DebtLedger {
+  /** The serving strategy in use (see {@link LedgerStrategy}). */
   readonly strategy: LedgerStrategy
   readonly #random: () => number
   readonly #entries = new Map<string, LedgerEntry>()

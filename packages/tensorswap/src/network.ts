@@ -28,13 +28,13 @@
 
 import { logger } from '@libp2p/logger'
 import { BulkLanes } from './bulk-lane.js'
-import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, FRAME_SLACK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
+import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, FRAME_SLACK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
 import { MessageTooLargeError } from './errors.js'
-import { FrameWriter, readFrames } from './transport/framing.js'
+import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
 import { decodeMessage, splitMessage, supportsHave } from './wire/codec.js'
 import type { BitswapMessage, DecodedMessage, DecodeLimits } from './wire/codec.js'
 import type { BulkLaneInit } from './bulk-lane.js'
-import type { FramedStream } from './transport/framing.js'
+import type { DrainOptions, FramedStream } from '@tensorswap/transport'
 import type { SocketStream } from './transport/socket-stream.js'
 import type { AbortOptions, Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
@@ -65,9 +65,9 @@ export interface NetworkInit {
   maxMessageBytes?: number
   /** Decode limits beyond the message size. */
   limits?: Omit<DecodeLimits, 'maxMessageBytes'>
-  /** libp2p `maxInboundStreams` per connection and protocol. @default 1024 (as @helia/bitswap) */
+  /** libp2p `maxInboundStreams` per connection and protocol. @default {@link DEFAULT_MAX_INBOUND_STREAMS} (1024, as @helia/bitswap) */
   maxInboundStreams?: number
-  /** libp2p `maxOutboundStreams` per connection and protocol. @default 1024 (as @helia/bitswap) */
+  /** libp2p `maxOutboundStreams` per connection and protocol. @default {@link DEFAULT_MAX_OUTBOUND_STREAMS} (1024, as @helia/bitswap) */
   maxOutboundStreams?: number
   /** Close outbound streams idle this long, ms. @default {@link DEFAULT_STREAM_IDLE_MS} */
   streamIdleMs?: number
@@ -149,8 +149,8 @@ export class Network {
     this.#protocols = init.protocols ?? [...PROTOCOLS]
     this.#maxMessageBytes = init.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     this.#limits = { maxWantlistSize: DEFAULT_MAX_WANTLIST_SIZE, ...init.limits, maxMessageBytes: this.#maxMessageBytes }
-    this.#maxInboundStreams = init.maxInboundStreams ?? 1024
-    this.#maxOutboundStreams = init.maxOutboundStreams ?? 1024
+    this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
+    this.#maxOutboundStreams = init.maxOutboundStreams ?? DEFAULT_MAX_OUTBOUND_STREAMS
     this.#streamIdleMs = init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS
     this.#runOnLimitedConnection = init.runOnLimitedConnection ?? false
     this.#streamOpenTimeoutMs = init.streamOpenTimeoutMs ?? DEFAULT_STREAM_OPEN_TIMEOUT_MS
@@ -205,13 +205,15 @@ export class Network {
   }
 
   /**
-   * Unhandle the protocols, close outbound streams (gracefully, bounded by `signal`) and abort
-   * inbound ones.
+   * Unhandle the protocols, close outbound streams (gracefully, bounded by `signal`: once it
+   * fires they are aborted instead) and abort inbound ones. The teardown always completes;
+   * `signal` only cuts the waiting short.
    */
   async stop (options: AbortOptions = {}): Promise<void> {
     if (!this.#running) return
     this.#running = false
-    await this.#libp2p.unhandle(this.#protocols, options)
+    // not bounded by the signal: an aborted unhandle would leave the handlers and lanes up
+    await this.#libp2p.unhandle(this.#protocols)
     for (const id of this.#registrarIds) this.#libp2p.unregister(id)
     this.#registrarIds = []
     this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
@@ -238,6 +240,14 @@ export class Network {
     const p = this.#peerProtocols.get(peer.toString())
     if (p == null) return undefined
     return this.#protocols.find(proto => p.protocols.has(proto))
+  }
+
+  /**
+   * The `PeerId` of a connected peer known to speak an exchange protocol, by its string; the
+   * network is where the exchange's connected peers live (everything else keys peers by string).
+   */
+  peerId (key: string): PeerId | undefined {
+    return this.#peerProtocols.get(key)?.peer
   }
 
   /** Peers known to speak an exchange protocol. */
@@ -372,11 +382,12 @@ export class Network {
    * the negotiated protocol (downgraded for 1.1.0). Resolves once the stream took it and
    * drained (back-pressure); concurrent sends on one channel are written in call order.
    *
+   * @param options - `signal`; `stallTimeoutMs`: fail when the peer takes none of the bytes for that long
    * @throws `MessageTooLargeError` when a block cannot fit in a message; stream/dial errors
-   *   (`StreamWriteClosedError`, libp2p dial errors); `signal.reason`
+   *   (`StreamWriteClosedError`, libp2p dial errors); `SendStalledError`; `signal.reason`
    * @returns encoded bytes written
    */
-  async send (peer: PeerId, message: BitswapMessage, channel: Channel, options: AbortOptions = {}): Promise<number> {
+  async send (peer: PeerId, message: BitswapMessage, channel: Channel, options: DrainOptions = {}): Promise<number> {
     if (channel === 'control' && this.#lanes != null) this.#countWants(peer, message)
     const key = `${peer.toString()}/${channel}`
     const out = await this.#getOutbound(peer, key, options)
@@ -433,8 +444,13 @@ export class Network {
     let opening = this.#opening.get(key)
     if (opening == null) {
       opening = (async () => {
-        const signal = AbortSignal.any([AbortSignal.timeout(this.#streamOpenTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
-        const stream = await this.#libp2p.dialProtocol(peer, this.#protocols, { signal, runOnLimitedConnection: this.#runOnLimitedConnection })
+        const stream = await dialWithRetry(async ({ signal }) => await this.#libp2p.dialProtocol(peer, this.#protocols, { signal, runOnLimitedConnection: this.#runOnLimitedConnection }), {
+          attempts: 1,
+          attemptTimeoutMs: this.#streamOpenTimeoutMs,
+          signal: options.signal,
+          target: peer,
+          onLate: (late) => { late.abort(new Error('stream open abandoned')) }
+        })
         // we never read on our outbound streams (answers arrive on the peer's own stream)
         stream.closeRead().catch((err: any) => { log.trace('closeRead on outbound stream to %p failed - %e', peer, err) })
         const out: Outbound = { stream, writer: new FrameWriter(stream, { maxFrameBytes: this.#maxMessageBytes }), protocol: stream.protocol, label: stream.protocol, tail: Promise.resolve(), pending: 0 }

@@ -75,7 +75,9 @@ export class PeerSelector {
   readonly #alpha: number
   readonly #priorThroughput: number
   readonly #priorLatencyMs: number
+  /** Most estimated bytes outstanding at one peer (see {@link PeerSelectorInit.maxPeerBytesInFlight}). */
   readonly maxPeerBytesInFlight: number
+  /** Most wants outstanding at one peer (see {@link PeerSelectorInit.maxPeerWantsInFlight}). */
   readonly maxPeerWantsInFlight: number
 
   /** @param init - see {@link PeerSelectorInit} */

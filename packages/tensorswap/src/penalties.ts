@@ -18,13 +18,23 @@ export const PENALTY = {
   unrequestedBlock: 10,
   /** A block whose hash function we cannot verify. */
   unverifiableBlock: 5,
-  /** Per want-list entry past our per-peer cap. */
-  wantOverflow: 1,
+  /**
+   * Per want-list message of which entries were dropped: more than the per-message cap (the
+   * message is truncated, as boxo does) or past the per-peer cap. One large want-list is
+   * honest (boxo clients send them); a peer flooding eleven of them in a row is banned (scores decay).
+   */
+  wantOverflow: 10,
   /**
    * A response it did not read within the send deadline: a slot of the engine was held for
    * nothing. Repeat offenders (a peer that asks and never reads) are banned after a few.
    */
-  slowReader: 25
+  slowReader: 25,
+  /**
+   * Per want-list message dropped for exceeding the peer's message rate
+   * (`DEFAULT_INBOUND_MESSAGES_PER_SECOND`, burst `DEFAULT_INBOUND_MESSAGE_BURST`): small, a burst
+   * is not an attack; a flood of 100 excess messages within a half-life is banned.
+   */
+  rateLimited: 1
 } as const
 
 /** An offence name. */

@@ -4,12 +4,20 @@
  * after it was verified against its CID, and resumes: blocks already in the blockstore are
  * read locally (their links followed) and never asked for.
  *
- * Order: depth-first, children in link order (`links()` of `@tensorswap/blockstore`). When the
- * children of a block arrive they are asked for before siblings of that block not yet asked,
- * so with a window of one the fetch is exactly DFS pre-order. A TensorSwap manifest is the
- * exception: its tensors' chunks come first, in computation order, then the UnixFS tree (whose
- * leaves are the same chunks, so they are not fetched twice). Earlier wants get higher wire
- * priority, so serving peers answer in that order too.
+ * This is the driver; the walk and the window are the pure {@link SessionCore} (order, window
+ * and priorities are documented there). The driver checks the blockstore for each block the
+ * core hands out, asks the exchange for the others, stores what arrives (puts bounded in count
+ * and bytes, {@link BoundedQueue}) and reports the core's progress effects.
+ *
+ * Children: {@link linkChildren} by default (links in link order, `Tsize` hints for raw
+ * leaves). TensorSwap fetches pass `manifestChildren` (`src/tensors/manifest-children.ts`),
+ * which walks a manifest's tensor chunks first, in computation order.
+ *
+ * Progress deadline: the driver ticks the core's deadline on a timer (every
+ * `progressTimeoutMs / 5`, at most every second) and carries out its effects: `recover` calls
+ * {@link SessionComponents.recover} (the exchange redials the given peers and re-sends the
+ * wants), `stalled` fails the session with {@link SessionComponents.stalledError}'s error
+ * (`FetchStalledError`).
  *
  * Verification: the exchange matches a received block to a want by the multihash it computed
  * from the received bytes (`decodeMessage` rebuilds each CID by hashing), so bytes handed to
@@ -18,62 +26,43 @@
  * @module
  */
 
-import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
 import { logger } from '@libp2p/logger'
 import { links as blockLinks } from '@tensorswap/blockstore'
-import { MANIFEST_FORMAT, validateManifest } from '@tensorswap/model'
 import { CustomProgressEvent } from 'progress-events'
-import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_MAX_CONCURRENT_PUTS, DEFAULT_MAX_PUT_BYTES_IN_FLIGHT, SESSION_ROOT_PRIORITY } from './constants.js'
-import { blockKey } from './wire/hash.js'
+import { BoundedQueue } from '@tensorswap/blockstore'
+import { DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_MAX_CONCURRENT_PUTS, DEFAULT_MAX_PUT_BYTES_IN_FLIGHT, DEFAULT_MAX_WANTS_AHEAD } from './constants.js'
+import { FetchStalledError } from './errors.js'
+import { SessionCore } from './session-core.js'
+import type { Child, SessionEffect, SessionResult } from './session-core.js'
 import type { AbortOptions } from '@libp2p/interface'
+import type { BlockProgressDetail } from '@tensorswap/blockstore'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
+
+export type { Child, SessionResult } from './session-core.js'
 
 const log = logger('tensorswap:exchange:session')
 
 const RAW = 0x55
 const DAG_PB = 0x70
-const DAG_CBOR = 0x71
-
-/** A child link with an optional size hint in bytes. */
-export interface Child {
-  cid: CID
-  /** Expected block size, bytes (a dag-pb `Tsize` of a raw leaf, a manifest chunk size). */
-  sizeHint?: number
-}
 
 /** Returns the children of a verified block, in fetch order. */
 export type ChildrenFn = (cid: CID, bytes: Uint8Array) => Child[]
 
 /**
- * Default {@link ChildrenFn}: a TensorSwap manifest yields its tensors' chunks (computation
- * order, size hints from tensor lengths) then its `files` root; dag-pb yields its links with
- * `Tsize` as the hint for raw leaves; everything else uses `links()` from
- * `@tensorswap/blockstore` (raw, dag-cbor, dag-json).
+ * The generic {@link ChildrenFn}: dag-pb yields its links with `Tsize` as the hint for raw
+ * leaves; everything else uses `links()` from `@tensorswap/blockstore` (raw: none; dag-cbor,
+ * dag-json: every CID in the value).
  *
  * @throws the codec's decode error for a block that does not decode;
  *   `UnsupportedCodecError` for other codecs
  */
-export function defaultChildren (cid: CID, bytes: Uint8Array): Child[] {
+export function linkChildren (cid: CID, bytes: Uint8Array): Child[] {
   if (cid.code === RAW) return []
   if (cid.code === DAG_PB) {
     return dagPb.decode(bytes).Links.map(l => ({ cid: l.Hash, sizeHint: l.Hash.code === RAW ? l.Tsize : undefined }))
-  }
-  if (cid.code === DAG_CBOR) {
-    const value: any = dagCbor.decode(bytes)
-    if (value?.format === MANIFEST_FORMAT) {
-      // a corrupt manifest throws the model package's typed error
-      const manifest = validateManifest(value, `manifest ${cid}`)
-      const out: Child[] = []
-      for (const t of manifest.tensors) {
-        const hint = t.chunks.length > 0 ? Math.ceil(t.length / t.chunks.length) : undefined
-        for (const c of t.chunks) out.push({ cid: c, sizeHint: hint })
-      }
-      out.push({ cid: manifest.files })
-      return out
-    }
   }
   return blockLinks(cid, bytes).map(c => ({ cid: c }))
 }
@@ -88,67 +77,63 @@ export interface SessionComponents {
   want(cid: CID, options: { session: number, priority: number, sizeHint?: number, signal: AbortSignal }): Promise<{ bytes: Uint8Array, peer: string }>
   /** Called after a fetched block is stored (the engine may serve it now). */
   onStored?(cid: CID): void
+  /**
+   * The progress deadline passed once (`attempt` from 1): redial the peers and re-send this
+   * session's wants. Its rejection is logged; the deadline decides what happens next.
+   * Absent: nothing is done and the next deadline fails the session.
+   */
+  recover?(attempt: number, signal: AbortSignal): Promise<void>
+  /**
+   * The error a stalled session fails with (no block for `idleMs`, ms, with `waiting` blocks
+   * wanted). @default a `FetchStalledError` naming no peer
+   */
+  stalledError?(idleMs: number, waiting: number): Error
 }
 
 /** Options of {@link Session}. */
 export interface SessionInit {
   /** Session id (unique per exchange). */
   id: number
-  /** Most blocks asked for and not yet stored. @default 1024 */
+  /** Most blocks asked for and not yet stored. @default {@link DEFAULT_MAX_WANTS_AHEAD} */
   maxWantsAhead?: number
   /**
    * Most estimated bytes asked for and not yet stored (asked, received and waiting, being
    * written): the session's memory bound for block data. @default {@link DEFAULT_MAX_BYTES_IN_FLIGHT}
    */
   maxBytesAhead?: number
-  /** @default {@link defaultChildren} */
+  /** @default {@link linkChildren} (the exchange and the node pass `manifestChildren`) */
   children?: ChildrenFn
   /** Blockstore puts in flight at once (each is a durable write). @default {@link DEFAULT_MAX_CONCURRENT_PUTS} */
   maxConcurrentPuts?: number
   /** Block bytes being written at once (one put is always allowed). @default {@link DEFAULT_MAX_PUT_BYTES_IN_FLIGHT} */
   maxPutBytes?: number
+  /**
+   * The progress deadline, ms: no block for this long while blocks are wanted triggers
+   * `recover`, then (again) the failure (`Infinity` turns it off).
+   * @default {@link DEFAULT_FETCH_PROGRESS_TIMEOUT_MS}
+   */
+  progressTimeoutMs?: number
 }
 
-/** Detail of `tensorswap:session:block`. */
-export interface SessionBlockDetail {
-  cid: CID
-  /** The sender; `undefined` when the block was already in the blockstore. */
-  peer?: string
-  bytes: number
-}
+/**
+ * Detail of `tensorswap:session:block`: the one block progress shape (`from: 'network'` with
+ * the sender's `peer`, or `from: 'local'` for a block already in the blockstore).
+ */
+export type SessionBlockDetail = BlockProgressDetail
 
 /** Progress events of a session. */
 export type SessionProgressEvents =
   ProgressEvent<'tensorswap:session:block', SessionBlockDetail>
 
-/** What a finished session did. */
-export interface SessionResult {
-  /** Blocks fetched from peers and stored. */
-  blocksFetched: number
-  bytesFetched: number
-  /** Blocks found already in the blockstore. */
-  blocksLocal: number
-  /** Bytes of local blocks that were read to follow their links (raw leaves are not read). */
-  bytesLocalRead: number
-}
-
-interface Item { cid: CID, sizeHint?: number }
-
 /**
  * Fetches one DAG. Create one per fetch; {@link Session.run} once.
  */
 export class Session {
+  /** The session id given in {@link SessionInit.id} (want-list refcounts are per session). */
   readonly id: number
   readonly #components: SessionComponents
-  readonly #maxWantsAhead: number
-  readonly #maxBytesAhead: number
+  readonly #init: SessionInit
   readonly #children: ChildrenFn
-  readonly #maxConcurrentPuts: number
-  readonly #maxPutBytes: number
-  /** DFS stack of child lists with cursors. */
-  readonly #stack: Array<{ items: Item[], i: number }> = []
-  readonly #seen = new Set<string>()
-  #handedOut = 0
 
   /**
    * @param components - see {@link SessionComponents}
@@ -157,30 +142,8 @@ export class Session {
   constructor (components: SessionComponents, init: SessionInit) {
     this.id = init.id
     this.#components = components
-    this.#maxWantsAhead = init.maxWantsAhead ?? 1024
-    this.#maxBytesAhead = init.maxBytesAhead ?? DEFAULT_MAX_BYTES_IN_FLIGHT
-    this.#children = init.children ?? defaultChildren
-    this.#maxConcurrentPuts = init.maxConcurrentPuts ?? DEFAULT_MAX_CONCURRENT_PUTS
-    this.#maxPutBytes = init.maxPutBytes ?? DEFAULT_MAX_PUT_BYTES_IN_FLIGHT
-  }
-
-  #push (items: Item[]): void {
-    const fresh = items.filter(it => {
-      const k = blockKey(it.cid)
-      if (this.#seen.has(k)) return false
-      this.#seen.add(k)
-      return true
-    })
-    if (fresh.length > 0) this.#stack.push({ items: fresh, i: 0 })
-  }
-
-  #next (): Item | undefined {
-    while (this.#stack.length > 0) {
-      const top = this.#stack[this.#stack.length - 1] as { items: Item[], i: number }
-      if (top.i < top.items.length) return top.items[top.i++]
-      this.#stack.pop()
-    }
-    return undefined
+    this.#init = init
+    this.#children = init.children ?? linkChildren
   }
 
   /**
@@ -190,7 +153,9 @@ export class Session {
    * @param options - `signal` aborts (outstanding wants are cancelled); `onProgress` receives
    *   `tensorswap:session:block` for every block stored or found locally
    * @returns counts of what was fetched and found
-   * @throws `BlockUnavailableError` when a block cannot be fetched from any peer; the
+   * @throws `BlockUnavailableError` when a block cannot be fetched from any peer;
+   *   `FetchStalledError` (or `stalledError`'s error) when the progress deadline passed after
+   *   the recovery; the
    *   children function's errors for blocks that do not decode; blockstore errors;
    *   `signal.reason` on abort
    */
@@ -199,95 +164,112 @@ export class Session {
     const { blockstore } = this.#components
     const controller = new AbortController()
     const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
-    const result: SessionResult = { blocksFetched: 0, bytesFetched: 0, blocksLocal: 0, bytesLocalRead: 0 }
-    this.#push([{ cid: root }])
+    const progressTimeoutMs = this.#init.progressTimeoutMs ?? DEFAULT_FETCH_PROGRESS_TIMEOUT_MS
+    const core = new SessionCore(root, {
+      maxWantsAhead: this.#init.maxWantsAhead ?? DEFAULT_MAX_WANTS_AHEAD,
+      maxBytesAhead: this.#init.maxBytesAhead ?? DEFAULT_MAX_BYTES_IN_FLIGHT,
+      progressTimeoutMs,
+      startMs: Date.now()
+    })
+    // a durable put (fsync) costs latency, not bandwidth: keep several in flight, bounded in
+    // count and bytes (libuv runs 4 file operations at once; more queued puts only hold memory)
+    const puts = new BoundedQueue({
+      concurrency: this.#init.maxConcurrentPuts ?? DEFAULT_MAX_CONCURRENT_PUTS,
+      maxBytes: this.#init.maxPutBytes ?? DEFAULT_MAX_PUT_BYTES_IN_FLIGHT
+    })
 
-    interface Done { item: Item, bytes?: Uint8Array, peer?: string, error?: unknown }
+    interface Done { key: string, cid: CID, bytes?: Uint8Array, peer?: string, error?: unknown }
     const completed: Done[] = []
     let wake: (() => void) | undefined
     const notify = (): void => { const w = wake; wake = undefined; w?.() }
-    /** Wants handed out and not yet stored (asked, received and queued, or being written). */
-    let outstanding = 0
-    let bytesAhead = 0
-    const storing = new Set<Promise<void>>()
-    let storingBytes = 0
-    let putError: unknown
+    /** The first put or children failure, rethrown by the loop. */
+    const failed: { failure?: { error: unknown } } = {}
+    const throwIfFailed = (): void => { if (failed.failure != null) throw failed.failure.error }
+    const apply = (effects: SessionEffect[]): void => {
+      for (const e of effects) {
+        if (e.type === 'progress') options.onProgress?.(new CustomProgressEvent<SessionBlockDetail>('tensorswap:session:block', e.detail))
+        else if (e.type === 'failed') failed.failure ??= { error: e.error }
+        else if (e.type === 'recover') {
+          log('session %d: no block for %d ms (%d wanted), recovering (attempt %d)', this.id, e.idleMs, e.waiting, e.attempt)
+          this.#components.recover?.(e.attempt, signal).catch((err: any) => { log('session %d: recovery failed - %e', this.id, err) })
+        } else if (e.type === 'stalled') {
+          log('session %d: no block for %d ms (%d wanted) after recovering: stalled', this.id, e.idleMs, e.waiting)
+          failed.failure ??= { error: this.#components.stalledError?.(e.idleMs, e.waiting) ?? new FetchStalledError(`no block arrived for ${Math.round(e.idleMs / 1000)} s; blocks already stored stay, a re-run resumes`, [], e.idleMs) }
+          notify()
+        }
+      }
+    }
+    const ticker = Number.isFinite(progressTimeoutMs)
+      ? setInterval(() => { apply(core.tick(Date.now())) }, Math.max(10, Math.min(1000, progressTimeoutMs / 5)))
+      : undefined
+    ticker?.unref?.()
 
     try {
       while (true) {
         // hand out wants while the window has room
-        while (outstanding < this.#maxWantsAhead && (bytesAhead === 0 || bytesAhead < this.#maxBytesAhead)) {
-          const item = this.#next()
-          if (item == null) break
+        for (let visit = core.next(); visit != null; visit = core.next()) {
           signal.throwIfAborted()
-          if (await blockstore.has(item.cid, { signal })) {
-            result.blocksLocal++
+          if (await blockstore.has(visit.cid, { signal })) {
             let bytes: Uint8Array | undefined
-            if (item.cid.code !== RAW) {
-              bytes = await readBlock(blockstore, item.cid, signal)
-              result.bytesLocalRead += bytes.byteLength
-              this.#push(this.#children(item.cid, bytes))
+            let children: Child[] = []
+            if (visit.cid.code !== RAW) {
+              bytes = await readBlock(blockstore, visit.cid, signal)
+              children = this.#children(visit.cid, bytes)
             }
-            options.onProgress?.(new CustomProgressEvent<SessionBlockDetail>('tensorswap:session:block', { cid: item.cid, bytes: bytes?.byteLength ?? item.sizeHint ?? 0 }))
+            core.progress(Date.now())
+            apply(core.local(visit.key, children, bytes?.byteLength))
             continue
           }
-          const priority = Math.max(-(2 ** 31), SESSION_ROOT_PRIORITY - this.#handedOut++)
-          const est = item.sizeHint ?? DEFAULT_ESTIMATED_BLOCK_BYTES
-          outstanding++
-          bytesAhead += est
-          this.#components.want(item.cid, { session: this.id, priority, sizeHint: item.sizeHint, signal })
-            .then(({ bytes, peer }) => { completed.push({ item, bytes, peer }) }, (error) => { completed.push({ item, error }) })
+          const want = core.want(visit.key)
+          this.#components.want(want.cid, { session: this.id, priority: want.priority, sizeHint: want.sizeHint, signal })
+            .then(({ bytes, peer }) => { core.progress(Date.now()); completed.push({ key: want.key, cid: want.cid, bytes, peer }) }, (error) => { completed.push({ key: want.key, cid: want.cid, error }) })
             .finally(notify)
         }
-        if (putError != null) throw putError
-        if (outstanding === 0 && completed.length === 0) break
+        throwIfFailed()
+        if (core.state === 'done') break
         if (completed.length === 0) {
           // wakes on a block, a failed want or a finished put (which frees window)
           await new Promise<void>(resolve => { wake = resolve })
           continue
         }
         const done = completed.shift() as Done
-        if (done.error != null) throw done.error
-        const bytes = done.bytes as Uint8Array
-        // a durable put (fsync) costs latency, not bandwidth: keep several in flight, bounded in
-        // count and bytes (libuv runs 4 file operations at once; more queued puts only hold memory)
-        while (storing.size > 0 && (storing.size >= this.#maxConcurrentPuts || storingBytes + bytes.byteLength > this.#maxPutBytes)) {
-          await Promise.race(storing)
+        if (done.error != null) {
+          apply(core.failed(done.key, done.error))
+          throw done.error
         }
-        if (putError != null) throw putError
-        const est = done.item.sizeHint ?? DEFAULT_ESTIMATED_BLOCK_BYTES
-        storingBytes += bytes.byteLength
-        const stored: Promise<void> = Promise.resolve(blockstore.put(done.item.cid, bytes, { signal })).then(() => {
-          storing.delete(stored)
-          storingBytes -= bytes.byteLength
+        const bytes = done.bytes as Uint8Array
+        const { done: put } = await puts.run(bytes.byteLength, async () => { await blockstore.put(done.cid, bytes, { signal }) })
+        throwIfFailed()
+        put.then(() => {
           // the block's window share is released once it is on disk, not when it arrived:
           // the window bounds all block bytes the session holds
-          outstanding--
-          bytesAhead -= est
+          core.progress(Date.now())
+          const effects = core.stored(done.key)
           notify()
-          this.#components.onStored?.(done.item.cid)
-          result.blocksFetched++
-          result.bytesFetched += bytes.byteLength
-          log.trace('session %d stored %c (%d bytes) from %s', this.id, done.item.cid, bytes.byteLength, done.peer)
-          options.onProgress?.(new CustomProgressEvent<SessionBlockDetail>('tensorswap:session:block', { cid: done.item.cid, peer: done.peer, bytes: bytes.byteLength }))
+          this.#components.onStored?.(done.cid)
+          log.trace('session %d stored %c (%d bytes) from %s', this.id, done.cid, bytes.byteLength, done.peer)
+          apply(effects)
         }, (err: unknown) => {
-          storing.delete(stored)
-          storingBytes -= bytes.byteLength
-          outstanding--
-          bytesAhead -= est
-          putError ??= err
+          apply(core.failed(done.key, err))
           notify()
         })
-        storing.add(stored)
-        this.#push(this.#children(done.item.cid, bytes))
+        let children: Child[]
+        try {
+          children = this.#children(done.cid, bytes)
+        } catch (err) {
+          apply(core.failed(done.key, err))
+          throw err
+        }
+        apply(core.arrived(done.key, children, bytes.byteLength, done.peer))
       }
-      await Promise.all(storing)
-      if (putError != null) throw putError
+      await puts.onIdle()
+      throwIfFailed()
     } finally {
+      clearInterval(ticker)
       // cancels every want still outstanding (the exchange listens on the signal)
       controller.abort(new Error(`session ${this.id} finished`))
     }
-    return result
+    return core.result
   }
 }
 

@@ -7,28 +7,38 @@
  */
 import { openRepo, resolveRepoPath, exportCar, importCar } from '@tensorswap/blockstore'
 import { exportModel, importModel, readManifest } from '@tensorswap/model'
+import { isPeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ipHost } from './bulk-lane.js'
 import { createExchange, type Exchange, type ExchangeInit, type FetchProgressEvents } from './exchange.js'
-import { GraphSyncNetwork } from './graphsync/network.js'
-import { bitswapTensors, type BitswapTensorsProgressEvents } from './graphsync/bitswap-tensors.js'
-import { parseSelection } from './graphsync/model-selectors.js'
-import { graphSyncSupport, isUnsupportedProtocol } from './graphsync/protocol-choice.js'
-import { getBlock } from '@tensorswap/blockstore'
-import { PROTOCOL_ID as GRAPHSYNC_PROTOCOL } from '@tensorswap/graphsync'
+import { bitswapTensors, type BitswapTensorsProgressEvents } from './tensors/bitswap-tensors.js'
+import { graphSyncTensors } from './tensors/graphsync-tensors.js'
+import { parseSelection } from './tensors/model-selectors.js'
+import { graphSyncSupport, isUnsupportedProtocol } from './tensors/protocol-choice.js'
+import { getBlockUnverified } from '@tensorswap/blockstore'
+import { GraphSyncNetwork, PROTOCOL_ID as GRAPHSYNC_PROTOCOL } from '@tensorswap/graphsync'
+import { dialWithRetry } from '@tensorswap/transport'
 import { CustomProgressEvent, type ProgressEvent } from 'progress-events'
 import { createLibp2pNode, type EncrypterName, type TransportName, type TransportServices } from './transport/node.js'
 import { Session, type SessionResult } from './session.js'
+import { manifestChildren } from './tensors/manifest-children.js'
+import { peerIdOf, resolveRouting, type RoutingInit } from './routing/config.js'
+import { recordProvidedRoot } from './routing/roots.js'
+import { ContentRouter, type FindProvidersOptions, type FindProvidersResult, type FoundProvider } from './routing/router.js'
+import { NoProvidersError, RoutingDisabledError } from './routing/errors.js'
+import { DEFAULT_FIND_PROVIDERS_TIMEOUT_MS, DEFAULT_REPROVIDE_INTERVAL_MS } from './constants.js'
 import { gatewayWant, withFallback } from './block-sources.js'
 import { TrustlessGatewaySource } from './gateway-source.js'
-import type { FetchedTensor } from './graphsync/model-selectors.js'
+import { PushService, pushDag, type PushOptions, type PushResult, type PushServiceInit } from './push/index.js'
+import type { FetchedTensor } from './tensors/model-selectors.js'
 import type { RequestorProgressEvents } from '@tensorswap/graphsync'
-import type { Repo, CarSink } from '@tensorswap/blockstore'
-import type { ExportOptions, ImportOptions, ImportResult } from '@tensorswap/model'
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Repo, CarSink, ExportCarOptions, ImportCarOptions } from '@tensorswap/blockstore'
+import type { ExportProgressEvents, ImportOptions, ImportResult } from '@tensorswap/model'
+import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
+import { InvalidCidError } from './errors.js'
 
 const log = logger('tensorswap:node')
 
@@ -53,12 +63,31 @@ export interface TensorSwapInit {
    * interop tests and benchmarks of the fallback. @default true
    */
   graphsync?: boolean
+  /**
+   * Push receiving (spec/tensorswap.md §8): who may ask this node to fetch a DAG, and the
+   * limits. @default refuse every push
+   */
+  push?: PushServiceInit
+  /**
+   * Content routing (spec/tensorswap.md "Content routing"): kad-dht on `/ipfs/kad/1.0.0`,
+   * bootstrap (`bootstrap` default: the repo config's), opt-in mDNS, providing recorded roots on
+   * `start()` and every `reprovideIntervalMs`. @default none: no DHT, `get` needs `peers`
+   */
+  routing?: RoutingInit
 }
+
+/**
+ * Progress events of {@link TensorSwapNode.get}: the fetch's (`tensorswap:session:block` per
+ * block, with the one `BlockProgressDetail` shape; `tensorswap:session:unavailable`), then,
+ * with `output`, the export's (`tensorswap:export:file`, `tensorswap:export:bytes`).
+ */
+export type GetProgressEvents = FetchProgressEvents | ExportProgressEvents
 
 /** Options of {@link TensorSwapNode.get}. */
 export interface GetOptions {
+  /** Aborts the fetch and the export; rejects with `signal.reason` (`AbortError` by `.name` for a plain `abort()`). */
   signal?: AbortSignal
-  onProgress?: (evt: FetchProgressEvents | { type: string, detail?: unknown }) => void
+  onProgress?: (evt: GetProgressEvents) => void
   /** Peers to fetch from (multiaddrs ending in `/p2p/<id>`, or peer ids of connected peers). */
   peers?: Array<string | Multiaddr | PeerId>
   /** Write the files byte-exact into this directory after the fetch. */
@@ -68,6 +97,23 @@ export interface GetOptions {
    * for blocks no peer in `peers` has. Every block is verified either way.
    */
   gatewaySources?: string[]
+  /**
+   * The fetch's progress deadline, ms: when no block arrives from any peer for this long, the
+   * given peers are redialled and the wants re-sent; when it passes again, `get` rejects with
+   * `FetchStalledError` (blocks already stored stay: a re-run resumes). `Infinity` turns it
+   * off. spec/tensorswap.md section 4 "Progress deadline".
+   * @default `DEFAULT_FETCH_PROGRESS_TIMEOUT_MS` (30 s)
+   */
+  progressTimeoutMs?: number
+  /**
+   * Find providers before fetching (node created with `routing`): given `peers` are dialled
+   * (unreachable ones skipped), the DHT is searched, and the fetch runs from every peer found.
+   * @default true when the node has routing and either no `peers` are given or it has a
+   * bootstrap list or mDNS
+   */
+  findProviders?: boolean
+  /** Search options (time budget, grace period, most providers). */
+  findProvidersOptions?: Pick<FindProvidersOptions, 'timeoutMs' | 'graceMs' | 'maxProviders'>
 }
 
 /** Result of {@link TensorSwapNode.get}. */
@@ -81,8 +127,13 @@ export interface GetResult {
   /**
    * Per peer id during this node's life: block bytes received (the debt ledger) and the wire
    * bytes received per protocol (`/tensorswap/bulk/1.0.0` for the bulk lane).
+   * `source`: how the peer was found (`given` for a peer of `options.peers` when no search ran).
    */
-  peers: Record<string, { bytesReceived: number, blocksReceived: number, wireBytesReceived: Record<string, number> }>
+  peers: Record<string, { bytesReceived: number, blocksReceived: number, wireBytesReceived: Record<string, number>, source?: FoundProvider['source'] }>
+  /** When providers were searched: every peer the fetch ran from and how it was found. */
+  providers?: FoundProvider[]
+  /** How long the provider search took, ms (when there was one). */
+  searchedMs?: number
 }
 
 /** Which protocol {@link TensorSwapNode.tensors} fetched with, for one peer. */
@@ -129,37 +180,104 @@ export interface TensorsOptions {
 
 /** A running (or stopped) TensorSwap node. */
 export interface TensorSwapNode {
+  /** The repo: blockstore, datastore, config, identity key. */
   readonly repo: Repo
+  /** The libp2p node (QUIC first, TCP fallback), started. */
   readonly libp2p: Libp2p<TransportServices>
+  /** The Bitswap-compatible exchange (Bitswap 1.2.0/1.1.0, `/tensorswap/1.0.0`). */
   readonly exchange: Exchange
+  /** GraphSync 2.0.0 (spec/graphsync.md). */
   readonly graphsync: GraphSyncNetwork
+  /** The content router, when the node was created with `routing`. */
+  readonly routing?: ContentRouter
   /** This node's peer id. */
   readonly peerId: PeerId
   /** Listen addresses, each ending in `/p2p/<peer id>`. */
   getMultiaddrs(): Multiaddr[]
-  /** Start serving (exchange + GraphSync). */
-  start(): Promise<void>
-  /** Stop serving, stop libp2p, flush the ledger; closes the repo if this node opened it. */
-  stop(): Promise<void>
+  /**
+   * Start serving (exchange + GraphSync).
+   *
+   * @throws `signal.reason` (`AbortError` by `.name` for a plain `abort()`) when `signal`
+   *   aborts first; what was started is stopped again
+   */
+  start(options?: AbortOptions): Promise<void>
+  /**
+   * Stop serving, stop libp2p, flush the ledger; closes the repo if this node opened it.
+   * `signal` bounds the graceful part (outbound streams are closed, then aborted once it
+   * fires); the ledger is flushed, libp2p stopped and the repo closed in any case.
+   *
+   * @throws `signal.reason` (`AbortError` by `.name` for a plain `abort()`) when it aborted
+   *   (the node is stopped anyway); the datastore's errors from the ledger flush
+   */
+  stop(options?: AbortOptions): Promise<void>
   /** Import a model file or directory (see `importModel` in `@tensorswap/model`); its blocks are then served. */
   add(path: string, options?: Omit<ImportOptions, 'size'>): Promise<ImportResult>
-  /** Fetch the DAG under `root` from peers (verified, resumable) and optionally write its files. */
-  get(root: CID, options?: GetOptions): Promise<GetResult>
+  /**
+   * Fetch the DAG under `root` (a `CID` or its string) from peers (verified, resumable) and
+   * optionally write its files.
+   *
+   * @throws InvalidCidError - `root` is a string that is not a CID
+   * @throws `BlockUnavailableError` (no peer has a valid copy of a block); `FetchStalledError`
+   *   (no progress within `progressTimeoutMs`, twice); the dial's errors; `signal.reason`
+   */
+  get(root: CID | string, options?: GetOptions): Promise<GetResult>
   /**
    * Fetch selected tensors (all without `glob`/`layers`) of the model at `root` from one peer,
    * over GraphSync when it speaks `/ipfs/graphsync/2.0.0`, else over Bitswap, and yield each
    * one in computation order as soon as its chunks are verified and stored.
    *
+   * @throws InvalidCidError - `root` is a string that is not a CID
    * @throws InvalidLayerRangeError, InvalidTensorSelectionError - a bad selection (before any network work), or one naming no tensor
    * @throws NotAManifestError - `root` is not a TensorSwap manifest
    * @throws GraphSync: RequestFailedError (`.status`), UnexpectedBlockError, BlockHashMismatchError, TraversalMismatchError,
    *   MissingBlockError, ResponseIncompleteError, IncompleteTensorError; Bitswap: BlockUnavailableError; the dial's errors; `signal.reason`
    */
-  tensors(root: CID, options: TensorsOptions): AsyncGenerator<FetchedTensor, void, undefined>
-  /** Write the DAG under `root` as a CARv1 (DFS order) to `out`. */
-  exportCar(root: CID, out: CarSink, options?: { signal?: AbortSignal }): Promise<{ blocks: number, bytes: number }>
-  /** Import a CARv1/CARv2 stream, verifying every block. */
-  importCar(source: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<{ roots: CID[], blocks: number, bytes: number }>
+  tensors(root: CID | string, options: TensorsOptions): AsyncGenerator<FetchedTensor, void, undefined>
+  /**
+   * Ask `options.peer` to fetch the DAG under `root` from this node (spec/tensorswap.md §8
+   * "Push"); resolves once it holds the whole DAG. The node must be started (it serves the
+   * receiver's wants). See `pushDag`.
+   *
+   * @throws PushRefusedError (`.reason`), PushNoResponseError, InvalidPushMessageError; the
+   *   blockstore's BlockNotFoundError for a DAG not held whole here; the dial's errors; `signal.reason`
+   */
+  push(root: CID, options: Omit<PushOptions, 'peer'> & { peer: string | Multiaddr | PeerId }): Promise<PushResult>
+  /**
+   * Find providers of `cid` (DHT, connected peers, `given`): see `ContentRouter.findProviders`.
+   *
+   * @throws RoutingDisabledError - the node has no routing; NoProvidersError - none found; `signal.reason`
+   */
+  findProviders(cid: CID, options?: FindProvidersOptions): Promise<FindProvidersResult>
+  /**
+   * Write the DAG under `root` as a CARv1 (DFS order) to `out` (see `exportCar` of
+   * `@tensorswap/blockstore`; `onProgress` gets `tensorswap:car:export:block` per block).
+   *
+   * @throws InvalidCidError - `root` is a string that is not a CID
+   * @throws `signal.reason` on abort (the sink keeps what was written); the blockstore's `NotFoundError`
+   */
+  exportCar(root: CID | string, out: CarSink, options?: ExportCarOptions): Promise<{ blocks: number, bytes: number }>
+  /**
+   * Import a CARv1/CARv2 stream, verifying every block (see `importCar` of
+   * `@tensorswap/blockstore`).
+   *
+   * @throws `signal.reason` on abort (blocks stored so far stay); the CAR errors of `importCar`
+   */
+  importCar(source: AsyncIterable<Uint8Array>, options?: ImportCarOptions): Promise<{ roots: CID[], blocks: number, bytes: number }>
+}
+
+/**
+ * A root argument as a `CID`: a `CID` as it is, a string parsed (`bafy...`, `Qm...`, or
+ * `/ipfs/<cid>[/...]`).
+ * @throws InvalidCidError - the string is not a CID
+ */
+export function toCid (root: CID | string): CID {
+  if (typeof root !== 'string') return root
+  const text = root.startsWith('/ipfs/') ? root.slice(6).split('/')[0] : root
+  try {
+    return CID.parse(text)
+  } catch (err) {
+    throw new InvalidCidError(`not a CID: ${JSON.stringify(root)} (${(err as Error).message})`, { cause: err })
+  }
 }
 
 function toMultiaddr (peer: string | Multiaddr): Multiaddr {
@@ -202,12 +320,19 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
   const ownsRepo = typeof init.repo !== 'object'
   const repo = typeof init.repo === 'object' ? init.repo : await openRepo(resolveRepoPath(init.repo))
   let libp2p: Libp2p<TransportServices>
+  const listen = init.listen ?? repo.config.listen
+  let routingConfig: ReturnType<typeof resolveRouting> | undefined
   try {
+    routingConfig = init.routing == null
+      ? undefined
+      : resolveRouting({ ...init.routing, bootstrap: init.routing.bootstrap ?? repo.config.bootstrap ?? [] }, listen, { reprovideIntervalMs: DEFAULT_REPROVIDE_INTERVAL_MS, findProvidersTimeoutMs: DEFAULT_FIND_PROVIDERS_TIMEOUT_MS })
     libp2p = await createLibp2pNode({
       privateKey: repo.privateKey,
-      listen: init.listen ?? repo.config.listen,
+      listen,
       transports: init.transports,
-      encrypters: init.encrypters
+      encrypters: init.encrypters,
+      datastore: repo.datastore,
+      routing: routingConfig
     })
   } catch (err) {
     if (ownsRepo) await repo.close()
@@ -217,14 +342,40 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     ...init.exchange,
     bulkLane: init.exchange?.bulkLane ?? { listen: defaultLaneListen(init.listen ?? repo.config.listen) }
   })
-  const graphsync = new GraphSyncNetwork({ libp2p, blockstore: repo.blockstore }, {
-    onPeerMisbehaviour: (peer, offence) => { exchange.penalties.penalize(peer.toString(), offence, Date.now()) },
-    isBanned: (peer) => exchange.penalties.isBanned(peer.toString(), Date.now())
+  const graphsync = new GraphSyncNetwork({
+    libp2p,
+    blockstore: repo.blockstore,
+    penalties: {
+      // a GraphSync offence that bans the peer hangs up on it, as a Bitswap offence does
+      onOffence: (peer, offence) => { exchange.penalize(peer, offence) },
+      isBanned: (peer) => exchange.penalties.isBanned(peer.toString(), Date.now())
+    }
   })
 
   const graphsyncEnabled = init.graphsync ?? true
+  const pushService = new PushService({ libp2p, exchange }, init.push)
+  const router = routingConfig == null
+    ? undefined
+    : new ContentRouter({
+      libp2p,
+      datastore: repo.datastore,
+      wantFrom: async (cid, peer, o) => await exchange.want(cid, { peers: [peer], signal: o.signal })
+    }, routingConfig)
+  /** Record `root` in the provided-roots record and provide it when the node can be dialled. */
+  const recordAndProvide = async (root: CID, signal?: AbortSignal): Promise<void> => {
+    const cids = await recordProvidedRoot(repo.datastore, repo.blockstore, root, { signal })
+    router?.provideInBackground(cids)
+  }
 
   let gatewaySessions = 0
+  /**
+   * Walk the DAG under `root` from the blockstore alone: resolves when every block is local,
+   * rejects with `missing` at the first block that is not.
+   */
+  async function fetchLocal (root: CID, missing: Error, options: GetOptions): Promise<SessionResult> {
+    const session = new Session({ blockstore: repo.blockstore, want: async () => { throw missing } }, { id: -(++gatewaySessions), children: manifestChildren })
+    return await session.run(root, { signal: options.signal, onProgress: options.onProgress })
+  }
   /** A session whose blocks come from gateways, behind the given peers when there are any. */
   async function fetchWithGateways (root: CID, peers: Array<Multiaddr | PeerId>, urls: string[], options: GetOptions): Promise<SessionResult> {
     const viaGateways = gatewayWant(urls.map(u => new TrustlessGatewaySource(u)))
@@ -232,12 +383,12 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     if (peers.length > 0) {
       const ids: string[] = []
       for (const p of peers) {
-        ids.push('toMultihash' in p ? p.toString() : (await libp2p.dial(p, { signal: options.signal })).remotePeer.toString())
+        ids.push(isPeerId(p) ? p.toString() : (await dialWithRetry(async (o) => await libp2p.dial(p, o), { signal: options.signal, target: p })).remotePeer.toString())
       }
       const viaPeers: typeof want = async (cid, o) => ({ bytes: await exchange.want(cid, { signal: o.signal, priority: o.priority, peers: ids }), peer: 'p2p' })
       want = withFallback(viaPeers, viaGateways)
     }
-    const session = new Session({ blockstore: repo.blockstore, want, onStored: (cid) => { exchange.notifyNewBlock(cid) } }, { id: -(++gatewaySessions) })
+    const session = new Session({ blockstore: repo.blockstore, want, onStored: (cid) => { exchange.notifyNewBlock(cid) } }, { id: -(++gatewaySessions), children: manifestChildren, progressTimeoutMs: options.progressTimeoutMs })
     return await session.run(root, { signal: options.signal, onProgress: options.onProgress })
   }
 
@@ -246,55 +397,105 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     libp2p,
     exchange,
     graphsync,
+    routing: router,
     peerId: libp2p.peerId,
     getMultiaddrs: () => libp2p.getMultiaddrs(),
 
-    async start () {
-      await exchange.start()
-      if (graphsyncEnabled) await graphsync.start()
+    async start (options = {}) {
+      options.signal?.throwIfAborted()
+      await exchange.start(options)
+      try {
+        if (graphsyncEnabled) await graphsync.start()
+        await pushService.start(options)
+        options.signal?.throwIfAborted()
+        router?.start()
+      } catch (err) {
+        await pushService.stop()
+        await graphsync.stop()
+        await exchange.stop()
+        throw err
+      }
       log('started %p', libp2p.peerId)
     },
 
-    async stop () {
-      await graphsync.stop()
-      await exchange.stop()
-      await libp2p.stop()
-      if (ownsRepo) await repo.close()
-      log('stopped')
+    async stop (options = {}) {
+      try {
+        await router?.stop()
+        await pushService.stop()
+        await graphsync.stop()
+        await exchange.stop(options)
+      } finally {
+        await libp2p.stop()
+        if (ownsRepo) await repo.close()
+        log('stopped')
+      }
+      // the teardown ran to its end either way; an abort that cut it short is reported
+      options.signal?.throwIfAborted()
     },
 
     async add (path, options = {}) {
       const result = await importModel(repo.blockstore, path, options as ImportOptions)
       exchange.notifyNewBlock(result.root)
+      await recordAndProvide(result.root, options.signal).catch((err) => { log.error('%c not recorded as a provided root - %e', result.root, err) })
       return result
     },
 
-    async get (root, options = {}) {
+    async get (rootArg, options = {}) {
+      const root = toCid(rootArg)
       const started = performance.now()
-      const peers = options.peers?.map(p => typeof p === 'string' || !('toMultihash' in p) ? toMultiaddr(p) : p)
-      const fetch = options.gatewaySources != null && options.gatewaySources.length > 0
-        ? await fetchWithGateways(root, peers ?? [], options.gatewaySources, options)
-        : await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers })
+      let peers: Array<Multiaddr | PeerId> | undefined = options.peers?.map(p => isPeerId(p) ? p : toMultiaddr(p))
+      const viaGateways = options.gatewaySources != null && options.gatewaySources.length > 0
+      let found: FindProvidersResult | undefined
+      const givenIds = new Set((peers ?? []).map(p => isPeerId(p) ? p.toString() : peerIdOf(p)).filter((id): id is string => id != null))
+      const search = options.findProviders ?? (router != null && !viaGateways &&
+        ((peers?.length ?? 0) === 0 || router.config.bootstrap.length > 0 || router.config.mdns))
+      let localFetch: SessionResult | undefined
+      if (search) {
+        if (router == null) throw new RoutingDisabledError('get: findProviders needs a node created with `routing`')
+        try {
+          found = await router.findProviders(root, { ...options.findProvidersOptions, given: peers, signal: options.signal })
+        } catch (err: any) {
+          if (err?.name !== NoProvidersError.name) throw err
+          // nobody to fetch from: fine when every block is here already (a rerun), else the search's error
+          localFetch = await fetchLocal(root, err, options)
+          found = { providers: [], searchedMs: err.searchedMs, skipped: [] }
+        }
+        log('fetching %c from %d peers (%s) found in %d ms', root, found.providers.length, found.providers.map(p => p.source).join(', '), Math.round(found.searchedMs))
+        // every peer found was dialled: take its PeerId from the connection
+        const connected = new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer]))
+        peers = found.providers.map(p => connected.get(p.peerId)).filter((p): p is PeerId => p != null)
+        if (peers.length < found.providers.length) log('%d of %d providers found disconnected before the fetch', found.providers.length - peers.length, found.providers.length)
+        if (peers.length === 0 && localFetch == null) throw new NoProvidersError(root.toString(), found.searchedMs, 'every provider found disconnected before the fetch')
+      }
+      const fetch = localFetch != null
+        ? localFetch
+        : viaGateways
+        ? await fetchWithGateways(root, peers ?? [], options.gatewaySources ?? [], options)
+        : await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers, progressTimeoutMs: options.progressTimeoutMs })
       const seconds = (performance.now() - started) / 1000
+      // a DAG that is not UnixFS under its root is fetched all the same, just not recorded
+      await recordAndProvide(root, options.signal).catch((err) => { log.error('%c not recorded as a provided root - %e', root, err) })
       let exported: GetResult['export']
       if (options.output != null) {
-        exported = await exportModel(repo.blockstore, root, options.output, { signal: options.signal, onProgress: options.onProgress } as ExportOptions)
+        exported = await exportModel(repo.blockstore, root, options.output, { signal: options.signal, onProgress: options.onProgress })
       }
       const byPeer: GetResult['peers'] = {}
       const stats = exchange.stats()
       for (const [peer, entry] of Object.entries(stats.ledger)) {
         if (entry.bytesReceived === 0) continue
         const wireBytesReceived = Object.fromEntries(Object.entries(stats.wire[peer] ?? {}).map(([protocol, w]) => [protocol, w.bytesReceived]))
-        byPeer[peer] = { bytesReceived: entry.bytesReceived, blocksReceived: entry.blocksReceived, wireBytesReceived }
+        const source = found != null ? found.providers.find(p => p.peerId === peer)?.source : givenIds.has(peer) ? 'given' : undefined
+        byPeer[peer] = { bytesReceived: entry.bytesReceived, blocksReceived: entry.blocksReceived, wireBytesReceived, ...(source != null ? { source } : {}) }
       }
-      return { fetch, export: exported, seconds, peers: byPeer }
+      return { fetch, export: exported, seconds, peers: byPeer, ...(found != null ? { providers: found.providers, searchedMs: found.searchedMs } : {}) }
     },
 
-    async * tensors (root, options) {
+    async * tensors (rootArg, options) {
+      const root = toCid(rootArg)
       const { signal, onProgress } = options
       parseSelection(options)
-      const target = typeof options.peer === 'string' || !('toMultihash' in options.peer) ? toMultiaddr(options.peer) : options.peer
-      const conn = await libp2p.dial(target, { signal })
+      const target = isPeerId(options.peer) ? options.peer : toMultiaddr(options.peer)
+      const conn = await dialWithRetry(async (o) => await libp2p.dial(target, o), { signal, target })
       const peer = conn.remotePeer
       const choice = options.protocol ?? 'auto'
       let useGraphSync = graphsyncEnabled && choice !== 'bitswap'
@@ -312,7 +513,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       if (useGraphSync) {
         let any = false
         try {
-          const source = graphsync.tensors(peer, root, {
+          const source = graphSyncTensors(graphsync, peer, root, {
             blockstore: repo.blockstore,
             signal,
             glob: options.glob,
@@ -342,7 +543,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
         async (cid, o) => await exchange.want(cid, { ...o, peers: [peerKey] }),
         {
           has: async (cid, o) => await repo.blockstore.has(cid, o),
-          get: async (cid, o) => await getBlock(repo.blockstore, cid, o),
+          get: async (cid, o) => await getBlockUnverified(repo.blockstore, cid, o),
           put: async (cid, bytes, o) => {
             await repo.blockstore.put(cid, bytes, o)
             exchange.notifyNewBlock(cid)
@@ -360,8 +561,18 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       for await (const t of source) yield yielded(t)
     },
 
+    async push (root, options) {
+      const peer = isPeerId(options.peer) ? options.peer : toMultiaddr(options.peer)
+      return await pushDag({ libp2p, blockstore: repo.blockstore }, root, { ...options, peer })
+    },
+
+    async findProviders (cid, options = {}) {
+      if (router == null) throw new RoutingDisabledError('findProviders needs a node created with `routing`')
+      return await router.findProviders(cid, options)
+    },
+
     async exportCar (root, out, options = {}) {
-      return await exportCar(repo.blockstore, root, out, options)
+      return await exportCar(repo.blockstore, toCid(root), out, options)
     },
 
     async importCar (source, options = {}) {

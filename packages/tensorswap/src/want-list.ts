@@ -17,14 +17,19 @@
  *   the selector's caps): a deep pipeline with bounded memory.
  * - A want fails over (another peer is asked, nothing already received is lost) on DONT_HAVE,
  *   on a timeout (cancel sent, since we do not know whether the peer got the want), and on
- *   disconnect. When every candidate said no, the want is reported `unavailable` and retried
- *   after a delay or when a new peer connects.
+ *   disconnect, and at once when the peer it is outstanding at sends a block that hashes to no
+ *   want but has the want's CID prefix (and size, when known) and no other want at that peer
+ *   does: a corrupt copy (its bytes did not match). When every candidate said no, the want is
+ *   reported `unavailable` with each peer's reason (DONT_HAVE, timed out, bytes did not match)
+ *   and retried after a delay or when a new peer connects.
+ * - {@link WantListManager.retrySession} re-sends a session's wants to every candidate again
+ *   (a stalled fetch after its redial, spec/tensorswap.md section 4 "Progress deadline").
  *
  * @module
  */
 
 import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
-import { blockKey } from './wire/hash.js'
+import { blockKey } from './wire/block-key.js'
 import type { PeerSelector } from './peer-selector.js'
 import type { PresenceType, WantEntry } from './wire/codec.js'
 import type { CID } from 'multiformats/cid'
@@ -55,10 +60,18 @@ export interface WantOptions {
   peers?: Iterable<string>
 }
 
+/** Why a peer was given up for one want. */
+export type TriedReason = 'dont-have' | 'timeout' | 'mismatch'
+
 /** What the driver must do. */
 export type WantEffect =
   | { type: 'send', peer: string, entries: WantEntry[] }
-  | { type: 'unavailable', cid: CID, key: string }
+  /**
+   * No candidate peer can serve the want: `reasons` says why for each peer tried;
+   * `definitive` when every one answered (DONT_HAVE, or sent bytes that did not match), none
+   * merely timed out.
+   */
+  | { type: 'unavailable', cid: CID, key: string, reasons: Array<{ peer: string, reason: TriedReason }>, definitive: boolean }
 
 /** The state of one want. */
 export type WantState = 'pending' | 'inflight' | 'unavailable'
@@ -71,13 +84,17 @@ interface Want {
   priority: number
   seq: number
   estBytes: number
+  /** `estBytes` is the block's size from a hint (a manifest, a dag-pb `Tsize`), not a guess. */
+  hasSizeHint: boolean
   state: WantState
   /** Bumped whenever the want is (re)queued, to invalidate stale heap entries. */
   version: number
   peer?: string
   sentAtMs?: number
-  /** Peers that said DONT_HAVE or timed out for this want. */
+  /** Peers that said DONT_HAVE, timed out or sent a corrupt copy for this want. */
   tried: Set<string>
+  /** Why each peer in `tried` is there. */
+  why: Map<string, TriedReason>
   unavailableAtMs?: number
 }
 
@@ -139,6 +156,12 @@ export interface BlockReceivedResult {
   sessions: number[]
   /** The CID as wanted (its codec may differ from the sender's prefix; same multihash). */
   cid?: CID
+  /**
+   * Not wanted, and taken for a corrupt copy of this want (its bytes did not match): the only
+   * want in flight at the sender with the block's CID prefix (and size, when known). The want
+   * was failed over to other peers.
+   */
+  mismatch?: CID
 }
 
 /**
@@ -207,8 +230,8 @@ export class WantListManager {
     const peers = options.peers == null ? undefined : new Set(options.peers)
     if (w == null) {
       w = {
-        key, cid, sessions: new Map(), priority, seq: this.#seq++, estBytes: options.sizeHint ?? this.#estimatedBlockBytes,
-        state: 'pending', version: 0, tried: new Set()
+        key, cid, sessions: new Map(), priority, seq: this.#seq++, estBytes: options.sizeHint ?? this.#estimatedBlockBytes, hasSizeHint: options.sizeHint != null,
+        state: 'pending', version: 0, tried: new Set(), why: new Map()
       }
       this.#wants.set(key, w)
       this.#recent.delete(key)
@@ -223,7 +246,24 @@ export class WantListManager {
     }
     if (w.state === 'unavailable') {
       // a new asker: try every candidate again
-      w.tried.clear()
+      this.#clearTried(w)
+      this.#enqueue(w)
+    }
+  }
+
+  /**
+   * Re-send every want of `session` as if new: the peers that failed it may be asked again
+   * (a want in flight is cancelled there and asked afresh). For a stalled fetch after it
+   * redialled its peers. Takes effect at the next {@link flush}.
+   */
+  retrySession (session: number): void {
+    for (const w of this.#wants.values()) {
+      if (!w.sessions.has(session)) continue
+      if (w.state === 'inflight' && w.peer != null) {
+        this.#queueCancel(w.peer, w.cid)
+        this.#release(w)
+      }
+      this.#clearTried(w)
       this.#enqueue(w)
     }
   }
@@ -269,7 +309,16 @@ export class WantListManager {
     const key = blockKey(cid)
     const w = this.#wants.get(key)
     // unrequested blocks do not count as "heard": a peer cannot keep wants alive with junk
-    if (w == null) return { wanted: false, recent: this.#recent.has(key), sessions: [] }
+    if (w == null) {
+      const recent = this.#recent.has(key)
+      const corrupt = recent ? undefined : this.#corruptCopyOf(cid, peer, bytes)
+      if (corrupt != null) {
+        this.#release(corrupt)
+        this.#tried(corrupt, peer, 'mismatch')
+        this.#enqueue(corrupt)
+      }
+      return { wanted: false, recent, sessions: [], ...(corrupt != null ? { mismatch: corrupt.cid } : {}) }
+    }
     this.#selector.onHeard(peer, nowMs)
     if (w.state === 'inflight' && w.peer != null) {
       if (w.peer === peer) {
@@ -297,13 +346,14 @@ export class WantListManager {
     if (w == null) return
     this.#selector.setPresence(key, peer, type)
     if (type === 'dont-have') {
-      w.tried.add(peer)
+      this.#tried(w, peer, 'dont-have')
       if (w.state === 'inflight' && w.peer === peer) {
         this.#release(w)
         this.#enqueue(w)
       }
     } else if (w.state === 'unavailable') {
       w.tried.delete(peer)
+      w.why.delete(peer)
       this.#enqueue(w)
     }
   }
@@ -332,6 +382,7 @@ export class WantListManager {
         this.#enqueue(w)
       }
       w.tried.delete(peer)
+      w.why.delete(peer)
     }
     this.#outbox.delete(peer)
     this.#selector.removePeer(peer)
@@ -351,11 +402,11 @@ export class WantListManager {
           this.#queueCancel(peer, w.cid)
           this.#release(w)
           this.#selector.onFailure(peer)
-          w.tried.add(peer)
+          this.#tried(w, peer, 'timeout')
           this.#enqueue(w)
         }
       } else if (w.state === 'unavailable' && w.unavailableAtMs != null && nowMs - w.unavailableAtMs >= this.#unavailableRetryMs) {
-        w.tried.clear()
+        this.#clearTried(w)
         this.#enqueue(w)
       }
     }
@@ -395,7 +446,9 @@ export class WantListManager {
           // every candidate said no or timed out
           w.state = 'unavailable'
           w.unavailableAtMs = nowMs
-          this.#unavailable.push({ type: 'unavailable', cid: w.cid, key: w.key })
+          const reasons = [...w.why].map(([peer, reason]) => ({ peer, reason }))
+          const definitive = reasons.length > 0 && reasons.every(r => r.reason !== 'timeout')
+          this.#unavailable.push({ type: 'unavailable', cid: w.cid, key: w.key, reasons, definitive })
         } else {
           // no peer to ask yet: stay pending, retried when one connects
           parked.push(w)
@@ -422,6 +475,33 @@ export class WantListManager {
       })
     }
     for (const w of parked) this.#heap.push({ key: w.key, priority: w.priority, seq: w.seq, version: w.version })
+  }
+
+  #tried (w: Want, peer: string, reason: TriedReason): void {
+    w.tried.add(peer)
+    w.why.set(peer, reason)
+  }
+
+  #clearTried (w: Want): void {
+    w.tried.clear()
+    w.why.clear()
+  }
+
+  /**
+   * The want a block that matched no want is a corrupt copy of: the only want in flight at
+   * `peer` whose CID has the block's prefix (version, codec, hash function, digest length)
+   * and, when it has a size hint, the block's size. Undefined when none or several do.
+   */
+  #corruptCopyOf (cid: CID, peer: string, bytes: number): Want | undefined {
+    let found: Want | undefined
+    for (const w of this.#wants.values()) {
+      if (w.state !== 'inflight' || w.peer !== peer) continue
+      if (w.cid.version !== cid.version || w.cid.code !== cid.code || w.cid.multihash.code !== cid.multihash.code || w.cid.multihash.digest.byteLength !== cid.multihash.digest.byteLength) continue
+      if (w.hasSizeHint && w.estBytes !== bytes) continue
+      if (found != null) return undefined
+      found = w
+    }
+    return found
   }
 
   #allowed (w: Want): Set<string> | undefined {

@@ -119,6 +119,85 @@ describe('WantListManager', () => {
     assert.deepEqual(Object.keys(sends(wl.flush(0))), ['C'])
   })
 
+  it('reports each peer\'s reason when a want is unavailable; definitive only without timeouts', () => {
+    const { wl } = setup({ peerIdleTimeoutMs: 100, wantTimeoutMs: 1000 }, ['A', 'B'])
+    const c = cidOf(1)
+    wl.want(c, 1)
+    wl.flush(0)
+    const first = wl.peerOf(c) as string
+    wl.presence(c, first, 'dont-have', 1)
+    wl.flush(1)
+    const second = wl.peerOf(c) as string
+    assert.notEqual(second, first)
+    wl.tick(500) // the second times out
+    const un = wl.flush(500).find(e => e.type === 'unavailable')
+    assert.ok(un?.type === 'unavailable')
+    assert.deepEqual(un.reasons, [{ peer: first, reason: 'dont-have' }, { peer: second, reason: 'timeout' }])
+    assert.equal(un.definitive, false)
+    // a new asker: the peer that timed out is asked again (the one that said DONT_HAVE is not:
+    // the selector remembers); its DONT_HAVE makes the answer definitive
+    wl.want(c, 2)
+    wl.flush(600)
+    assert.equal(wl.peerOf(c), second)
+    wl.presence(c, second, 'dont-have', 601)
+    const un2 = wl.flush(601).find(e => e.type === 'unavailable')
+    assert.ok(un2?.type === 'unavailable')
+    assert.equal(un2.definitive, true)
+    assert.deepEqual(un2.reasons, [{ peer: second, reason: 'dont-have' }])
+    wl.assertInvariants()
+  })
+
+  it('takes a block that matches no want but has the prefix of the one want in flight at its sender for a corrupt copy', () => {
+    const { wl } = setup({}, ['A', 'B'])
+    const c = cidOf(1)
+    wl.want(c, 1, { sizeHint: 100 })
+    wl.flush(0)
+    const asked = wl.peerOf(c) as string
+    // same prefix, wrong size: not taken for it
+    assert.equal(wl.blockReceived(cidOf(50), asked, 99, 1).mismatch, undefined)
+    assert.equal(wl.peerOf(c), asked)
+    const res = wl.blockReceived(cidOf(51), asked, 100, 2)
+    assert.equal(res.wanted, false)
+    assert.equal(res.mismatch?.toString(), c.toString())
+    // failed over at once to the other peer
+    const other = asked === 'A' ? 'B' : 'A'
+    assert.deepEqual(sends(wl.flush(2)), { [other]: [`want:${short(c)}`] })
+    wl.presence(c, other, 'dont-have', 3)
+    const un = wl.flush(3).find(e => e.type === 'unavailable')
+    assert.ok(un?.type === 'unavailable')
+    assert.deepEqual(un.reasons, [{ peer: asked, reason: 'mismatch' }, { peer: other, reason: 'dont-have' }])
+    assert.equal(un.definitive, true)
+    wl.assertInvariants()
+  })
+
+  it('does not guess when several wants in flight at the sender could be the corrupt one', () => {
+    const { wl } = setup({}, ['A'])
+    wl.want(cidOf(1), 1)
+    wl.want(cidOf(2), 1)
+    wl.flush(0)
+    assert.equal(wl.blockReceived(cidOf(50), 'A', 100, 1).mismatch, undefined)
+    assert.equal(wl.state(cidOf(1)), 'inflight')
+    assert.equal(wl.state(cidOf(2)), 'inflight')
+    wl.assertInvariants()
+  })
+
+  it('retrySession re-sends a session\'s wants, also to peers that failed them, and parks none', () => {
+    const { wl } = setup({ peerIdleTimeoutMs: 100 }, ['A'])
+    wl.want(cidOf(1), 1)
+    wl.want(cidOf(2), 2)
+    wl.flush(0)
+    wl.tick(200)
+    wl.flush(200) // both timed out at A: unavailable
+    assert.equal(wl.state(cidOf(1)), 'unavailable')
+    wl.retrySession(1)
+    assert.deepEqual(sends(wl.flush(201)), { A: [`want:${short(cidOf(1))}`] })
+    assert.equal(wl.state(cidOf(2)), 'unavailable')
+    // in flight: cancelled and asked afresh
+    wl.retrySession(1)
+    assert.deepEqual(sends(wl.flush(202)), { A: [`cancel:${short(cidOf(1))}`, `want:${short(cidOf(1))}`] })
+    wl.assertInvariants()
+  })
+
   it('keeps its invariants under random operations (property, fake clock)', () => {
     const peers = ['A', 'B', 'C']
     const op = fc.oneof(
@@ -154,49 +233,13 @@ describe('WantListManager', () => {
         }
         wl.assertInvariants()
         assert.ok(wl.bytesInFlight <= 4 * MiB + 3 * MiB, 'global bound (one want may overshoot when nothing else is in flight)')
+        // a want is in flight only at the peer its last want-block was sent to (wants go out in
+        // the flush that assigns them; none is in flight without having been sent)
+        for (let c = 0; c <= 15; c++) {
+          const cid = cidOf(c)
+          if (wl.state(cid) === 'inflight') assert.equal(wl.peerOf(cid), inflightAt.get(cid.toString()), `want ${c} in flight where it was sent`)
+        }
       }
     }), { numRuns: 300 })
-  })
-})
-
-describe('PeerSelector', () => {
-  it('prefers the measured faster peer and spreads load by bytes in flight', () => {
-    const sel = new PeerSelector({ maxPeerBytesInFlight: 8 * MiB })
-    sel.addPeer('fast', true, 0)
-    sel.addPeer('slow', true, 0)
-    // fast: 1 MiB in 10 ms; slow: 1 MiB in 1000 ms
-    sel.onSent('fast', MiB, 0); sel.onBlock('fast', MiB, MiB, 0, 10)
-    sel.onSent('slow', MiB, 0); sel.onBlock('slow', MiB, MiB, 0, 1000)
-    const picks: string[] = []
-    for (let i = 0; i < 8; i++) {
-      const p = sel.pick(`k${i}`, MiB) as string
-      picks.push(p)
-      sel.onSent(p, MiB, 1000)
-    }
-    assert.equal(picks[0], 'fast')
-    assert.ok(picks.filter(p => p === 'fast').length >= 6)
-    // at its cap, the fast peer is skipped
-    assert.equal(sel.canAccept('fast', MiB), picks.filter(p => p === 'fast').length < 8)
-    sel.assertInvariants()
-  })
-
-  it('never picks a peer that said DONT_HAVE, and prefers one that said HAVE', () => {
-    const sel = new PeerSelector()
-    for (const p of ['a', 'b', 'c']) sel.addPeer(p, true, 0)
-    sel.setPresence('k', 'a', 'dont-have')
-    sel.setPresence('k', 'c', 'have')
-    assert.equal(sel.pick('k', 1000), 'c')
-    assert.deepEqual(sel.eligible('k').sort(), ['b', 'c'])
-    assert.equal(sel.pick('k', 1000, { exclude: new Set(['c']) }), 'b')
-    sel.removePeer('c')
-    assert.equal(sel.presence('k', 'c'), undefined)
-    sel.assertInvariants()
-  })
-
-  it('halves throughput on failure', () => {
-    const sel = new PeerSelector({ priorThroughput: 100 })
-    sel.addPeer('a', true, 0)
-    sel.onFailure('a')
-    assert.equal(sel.stats('a')?.throughput, 50)
   })
 })

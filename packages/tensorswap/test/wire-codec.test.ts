@@ -51,6 +51,20 @@ describe('wire codec', () => {
     assert.ok(!(decoded.blocks[0]?.cid.equals(cid) ?? true))
   })
 
+  it('accepts sha2-512 blocks; counts identity, unknown-hash and truncated-digest blocks as unverifiable', () => {
+    const data = new TextEncoder().encode('payload')
+    const sha512 = CID.createV1(RAW, Digest.create(0x13, createHash('sha512').update(data).digest()))
+    const prefixes = [
+      encodePrefix(sha512),
+      Uint8Array.of(1, RAW, 0x00, data.byteLength), // identity: never sent, the CID carries the block
+      Uint8Array.of(1, RAW, 0x16, 32), // sha3-256
+      Uint8Array.of(1, RAW, 0x12, 20) // truncated sha2-256
+    ]
+    const decoded = decodeMessage(Message.encode({ blocks: [], blockPresences: [], pendingBytes: 0, payload: prefixes.map(prefix => ({ prefix: prefix as Uint8Array<ArrayBuffer>, data })) }))
+    assert.deepEqual(decoded.blocks.map(b => b.cid.toString()), [sha512.toString()])
+    assert.equal(decoded.unverifiableBlocks, 3)
+  })
+
   it('decodes CIDv0 prefixes and Bitswap 1.0.0 blocks as CIDv0', () => {
     const data = Uint8Array.of(10, 0)
     const v0 = CID.createV0(Digest.create(0x12, createHash('sha256').update(data).digest()))
@@ -74,11 +88,32 @@ describe('wire codec', () => {
     assert.throws(() => decodeMessage(Uint8Array.of(0x0a, 0xff, 0xff, 0xff)), { name: 'InvalidMessageError' })
   })
 
-  it('rejects oversized messages, blocks and want-lists with MessageTooLargeError', () => {
+  it('truncates a long want-list to its highest-priority wants and keeps every cancel', () => {
+    const cids = Array.from({ length: 11 }, (_, i) => rawCid(Uint8Array.of(i)))
+    const entries = cids.map((c, i) => entry(c, { priority: i === 3 ? 100 : 1 }))
+    entries.push(entry(rawCid(Uint8Array.of(99)), { cancel: true }))
+    const bytes = encodeMessage({ wantlist: { full: false, entries }, blocks: [], presences: [], pendingBytes: 0 }, BITSWAP_120)
+    const m = decodeMessage(bytes, { maxWantlistSize: 4 })
+    assert.equal(m.truncatedWants, 7)
+    assert.deepEqual(m.wantlist?.entries.map(e => [e.cid.toString(), e.cancel]), [
+      [cids[0]?.toString(), false], [cids[1]?.toString(), false], [cids[2]?.toString(), false], [cids[3]?.toString(), false],
+      [rawCid(Uint8Array.of(99)).toString(), true]
+    ])
+    const top = decodeMessage(bytes, { maxWantlistSize: 1 })
+    assert.deepEqual(top.wantlist?.entries.filter(e => !e.cancel).map(e => e.cid.toString()), [cids[3]?.toString()])
+    // boxo's 1024 cap with a message of 3000 wants: truncated, never MessageTooLargeError
+    const many = Array.from({ length: 3000 }, (_, i) => entry(rawCid(new TextEncoder().encode(`b${i}`))))
+    const big = decodeMessage(encodeMessage({ wantlist: { full: true, entries: many }, blocks: [], presences: [], pendingBytes: 0 }, BITSWAP_120))
+    assert.equal(big.wantlist?.entries.length, 1024)
+    assert.equal(big.truncatedWants, 3000 - 1024)
+    const exact = decodeMessage(bytes, { maxWantlistSize: 11 })
+    assert.equal(exact.wantlist?.entries.length, 12)
+    assert.equal(exact.truncatedWants, 0)
+  })
+
+  it('rejects oversized messages and blocks with MessageTooLargeError', () => {
     const cids = Array.from({ length: 11 }, (_, i) => rawCid(Uint8Array.of(i)))
     const bytes = encodeMessage({ wantlist: { full: false, entries: cids.map(c => entry(c)) }, blocks: [], presences: [], pendingBytes: 0 }, BITSWAP_120)
-    assert.throws(() => decodeMessage(bytes, { maxWantlistSize: 10 }), { name: 'MessageTooLargeError' })
-    assert.equal(decodeMessage(bytes, { maxWantlistSize: 11 }).wantlist?.entries.length, 11)
     assert.throws(() => decodeMessage(bytes, { maxMessageBytes: bytes.byteLength - 1 }), { name: 'MessageTooLargeError' })
     const big = new Uint8Array(1000)
     const withBlock = encodeMessage({ blocks: [{ cid: rawCid(big), bytes: big }], presences: [], pendingBytes: 0 }, BITSWAP_120)

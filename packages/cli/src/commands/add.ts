@@ -5,8 +5,10 @@
 import { stat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { importModel } from '@tensorswap/model'
+import { recordProvidedRoot } from 'tensorswap/routing'
 import { byteProgress, printResult, type GlobalOptions } from '../output.js'
-import { withRepo } from '../repo.js'
+import { countingSink, withRepo } from '../repo.js'
+import { jsonFiles, megabytesPerSecond, type JsonTensor } from '../summary.js'
 import { feedProgress } from '../progress.js'
 
 /** Total size in bytes of a file or of every file under a directory. */
@@ -18,29 +20,40 @@ async function totalBytes (path: string): Promise<number> {
   return sum
 }
 
-/** Run `add`. */
+/**
+ * Run `add`: stdout gets `files <cid>`, `tensors <n>` and the root CID last (only the root with
+ * `--quiet`, for `$(tensorswap add -q DIR)`); `--json`: `{root, filesRoot, files, tensors,
+ * bytes, blocks, blocksStored, blocksLocal, seconds, MBps}` (src/summary.ts).
+ */
 export async function add (path: string, opts: GlobalOptions & { name?: string }): Promise<void> {
   const total = await totalBytes(path)
   await withRepo(opts, async (repo) => {
     const bar = byteProgress(opts, 'import')
     bar.setTotal(total)
     const started = performance.now()
-    const result = await importModel(repo.blockstore, path, {
+    const sink = countingSink(repo.blockstore)
+    const result = await importModel(sink, path, {
       name: opts.name,
       onProgress: (evt) => { feedProgress(bar, evt) }
     }).finally(() => bar.stop())
+    // `serve` provides what this records (spec/tensorswap.md "Content routing")
+    await recordProvidedRoot(repo.datastore, repo.blockstore, result.root)
     const seconds = (performance.now() - started) / 1000
+    const tensors: JsonTensor[] = result.manifest.tensors.map(t => ({ name: t.name, file: t.file, dtype: t.dtype, shape: t.shape, bytes: t.length }))
+    const root = result.root.toString()
     printResult(opts, {
-      root: result.root.toString(),
-      files: result.files.toString(),
-      tensors: result.manifest.tensors.length,
+      root,
+      filesRoot: result.files.toString(),
+      files: await jsonFiles(repo.blockstore, result.root),
+      tensors,
       bytes: result.bytes,
-      blocks: result.blocks,
-      seconds
-    }, [
-      `files ${result.files.toString()}`,
-      `tensors ${result.manifest.tensors.length}`,
-      result.root.toString()
-    ])
-  })
+      blocks: sink.blocks,
+      blocksStored: sink.blocksStored,
+      blocksLocal: sink.blocks - sink.blocksStored,
+      seconds,
+      MBps: megabytesPerSecond(result.bytes, seconds)
+    }, opts.quiet === true
+      ? [root]
+      : [`files ${result.files.toString()}`, `tensors ${result.manifest.tensors.length}`, root])
+  }, true)
 }

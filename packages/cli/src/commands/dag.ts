@@ -12,10 +12,8 @@
 import { readFile } from 'node:fs/promises'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
-import { getBlock } from '@tensorswap/blockstore'
-import { DEFAULT_HASHERS, decodeBlock, selectorFromDagJson, traverse, verifyBlock, visitToFixtureJson } from '@tensorswap/graphsync'
-import { CID } from 'multiformats/cid'
-import { sha256 } from 'multiformats/hashes/sha2'
+import { getBlockUnverified, hashBlock, verifyBlock } from '@tensorswap/blockstore'
+import { decodeBlock, selectorFromDagJson, traverse, visitToFixtureJson } from '@tensorswap/graphsync'
 import { parseCid } from '../args.js'
 import { UsageError } from '../errors.js'
 import { printResult, type GlobalOptions } from '../output.js'
@@ -48,7 +46,7 @@ async function readInput (file: string | undefined): Promise<Uint8Array> {
 
 /**
  * Run `dag put`: DAG-JSON from `file` (stdin when undefined) → one DAG-CBOR block; prints its CID
- * (`{"cid"}` with `--json`).
+ * (`{"root"}` with `--json`).
  *
  * @throws UsageError - the input is not DAG-JSON, or its DAG-CBOR block exceeds 2 MiB
  */
@@ -62,11 +60,11 @@ export async function dagPut (file: string | undefined, opts: GlobalOptions): Pr
   }
   const bytes = dagCbor.encode(value)
   if (bytes.byteLength > MAX_DAG_PUT_BLOCK) throw new UsageError(`${file ?? 'stdin'}: the DAG-CBOR block is ${bytes.byteLength} bytes, more than ${MAX_DAG_PUT_BLOCK}`)
-  const cid = CID.createV1(dagCbor.code, await sha256.digest(bytes))
+  const cid = hashBlock(bytes, dagCbor.code)
   await withRepo(opts, async (repo) => {
     await repo.blockstore.put(cid, bytes)
   })
-  printResult(opts, { cid: cid.toString() }, [cid.toString()])
+  printResult(opts, { root: cid.toString() }, [cid.toString()])
 }
 
 /**
@@ -76,13 +74,14 @@ export async function dagPut (file: string | undefined, opts: GlobalOptions): Pr
  * @throws UsageError - not a CID
  * @throws NotFoundError (blockstore) - the block is not in the repo
  * @throws BlockHashMismatchError - the stored bytes do not match the CID
+ * @throws UnsupportedHashError - the CID's multihash cannot be verified (not identity, sha2-256, sha2-512)
  * @throws UnsupportedCodecError, BlockDecodeError - a codec we cannot decode, or invalid data
  */
 export async function dagGet (cidText: string, opts: GlobalOptions): Promise<void> {
   const cid = parseCid(cidText)
   const value = await withRepo(opts, async (repo) => {
-    const bytes = await getBlock(repo.blockstore, cid)
-    await verifyBlock(cid, bytes, DEFAULT_HASHERS)
+    const bytes = await getBlockUnverified(repo.blockstore, cid)
+    verifyBlock(cid, bytes)
     return decodeBlock(cid, bytes)
   })
   const text = new TextDecoder().decode(dagJson.encode(value))
@@ -107,7 +106,7 @@ export async function dagWalk (cidText: string, opts: GlobalOptions & { selector
     throw new UsageError(`--selector: ${String(err?.name)}: ${String(err?.message ?? err)}`)
   }
   await withRepo(opts, async (repo) => {
-    for await (const visit of traverse(cid, selector, async (c, o) => await getBlock(repo.blockstore, c, o.signal !== undefined ? { signal: o.signal } : {}))) {
+    for await (const visit of traverse(cid, selector, async (c, o) => await getBlockUnverified(repo.blockstore, c, o.signal !== undefined ? { signal: o.signal } : {}))) {
       process.stdout.write(JSON.stringify(visitToFixtureJson(visit)) + '\n')
     }
   })

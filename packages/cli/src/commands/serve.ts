@@ -1,17 +1,27 @@
 /**
  * `tensorswap serve`: run a node until SIGINT/SIGTERM. Prints `peer <id>` and one
- * `listening <multiaddr>/p2p/<id>` line per address (with `--json`: one JSON object
- * `{peerId, addrs, bulkLane}`), then serves blocks over Bitswap, `/tensorswap/1.0.0` and GraphSync.
+ * `listening <multiaddr>/p2p/<id>` line per address and a `dht <mode> /ipfs/kad/1.0.0` line
+ * (with `--json`: one JSON object `{peerId, addrs, bulkLane, dht: {mode, protocol, bootstrap}}`),
+ * then serves blocks over Bitswap, `/tensorswap/1.0.0` and GraphSync, and provides the recorded
+ * roots on the DHT (spec/tensorswap.md section 9).
  * Blocks for TensorSwap peers go on a bulk lane (spec/tensorswap.md section 7), printed as
  * `bulk-lane <multiaddr>` lines.
  */
-import { createTensorSwap } from 'tensorswap'
-import { openRepo, resolveRepoPath } from '@tensorswap/blockstore'
+import { createTensorSwap, DHT_PROTOCOL, parsePushAccept } from 'tensorswap'
+import { openCliRepo } from '../repo.js'
 import { UsageError } from '../errors.js'
+import { listenError } from '../args.js'
+import { TransferLog } from '../serve-log.js'
 import { info, printResult, type GlobalOptions } from '../output.js'
+import { routingInit, type RoutingFlags } from '../routing.js'
+
+/** How often `serve` reads the ledger for its transfer lines, ms. */
+const TRANSFER_POLL_MS = 250
+/** A peer idle this long ends its transfer (one `served` line), ms. */
+const TRANSFER_IDLE_MS = 1000
 
 /** Options of `serve`. */
-export interface ServeOptions extends GlobalOptions {
+export interface ServeOptions extends GlobalOptions, RoutingFlags {
   /** Listen multiaddrs (repeatable); default: the repo config's. */
   listen?: string[]
   /** `--no-graphsync` (hidden, for interop tests): `false` = Bitswap only. @default true */
@@ -24,6 +34,29 @@ export interface ServeOptions extends GlobalOptions {
   bulkLane?: boolean
   /** `--bulk-listen` multiaddrs (repeatable); default: port 0 on the libp2p listen hosts. */
   bulkListen?: string[]
+  /** `--accept-push` peer ids, or `any` (repeatable): whose pushes are fetched (spec/tensorswap.md §8). */
+  acceptPush?: string[]
+  /** `--max-push-bytes`: largest announced DAG of a push, bytes. */
+  maxPushBytes?: string
+}
+
+/**
+ * The push policy of `serve`: `--accept-push any` or peer ids, `--max-push-bytes`.
+ * @throws {UsageError} for a peer id that does not parse or a size that is not a positive integer
+ */
+export function pushInit (opts: ServeOptions): { accept: 'any' | string[], maxDagBytes?: number } {
+  let accept: 'any' | string[]
+  try {
+    accept = parsePushAccept(opts.acceptPush ?? [])
+  } catch (err: any) {
+    throw new UsageError(`--accept-push ${String(err.message)}`)
+  }
+  let maxDagBytes: number | undefined
+  if (opts.maxPushBytes != null) {
+    maxDagBytes = Number(opts.maxPushBytes)
+    if (!/^\d+$/.test(opts.maxPushBytes) || !Number.isSafeInteger(maxDagBytes)) throw new UsageError(`--max-push-bytes ${JSON.stringify(opts.maxPushBytes)}: expected a number of bytes`)
+  }
+  return { accept, ...(maxDagBytes != null ? { maxDagBytes } : {}) }
 }
 
 /**
@@ -40,20 +73,24 @@ export function parseHostPort (text: string): { host: string, port: number } {
 /** Run `serve`; resolves after a signal stopped the node. */
 export async function serve (opts: ServeOptions): Promise<void> {
   const gatewayAt = opts.gateway != null ? parseHostPort(opts.gateway) : undefined
-  const repo = await openRepo(resolveRepoPath(opts.repo))
+  const push = pushInit(opts)
+  routingInit(opts) // a bad flag is a usage error before the repo is opened
+  const repo = await openCliRepo(opts, true)
   const node = await createTensorSwap({
     repo,
+    routing: routingInit(opts, repo.config.bootstrap),
     listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : undefined,
     graphsync: opts.graphsync !== false,
+    push,
     exchange: opts.bulkLane === false ? { bulkLane: false } : opts.bulkListen != null ? { bulkLane: { listen: opts.bulkListen } } : {}
   })
-    .catch(async (err) => { await repo.close(); throw err })
+    .catch(async (err) => { await repo.close(); throw listenError(err) })
   try {
     await node.start()
     let gateway: { url: string, close(): Promise<void> } | undefined
     let unbindMetrics = (): void => {}
     if (gatewayAt != null) {
-      const { createGatewayServer, createMetrics, bindExchangeMetrics } = await import('../gateway/index.js')
+      const { createGatewayServer, createMetrics, bindExchangeMetrics } = await import('@tensorswap/gateway')
       const metrics = createMetrics()
       unbindMetrics = bindExchangeMetrics(metrics, node.exchange)
       const server = createGatewayServer({
@@ -73,17 +110,33 @@ export async function serve (opts: ServeOptions): Promise<void> {
     }
     const addrs = node.getMultiaddrs().map(a => a.toString())
     const bulkLane = node.exchange.network.laneAddresses()
-    printResult(opts, { peerId: node.peerId.toString(), addrs, bulkLane, gateway: gateway?.url }, [
+    const dht = node.libp2p.services.dht != null
+      ? { mode: node.libp2p.services.dht.getMode(), protocol: DHT_PROTOCOL, bootstrap: node.routing?.config.bootstrap.length ?? 0 }
+      : undefined
+    printResult(opts, { peerId: node.peerId.toString(), addrs, bulkLane, gateway: gateway?.url, dht }, [
       `peer ${node.peerId.toString()}`,
       ...addrs.map(a => `listening ${a}`),
       ...bulkLane.map(a => `bulk-lane ${a}`),
-      ...(gateway != null ? [`gateway ${gateway.url}`] : [])
+      ...(gateway != null ? [`gateway ${gateway.url}`] : []),
+      ...(dht != null ? [`dht ${dht.mode} ${dht.protocol} (${dht.bootstrap} bootstrap peers)`] : [])
     ])
+    // a line per peer connecting/leaving and per transfer served (stderr; --quiet silences)
+    const onConnect = (evt: CustomEvent<{ toString(): string }>): void => { info(opts, `peer connected ${evt.detail.toString()}`) }
+    const onDisconnect = (evt: CustomEvent<{ toString(): string }>): void => { info(opts, `peer disconnected ${evt.detail.toString()}`) }
+    node.libp2p.addEventListener('peer:connect', onConnect)
+    node.libp2p.addEventListener('peer:disconnect', onDisconnect)
+    const transfers = new TransferLog(TRANSFER_IDLE_MS)
+    const poll = setInterval(() => {
+      for (const line of transfers.update(node.exchange.stats().ledger, Date.now())) info(opts, line)
+    }, TRANSFER_POLL_MS)
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => { info(opts, `received ${sig}, stopping`); resolve() }
       process.once('SIGINT', () => { stop('SIGINT') })
       process.once('SIGTERM', () => { stop('SIGTERM') })
     })
+    clearInterval(poll)
+    node.libp2p.removeEventListener('peer:connect', onConnect)
+    node.libp2p.removeEventListener('peer:disconnect', onDisconnect)
     unbindMetrics()
     await gateway?.close()
   } finally {

@@ -5,17 +5,14 @@
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
 import { varint } from 'multiformats'
+import { cidOf } from '@tensorswap/blockstore'
 import { logger } from '@libp2p/logger'
 import { InvalidMessageError, InvalidSelectorError, SelectorLimitError, UnsupportedHashError } from '../errors.js'
 import { MAX_DO_NOT_SEND_CIDS, MAX_MESSAGE_SIZE, REQUEST_ID_LENGTH } from '../constants.js'
 import { decodeOrderedDagCbor, encodeSelector, parseSelector } from '../selector/parse.js'
-import { DEFAULT_HASHERS } from '../traversal/codecs.js'
-import { identity } from 'multiformats/hashes/identity'
 import { LinkAction, RequestType, ResponseStatusCode } from './types.js'
 import type { Extensions, GraphSyncBlock, GraphSyncMessage, GraphSyncMetadatum, GraphSyncRequest, GraphSyncResponse } from './types.js'
-import type { MultihashHasher } from 'multiformats/hashes/interface'
 
 const log = logger('tensorswap:graphsync:message')
 
@@ -266,24 +263,17 @@ export function blockToWire (cid: CID, bytes: Uint8Array): GraphSyncBlock {
 }
 
 /**
- * The CID of a wire block, computed by hashing its data (so the result is verified by
- * construction).
+ * The CID of a wire block, computed by hashing its data with the blockstore's `cidOf` (the one
+ * hasher table: identity, sha2-256, sha2-512), so the result is verified by construction.
  *
- * @throws InvalidMessageError for a malformed prefix or a digest length the hasher does not produce
- * @throws UnsupportedHashError when no hasher is known for the multihash code
+ * @throws InvalidMessageError for a malformed prefix or a digest length the hash function does not produce
+ * @throws UnsupportedHashError when the multihash code is not in the blockstore's `HASHERS`
  */
-export async function blockFromWire (block: GraphSyncBlock, hashers: Record<number, MultihashHasher> = DEFAULT_HASHERS): Promise<{ cid: CID, bytes: Uint8Array }> {
+export async function blockFromWire (block: GraphSyncBlock): Promise<{ cid: CID, bytes: Uint8Array }> {
   const p = parsePrefix(block.prefix)
-  let digest
-  if (p.multihashCode === identity.code) {
-    digest = Digest.create(identity.code, block.data)
-  } else {
-    const hasher = hashers[p.multihashCode]
-    if (hasher === undefined) throw new UnsupportedHashError(`block prefix: no hasher for multihash code 0x${p.multihashCode.toString(16)}`)
-    digest = await hasher.digest(block.data)
-  }
-  if (digest.digest.byteLength !== p.digestLength) fail('block prefix', `digest length ${p.digestLength} differs from the hasher's ${digest.digest.byteLength}`)
-  const cid = p.version === 0 ? CID.createV0(digest as any) : CID.createV1(p.codec, digest)
+  const cid = cidOf(p.version, p.codec, p.multihashCode, block.data)
+  if (cid === undefined) throw new UnsupportedHashError(`block prefix: no hasher for multihash code 0x${p.multihashCode.toString(16)}`, p.multihashCode)
+  if (cid.multihash.digest.byteLength !== p.digestLength) fail('block prefix', `digest length ${p.digestLength} differs from the hasher's ${cid.multihash.digest.byteLength}`)
   return { cid, bytes: block.data }
 }
 

@@ -1,5 +1,6 @@
 /**
- * Block decoding, verification and the data-model view the traversal walks.
+ * Block decoding and the data-model view the traversal walks. Verification is the blockstore's
+ * `verifyBlock` (one hasher table for the whole project).
  *
  * Supported codecs: dag-cbor (0x71), dag-json (0x0129), dag-pb (0x70, data model
  * `{Links: [{Hash, Name?, Tsize?}], Data?}` per the dag-pb spec) and raw (0x55, bytes).
@@ -7,14 +8,11 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
 import * as dagPb from '@ipld/dag-pb'
+import * as cborg from 'cborg'
 import * as raw from 'multiformats/codecs/raw'
 import { CID } from 'multiformats/cid'
-import { identity } from 'multiformats/hashes/identity'
-import { sha256, sha512 } from 'multiformats/hashes/sha2'
-import { equals } from 'multiformats/bytes'
-import { BlockDecodeError, BlockHashMismatchError, UnsupportedCodecError, UnsupportedHashError } from '../errors.js'
+import { BlockDecodeError, UnsupportedCodecError } from '../errors.js'
 import { compareDagCborKeys } from '../selector/parse.js'
-import type { MultihashHasher } from 'multiformats/hashes/interface'
 
 /** IPLD data model kinds, named as in the selector fixtures (go-ipld-prime `Kind.String()`). */
 export type Kind = 'null' | 'bool' | 'int' | 'float' | 'string' | 'bytes' | 'link' | 'map' | 'list'
@@ -24,12 +22,6 @@ export const CODEC_DAG_CBOR = dagCbor.code
 export const CODEC_DAG_JSON = dagJson.code
 export const CODEC_DAG_PB = dagPb.code
 export const CODEC_RAW = raw.code
-
-/** Default hashers by multihash code: sha2-256, sha2-512. Identity CIDs are read from the CID itself. */
-export const DEFAULT_HASHERS: Record<number, MultihashHasher> = {
-  [sha256.code]: sha256,
-  [sha512.code]: sha512
-}
 
 /**
  * The kind of a decoded data-model value. Note: JavaScript numbers cannot tell `1.0`
@@ -64,9 +56,48 @@ function compareBytewise (a: string, b: string): number {
 const DAG_PB_ORDER = ['Links', 'Data', 'Hash', 'Name', 'Tsize']
 
 /**
+ * Encoded key order of decoded dag-cbor maps whose `Object.keys` order is not it: JavaScript
+ * lists integer-like keys (`"1"`, `"10"`) first, in numeric order, whatever the encoding says.
+ */
+const encodedKeyOrder = new WeakMap<object, string[]>()
+
+/** An array-index-like key, which `Object.keys` moves to the front. */
+function isIndexKey (k: string): boolean {
+  return /^(0|[1-9][0-9]{0,9})$/.test(k) && Number(k) < 2 ** 32 - 1
+}
+
+/** Whether a decoded dag-cbor value holds a map with an index-like key (then its key order needs recording). */
+function hasIndexKeys (v: unknown): boolean {
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array || CID.asCID(v) != null) return false
+  if (Array.isArray(v)) return v.some(hasIndexKeys)
+  for (const [k, child] of Object.entries(v)) {
+    if (isIndexKey(k) || hasIndexKeys(child)) return true
+  }
+  return false
+}
+
+/** Record the encoded key order of every map of `plain` from the same block decoded into `Map`s. */
+function recordKeyOrder (plain: unknown, mapped: unknown): void {
+  if (mapped instanceof Map) {
+    encodedKeyOrder.set(plain as object, [...mapped.keys()] as string[])
+    for (const [k, v] of mapped) recordKeyOrder((plain as Record<string, unknown>)[k as string], v)
+  } else if (Array.isArray(mapped)) {
+    mapped.forEach((v, i) => { recordKeyOrder((plain as unknown[])[i], v) })
+  }
+}
+
+/** dag-cbor decode; maps keep their encoded key order for {@link mapKeys}. */
+function decodeDagCbor (bytes: Uint8Array): unknown {
+  const value = dagCbor.decode(bytes)
+  // only blocks with index-like keys pay for a second decode (into Maps, which keep order)
+  if (hasIndexKeys(value)) recordKeyOrder(value, cborg.decode(bytes, { ...dagCbor.decodeOptions, useMaps: true }))
+  return value
+}
+
+/**
  * Keys of a map-kind node in the order the codec defines:
- * - dag-cbor: canonical order (shorter UTF-8 first, then bytewise), which is the
- *   encoded order of every block that follows the DAG-CBOR spec;
+ * - dag-cbor: the order the block encodes them, as go-ipld-prime walks (for a block that
+ *   follows the DAG-CBOR spec that is canonical order: shorter UTF-8 first, then bytewise);
  * - dag-json: bytewise UTF-8 order (DAG-JSON canonical form);
  * - dag-pb: schema order (`Links`, `Data`; `Hash`, `Name`, `Tsize`), as go-codec-dagpb;
  * - a `Map` (ADL views): its insertion order.
@@ -78,6 +109,7 @@ export function mapKeys (node: unknown, codec: number): string[] {
     return keys.filter(k => (node as any)[k] !== undefined).sort((a, b) => DAG_PB_ORDER.indexOf(a) - DAG_PB_ORDER.indexOf(b))
   }
   if (codec === CODEC_DAG_JSON) return keys.sort(compareBytewise)
+  if (codec === CODEC_DAG_CBOR) return encodedKeyOrder.get(node as object) ?? keys
   return keys.sort(compareDagCborKeys)
 }
 
@@ -90,26 +122,6 @@ export function lookup (node: unknown, seg: string | number): unknown {
 }
 
 /**
- * Verify `bytes` against `cid` (re-hash and compare).
- *
- * @throws UnsupportedHashError when no hasher is known for the CID's multihash
- * @throws BlockHashMismatchError when the digest differs
- */
-export async function verifyBlock (cid: CID, bytes: Uint8Array, hashers: Record<number, MultihashHasher>): Promise<void> {
-  const code = cid.multihash.code
-  if (code === identity.code) {
-    if (!equals(cid.multihash.digest, bytes)) throw new BlockHashMismatchError(`block ${cid}: bytes differ from identity digest`)
-    return
-  }
-  const hasher = hashers[code]
-  if (hasher === undefined) throw new UnsupportedHashError(`block ${cid}: no hasher for multihash code 0x${code.toString(16)}`)
-  const digest = await hasher.digest(bytes)
-  if (!equals(digest.bytes, cid.multihash.bytes)) {
-    throw new BlockHashMismatchError(`block ${cid}: bytes hash to ${digest.digest.length}-byte digest that differs from the CID`)
-  }
-}
-
-/**
  * Decode a verified block to its data-model value.
  *
  * @throws UnsupportedCodecError for codecs other than dag-cbor, dag-json, dag-pb, raw
@@ -117,7 +129,7 @@ export async function verifyBlock (cid: CID, bytes: Uint8Array, hashers: Record<
  */
 export function decodeBlock (cid: CID, bytes: Uint8Array): unknown {
   const decode = cid.code === CODEC_DAG_CBOR
-    ? dagCbor.decode
+    ? decodeDagCbor
     : cid.code === CODEC_DAG_JSON
       ? dagJson.decode
       : cid.code === CODEC_DAG_PB

@@ -12,18 +12,19 @@
  * selector and an iteration cursor), never the whole DAG.
  */
 import { logger } from '@libp2p/logger'
+import { verifyBlock } from '@tensorswap/blockstore'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import { CustomProgressEvent } from 'progress-events'
 import { TraversalBudgetError, UnsupportedSelectorError } from '../errors.js'
 import { DEFAULT_MAX_TRAVERSAL_DEPTH } from '../constants.js'
-import { DEFAULT_HASHERS, decodeBlock, kindOf, lookup, mapKeys, verifyBlock } from './codecs.js'
+import { decodeBlock, kindOf, lookup, mapKeys } from './codecs.js'
 import { explore, interests, match, resolve } from './engine.js'
-import { ADL_UNIXFS, reifyUnixfs } from './unixfs.js'
+import { ADL_UNIXFS, readUnixfsFile, reifyUnixfs, UnixfsFile } from './unixfs.js'
+import type { BlockOrigin, BlockProgressDetail } from '../progress.js'
 import type { Kind } from './codecs.js'
 import type { RuntimeSelector } from './engine.js'
 import type { Selector } from '../selector/types.js'
-import type { MultihashHasher } from 'multiformats/hashes/interface'
 import type { ProgressEvent } from 'progress-events'
 
 const log = logger('tensorswap:graphsync:traverse')
@@ -48,11 +49,13 @@ export interface VisitEvent {
   link?: CID
   /** The block loaded for this visit (absent for identity CIDs, whose bytes are in the CID). */
   block?: LoadedBlock
+  /** Blocks an ADL loaded to build this node (a reified UnixFS file's blocks), in load order. */
+  adlBlocks?: LoadedBlock[]
 }
 
 /** Progress events of {@link traverse}. */
 export type TraverseProgressEvents =
-  ProgressEvent<'tensorswap:graphsync:traverse:block', { cid: CID, path: string, bytes: number }>
+  ProgressEvent<'tensorswap:graphsync:traverse:block', BlockProgressDetail & { /** Path at which the block was reached. */ path: string }>
 
 /** Options of the block loader. */
 export interface LoaderOptions {
@@ -84,8 +87,15 @@ export interface TraverseOptions {
   signal?: AbortSignal
   onProgress?: (evt: TraverseProgressEvents) => void
   budget?: TraversalBudgetInit
-  /** Extra hashers by multihash code (sha2-256 and sha2-512 are built in). */
-  hashers?: Record<number, MultihashHasher>
+  /** What `from` says in `tensorswap:graphsync:traverse:block`: where the loader gets blocks. @default 'local' */
+  blockOrigin?: BlockOrigin
+  /**
+   * Called for each identity-hash link the traversal reaches, in load order, instead of the
+   * loader (the block is the CID's digest: never loaded, never verified, never stored).
+   * GraphSync uses it to list the link in its metadata as go-graphsync does. Resolving `false`
+   * skips the link like a loader's `null` (nothing under it is visited). Default: follow it.
+   */
+  onInlineLink?: (cid: CID, options: LoaderOptions) => Promise<boolean>
 }
 
 interface Frame {
@@ -111,7 +121,6 @@ export class Traversal {
   private readonly stack: Frame[] = []
   private readonly loader: BlockLoader
   private readonly options: TraverseOptions
-  private readonly hashers: Record<number, MultihashHasher>
   private readonly maxDepth: number
   private readonly maxBlocks: number
   private readonly maxBytes: number
@@ -132,7 +141,6 @@ export class Traversal {
     this.selector = selector
     this.loader = loader
     this.options = options
-    this.hashers = { ...DEFAULT_HASHERS, ...options.hashers }
     this.maxDepth = options.budget?.depth ?? DEFAULT_MAX_TRAVERSAL_DEPTH
     this.maxBlocks = options.budget?.blocks ?? Infinity
     this.maxBytes = options.budget?.bytes ?? Infinity
@@ -159,7 +167,7 @@ export class Traversal {
         this.rootSkipped = true
         return undefined
       }
-      return this.arrive(loaded.node, this.selector, [], loaded.codec, this.root, loaded.block)
+      return await this.arrive(loaded.node, this.selector, [], loaded.codec, this.root, loaded.block)
     }
     while (this.stack.length > 0) {
       const frame = this.stack[this.stack.length - 1]
@@ -177,9 +185,9 @@ export class Traversal {
       if (link != null) {
         const loaded = await this.load(link, path)
         if (loaded === null) continue
-        return this.arrive(loaded.node, next, path, loaded.codec, link, loaded.block)
+        return await this.arrive(loaded.node, next, path, loaded.codec, link, loaded.block)
       }
-      return this.arrive(child, next, path, frame.codec)
+      return await this.arrive(child, next, path, frame.codec)
     }
     return undefined
   }
@@ -187,6 +195,11 @@ export class Traversal {
   private async load (cid: CID, path: string[]): Promise<{ node: unknown, codec: number, block?: LoadedBlock } | null> {
     const pathStr = joinPath(path)
     if (cid.multihash.code === identity.code) {
+      const signal = this.options.signal
+      if (this.options.onInlineLink !== undefined && !await this.options.onInlineLink(cid, signal === undefined ? { path: pathStr } : { signal, path: pathStr })) {
+        this.linksSkipped++
+        return null
+      }
       return { node: decodeBlock(cid, cid.multihash.digest), codec: cid.code }
     }
     if (this.blocksLoaded + 1 > this.maxBlocks) throw new TraversalBudgetError('blocks', this.maxBlocks, pathStr)
@@ -199,15 +212,15 @@ export class Traversal {
       return null
     }
     if (this.bytesLoaded + bytes.byteLength > this.maxBytes) throw new TraversalBudgetError('bytes', this.maxBytes, pathStr)
-    await verifyBlock(cid, bytes, this.hashers)
+    verifyBlock(cid, bytes)
     this.blocksLoaded++
     this.bytesLoaded += bytes.byteLength
     log.trace('loaded %c (%d bytes) at "%s"', cid, bytes.byteLength, pathStr)
-    this.options.onProgress?.(new CustomProgressEvent('tensorswap:graphsync:traverse:block', { cid, path: pathStr, bytes: bytes.byteLength }))
+    this.options.onProgress?.(new CustomProgressEvent<BlockProgressDetail & { path: string }>('tensorswap:graphsync:traverse:block', { cid, path: pathStr, bytes: bytes.byteLength, from: this.options.blockOrigin ?? 'local' }))
     return { node: decodeBlock(cid, bytes), codec: cid.code, block: { cid, bytes } }
   }
 
-  private arrive (node: unknown, sel: RuntimeSelector, path: string[], codec: number, link?: CID, block?: LoadedBlock): VisitEvent {
+  private async arrive (node: unknown, sel: RuntimeSelector, path: string[], codec: number, link?: CID, block?: LoadedBlock): Promise<VisitEvent> {
     const pathStr = joinPath(path)
     if (path.length > this.maxDepth) throw new TraversalBudgetError('depth', this.maxDepth, pathStr)
     const resolved = resolve(sel, node, pathStr, (as, n, p) => {
@@ -215,12 +228,22 @@ export class Traversal {
       return reifyUnixfs(n, codec, p)
     }, false, link ?? node)
     node = resolved.node
+    const adlBlocks: LoadedBlock[] = []
+    if (node instanceof UnixfsFile) {
+      // a reified UnixFS file is one bytes node: its blocks load here, at the file's path, in order
+      node = await readUnixfsFile(node, async (cid) => {
+        const loaded = await this.load(cid, path)
+        if (loaded?.block !== undefined) adlBlocks.push(loaded.block)
+        return loaded?.node ?? null
+      }, pathStr)
+    }
     const kind = kindOf(node)
     const m = match(resolved.sel, node)
     const evt: VisitEvent = { path: pathStr, node: m.node, kind: m.matched ? kindOf(m.node) : kind, matched: m.matched }
     if (m.label !== undefined) evt.label = m.label
     if (link !== undefined) evt.link = link
     if (block !== undefined) evt.block = block
+    if (adlBlocks.length > 0) evt.adlBlocks = adlBlocks
     if (kind === 'map' || kind === 'list') {
       const isList = kind === 'list'
       const length = isList ? (node as unknown[]).length : 0

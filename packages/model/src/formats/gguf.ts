@@ -13,7 +13,7 @@
 import { DEFAULT_GGUF_ALIGNMENT, MAX_GGUF_ARRAY_DEPTH, MAX_GGUF_DIMS } from '../constants.js'
 import { InvalidGgufError } from '../errors.js'
 import { Cursor } from '../reader.js'
-import type { TensorInfo } from './types.js'
+import type { ModelFormat, ParsedFile, TensorInfo } from './types.js'
 import type { ByteReader, ReadOptions } from '../reader.js'
 
 /** `GGUF` read as a little-endian u32. */
@@ -263,4 +263,26 @@ export async function parseGguf (reader: ByteReader, fileName: string, options: 
     prev = t
   }
   return { version, metadata, alignment, dataOffset, tensors }
+}
+
+/**
+ * The GGUF {@link ModelFormat} (spec/model-dag.md section 2.1): a file named `*.gguf` (any case)
+ * or starting with the magic `GGUF` is GGUF, strictly (`InvalidGgufError`). In a directory
+ * import a `*.json` file is never sniffed for the magic: it is a TF.js model or a plain file.
+ * Everything before the data section (with its alignment padding) is the header leaf; each
+ * tensor is one piece of this file; no order of its own (ordered with the other files by names).
+ */
+export const ggufFormat: ModelFormat = {
+  name: 'gguf',
+  async detect (file, reader, options) {
+    const lower = file.name.toLowerCase()
+    if (lower.endsWith('.gguf')) return true
+    if (lower.endsWith('.json') && !file.single) return false
+    if (reader.size < 4) return false
+    return new TextDecoder('latin1').decode(await reader.read(0, 4, options)) === 'GGUF'
+  },
+  async parse (file, reader, _context, options): Promise<ParsedFile> {
+    const header = await parseGguf(reader, file.display, options)
+    return { headerLength: header.dataOffset, tensors: header.tensors.map(t => ({ ...t, file: file.path, pieces: [{ file: file.path, offset: t.offset, length: t.length }] })) }
+  }
 }

@@ -11,7 +11,7 @@
 
 import { MAX_SAFETENSORS_HEADER_SIZE, MAX_TENSOR_RANK } from '../constants.js'
 import { InvalidSafetensorsError } from '../errors.js'
-import type { TensorInfo } from './types.js'
+import type { ModelFormat, ParsedFile, TensorInfo } from './types.js'
 import type { ByteReader, ReadOptions } from '../reader.js'
 
 /**
@@ -148,3 +148,21 @@ export async function parseSafetensors (reader: ByteReader, fileName: string, op
   }
   return { headerLength, metadata, tensors }
 }
+
+/**
+ * The safetensors {@link ModelFormat}: a file whose name ends in `.safetensors` (any case) is
+ * safetensors, strictly (spec/model-dag.md section 2.1): a bad header fails the import with
+ * `InvalidSafetensorsError`. The header `[0, 8 + N)` is the header leaf; each tensor is one
+ * piece of this file; no order of its own (ordered with the other files by names).
+ */
+export const safetensorsFormat: ModelFormat = {
+  name: 'safetensors',
+  detect (file) {
+    return file.name.toLowerCase().endsWith('.safetensors')
+  },
+  async parse (file, reader, _context, options): Promise<ParsedFile> {
+    const header = await parseSafetensors(reader, file.display, options)
+    return { headerLength: header.headerLength, tensors: header.tensors.map(t => ({ ...t, file: file.path, pieces: [{ file: file.path, offset: t.offset, length: t.length }] })) }
+  }
+}
+

@@ -10,10 +10,11 @@
  */
 
 import { posix } from 'node:path'
-import { MAX_TENSOR_RANK } from '../constants.js'
+import { MAX_TENSOR_RANK, MAX_TFJS_MODEL_JSON_SIZE } from '../constants.js'
 import { InvalidTfjsModelError } from '../errors.js'
+import { nameOrder, tfjsTopologyOrder } from '../order.js'
 import { Cursor } from '../reader.js'
-import type { TfjsQuantization } from './types.js'
+import type { ImportFileInfo, ModelFormat, ParsedFile, ParsedTensor, TfjsQuantization } from './types.js'
 import type { ByteReader, ReadOptions } from '../reader.js'
 
 /** Bytes per element of the TF.js dtypes (`string` is variable: u32 length + bytes per element). */
@@ -304,4 +305,88 @@ async function stringWeightLength (data: ByteReader, start: number, w: TfjsWeigh
     c.pos += len
   }
   return c.pos - start
+}
+
+/**
+ * The TF.js {@link ModelFormat} (spec/model-dag.md sections 2.1, 2.2, 4). Only in a directory
+ * import: `model.json` (any case) is a TF.js model, strictly; another `*.json` file of at most
+ * `MAX_TFJS_MODEL_JSON_SIZE` bytes is one when it parses as a JSON object with a
+ * `weightsManifest` (a file that is not JSON is a plain file). A model claims the weight
+ * shards its `weightsManifest` names (they become `tfjs-weights`); the model.json itself has
+ * no header and no tensors of its own. Its tensors are ordered by the graph
+ * (`tfjsTopologyOrder`) or, without `modelTopology.node`, by names.
+ *
+ * @throws InvalidTfjsModelError - from `detect`: a `model.json` over the size limit; from
+ *   `parse`: the model.json is invalid, a shard is missing, escapes the import root or is
+ *   already used (by another format, another model or twice), or the weights do not fill the shards
+ */
+export const tfjsFormat: ModelFormat = {
+  name: 'tfjs-model',
+  multiFile: true,
+  async detect (file, reader, options) {
+    const lower = file.name.toLowerCase()
+    if (file.single || !lower.endsWith('.json')) return false
+    const isModelJson = lower === 'model.json'
+    if (file.size > MAX_TFJS_MODEL_JSON_SIZE) {
+      if (isModelJson) throw new InvalidTfjsModelError(`${file.display}: ${file.size} bytes exceeds ${MAX_TFJS_MODEL_JSON_SIZE}`)
+      return false
+    }
+    if (isModelJson) return true
+    const bytes = await reader.read(0, reader.size, options)
+    let json: unknown
+    try {
+      // as readFile(path, 'utf8'): invalid sequences replaced, a BOM kept (and so not JSON)
+      json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
+    } catch (err: any) {
+      if (err instanceof SyntaxError) return false // a JSON-named file that is not JSON is just a file
+      throw err
+    }
+    return looksLikeTfjsModel(json)
+  },
+  async parse (file, reader, context, options): Promise<ParsedFile> {
+    const display = file.display
+    const model = parseTfjsModelJson(await reader.read(0, reader.size, options), display)
+    const dir = posix.dirname(file.path)
+    const claimed = new Set<string>()
+    const shardFiles: ImportFileInfo[][] = model.groups.map(g => g.paths.map(p => {
+      const rel = posix.normalize(dir === '.' ? p : `${dir}/${p}`)
+      const shard = context.lookup(rel)
+      if (shard === undefined || rel.startsWith('../')) {
+        throw new InvalidTfjsModelError(`${display}: weight shard ${JSON.stringify(p)} is missing`)
+      }
+      if (shard.format !== 'raw' || claimed.has(rel)) {
+        throw new InvalidTfjsModelError(`${display}: weight shard ${JSON.stringify(p)} is already used as a ${claimed.has(rel) ? 'shard' : shard.format} file`)
+      }
+      claimed.add(rel)
+      return shard
+    }))
+    const readers = await Promise.all(shardFiles.map(async g => Promise.all(g.map(async f => context.open(f.path)))))
+    let located
+    try {
+      located = await locateTfjsWeights(model, readers, display, options)
+    } finally {
+      await Promise.all(readers.flat().map(async r => r.close()))
+    }
+    for (const g of shardFiles) {
+      for (const f of g) context.claim(f.path, 'tfjs-weights')
+    }
+    const tensors = located.map((w): ParsedTensor => {
+      const files = shardFiles[w.group]
+      const t: ParsedTensor = {
+        name: w.name,
+        dtype: w.dtype,
+        shape: w.shape,
+        file: files[w.start.shard]?.path ?? file.path,
+        offset: w.start.offset,
+        length: w.length,
+        pieces: w.pieces.map(p => ({ file: files[p.shard].path, offset: p.offset, length: p.length }))
+      }
+      if (w.quantization !== undefined) t.quantization = w.quantization
+      return t
+    })
+    const order = model.nodes !== undefined
+      ? tfjsTopologyOrder(model.nodes, located.map(w => w.name))
+      : nameOrder(located.map(w => w.name))
+    return { headerLength: 0, tensors, order }
+  }
 }

@@ -10,33 +10,9 @@ const KiB = 1024
 /** 1 MiB in bytes. */
 const MiB = 1024 * KiB
 
-/**
- * Default largest frame `readFrames` accepts, in bytes. A frame carries at most one
- * Bitswap/TensorSwap message; Bitswap peers cap blocks at 2 MiB and messages at 4 MiB
- * (boxo `bitswap/network` maxMessageSize = 4 MiB), so 4 MiB is the reference limit.
- */
-export const DEFAULT_MAX_FRAME_BYTES = 4 * MiB
-
-/**
- * Hard ceiling on `maxFrameBytes`, in bytes: a declared length above this is always
- * rejected. Unsigned varints of at most 9 bytes can declare up to 2^63-1, which must never
- * be trusted; 64 MiB is well above any message our exchange sends.
- */
-export const MAX_FRAME_BYTES = 64 * MiB
-
-/**
- * Longest unsigned varint accepted as a frame length prefix, in bytes. The
- * multiformats unsigned-varint spec caps varints at 9 bytes (63 bits); a length that
- * fits {@link MAX_FRAME_BYTES} needs at most 4.
- */
-export const MAX_VARINT_BYTES = 9
-
-/**
- * Bytes `readFrames` lets the stream queue beyond the frame being assembled before it
- * pauses the stream (yamux then withholds window updates; QUIC with our patch stops
- * reading). Two yamux max messages; bounds reader memory independently of frame count.
- */
-export const DEFAULT_READ_HIGH_WATER_BYTES = 1 * MiB
+// Frame limits (DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES, MAX_VARINT_BYTES,
+// DEFAULT_READ_HIGH_WATER_BYTES) live with the framing in `@tensorswap/transport` and are
+// re-exported by `./index.ts`.
 
 /**
  * yamux initial per-stream window, in bytes. 256 KiB is the spec's fixed initial window
@@ -91,6 +67,19 @@ export const DEFAULT_QUIC_MAX_IDLE_TIMEOUT_MS = 10_000
  * is 300; a model seeder serves many leechers, we keep libp2p's figure.
  */
 export const DEFAULT_MAX_CONNECTIONS = 300
+
+/**
+ * Inbound connections still being upgraded (encryption, muxer negotiation) at once; more are
+ * refused. libp2p's `maxIncomingPendingConnections` default (`MAX_INCOMING_PENDING_CONNECTIONS`
+ * = 10, `connection-manager/constants.defaults.js`), set explicitly so it is documented.
+ */
+export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 10
+
+/**
+ * Inbound connections accepted per second from one host; more are refused. libp2p's
+ * `inboundConnectionThreshold` default (`INBOUND_CONNECTION_THRESHOLD` = 5).
+ */
+export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 5
 
 /**
  * Transports in the order {@link dialPreferred} tries them for bulk transfers, fastest

@@ -18,7 +18,9 @@ import { logger } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
 import type { Libp2pOptions } from 'libp2p'
 import {
+  DEFAULT_INBOUND_CONNECTION_THRESHOLD,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
   DEFAULT_QUIC_KEEPALIVE_MS,
   DEFAULT_QUIC_MAX_CONCURRENT_STREAMS,
   DEFAULT_QUIC_MAX_CONNECTION_DATA,
@@ -32,6 +34,12 @@ import {
   DEFAULT_YAMUX_MAX_STREAM_WINDOW
 } from './constants.js'
 import { NoDialableAddressError } from '../errors.js'
+import { dialWithRetry } from '@tensorswap/transport'
+import { DEFAULT_RECONNECT_BACKOFF_FACTOR, DEFAULT_RECONNECT_RETRIES, DEFAULT_RECONNECT_RETRY_INTERVAL_MS } from '../constants.js'
+import { routingLibp2pOptions } from '../routing/services.js'
+import type { ResolvedRouting } from '../routing/config.js'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Datastore } from 'interface-datastore'
 import type { AbortOptions, Connection, ConnectionEncrypter, Libp2p, PrivateKey, Transport } from '@libp2p/interface'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
@@ -51,6 +59,8 @@ export type TransportServices = {
   identify: Identify
   /** `/ipfs/ping/1.0.0`: health checks and RTT samples. */
   ping: Ping
+  /** `/ipfs/kad/1.0.0` (`@libp2p/kad-dht`), when the node was created with `routing.dht`. */
+  dht?: KadDHT
 }
 
 /** Quinn settings passed to `@chainsafe/libp2p-quic` (bytes and ms). */
@@ -107,6 +117,10 @@ export interface Libp2pNodeInit {
     maxParallelDials?: number
     /** Per-dial timeout in ms. @default libp2p's (10 s) */
     dialTimeout?: number
+    /** Inbound connections being upgraded at once. @default {@link DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS} */
+    maxIncomingPendingConnections?: number
+    /** Inbound connections per second per host. @default {@link DEFAULT_INBOUND_CONNECTION_THRESHOLD} */
+    inboundConnectionThreshold?: number
   }
   /** QUIC tuning; defaults measured in bench/README.md. */
   quic?: QuicTuning
@@ -114,6 +128,13 @@ export interface Libp2pNodeInit {
   yamux?: YamuxTuning
   /** Start the node before returning. @default true */
   start?: boolean
+  /**
+   * Content routing: the DHT, bootstrap list and mDNS (`src/routing/services.ts`,
+   * spec/tensorswap.md "Content routing"). @default none (no DHT, no discovery)
+   */
+  routing?: ResolvedRouting
+  /** Persist the peer store (and DHT provider records) here. @default in memory */
+  datastore?: Datastore
 }
 
 /**
@@ -123,7 +144,8 @@ export interface Libp2pNodeInit {
  *
  * Transports: QUIC v1 (`@chainsafe/libp2p-quic`, built-in TLS 1.3 and stream muxing) and
  * TCP upgraded with TLS 1.3 (`/tls/1.0.0`) or noise (`/noise`) and yamux
- * (`/yamux/1.0.0`); services identify and ping.
+ * (`/yamux/1.0.0`); services identify and ping, plus kad-dht and peer discovery with
+ * `init.routing`; the peer store in `init.datastore` when given.
  *
  * @param init - see {@link Libp2pNodeInit} (`start` is ignored)
  */
@@ -151,8 +173,11 @@ export function libp2pNodeOptions (init: Libp2pNodeInit = {}): Libp2pOptions<Tra
   const connectionEncrypters: Array<(components: any) => ConnectionEncrypter> =
     encrypterNames.map(name => name === 'tls' ? tls() : noise())
 
+  const routing = init.routing != null ? routingLibp2pOptions(init.routing) : { services: {}, peerDiscovery: [] }
   return {
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
+    ...(init.datastore != null ? { datastore: init.datastore } : {}),
+    ...(routing.peerDiscovery.length > 0 ? { peerDiscovery: routing.peerDiscovery } : {}),
     addresses: { listen },
     transports,
     connectionEncrypters,
@@ -167,12 +192,20 @@ export function libp2pNodeOptions (init: Libp2pNodeInit = {}): Libp2pOptions<Tra
     })],
     connectionManager: {
       maxConnections: init.connectionManager?.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxIncomingPendingConnections: init.connectionManager?.maxIncomingPendingConnections ?? DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
+      inboundConnectionThreshold: init.connectionManager?.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
       ...(init.connectionManager?.maxParallelDials != null ? { maxParallelDials: init.connectionManager.maxParallelDials } : {}),
-      ...(init.connectionManager?.dialTimeout != null ? { dialTimeout: init.connectionManager.dialTimeout } : {})
+      ...(init.connectionManager?.dialTimeout != null ? { dialTimeout: init.connectionManager.dialTimeout } : {}),
+      // lost KEEP_ALIVE peers (kad-dht's closest peers) are redialled with this back-off;
+      // libp2p has no jitter option, our own provider dials add it (src/routing/router.ts)
+      reconnectRetries: DEFAULT_RECONNECT_RETRIES,
+      reconnectRetryInterval: DEFAULT_RECONNECT_RETRY_INTERVAL_MS,
+      reconnectBackoffFactor: DEFAULT_RECONNECT_BACKOFF_FACTOR
     },
     services: {
       identify: identify(),
-      ping: ping()
+      ping: ping(),
+      ...routing.services
     }
   }
 }
@@ -237,7 +270,8 @@ export interface DialPreferredOptions extends AbortOptions {
 /**
  * Dial a peer over the transport that moves bulk data fastest, falling back to the next
  * address when a dial fails. Addresses are tried one at a time in
- * {@link sortByPreference} order, each with its own timeout; an existing connection to
+ * {@link sortByPreference} order, each one attempt time-boxed by `dialWithRetry`
+ * (`@tensorswap/transport`) to `perAddressTimeoutMs`; an existing connection to
  * the peer on a preferred transport is returned as is (libp2p reuses it).
  *
  * @param libp2p - the local node
@@ -252,10 +286,13 @@ export async function dialPreferred (libp2p: Libp2p, multiaddrs: Multiaddr[], op
   const errors: Error[] = []
   for (const ma of ordered) {
     options.signal?.throwIfAborted()
-    const timeout = AbortSignal.timeout(options.perAddressTimeoutMs ?? 5_000)
-    const signal = options.signal == null ? timeout : AbortSignal.any([options.signal, timeout])
     try {
-      const conn = await libp2p.dial(ma, { signal })
+      const conn = await dialWithRetry(async ({ signal }) => await libp2p.dial(ma, { signal }), {
+        attempts: 1,
+        attemptTimeoutMs: options.perAddressTimeoutMs ?? 5_000,
+        signal: options.signal,
+        target: ma
+      })
       log('dialled %a', conn.remoteAddr)
       return conn
     } catch (err: any) {

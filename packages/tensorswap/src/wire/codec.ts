@@ -10,13 +10,13 @@
  * @module
  */
 
+import { canVerify, cidOf, HASH_IDENTITY, HASH_SHA2_256, MAX_CID_BYTES } from '@tensorswap/blockstore'
 import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { BITSWAP_100, BITSWAP_110, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PRESENCES, DEFAULT_MAX_WANTLIST_SIZE, MAX_CID_BYTES } from '../constants.js'
+import { BITSWAP_100, BITSWAP_110, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PRESENCES, DEFAULT_MAX_WANTLIST_SIZE } from '../constants.js'
 import { InvalidMessageError, MessageTooLargeError } from '../errors.js'
 import { Message } from './bitswap.js'
-import { canVerify, cidOf, SHA2_256 } from './hash.js'
 
 /** What a want-list entry asks for: the block itself, or whether the peer has it. */
 export type WantType = 'block' | 'have'
@@ -70,13 +70,21 @@ export interface BitswapMessage {
 export interface DecodedMessage extends BitswapMessage {
   /** Blocks dropped because their hash function cannot be verified here (never requested by us). */
   unverifiableBlocks: number
+  /**
+   * Want-list entries (not cancels) left out because the message had more than
+   * `maxWantlistSize`: the highest-priority ones are kept (boxo truncates the same way).
+   */
+  truncatedWants: number
 }
 
 /** Limits applied by {@link decodeMessage}. */
 export interface DecodeLimits {
   /** @default {@link DEFAULT_MAX_MESSAGE_BYTES} */
   maxMessageBytes?: number
-  /** Most want-list entries in one message. @default {@link DEFAULT_MAX_WANTLIST_SIZE} */
+  /**
+   * Most want-list entries (not counting cancels) kept from one message; more are truncated,
+   * not rejected (see {@link DecodedMessage.truncatedWants}). @default {@link DEFAULT_MAX_WANTLIST_SIZE}
+   */
   maxWantlistSize?: number
   /** Most block presences in one message. @default {@link DEFAULT_MAX_PRESENCES} */
   maxPresences?: number
@@ -139,7 +147,7 @@ export function decodePrefix (prefix: Uint8Array, where = 'prefix'): CidPrefix {
   if (version !== 0 && version !== 1) {
     throw new InvalidMessageError(`${where}: CID version ${version} is not 0 or 1`)
   }
-  if (version === 0 && (codec !== 0x70 || hashCode !== SHA2_256 || hashLength !== 32)) {
+  if (version === 0 && (codec !== 0x70 || hashCode !== HASH_SHA2_256 || hashLength !== 32)) {
     throw new InvalidMessageError(`${where}: CIDv0 prefix must be dag-pb, sha2-256, 32 bytes`)
   }
   return { version, codec, hashCode, hashLength }
@@ -167,8 +175,9 @@ export function encodePrefix (cid: CID): Uint8Array {
  *
  * @param bytes - the encoded protobuf
  * @param limits - see {@link DecodeLimits}
- * @returns the message; blocks carry CIDs computed from their bytes
- * @throws `MessageTooLargeError` when the message, a block or a list exceeds `limits`;
+ * @returns the message; blocks carry CIDs computed from their bytes; a want-list over
+ *   `maxWantlistSize` truncated to its highest-priority entries (plus every cancel)
+ * @throws `MessageTooLargeError` when the message, a block or the presences exceed `limits`;
  *   `InvalidMessageError` for malformed protobuf, unknown enum values, bad CIDs or prefixes
  */
 export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: DecodeLimits = {}): DecodedMessage {
@@ -187,7 +196,8 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: Decod
         blocks: maxMessageBytes,
         payload: maxMessageBytes,
         blockPresences: maxPresences + 1,
-        wantlist: { entries: maxWantlistSize + 1 }
+        // a long want-list is truncated below, not rejected; the message size bounds it
+        wantlist: { entries: maxMessageBytes }
       }
     })
   } catch (err: any) {
@@ -197,12 +207,16 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: Decod
     throw new InvalidMessageError(`message does not decode as a Bitswap protobuf (${err?.message})`)
   }
 
-  const message: DecodedMessage = { blocks: [], presences: [], pendingBytes: pb.pendingBytes, unverifiableBlocks: 0 }
+  const message: DecodedMessage = { blocks: [], presences: [], pendingBytes: pb.pendingBytes, unverifiableBlocks: 0, truncatedWants: 0 }
 
   if (pb.wantlist != null) {
-    const entries = pb.wantlist.entries
-    if (entries.length > maxWantlistSize) {
-      throw new MessageTooLargeError(`want-list of ${entries.length} entries exceeds maxWantlistSize ${maxWantlistSize}`)
+    let entries = pb.wantlist.entries
+    const wants = entries.filter(e => !e.cancel)
+    if (wants.length > maxWantlistSize) {
+      // keep every cancel and the highest-priority wants, in message order (as boxo's engine)
+      const kept = new Set([...wants].sort((a, b) => b.priority - a.priority).slice(0, maxWantlistSize))
+      message.truncatedWants = wants.length - maxWantlistSize
+      entries = entries.filter(e => e.cancel || kept.has(e))
     }
     message.wantlist = {
       full: pb.wantlist.full,
@@ -229,7 +243,7 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: Decod
     if (data.byteLength > maxBlockBytes) {
       throw new MessageTooLargeError(`blocks[${i}] of ${data.byteLength} bytes exceeds maxBlockBytes ${maxBlockBytes}`)
     }
-    message.blocks.push({ cid: cidOf(0, 0x70, SHA2_256, data) as CID, bytes: data })
+    message.blocks.push({ cid: cidOf(0, 0x70, HASH_SHA2_256, data) as CID, bytes: data })
   })
 
   pb.payload.forEach((block, i) => {
@@ -237,7 +251,8 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: Decod
       throw new MessageTooLargeError(`payload[${i}] of ${block.data.byteLength} bytes exceeds maxBlockBytes ${maxBlockBytes}`)
     }
     const prefix = decodePrefix(block.prefix, `payload[${i}].prefix`)
-    if (!canVerify(prefix.hashCode, prefix.hashLength)) {
+    // identity blocks are never sent (the CID carries the block), so one on the wire is as unverifiable as an unknown hash
+    if (prefix.hashCode === HASH_IDENTITY || !canVerify(prefix.hashCode, prefix.hashLength)) {
       message.unverifiableBlocks++
       return
     }

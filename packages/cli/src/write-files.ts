@@ -1,0 +1,60 @@
+/**
+ * The CLI's view of an export: `exportModel` (model package) writes the files, torrent-style
+ * (files already right are kept, others go through `NAME.part`); this collects what it did
+ * into the `--json` shape and a cumulative byte count for the progress bar.
+ */
+import { exportModel } from '@tensorswap/model'
+import type { BlockSource } from '@tensorswap/model'
+import type { CID } from 'multiformats/cid'
+import type { JsonFile } from './summary.js'
+
+/** What {@link writeFiles} did. */
+export interface WriteFilesResult {
+  /** Every file of the model (path inside the DAG). */
+  files: JsonFile[]
+  /** Files written (missing, or with other bytes). */
+  written: number
+  /** Files already there with the right bytes, left as they were. */
+  kept: number
+  /** Bytes written. */
+  bytes: number
+}
+
+/** Options of {@link writeFiles}. */
+export interface WriteFilesOptions {
+  signal?: AbortSignal
+  /** Bytes written or verified so far (cumulative). */
+  onBytes?: (done: number) => void
+}
+
+/**
+ * Write the files under `root` into `outDir` with `exportModel` and report them.
+ *
+ * @throws BlockNotFoundError, BlockHashMismatchError, InvalidDagError - a block missing or bad
+ * @throws `signal.reason` on abort (a `.part` file may remain; the final names are intact)
+ */
+export async function writeFiles (blockstore: BlockSource, root: CID, outDir: string, options: WriteFilesOptions = {}): Promise<WriteFilesResult> {
+  const result: WriteFilesResult = { files: [], written: 0, kept: 0, bytes: 0 }
+  let keptBytes = 0
+  const { bytes } = await exportModel(blockstore, root, outDir, {
+    signal: options.signal,
+    onProgress: (evt) => {
+      if (evt.type === 'tensorswap:export:file') {
+        const d = evt.detail
+        result.files.push({ path: d.dagPath, cid: d.cid.toString(), bytes: d.size })
+        if (d.kept) {
+          result.kept++
+          keptBytes += d.size
+          options.onBytes?.(keptBytes + result.bytes)
+        } else {
+          result.written++
+        }
+      } else {
+        result.bytes = evt.detail.totalBytes
+        options.onBytes?.(keptBytes + result.bytes)
+      }
+    }
+  })
+  result.bytes = bytes
+  return result
+}

@@ -1,0 +1,69 @@
+/**
+ * Limits and fixed header values of the HTTP gateway, each citing where it comes from.
+ *
+ * @module
+ */
+
+/** `Cache-Control` of every immutable `/ipfs/` response (path-gateway spec, "Cache-Control (response header)"). */
+export const CACHE_CONTROL_IMMUTABLE = 'public, max-age=29030400, immutable'
+
+/** Media type of a single raw block (IANA `application/vnd.ipld.raw`, trustless-gateway spec). */
+export const MEDIA_TYPE_RAW = 'application/vnd.ipld.raw'
+
+/** Media type of a CAR stream (IANA `application/vnd.ipld.car`, trustless-gateway spec). */
+export const MEDIA_TYPE_CAR = 'application/vnd.ipld.car'
+
+/**
+ * How long a request waits for `fetchMissing` to bring one missing block from peers before
+ * answering 504, in ms. Kubo's gateway has no per-block timeout (it relies on the client); one
+ * minute matches the order of magnitude of Kubo's `Gateway.RetrievalTimeout` (30 s) with room
+ * for a cold DHT lookup.
+ */
+export const DEFAULT_FETCH_TIMEOUT_MS = 60_000
+
+/** `Retry-After` seconds sent with 502/504 (path-gateway spec: those responses SHOULD carry it). */
+export const RETRY_AFTER_SECONDS = 60
+
+/**
+ * Most responses the gateway serves at once (`/metrics` excluded); one more is answered 503
+ * with `Retry-After: BUSY_RETRY_AFTER_SECONDS` before any block is read. Each response holds
+ * at most a socket buffer and one block (back-pressured writes), and a missing block may wait
+ * `DEFAULT_FETCH_TIMEOUT_MS` on peers, so this bounds memory and the exchange wants the
+ * gateway can create. Ours: Kubo's gateway has no such cap (it relies on the Go HTTP server's
+ * goroutines). 1024: a block-fetching client such as Helia's trustless-gateway broker asks
+ * for many blocks at once and treats a 503 as "this gateway cannot serve it" (with 64 the Helia
+ * interop test failed); 1024 responses of at most one block each stay within ~1 GiB.
+ */
+export const DEFAULT_MAX_CONCURRENT_RESPONSES = 1024
+
+/** `Retry-After` seconds sent with a 503 for too many concurrent responses: short, the overload passes with the responses in flight. Ours. */
+export const BUSY_RETRY_AFTER_SECONDS = 1
+
+/**
+ * Most path segments after the CID. Same bound as the model package's `MAX_DAG_DEPTH` (64),
+ * which also bounds the HAMT and file depth its UnixFS reader walks: no TensorSwap DAG is
+ * deeper, and it bounds the work a hostile URL can cause.
+ */
+export const MAX_PATH_SEGMENTS = 64
+
+/**
+ * Most entries rendered in a directory or manifest listing; the rest are summarised in one
+ * line. Listings are the only responses built in memory, so they need a bound. Matches the
+ * largest flat directory the model importer writes (far under `MAX_FLAT_DIRECTORY_BYTES`).
+ */
+export const MAX_LISTING_ENTRIES = 10_000
+
+/**
+ * Version of the generated listing HTML, part of its `Etag` (path-gateway spec: "the etag
+ * returned with HTTP response should be based on the version of gateway implementation").
+ */
+export const DIR_INDEX_VERSION = 'tensorswap-1'
+
+/**
+ * HAMT fanout bound accepted when walking sharded directories (UnixFS spec: a power of two;
+ * ipfs-unixfs caps at 1024). Defined by the UnixFS reader in `@tensorswap/model`.
+ */
+export { MAX_HAMT_FANOUT } from '@tensorswap/model'
+
+/** Label values of the `route` metric label. */
+export const ROUTES = ['ipfs', 'metrics', 'other'] as const

@@ -1,0 +1,545 @@
+/**
+ * The HTTP gateway server (node:http): trustless responses (`application/vnd.ipld.raw`,
+ * `application/vnd.ipld.car`), deserialized UnixFS files with `Range`, directory and
+ * model-manifest listings, and Prometheus metrics at `/metrics`. Specs: ipfs/specs
+ * `http-gateways/trustless-gateway.md` and `path-gateway.md`, IPIP-402 and IPIP-412. The
+ * behaviour is documented in `spec/gateway.md`.
+ *
+ * Every body is streamed: a block at a time is read, verified and written; when `write()`
+ * returns false the handler waits for `'drain'`, so a slow client holds at most the socket's
+ * high-water mark plus one block in this process. A client that goes away aborts the request's
+ * signal: the walk stops, no further block is read.
+ *
+ * @module
+ */
+
+import { createHash } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import { links } from '@tensorswap/blockstore'
+import { directoryEntries, entityKind, listModel, walkFileRange } from '@tensorswap/model'
+import { logger } from '@libp2p/logger'
+import contentDispositionHeader from 'content-disposition'
+import fresh from 'fresh'
+import { CustomProgressEvent } from 'progress-events'
+import { BlockReader } from './blocks.js'
+import { carBlocks, carHeader, carSectionPrefix } from './car.js'
+import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW } from './constants.js'
+import { GatewayBusyError, GatewayError, NotImplementedError, RangeNotSatisfiableError } from './errors.js'
+import { createMetrics, gatewayMetrics } from './metrics.js'
+import { encodePath, renderListing } from './listing.js'
+import { parseGatewayRequest, resolveEntityBytes, resolveRange } from './request.js'
+import { resolvePath } from './resolve.js'
+import type { FetchMissing } from './blocks.js'
+import type { ListingRow } from './listing.js'
+import type { GatewayRequest } from './request.js'
+import type { Resolved } from './resolve.js'
+import type { UnixfsNode } from '@tensorswap/model'
+import type { Blockstore } from 'interface-blockstore'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { ProgressEvent } from 'progress-events'
+import type { Registry } from 'prom-client'
+
+const log = logger('tensorswap:gateway:server')
+
+/** Progress events of the gateway server (observability and tests). */
+export type GatewayProgressEvents =
+  ProgressEvent<'tensorswap:gateway:response', { method: string, path: string, status: number, bytes: number, aborted: boolean }> |
+  ProgressEvent<'tensorswap:gateway:backpressure', { path: string, writableLength: number, socketBuffered: number }>
+
+/** Options of {@link createGatewayServer}. */
+export interface GatewayServerInit {
+  /** Where blocks come from. */
+  blockstore: Pick<Blockstore, 'get'>
+  /**
+   * Bring a missing block from peers into `blockstore` (`tensorswap serve --gateway-fetch`).
+   * Without it the gateway is non-recursive: a missing block is 404.
+   */
+  fetchMissing?: FetchMissing
+  /**
+   * Per-block timeout of `fetchMissing`, ms.
+   *
+   * @default 60000 (DEFAULT_FETCH_TIMEOUT_MS)
+   */
+  fetchTimeoutMs?: number
+  /**
+   * Most responses served at once (`/metrics` not counted); one more is answered 503 with
+   * `Retry-After` (`GatewayBusyError`) before any block is read.
+   *
+   * @default 64 (DEFAULT_MAX_CONCURRENT_RESPONSES)
+   */
+  maxConcurrentResponses?: number
+  /**
+   * Registry the gateway metrics are registered on and `/metrics` renders.
+   *
+   * @default a private `createMetrics()` registry
+   */
+  metrics?: Registry
+  /** Receives {@link GatewayProgressEvents}. */
+  onProgress?: (evt: GatewayProgressEvents) => void
+}
+
+/** A gateway server. */
+export interface GatewayServer {
+  /** The underlying node:http server. */
+  server: Server
+  /**
+   * Start listening; resolves with the base URL (`http://host:port`, the actual port when
+   * `port` is 0).
+   */
+  listen: (host: string, port: number) => Promise<{ url: string }>
+  /** Stop accepting, drop open connections (slow or idle clients included) and wait for the close. */
+  close: () => Promise<void>
+}
+
+/** Per-request bookkeeping. */
+interface Ctx {
+  route: 'ipfs' | 'metrics' | 'other'
+  format: 'raw' | 'car' | 'file' | 'listing' | 'none'
+  bytes: number
+  signal: AbortSignal
+  res: ServerResponse
+  path: string
+}
+
+/**
+ * Create the gateway server (not yet listening).
+ *
+ * Routes: `GET|HEAD /ipfs/{cid}[/{path}]` (see `spec/gateway.md`), `GET /metrics` (Prometheus
+ * text format), anything else 404; methods other than GET/HEAD 405. Errors are answered with
+ * their status and a one-line `text/plain` body when no response byte was sent yet; after that
+ * the connection is cut (an incomplete CAR or file, which clients must detect). At most
+ * `maxConcurrentResponses` responses are served at once; more get 503 with `Retry-After`.
+ *
+ * @throws RangeError when `maxConcurrentResponses` is not a positive integer
+ */
+export function createGatewayServer (init: GatewayServerInit): GatewayServer {
+  const registry = init.metrics ?? createMetrics()
+  const metrics = gatewayMetrics(registry)
+  const fetchTimeoutMs = init.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
+  const maxConcurrent = init.maxConcurrentResponses ?? DEFAULT_MAX_CONCURRENT_RESPONSES
+  if (!Number.isSafeInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`maxConcurrentResponses must be a positive integer, got ${maxConcurrent}`)
+  /** Responses in progress that count against `maxConcurrent`. */
+  let serving = 0
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(err => {
+      // handle() answers every error itself; reaching here is a bug, do not crash the daemon
+      log.error('unhandled gateway error %e', err)
+      res.destroy()
+    })
+  })
+
+  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now()
+    const controller = new AbortController()
+    const path = (req.url ?? '/').split('?')[0]
+    const ctx: Ctx = { route: 'other', format: 'none', bytes: 0, signal: controller.signal, res, path }
+    metrics.requestsInFlight.inc()
+    res.once('close', () => {
+      const aborted = !res.writableFinished
+      if (aborted) {
+        controller.abort(new DOMException('client went away', 'AbortError'))
+        metrics.requestsAborted.inc({ format: ctx.format })
+      }
+      metrics.requestsInFlight.dec()
+      metrics.requests.inc({ route: ctx.route, format: ctx.format, status: String(res.statusCode) })
+      metrics.requestDuration.observe({ route: ctx.route, format: ctx.format }, (performance.now() - started) / 1000)
+      log('%s %s %d %d bytes%s', req.method, req.url, res.statusCode, ctx.bytes, aborted ? ' (aborted)' : '')
+      init.onProgress?.(new CustomProgressEvent('tensorswap:gateway:response', { method: req.method ?? '', path, status: res.statusCode, bytes: ctx.bytes, aborted }))
+    })
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        throw new GatewayError(`method ${String(req.method).slice(0, 20)} is not allowed: use GET or HEAD`, 405, { Allow: 'GET, HEAD' })
+      }
+      if (path === '/metrics') {
+        ctx.route = 'metrics'
+        const body = await registry.metrics()
+        sendText(res, req.method, 200, body, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' })
+        return
+      }
+      if (path.startsWith('/ipfs/') || path.startsWith('/ipns/')) ctx.route = 'ipfs'
+      if (serving >= maxConcurrent) {
+        log('busy: %d responses in progress, %s %s answered 503', serving, req.method, path)
+        throw new GatewayBusyError(`the gateway is serving ${maxConcurrent} responses; retry later`, BUSY_RETRY_AFTER_SECONDS)
+      }
+      serving++
+      res.once('close', () => { serving-- })
+      const r = parseGatewayRequest(req)
+      ctx.format = r.format === 'raw' ? 'raw' : r.format === 'car' ? 'car' : 'file'
+      const reader = new BlockReader({
+        blockstore: init.blockstore,
+        fetchTimeoutMs,
+        localOnly: r.onlyIfCached,
+        ...(init.fetchMissing != null ? { fetchMissing: init.fetchMissing } : {})
+      })
+      // only-if-cached: the reader answers every absent block (root, path, entity) with
+      // PreconditionFailedError (412) and never calls fetchMissing
+      if (r.format === 'raw') await serveRaw(ctx, r, reader)
+      else if (r.format === 'car') await serveCar(ctx, r, reader)
+      else await serveDeserialized(ctx, r, reader)
+    } catch (err: any) {
+      if (ctx.signal.aborted) return // the client went away: nothing to answer
+      if (!res.headersSent) {
+        const { status, headers, message } = toResponse(err)
+        if (status >= 500 && status !== 503) log.error('%s %s: %e', req.method, req.url, err)
+        sendText(res, req.method, status, oneLine(message) + '\n', { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' })
+      } else {
+        // committed to 200: terminate the stream so the client sees it incomplete (trustless-gateway spec)
+        log.error('%s %s failed mid-stream: %e', req.method, req.url, err)
+        res.destroy()
+      }
+    }
+  }
+
+  /** Write with back-pressure: wait for 'drain' when the buffer is over its high-water mark. */
+  async function write (ctx: Ctx, chunk: Uint8Array): Promise<void> {
+    ctx.signal.throwIfAborted()
+    ctx.bytes += chunk.byteLength
+    metrics.responseBytes.inc({ route: ctx.route, format: ctx.format }, chunk.byteLength)
+    if (!ctx.res.write(chunk)) {
+      init.onProgress?.(new CustomProgressEvent('tensorswap:gateway:backpressure', {
+        path: ctx.path, writableLength: ctx.res.writableLength, socketBuffered: ctx.res.socket?.writableLength ?? 0
+      }))
+      await once(ctx.res, 'drain', { signal: ctx.signal })
+    }
+  }
+
+  async function end (ctx: Ctx): Promise<void> {
+    ctx.res.end()
+    if (!ctx.res.writableFinished) await once(ctx.res, 'finish', { signal: ctx.signal })
+  }
+
+  async function serveRaw (ctx: Ctx, r: GatewayRequest, reader: BlockReader): Promise<void> {
+    const block = await reader.getBlock(r.root, { signal: ctx.signal })
+    const cid = r.root.toString()
+    const headers: Record<string, string> = {
+      ...commonHeaders(r),
+      'Content-Type': MEDIA_TYPE_RAW,
+      'Content-Length': String(block.byteLength),
+      'Content-Disposition': attachment(r.filename ?? `${cid}.bin`),
+      'X-Ipfs-Roots': cid,
+      Etag: `"${cid}.raw"`
+    }
+    if (notModified(ctx, r, headers)) return
+    ctx.res.writeHead(200, headers)
+    if (r.method === 'GET') {
+      await write(ctx, block)
+      metrics.blocksServed.inc({ format: 'raw' })
+    }
+    await end(ctx)
+  }
+
+  async function serveCar (ctx: Ctx, r: GatewayRequest, reader: BlockReader): Promise<void> {
+    const car = r.car ?? { version: 1, order: 'dfs', dups: false }
+    const resolved = await resolvePath(reader, r.root, r.segments, { signal: ctx.signal })
+    let scope = r.dagScope
+    let range: { start: number, end: number } | undefined
+    if (r.entityBytes !== undefined && resolved.kind === 'file') {
+      range = resolveEntityBytes(r.entityBytes, resolved.size ?? 0)
+      // IPIP-402: a range with no bytes of the entity (an empty file, a range past the end) needs
+      // no leaf; the CAR carries only the blocks that prove the entity: its root block
+      if (range === undefined) scope = 'block'
+    }
+    if (scope === 'all') {
+      // fail before the 200 when the terminal's links cannot be read (UnsupportedCodecError: 400)
+      links(resolved.terminal, resolved.block)
+    }
+    const key = `${r.pathname}|${scope}|${range != null ? `${range.start}-${range.end}` : ''}|dups=${car.dups ? 'y' : 'n'}|order=dfs|v1`
+    const root = r.root.toString()
+    const headers: Record<string, string> = {
+      ...commonHeaders(r),
+      'Content-Type': `${MEDIA_TYPE_CAR}; version=1; order=dfs; dups=${car.dups ? 'y' : 'n'}`,
+      'Content-Disposition': attachment(r.filename ?? `${root}.car`),
+      'Accept-Ranges': 'none',
+      'X-Ipfs-Roots': resolved.roots.map(c => c.toString()).join(','),
+      Etag: `"${root}.car.${createHash('sha256').update(key).digest('hex').slice(0, 16)}"`
+    }
+    if (notModified(ctx, r, headers)) return
+    ctx.res.writeHead(200, headers)
+    if (r.method === 'GET') {
+      await write(ctx, carHeader([resolved.terminal]))
+      const opts: Parameters<typeof carBlocks>[2] = { scope, dups: car.dups, signal: ctx.signal }
+      if (range !== undefined) opts.range = range
+      for await (const { cid, bytes } of carBlocks(reader, resolved, opts)) {
+        await write(ctx, carSectionPrefix(cid, bytes.byteLength))
+        if (bytes.byteLength > 0) await write(ctx, bytes)
+        metrics.blocksServed.inc({ format: 'car' })
+      }
+    }
+    await end(ctx)
+  }
+
+  async function serveDeserialized (ctx: Ctx, r: GatewayRequest, reader: BlockReader): Promise<void> {
+    const resolved = await resolvePath(reader, r.root, r.segments, { signal: ctx.signal })
+    switch (resolved.kind) {
+      case 'file':
+        await serveFile(ctx, r, reader, resolved)
+        return
+      case 'directory':
+      case 'hamt-directory':
+      case 'manifest':
+        ctx.format = 'listing'
+        if (!r.trailingSlash) {
+          // path-gateway spec: a directory without the trailing slash MUST redirect
+          const qs = r.search.toString()
+          sendText(ctx.res, r.method, 301, `moved to ${r.pathname}/\n`, {
+            Location: `${r.pathname}/${qs !== '' ? '?' + qs : ''}`,
+            'Content-Type': 'text/plain; charset=utf-8'
+          })
+          return
+        }
+        await serveListing(ctx, r, reader, resolved)
+        return
+      default:
+        throw new NotImplementedError(`${resolved.terminal} is not a UnixFS file or directory (codec 0x${resolved.terminal.code.toString(16)}): request ?format=raw or ?format=car`)
+    }
+  }
+
+  async function serveFile (ctx: Ctx, r: GatewayRequest, reader: BlockReader, resolved: Resolved): Promise<void> {
+    const size = resolved.size ?? 0
+    const cid = resolved.terminal.toString()
+    let start = 0
+    let endAt = size
+    let status = 200
+    const headers: Record<string, string> = {
+      ...commonHeaders(r),
+      'Content-Type': contentTypeFor(r.filename ?? r.segments[r.segments.length - 1] ?? ''),
+      'Accept-Ranges': 'bytes',
+      'X-Ipfs-Roots': resolved.roots.map(c => c.toString()).join(','),
+      Etag: `"${cid}"`
+    }
+    if (r.range !== undefined) {
+      const rr = resolveRange(r.range, size)
+      if (rr === undefined) throw new RangeNotSatisfiableError(`range does not overlap the ${size}-byte file ${cid}`, size)
+      start = rr.start
+      endAt = rr.end
+      status = 206
+      headers['Content-Range'] = `bytes ${start}-${endAt - 1}/${size}`
+      headers.Etag = `"${cid}.${start}-${endAt - 1}"`
+    }
+    headers['Content-Length'] = String(endAt - start)
+    const disposition = contentDisposition(r)
+    if (disposition !== undefined) headers['Content-Disposition'] = disposition
+    if (notModified(ctx, r, headers)) return
+    ctx.res.writeHead(status, headers)
+    if (r.method === 'GET' && endAt > start) {
+      let sent = 0
+      for await (const step of walkFileRange(reader, resolved.terminal, start, endAt, { signal: ctx.signal })) {
+        metrics.blocksServed.inc({ format: 'file' })
+        if (step.content.byteLength === 0) continue
+        sent += step.content.byteLength
+        if (sent > endAt - start) break
+        await write(ctx, step.content)
+      }
+      if (sent !== endAt - start) {
+        throw new GatewayError(`file ${cid} yielded ${sent} bytes for a ${endAt - start}-byte response`, 500)
+      }
+    }
+    await end(ctx)
+  }
+
+  async function serveListing (ctx: Ctx, r: GatewayRequest, reader: BlockReader, resolved: Resolved): Promise<void> {
+    const base = r.pathname
+    const rows: ListingRow[] = []
+    let omitted = 0
+    let description: string
+    if (resolved.kind === 'manifest' && resolved.manifest !== undefined) {
+      const m = resolved.manifest
+      const listing = await listModel(reader, resolved.terminal, { signal: ctx.signal })
+      for (const f of listing.files) {
+        if (rows.length >= MAX_LISTING_ENTRIES) { omitted++; continue }
+        const name = f.path === '' ? (m.name ?? f.cid.toString()) : f.path
+        rows.push({ name, href: f.path === '' ? `/ipfs/${f.cid.toString()}` : base + encodePath(f.path), cid: f.cid, type: 'file', size: f.size })
+      }
+      description = `TensorSwap model${m.name !== undefined ? ` ${JSON.stringify(m.name)}` : ''}, ${m.tensors.length} tensors, ${listing.files.length} files, files root ${m.files.toString()}`
+    } else {
+      description = resolved.kind === 'hamt-directory' ? 'UnixFS sharded directory' : 'UnixFS directory'
+      for await (const entry of directoryEntries(reader, resolved.terminal, resolved.node as UnixfsNode, { signal: ctx.signal })) {
+        if (rows.length >= MAX_LISTING_ENTRIES) { omitted++; continue }
+        const child = entityKind(entry.cid, await reader.getBlock(entry.cid, { signal: ctx.signal }))
+        const type = child.kind === 'file' ? 'file' : child.kind === 'directory' || child.kind === 'hamt-directory' ? 'directory' : 'other'
+        const row: ListingRow = { name: entry.name, href: base + encodeURIComponent(entry.name) + (type === 'directory' ? '/' : ''), cid: entry.cid, type }
+        if (child.size !== undefined) row.size = child.size
+        rows.push(row)
+      }
+    }
+    const html = renderListing({ ipfsPath: r.ipfsPath, cid: resolved.terminal, description, rows, omitted })
+    const headers: Record<string, string> = {
+      ...commonHeaders(r),
+      'Content-Type': 'text/html; charset=utf-8',
+      'X-Ipfs-Roots': resolved.roots.map(c => c.toString()).join(','),
+      Etag: `"DirIndex-${DIR_INDEX_VERSION}_CID-${resolved.terminal.toString()}"`
+    }
+    if (notModified(ctx, r, headers)) return
+    sendText(ctx.res, r.method, 200, html, headers)
+    if (r.method === 'GET') {
+      ctx.bytes += Buffer.byteLength(html)
+      metrics.responseBytes.inc({ route: ctx.route, format: ctx.format }, Buffer.byteLength(html))
+    }
+  }
+
+  /**
+   * Answer 304 when `If-None-Match` matches the response's Etag, or is `*` (path-gateway spec,
+   * "If-None-Match"; RFC 9110 section 13.1.2, weak comparison). The comparison is `fresh`'s; it
+   * gets only `If-None-Match`, not the request's `Cache-Control` (`no-cache` is a cache's concern:
+   * this origin answers the conditional request) nor `If-Modified-Since` (RFC 9110 section
+   * 13.1.3: ignored when `If-None-Match` is present).
+   */
+  function notModified (ctx: Ctx, r: GatewayRequest, headers: Record<string, string>): boolean {
+    if (r.ifNoneMatch === undefined) return false
+    if (!fresh({ 'if-none-match': r.ifNoneMatch }, { etag: headers.Etag })) return false
+    const keep = ['Etag', 'Cache-Control', 'X-Ipfs-Path', 'X-Ipfs-Roots', 'Vary', 'Content-Location']
+    ctx.res.writeHead(304, Object.fromEntries(Object.entries(headers).filter(([k]) => keep.includes(k))))
+    ctx.res.end()
+    return true
+  }
+
+  return {
+    server,
+    async listen (host, port) {
+      server.listen(port, host)
+      await once(server, 'listening')
+      const addr = server.address()
+      const actualPort = typeof addr === 'object' && addr !== null ? addr.port : port
+      const h = host.includes(':') ? `[${host}]` : host
+      const url = `http://${h}:${actualPort}`
+      log('gateway listening on %s', url)
+      return { url }
+    },
+    async close () {
+      if (!server.listening) return
+      const closed = once(server, 'close')
+      server.close()
+      server.closeAllConnections()
+      await closed
+    }
+  }
+}
+
+/** Headers every `/ipfs/` success response carries. */
+function commonHeaders (r: GatewayRequest): Record<string, string> {
+  const h: Record<string, string> = {
+    'Cache-Control': CACHE_CONTROL_IMMUTABLE,
+    'X-Ipfs-Path': r.ipfsPath,
+    'X-Content-Type-Options': 'nosniff',
+    Vary: 'Accept',
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Content-Type, Etag, X-Ipfs-Path, X-Ipfs-Roots'
+  }
+  const location = contentLocation(r)
+  if (location !== undefined) h['Content-Location'] = location
+  return h
+}
+
+/** The query parameters that name a CAR variant (trustless-gateway spec, IPIP-412). */
+const CAR_QUERY_PARAMS = ['car-version', 'car-order', 'car-dups'] as const
+
+/**
+ * `Content-Location` of a trustless response: the canonical URL of the variant sent, so caches
+ * keep variants apart (path-gateway spec, "Content-Location"; trustless-gateway spec, CAR
+ * "Content-Location" with the `car-*` parameters). Sent when the format came from `Accept`, and
+ * for a CAR whenever the URL carried a `car-*` parameter. The canonical URL is the request's path
+ * and query with `format` set and, for a CAR, `car-version`, `car-order` and `car-dups` set to
+ * the values negotiated (the query's, else `Accept`'s, else the defaults).
+ *
+ * @returns the URL (path and query, no origin), or `undefined` when none is due
+ */
+function contentLocation (r: GatewayRequest): string | undefined {
+  if (r.format === 'deserialized') return undefined
+  const carInQuery = r.format === 'car' && CAR_QUERY_PARAMS.some(k => r.search.has(k))
+  if (r.formatFromQuery && !carInQuery) return undefined
+  const q = new URLSearchParams(r.search)
+  q.set('format', r.format)
+  if (r.format === 'car' && r.car !== undefined) {
+    q.set('car-version', String(r.car.version))
+    q.set('car-order', r.car.order)
+    q.set('car-dups', r.car.dups ? 'y' : 'n')
+  }
+  return `${r.pathname}?${q.toString()}`
+}
+
+function sendText (res: ServerResponse, method: string | undefined, status: number, body: string, headers: Record<string, string>): void {
+  res.writeHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) })
+  res.end(method === 'HEAD' ? undefined : body)
+}
+
+function oneLine (s: string): string {
+  return s.replace(/[\r\n]+/g, ' ').slice(0, 500)
+}
+
+/** Map an error to its HTTP answer. */
+function toResponse (err: any): { status: number, headers: Record<string, string>, message: string } {
+  if (err instanceof GatewayError) return { status: err.status, headers: err.headers, message: err.message }
+  const message = String(err?.message ?? err)
+  switch (err?.name) {
+    case 'BlockNotFoundError':
+    case 'NotFoundError':
+      return { status: 404, headers: {}, message }
+    case 'UnsupportedHashError':
+    case 'UnsupportedCodecError':
+      return { status: 400, headers: {}, message }
+    case 'InvalidDagError':
+    case 'NotAManifestError':
+      return { status: 502, headers: {}, message: `malformed DAG: ${message}` }
+    case 'BlockHashMismatchError':
+      return { status: 500, headers: {}, message: `stored block is corrupt: ${message}` }
+    default:
+      return { status: 500, headers: {}, message: `internal error: ${err?.name ?? 'Error'}` }
+  }
+}
+
+const ATTACHMENT_SAFE = /[^\x20-\x7e]|["\\]/g
+
+/** `attachment; filename="..."` with an ASCII fallback and RFC 8187 `filename*` for other names. */
+function attachment (name: string): string {
+  return disposition('attachment', name)
+}
+
+/**
+ * `Content-Disposition` built by `content-disposition` (1.x: it always quotes `filename`, which
+ * our responses and tests rely on; 2.x and later write token names unquoted). We pass our own
+ * ASCII fallback (non-printable-ASCII, `"` and `\` replaced by `_`) so the quoted `filename` stays
+ * plain ASCII and any other name also gets `filename*=UTF-8''...`. The library keeps only a
+ * name's last `/`- or `\`-separated component (a `?filename=` with a path); the fallback is made
+ * from that same component.
+ */
+function disposition (kind: 'attachment' | 'inline', name: string): string {
+  const base = name.replace(/[/\\]+$/, '').replace(/^.*[/\\]/, '')
+  // the library writes an empty name as `filename*=UTF-8''` only; keep the quoted empty name
+  if (base === '') return `${kind}; filename=""`
+  return contentDispositionHeader(base, { type: kind, fallback: base.replace(ATTACHMENT_SAFE, '_') })
+}
+
+/** path-gateway spec: `download=true` -> attachment, a `filename` alone -> inline. */
+function contentDisposition (r: GatewayRequest): string | undefined {
+  const name = r.filename ?? r.segments[r.segments.length - 1] ?? r.root.toString()
+  if (r.download) return disposition('attachment', name)
+  if (r.filename !== undefined) return disposition('inline', name)
+  return undefined
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  json: 'application/json',
+  txt: 'text/plain; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  yaml: 'application/yaml',
+  yml: 'application/yaml',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  car: MEDIA_TYPE_CAR
+}
+
+/**
+ * Content type from the file name's extension (a short list; model weights and anything else
+ * are `application/octet-stream`). HTML and scripts are deliberately served as octet-stream so
+ * gateway content never runs in the gateway's origin.
+ */
+export function contentTypeFor (name: string): string {
+  const dot = name.lastIndexOf('.')
+  const ext = dot >= 0 ? name.slice(dot + 1).toLowerCase() : ''
+  return CONTENT_TYPES[ext] ?? 'application/octet-stream'
+}
+

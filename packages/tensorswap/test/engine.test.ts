@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { Engine } from '../src/engine.js'
+import { blockKey } from '../src/wire/block-key.js'
+import type { TaskOutcome } from '../src/engine.js'
+import type { WantEntry } from '../src/wire/codec.js'
+
+function cidOf (i: number): CID {
+  return CID.createV1(0x55, Digest.create(0x12, createHash('sha256').update(`block ${i}`).digest()))
+}
+
+function want (i: number, over: Partial<WantEntry> = {}): WantEntry {
+  return { cid: cidOf(i), priority: 1, cancel: false, wantType: 'block', sendDontHave: true, ...over }
+}
+
+const done = (tasks: Array<{ key: string }>, outcome: TaskOutcome): Map<string, TaskOutcome> => new Map(tasks.map(t => [t.key, outcome]))
+
+describe('Engine', () => {
+  it('serves peers round robin, one batch in progress per peer, by priority within a peer', () => {
+    const engine = new Engine({ blocksPerBatch: 2 })
+    engine.messageReceived('A', { full: false, entries: [want(1, { priority: 1 }), want(2, { priority: 9 }), want(3, { priority: 5 }), want(4)] })
+    engine.messageReceived('B', { full: false, entries: [want(10), want(11)] })
+    const b1 = engine.nextBatch()
+    assert.equal(b1?.peer, 'A')
+    assert.deepEqual(b1?.tasks.map(t => t.priority), [9, 5])
+    const b2 = engine.nextBatch()
+    assert.equal(b2?.peer, 'B')
+    // both busy: nothing until a batch is done (back-pressure)
+    assert.equal(engine.nextBatch(), undefined)
+    engine.batchDone('A', done(b1?.tasks ?? [], 'block'))
+    const b3 = engine.nextBatch()
+    assert.equal(b3?.peer, 'A')
+    assert.equal(b3?.tasks.length, 2)
+    engine.batchDone('B', done(b2?.tasks ?? [], 'block'))
+    engine.batchDone('A', done(b3?.tasks ?? [], 'block'))
+    assert.equal(engine.hasWork(), false)
+    assert.equal(engine.wantlistSize('A'), 0)
+    engine.assertInvariants()
+  })
+
+  it('caps each peer want-list and reports the overflow', () => {
+    const engine = new Engine({ maxWantlistSize: 3 })
+    const r = engine.messageReceived('A', { full: false, entries: [want(1), want(2), want(3), want(4), want(5)] })
+    assert.deepEqual(r, { overflow: 2, queued: 3 })
+    assert.equal(engine.wantlistSize('A'), 3)
+    engine.assertInvariants()
+  })
+
+  it('applies cancels and full want-lists', () => {
+    const engine = new Engine()
+    engine.messageReceived('A', { full: false, entries: [want(1), want(2), want(3)] })
+    engine.messageReceived('A', { full: false, entries: [want(2, { cancel: true })] })
+    assert.deepEqual(engine.wantlist('A').map(c => c.toString()), [cidOf(1), cidOf(3)].map(c => c.toString()))
+    engine.messageReceived('A', { full: true, entries: [want(3), want(7)] })
+    assert.deepEqual(engine.wantlist('A').map(c => c.toString()).sort(), [cidOf(3), cidOf(7)].map(c => c.toString()).sort())
+    engine.assertInvariants()
+  })
+
+  it('keeps missing wants and serves them when the block arrives', () => {
+    const engine = new Engine()
+    engine.messageReceived('A', { full: false, entries: [want(1)] })
+    const b = engine.nextBatch()
+    engine.batchDone('A', done(b?.tasks ?? [], 'missing'))
+    assert.equal(engine.hasWork(), false)
+    assert.equal(engine.wantlistSize('A'), 1)
+    assert.deepEqual(engine.blockAdded(cidOf(1)), ['A'])
+    assert.equal(engine.nextBatch()?.tasks[0]?.key, blockKey(cidOf(1)))
+    engine.assertInvariants()
+  })
+
+  it('a want-block that upgrades a want-have in progress is served next, not lost', () => {
+    const engine = new Engine()
+    engine.messageReceived('A', { full: false, entries: [want(1, { wantType: 'have' })] })
+    const b1 = engine.nextBatch()
+    assert.equal(b1?.tasks[0]?.wantType, 'have')
+    // boxo clients send want-have, then want-block for the same CID
+    engine.messageReceived('A', { full: false, entries: [want(1)] })
+    engine.batchDone('A', done(b1?.tasks ?? [], 'have'))
+    assert.equal(engine.wantlistSize('A'), 1)
+    const b2 = engine.nextBatch()
+    assert.deepEqual(b2?.tasks.map(t => [t.key, t.wantType]), [[blockKey(cidOf(1)), 'block']])
+    engine.batchDone('A', done(b2?.tasks ?? [], 'block'))
+    assert.equal(engine.wantlistSize('A'), 0)
+    engine.assertInvariants()
+  })
+
+  it('answers a want-have with the block only for small blocks', () => {
+    const engine = new Engine()
+    assert.equal(engine.answerHave(1024), 'block')
+    assert.equal(engine.answerHave(1025), 'have')
+    assert.equal(engine.answerHave(undefined), 'have')
+    assert.equal(new Engine({ maxSizeReplaceHaveWithBlock: 0 }).answerHave(1), 'have')
+  })
+
+  it('never loses a want-have upgraded to want-block, whatever else happens (property)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ c: fc.nat(30), have: fc.boolean(), p: fc.integer({ min: -3, max: 3 }) }), { maxLength: 40 }),
+      fc.nat(30), fc.nat(5), fc.integer({ min: 1, max: 4 }),
+      (others, x, batchesBefore, perBatch) => {
+        const engine = new Engine({ blocksPerBatch: perBatch, presencesPerBatch: perBatch })
+        const X = blockKey(cidOf(100 + x))
+        engine.messageReceived('A', { full: false, entries: others.map(o => want(o.c, { wantType: o.have ? 'have' : 'block', priority: o.p })) })
+        engine.messageReceived('A', { full: false, entries: [want(100 + x, { wantType: 'have', priority: -5 })] })
+        const answer = (tasks: Array<{ key: string, wantType: string }>): Map<string, TaskOutcome> => new Map(tasks.map(t => [t.key, t.wantType === 'block' ? 'block' : 'have']))
+        // serve until the want-have for X is handed out
+        let batch = engine.nextBatch()
+        for (let i = 0; batch != null && !batch.tasks.some(t => t.key === X); i++) {
+          engine.batchDone('A', answer(batch.tasks))
+          batch = engine.nextBatch()
+          if (i > batchesBefore + 100) assert.fail('X never served')
+        }
+        assert.ok(batch != null)
+        engine.messageReceived('A', { full: false, entries: [want(100 + x)] })
+        engine.batchDone('A', answer(batch.tasks))
+        engine.assertInvariants()
+        let sent = false
+        for (let b = engine.nextBatch(); b != null; b = engine.nextBatch()) {
+          if (b.tasks.some(t => t.key === X && t.wantType === 'block')) sent = true
+          engine.batchDone('A', answer(b.tasks))
+        }
+        assert.ok(sent, 'the upgraded want-block was served')
+        assert.equal(engine.wantlistSize('A'), 0)
+      }), { numRuns: 200 })
+  })
+
+  it('keeps its invariants under random operations (property)', () => {
+    const op = fc.oneof(
+      fc.record({ t: fc.constant('msg' as const), peer: fc.constantFrom('A', 'B', 'C'), full: fc.boolean(), entries: fc.array(fc.record({ c: fc.nat(20), cancel: fc.boolean(), have: fc.boolean(), p: fc.integer({ min: -3, max: 3 }) }), { maxLength: 8 }) }),
+      fc.record({ t: fc.constant('next' as const) }),
+      fc.record({ t: fc.constant('done' as const), outcome: fc.constantFrom<TaskOutcome | undefined>('block', 'have', 'missing', 'declined', undefined) }),
+      fc.record({ t: fc.constant('added' as const), c: fc.nat(20) }),
+      fc.record({ t: fc.constant('gone' as const), peer: fc.constantFrom('A', 'B', 'C') })
+    )
+    fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const engine = new Engine({ maxWantlistSize: 10, blocksPerBatch: 2, presencesPerBatch: 3 })
+      const active: Array<{ peer: string, keys: string[] }> = []
+      for (const o of ops) {
+        if (o.t === 'msg') {
+          engine.messageReceived(o.peer, { full: o.full, entries: o.entries.map(e => want(e.c, { cancel: e.cancel, wantType: e.have ? 'have' : 'block', priority: e.p })) })
+        } else if (o.t === 'next') {
+          const b = engine.nextBatch()
+          if (b != null) {
+            assert.ok(!active.some(a => a.peer === b.peer), 'one batch per peer')
+            assert.ok(b.tasks.filter(t => t.wantType === 'block').length <= 2)
+            active.push({ peer: b.peer, keys: b.tasks.map(t => t.key) })
+          }
+        } else if (o.t === 'done') {
+          const a = active.shift()
+          if (a != null) engine.batchDone(a.peer, new Map(o.outcome == null ? [] : a.keys.map(k => [k, o.outcome as TaskOutcome])))
+        } else if (o.t === 'added') {
+          engine.blockAdded(cidOf(o.c))
+        } else {
+          engine.peerDisconnected(o.peer)
+          const i = active.findIndex(a => a.peer === o.peer)
+          if (i >= 0) active.splice(i, 1)
+        }
+        engine.assertInvariants()
+      }
+    }), { numRuns: 300 })
+  })
+})

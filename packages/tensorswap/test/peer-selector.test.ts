@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { PeerSelector } from '../src/peer-selector.js'
+
+const MiB = 1024 * 1024
+
+describe('PeerSelector', () => {
+  it('prefers the measured faster peer and spreads load by bytes in flight', () => {
+    const sel = new PeerSelector({ maxPeerBytesInFlight: 8 * MiB })
+    sel.addPeer('fast', true, 0)
+    sel.addPeer('slow', true, 0)
+    // fast: 1 MiB in 10 ms; slow: 1 MiB in 1000 ms
+    sel.onSent('fast', MiB, 0); sel.onBlock('fast', MiB, MiB, 0, 10)
+    sel.onSent('slow', MiB, 0); sel.onBlock('slow', MiB, MiB, 0, 1000)
+    const picks: string[] = []
+    for (let i = 0; i < 8; i++) {
+      const p = sel.pick(`k${i}`, MiB) as string
+      picks.push(p)
+      sel.onSent(p, MiB, 1000)
+    }
+    assert.equal(picks[0], 'fast')
+    assert.ok(picks.filter(p => p === 'fast').length >= 6)
+    // at its cap, the fast peer is skipped
+    assert.equal(sel.canAccept('fast', MiB), picks.filter(p => p === 'fast').length < 8)
+    sel.assertInvariants()
+  })
+
+  it('never picks a peer that said DONT_HAVE, and prefers one that said HAVE', () => {
+    const sel = new PeerSelector()
+    for (const p of ['a', 'b', 'c']) sel.addPeer(p, true, 0)
+    sel.setPresence('k', 'a', 'dont-have')
+    sel.setPresence('k', 'c', 'have')
+    assert.equal(sel.pick('k', 1000), 'c')
+    assert.deepEqual(sel.eligible('k').sort(), ['b', 'c'])
+    assert.equal(sel.pick('k', 1000, { exclude: new Set(['c']) }), 'b')
+    sel.removePeer('c')
+    assert.equal(sel.presence('k', 'c'), undefined)
+    sel.assertInvariants()
+  })
+
+  it('halves throughput on failure', () => {
+    const sel = new PeerSelector({ priorThroughput: 100 })
+    sel.addPeer('a', true, 0)
+    sel.onFailure('a')
+    assert.equal(sel.stats('a')?.throughput, 50)
+  })
+})

@@ -1,0 +1,243 @@
+/**
+ * A fetch never hangs (spec/tensorswap.md section 4, "Progress deadline" and "Serving
+ * verifies"), with `tensorswap serve` and `tensorswap get` in separate processes:
+ *
+ * - the only seeder is killed (SIGKILL) or stopped (SIGTERM) mid-transfer and never comes
+ *   back: `get --timeout 5` exits 1 with one line naming the peer (`FetchStalledError`);
+ * - the seeder is killed and restarted on the same address and repo: `get` completes
+ *   byte-exact;
+ * - a seeder whose stored block has a flipped byte never serves it: it deletes the block and
+ *   answers DONT_HAVE, so with an honest second seeder the get completes byte-exact, and
+ *   alone the get fails naming the block and the seeder.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { copyFile, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { BLOCKS_DIR, FsBlockstore } from '@tensorswap/blockstore'
+import { base32upper } from 'multiformats/bases/base32'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { BIN, runCli, runCliJson } from '../helpers/cli.js'
+import { copyHumanModel, digestTree, writeRealWeightsFile } from '../helpers/model.js'
+import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
+
+const MiB = 1024 * 1024
+/** A well-formed peer id (nothing listens for it). */
+const PEER_ID = '12D3KooWAfJHzvhrEfec235uMy6fkEG9D44M13Jct9G5CYBRiaWS'
+
+/** A TCP port free on loopback right now (the seeder is restarted on it). */
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+/** Block files in a repo. */
+async function blockFiles (repo: string): Promise<string[]> {
+  const dir = join(repo, BLOCKS_DIR)
+  const out: string[] = []
+  for (const shard of await readdir(dir).catch(() => [] as string[])) {
+    if (shard.startsWith('.') || shard === 'SHARDING' || shard.startsWith('_README')) continue
+    for (const name of await readdir(join(dir, shard)).catch(() => [] as string[])) {
+      if (name.endsWith('.data')) out.push(join(dir, shard, name))
+    }
+  }
+  return out
+}
+
+/** A running `tensorswap get`. */
+interface Get {
+  child: ChildProcess
+  stderr: () => string
+  stdout: () => string
+  exited: Promise<number | null>
+}
+
+function startGet (repo: string, root: string, out: string, peers: string[], extra: string[] = []): Get {
+  const child = spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '-o', out, ...peers.flatMap(p => ['--peer', p]), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  let stdout = ''
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  const exited = new Promise<number | null>(resolve => child.once('exit', (code) => { resolve(code) }))
+  return { child, stderr: () => stderr, stdout: () => stdout, exited }
+}
+
+/** Wait until the leecher's repo holds at least `n` blocks (it is making progress), or `get` ended. */
+async function untilBlocks (repo: string, n: number, get: Get): Promise<void> {
+  while (get.child.exitCode == null && (await blockFiles(repo)).length < n) await new Promise(resolve => setTimeout(resolve, 10))
+  assert.equal(get.child.exitCode, null, `get ended before the seeder was stopped: ${get.stderr()}`)
+}
+
+async function kill (child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode != null || child.signalCode != null) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  child.kill(signal)
+  await exited
+}
+
+describe('a fetch never hangs: the only seeder goes away mid-transfer (separate processes)', () => {
+  let work: string
+  let file: string
+  let seedRepo: string
+  let root: string
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ts-never-hang-'))
+    file = await writeRealWeightsFile(join(work, 'weights.bin'), 128 * MiB)
+    seedRepo = join(work, 'seed')
+    root = (await runCliJson(['--repo', seedRepo, 'add', file])).root
+  })
+  after(async () => { await rm(work, { recursive: true, force: true }) })
+
+  it('get --timeout takes a positive number of seconds (else a usage error, exit 2)', async () => {
+    for (const bad of ['0', '-1', 'soon']) {
+      const r = await runCli(['--repo', join(work, 'leech-usage'), 'get', root, '-o', join(work, 'out-usage'), '--peer', `/ip4/127.0.0.1/tcp/1/p2p/${PEER_ID}`, '--timeout', bad])
+      assert.equal(r.code, 2, `--timeout ${bad}: ${r.stderr}`)
+      assert.match(r.stderr, /--timeout .*expected a positive number of seconds/)
+    }
+  })
+
+  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+    it(`seeder stopped with ${signal} and never back: get exits 1 with one line naming the peer`, async () => {
+      const port = await freePort()
+      const seeder = await startServe(seedRepo, [`/ip4/127.0.0.1/tcp/${port}`])
+      const addr = addrOf(seeder.ready, 'tcp')
+      const repo = join(work, `leech-${signal}`)
+      const get = startGet(repo, root, join(work, `out-${signal}`), [addr], ['--timeout', '5'])
+      try {
+        await untilBlocks(repo, 3, get)
+        await kill(seeder.child, signal)
+        const stoppedAt = Date.now()
+        const code = await get.exited
+        const waited = Date.now() - stoppedAt
+        assert.equal(code, 1, get.stderr())
+        const lines = get.stderr().trim().split('\n')
+        assert.equal(lines.length, 1, get.stderr())
+        assert.match(lines[0] as string, /^tensorswap: FetchStalledError: /)
+        assert.ok((lines[0] as string).includes(addr), lines[0])
+        assert.match(lines[0] as string, /a re-run resumes/)
+        // two deadlines of 5 s (plus tick and exit): bounded, not silent for ever
+        assert.ok(waited < 30_000, `get took ${waited} ms after the seeder stopped`)
+        assert.ok((await blockFiles(repo)).length >= 3, 'blocks already stored stay')
+      } finally {
+        await kill(get.child, 'SIGKILL')
+        await kill(seeder.child, 'SIGKILL')
+      }
+    })
+  }
+
+  it('seeder SIGKILLed and restarted on the same address and repo: get completes byte-exact', async () => {
+    const port = await freePort()
+    const listen = [`/ip4/127.0.0.1/tcp/${port}`]
+    let seeder: Running<ServeReady> = await startServe(seedRepo, listen)
+    const addr = addrOf(seeder.ready, 'tcp')
+    const repo = join(work, 'leech-restart')
+    const out = join(work, 'out-restart')
+    const get = startGet(repo, root, out, [addr], ['--timeout', '5'])
+    try {
+      await untilBlocks(repo, 3, get)
+      await kill(seeder.child, 'SIGKILL')
+      const before = (await blockFiles(repo)).length
+      seeder = await startServe(seedRepo, listen)
+      assert.equal(addrOf(seeder.ready, 'tcp'), addr, 'same address, same peer id')
+      const code = await get.exited
+      assert.equal(code, 0, get.stderr())
+      assert.deepEqual(await digestTree(out), new Map([['weights.bin', (await digestTree(work)).get('weights.bin')]]))
+      assert.ok(before < (await blockFiles(repo)).length, 'blocks came after the restart')
+    } finally {
+      await kill(get.child, 'SIGKILL')
+      await seeder.stop()
+    }
+  })
+})
+
+describe('a flipped byte in a seeder\'s stored block is never served (separate processes)', () => {
+  let work: string
+  let model: string
+  let root: string
+  let corruptRepo: string
+  let honestRepo: string
+  let flipped: CID
+  let flippedPath: string
+
+  /** Put a copy of the flipped block with one byte flipped (in its middle) into the corrupt seeder's repo. */
+  async function corruptIt (): Promise<void> {
+    const honestPath = join(honestRepo, flippedPath.slice(corruptRepo.length))
+    await copyFile(honestPath, flippedPath)
+    const size = (await stat(flippedPath)).size
+    const fh = await open(flippedPath, 'r+')
+    try {
+      const at = Math.floor(size / 2)
+      const b = Buffer.alloc(1)
+      await fh.read(b, 0, 1, at)
+      b[0] = (b[0] as number) ^ 0xff
+      await fh.write(b, 0, 1, at)
+    } finally {
+      await fh.close()
+    }
+  }
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ts-corrupt-'))
+    model = await copyHumanModel('handlandmark-full', join(work, 'model'))
+    corruptRepo = join(work, 'corrupt')
+    honestRepo = join(work, 'honest')
+    root = (await runCliJson(['--repo', corruptRepo, 'add', model])).root
+    assert.equal((await runCliJson(['--repo', honestRepo, 'add', model])).root, root)
+    // the largest block file (a tensor chunk) is the one to flip a byte in
+    const files = await blockFiles(corruptRepo)
+    const sizes = await Promise.all(files.map(async f => (await stat(f)).size))
+    flippedPath = files[sizes.indexOf(Math.max(...sizes))] as string
+    const key = flippedPath.split('/').pop()?.slice(0, -'.data'.length) as string
+    flipped = CID.createV1(0x55, Digest.decode(base32upper.baseDecode(key)))
+  })
+  after(async () => { await rm(work, { recursive: true, force: true }) })
+
+  it('with an honest second seeder the get completes byte-exact', async () => {
+    await corruptIt()
+    const corrupt = await startServe(corruptRepo, ['/ip4/127.0.0.1/tcp/0'])
+    const honest = await startServe(honestRepo, ['/ip4/127.0.0.1/tcp/0'])
+    try {
+      const out = join(work, 'out-two')
+      const summary = await runCliJson(['--repo', join(work, 'leech-two'), 'get', root, '-o', out, '--peer', addrOf(corrupt.ready, 'tcp'), '--peer', addrOf(honest.ready, 'tcp'), '--timeout', '5'])
+      assert.deepEqual(await digestTree(out), await digestTree(model))
+      assert.ok(summary.peers[honest.ready.peerId]?.blocksReceived >= 1, JSON.stringify(summary.peers))
+    } finally {
+      await corrupt.stop()
+      await honest.stop()
+    }
+  })
+
+  it('with the corrupt seeder alone the get fails naming the block and the seeder, which no longer holds it', async () => {
+    await corruptIt()
+    assert.equal(await new FsBlockstore(join(corruptRepo, BLOCKS_DIR)).has(flipped), true)
+    const corrupt = await startServe(corruptRepo, ['/ip4/127.0.0.1/tcp/0'])
+    const addr = addrOf(corrupt.ready, 'tcp')
+    let r
+    try {
+      r = await runCli(['--repo', join(work, 'leech-alone'), 'get', root, '-o', join(work, 'out-alone'), '--peer', addr, '--timeout', '5'])
+    } finally {
+      await corrupt.stop()
+    }
+    assert.equal(r.code, 1, r.stderr)
+    const lines = r.stderr.trim().split('\n')
+    assert.equal(lines.length, 1, r.stderr)
+    assert.match(lines[0] as string, /^tensorswap: BlockUnavailableError: /)
+    const named = /block (\S+):/.exec(lines[0] as string)?.[1]
+    assert.ok(named != null, lines[0])
+    assert.ok(CID.parse(named).multihash.bytes.every((b, i) => b === flipped.multihash.bytes[i]), `${named} is the flipped block ${flipped}`)
+    assert.ok((lines[0] as string).includes(`${corrupt.ready.peerId} answered DONT_HAVE`), lines[0])
+    assert.match(lines[0] as string, /no peer has a valid copy/)
+    assert.equal(await new FsBlockstore(join(corruptRepo, BLOCKS_DIR)).has(flipped), false, 'the corrupt copy was deleted')
+  })
+})
