@@ -3,9 +3,9 @@
  * The `tensorswap` command. Each command lives in `src/commands/<name>.ts` and is loaded lazily,
  * so `tensorswap --help` stays fast.
  */
-import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { tuneGcForBulkTransfer } from 'tensorswap/gc-tuning'
+import { cliVersion } from './version.js'
 import { exitCodeFor, printError, printUsageError, type GlobalOptions } from './output.js'
 
 // stdout closed early (`tensorswap ls <cid> --json | head -c 10`): the reader has what it
@@ -29,37 +29,47 @@ const program = new Command('tensorswap')
   .configureOutput({ outputError: () => {} })
   .exitOverride()
 
-/** This package's version, from its package.json (two levels above dist/src/bin.js). */
-function cliVersion (): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
-}
 
 /** Merge the global options into a command's own options. */
 function opts<T extends object> (cmd: Command): GlobalOptions & T {
   return cmd.optsWithGlobals() as GlobalOptions & T
 }
 
+/**
+ * The action of a command that takes `--repo`: its positional arguments (named `args`) and its
+ * own flags become the API options of command `name` (src/commands/registry.ts), run through
+ * the daemon when one serves the repo, else here (src/run.ts).
+ */
+function act (name: string, ...args: string[]) {
+  return async (...values: unknown[]): Promise<void> => {
+    const cmd = values[values.length - 1] as Command
+    const options: Record<string, unknown> = { ...cmd.opts() }
+    args.forEach((arg, i) => { options[arg] = values[i] })
+    const g = cmd.optsWithGlobals() as GlobalOptions
+    await (await import('./run.js')).runCommand(name, options, { repo: g.repo, json: g.json, quiet: g.quiet })
+  }
+}
+
 program.command('init')
   .description('create the repo (add, get and serve create it too; other commands need one)')
-  .action(async (_o, cmd: Command) => { await (await import('./commands/init.js')).init(opts(cmd)) })
+  .action(act('init'))
 
 program.command('add')
   .description('import a model file or directory; prints the root CID last')
   .argument('<path>', 'file or directory')
   .option('--name <name>', 'model name stored in the manifest')
-  .action(async (path: string, _o, cmd: Command) => { await (await import('./commands/add.js')).add(path, opts(cmd)) })
+  .action(act('add', 'path'))
 
 program.command('ls')
   .description('list a model\'s files and tensors')
   .argument('<cid>', 'manifest, UnixFS directory or file CID')
-  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/ls.js')).ls(cid, opts(cmd)) })
+  .action(act('ls', 'cid'))
 
 program.command('export')
   .description('write a model\'s files byte-exact into a directory')
   .argument('<cid>', 'manifest, UnixFS directory or file CID')
   .requiredOption('-o, --output <dir>', 'output directory (`-`: a single file to stdout)')
-  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/export.js')).exportCommand(cid, opts(cmd)) })
+  .action(act('export', 'cid'))
 
 const car = program.command('car').description('move DAGs in and out as CAR files')
 car.command('export')
@@ -67,11 +77,11 @@ car.command('export')
   .argument('<cid>', 'root CID')
   .requiredOption('-o, --output <file>', 'CAR file to write (`-`: stdout)')
   .option('--files', 'only the model\'s UnixFS files (the CAR root is the files root: `ipfs-car unpack` writes them)')
-  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/car.js')).carExport(cid, opts(cmd)) })
+  .action(act('car/export', 'cid'))
 car.command('import')
   .description('import a CARv1/CARv2 file, verifying every block')
   .argument('<file>', 'CAR file (`-`: stdin)')
-  .action(async (file: string, _o, cmd: Command) => { await (await import('./commands/car.js')).carImport(file, opts(cmd)) })
+  .action(act('car/import', 'file'))
 
 /** Collect a repeatable option. */
 function collect (value: string, previous: string[] = []): string[] { return [...previous, value] }
@@ -105,26 +115,26 @@ program.command('get')
   .option('--bootstrap <multiaddr>', 'DHT bootstrap peer ending in /p2p/<id>, or "amino" (repeatable); without --peer, providers are found on the DHT', collect)
   .option('--mdns', 'discover peers on the local network with mDNS')
   .option('--find-timeout <ms>', 'how long to search for providers (default: 30 s)')
-  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/get.js')).get(cid, opts(cmd)) })
+  .action(act('get', 'cid'))
 
 program.command('push')
   .description('ask a peer to fetch a DAG from this repo; waits until it holds the whole DAG')
   .argument('<cid>', 'root CID')
   .requiredOption('--peer <multiaddr>', 'the receiver, ending in /p2p/<id> (it must run serve --accept-push)')
-  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/push.js')).push(cid, opts(cmd)) })
+  .action(act('push', 'cid'))
 
 program.command('diff')
   .description('compare two model manifests in the repo: tensors added, removed, changed, and the new chunk bytes')
   .argument('<cidA>', 'the older manifest')
   .argument('<cidB>', 'the newer manifest')
-  .action(async (a: string, b: string, _o, cmd: Command) => { await (await import('./commands/diff.js')).diff(a, b, opts(cmd)) })
+  .action(act('diff', 'cidA', 'cidB'))
 
 program.command('verify')
   .description('re-hash every block in the repo; from the given roots, also list missing blocks')
   .argument('[root...]', 'root CIDs whose DAGs must be complete')
   .option('--repair', 'delete corrupt blocks, so the next get fetches them again')
   .addHelpText('after', '\nExample:\n  tensorswap verify bafy... --json   # {"blocks":4995,"corrupt":0,"missing":0,...}; exit 1 if any')
-  .action(async (roots: string[], _o, cmd: Command) => { await (await import('./commands/verify.js')).verify(roots, opts<{ repair?: boolean }>(cmd)) })
+  .action(act('verify', 'roots'))
 
 program.command('providers')
   .description('find the providers of a CID on the DHT; one line per provider: peer id, how found, addresses')
@@ -133,22 +143,32 @@ program.command('providers')
   .option('--mdns', 'discover peers on the local network with mDNS')
   .option('--find-timeout <ms>', 'how long to search (default: 30 s)')
   .addHelpText('after', '\nExample:\n  tensorswap providers bafy... --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo... --json   # {"cid":"bafy...","providers":[{"peerId":"12D3Koo...","addrs":[...],"source":"dht"}],...}')
-  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/providers.js')).providers(cid, opts(cmd)) })
+  .action(act('providers', 'cid'))
+
+program.command('stat')
+  .description('blocks and bytes in the repo, block bytes sent and received, connected peers')
+  .addHelpText('after', '\nExample:\n  tensorswap stat --json   # {"repo":"...","online":true,"blocks":4995,"bytes":...,"bytesSent":...,"bytesReceived":...,"peers":2}')
+  .action(act('stat'))
+
+program.command('peers')
+  .description('the daemon\'s connected peers: id, address, health, block bytes sent and received')
+  .addHelpText('after', '\nExample:\n  tensorswap peers --json   # {"online":true,"peers":[{"peerId":"12D3Koo...","health":"ok","bytesSent":...,...}]}')
+  .action(act('peers'))
 
 const dag = program.command('dag').description('IPLD blocks in the repo')
 dag.command('put')
   .argument('[file]', 'DAG-JSON file (default: stdin)')
   .description('store DAG-JSON as one DAG-CBOR block; prints its CID')
-  .action(async (file: string | undefined, _o, cmd: Command) => { await (await import('./commands/dag.js')).dagPut(file, opts(cmd)) })
+  .action(act('dag/put', 'file'))
 dag.command('get')
   .argument('<cid>')
   .description('print a block as DAG-JSON')
-  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/dag.js')).dagGet(cid, opts(cmd)) })
+  .action(act('dag/get', 'cid'))
 dag.command('walk')
   .argument('<cid>')
   .requiredOption('-s, --selector <dag-json>', 'IPLD selector as DAG-JSON, e.g. \'{"R":{"l":{"none":{}},":>":{"|":[{".":{}},{"a":{">":{"@":{}}}}]}}}\'')
   .description('traverse with a selector; one JSON line per visited node')
-  .action(async (cid: string, _o, cmd: Command) => { await (await import('./commands/dag.js')).dagWalk(cid, opts<{ selector: string }>(cmd)) })
+  .action(act('dag/walk', 'cid'))
 
 const json = process.argv.includes('--json')
 try {

@@ -4,7 +4,7 @@
  * exit codes by error class (0 ok, 1 runtime, 2 usage).
  */
 import cliProgress from 'cli-progress'
-import { InterruptedError, UsageError } from './errors.js'
+import { InterruptedError, RemoteCommandError, UsageError } from './errors.js'
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -129,8 +129,12 @@ export function byteProgress (opts: GlobalOptions, label: string, extra = '', in
   }
 }
 
-/** Map an error to the process exit code: 2 for usage errors, 1 for everything else (Ctrl-C: 130, see {@link interruptible}). */
+/**
+ * Map an error to the process exit code: 2 for usage errors, 1 for everything else (Ctrl-C:
+ * 130, see {@link interruptible}); an error the daemon reported keeps the code it computed.
+ */
 export function exitCodeFor (err: unknown): number {
+  if (err instanceof RemoteCommandError) return err.exitCode
   const code = (err as { code?: unknown } | undefined)?.code
   // DOMException and libp2p errors carry numeric or absent codes: only commander's strings count
   return err instanceof UsageError || (typeof code === 'string' && code.startsWith('commander.')) ? 2 : 1

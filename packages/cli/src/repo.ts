@@ -50,9 +50,10 @@ export interface CountingSink {
 /**
  * Wrap `blockstore` so a caller's repeated blocks (the same chunk in two files, a CAR with a
  * block twice) and blocks the repo already holds are counted, not written again (the
- * `blocks` / `blocksStored` of the `--json` scheme, src/summary.ts).
+ * `blocks` / `blocksStored` of the `--json` scheme, src/summary.ts). `onStored` is told of each
+ * block newly written (the daemon serves it to peers waiting for it).
  */
-export function countingSink (blockstore: Pick<Repo['blockstore'], 'put' | 'has'>): CountingSink {
+export function countingSink (blockstore: Pick<Repo['blockstore'], 'put' | 'has'>, onStored?: (cid: CID) => void): CountingSink {
   const seen = new Set<string>()
   let stored = 0
   return {
@@ -62,7 +63,9 @@ export function countingSink (blockstore: Pick<Repo['blockstore'], 'put' | 'has'
       seen.add(key)
       if (await blockstore.has(cid, options)) return cid
       stored++
-      return await blockstore.put(cid, bytes, options)
+      const put = await blockstore.put(cid, bytes, options)
+      onStored?.(cid)
+      return put
     },
     get blocks () { return seen.size },
     get blocksStored () { return stored }

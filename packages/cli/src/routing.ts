@@ -5,6 +5,8 @@
  */
 import { parseBootstrapList, type DhtMode, type RoutingInit } from 'tensorswap/routing'
 import { UsageError } from './errors.js'
+import type { TensorSwapNode } from 'tensorswap'
+import { DAEMON_BOOTSTRAP_DIAL_MS } from './constants.js'
 
 /** The routing flags as commander parsed them. */
 export interface RoutingFlags {
@@ -57,4 +59,27 @@ export function routingInit (flags: RoutingFlags, configBootstrap: string[] = []
 /** Whether the node will have anyone to ask: a bootstrap list (flags or config) or mDNS. */
 export function canDiscover (init: RoutingInit): boolean {
   return (init.bootstrap?.length ?? 0) > 0 || init.mdns === true
+}
+
+/**
+ * Through the daemon, whose routing was set by its own `serve` flags: dial the `--bootstrap`
+ * peers a command gave (so its DHT learns them) and say on `log` which flags it cannot apply
+ * (`--mdns`, `--dht-mode` are the daemon's). A bootstrap peer that cannot be dialled is logged,
+ * not fatal (as at start-up).
+ * @returns whether the daemon has someone to ask: a bootstrap list, mDNS, a connection, or a dialled bootstrap peer
+ */
+export async function daemonRouting (node: TensorSwapNode, flags: RoutingFlags, log: (line: string) => void, signal: AbortSignal): Promise<boolean> {
+  let dialled = 0
+  for (const ma of parseBootstrapList(flags.bootstrap ?? [])) {
+    try {
+      await node.libp2p.dial(ma, { signal: AbortSignal.any([signal, AbortSignal.timeout(DAEMON_BOOTSTRAP_DIAL_MS)]) })
+      dialled++
+    } catch (err) {
+      signal.throwIfAborted()
+      log(`bootstrap ${ma.toString()}: not dialled (${(err as Error).message.split('\n')[0]})`)
+    }
+  }
+  if (flags.mdns === true && node.routing?.config.mdns !== true) log('--mdns: the daemon runs without mDNS (start serve with --mdns)')
+  if (flags.dhtMode != null) log('--dht-mode: the daemon keeps its own DHT mode')
+  return dialled > 0 || (node.routing?.config.bootstrap.length ?? 0) > 0 || node.routing?.config.mdns === true || node.libp2p.getConnections().length > 0
 }

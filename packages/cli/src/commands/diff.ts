@@ -5,18 +5,25 @@
  * "changed": [...], "unchanged": N, "newChunkBytes", "totalBytes"}`.
  */
 import { blockSize } from '@tensorswap/blockstore'
-import { diffManifests, readManifest } from '@tensorswap/model'
+import { diffManifests, readManifest, type ManifestDiff } from '@tensorswap/model'
 import { parseCid } from '../args.js'
-import { formatBytes, printResult, type GlobalOptions } from '../output.js'
-import { withRepo } from '../repo.js'
+import { defineCommand } from '../command.js'
+import { formatBytes, printResult } from '../output.js'
 
-/** Run `diff`. @throws NotAManifestError (model) when a CID is not a manifest; the blockstore's NotFoundError when it is not in the repo */
-export async function diff (aText: string, bText: string, opts: GlobalOptions): Promise<void> {
-  const a = parseCid(aText)
-  const b = parseCid(bText)
-  await withRepo(opts, async (repo) => {
-    const [ma, mb] = [await readManifest(repo.blockstore, a), await readManifest(repo.blockstore, b)]
-    const d = await diffManifests(ma, mb, async (cid) => await blockSize(repo.blockstore, cid))
+/** Options of `diff`. */
+export interface DiffOptions { cidA: string, cidB: string }
+
+/** `diff`. @throws NotAManifestError (model) when a CID is not a manifest; the blockstore's NotFoundError when it is not in the repo */
+export const diffCommand = defineCommand<DiffOptions, ManifestDiff>({
+  name: 'diff',
+  options: { cidA: 'string', cidB: 'string' },
+  validate: (o) => { parseCid(o.cidA); parseCid(o.cidB) },
+  async execute (ctx, o) {
+    const { blockstore } = ctx.repo
+    const [ma, mb] = [await readManifest(blockstore, parseCid(o.cidA)), await readManifest(blockstore, parseCid(o.cidB))]
+    return await diffManifests(ma, mb, async (cid) => await blockSize(blockstore, cid))
+  },
+  render (d, opts) {
     const pct = d.totalBytes > 0 ? (100 * d.newChunkBytes / d.totalBytes).toFixed(1) : '0.0'
     printResult(opts, d, [
       ...d.added.map(t => `+ ${t.name} ${formatBytes(t.bytes)}`),
@@ -24,5 +31,5 @@ export async function diff (aText: string, bText: string, opts: GlobalOptions): 
       ...d.changed.map(t => `~ ${t.name} ${formatBytes(t.bytes)}`),
       `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.unchanged} unchanged; new chunks ${formatBytes(d.newChunkBytes)} of ${formatBytes(d.totalBytes)} (${pct}%)`
     ])
-  })
-}
+  }
+})

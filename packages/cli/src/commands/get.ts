@@ -6,28 +6,28 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createTensorSwap, type TensorSwapNode } from 'tensorswap'
+import type { GetResult, TensorSwapNode } from 'tensorswap'
 import { layerIndex, parseLayerRange, selectTensorIndices } from 'tensorswap/tensors'
-import { multiaddr } from '@multiformats/multiaddr'
-import { openCliRepo } from '../repo.js'
 import { readManifest } from '@tensorswap/model'
 import { parseCid, parsePeerAddr } from '../args.js'
 import { UsageError } from '../errors.js'
-import { byteProgress, interruptible, printResult, resumeLine, type GlobalOptions } from '../output.js'
+import { printResult, resumeLine } from '../output.js'
+import { defineCommand, type CommandContext } from '../command.js'
 import { unixfsDagBytes } from '../progress.js'
 import { getBlockUnverified } from '@tensorswap/blockstore'
 import * as dagCbor from '@ipld/dag-cbor'
-import { megabytesPerSecond, type JsonTensor } from '../summary.js'
+import { megabytesPerSecond, type JsonFile, type JsonTensor } from '../summary.js'
 import { writeFiles } from '../write-files.js'
 import { localDag } from '../local-dag.js'
-import type { Repo } from '@tensorswap/blockstore'
-import { canDiscover, routingInit, type RoutingFlags } from '../routing.js'
+import { canDiscover, daemonRouting, routingInit, type RoutingFlags } from '../routing.js'
 import { keptNote } from './export.js'
 import type { CID } from 'multiformats/cid'
 
 /** Options of `get`. */
-export interface GetCommandOptions extends GlobalOptions, RoutingFlags {
-  /** Output directory; without it the DAG is fetched into the repo only. */
+export interface GetCommandOptions extends RoutingFlags {
+  /** Root CID. */
+  cid: string
+  /** Output directory (absolute through the daemon); without it the DAG is fetched into the repo only. */
   output?: string
   peer?: string[]
   /** Trustless gateway URLs to fetch from (alone, or behind the peers). */
@@ -48,54 +48,113 @@ export function parseTimeout (text: string): number {
   return seconds * 1000
 }
 
-/** Run `get`. */
-export async function get (cidText: string, opts: GetCommandOptions): Promise<void> {
-  const root = parseCid(cidText)
-  const peers = opts.peer ?? []
-  const gateways = opts.gatewaySource ?? []
-  routingInit(opts) // a bad flag is a usage error before the repo is opened
-  for (const g of gateways) {
-    if (!/^https?:\/\/[^/]/.test(g)) throw new UsageError(`--gateway-source ${g}: expected an http(s) URL`)
-  }
-  if (peers.length === 0 && (opts.tensors != null || opts.layers != null)) throw new UsageError('--tensors/--layers need a --peer')
-  if (opts.output == null && (opts.tensors != null || opts.layers != null)) throw new UsageError('--tensors/--layers need -o DIR')
-  for (const p of peers) parsePeerAddr(p)
-  if (opts.layers != null) {
-    try {
-      parseLayerRange(opts.layers)
-    } catch (err: any) {
-      throw new UsageError(err.message)
+/** Whether `get` was given a source: a peer or a gateway. */
+function hasSource (o: GetCommandOptions): boolean {
+  return (o.peer ?? []).length > 0 || (o.gatewaySource ?? []).length > 0
+}
+
+const NEEDS_SOURCE = 'get needs a --peer MULTIADDR, --bootstrap MULTIADDR (or "bootstrap" in the repo config), --mdns or --gateway-source URL'
+
+/** `get`'s `--json` result: see {@link getAll} and {@link getTensors}. */
+export type GetJson = Record<string, unknown> & { root: string }
+
+/** What `get` returns: the `--json` object, and what its text lines need beyond it. */
+export interface GetCommandResult {
+  json: GetJson
+  /** Text: `peer <id> found via <source>` lines. */
+  providers?: Array<{ peerId: string, source: string }>
+  /** Files written with `-o`: count and bytes. */
+  written?: { files: number, bytes: number, kept: number }
+  /** `--tensors`/`--layers`: tensors written and their bytes. */
+  tensors?: { count: number, bytes: number, protocol?: string, seconds: number }
+}
+
+/**
+ * `get`: fetch (resuming from stored blocks), verify, write the files with `-o`. Without a
+ * daemon a node without listen addresses is started when a source is given; through the
+ * daemon its node, connections and routing are used (and the blocks are served at once).
+ * @throws UsageError (bad flags; no source for a DAG not all local); the fetch's errors
+ */
+export const getCommand = defineCommand<GetCommandOptions, GetCommandResult>({
+  name: 'get',
+  options: { cid: 'string', output: 'string', peer: 'string[]', gatewaySource: 'string[]', tensors: 'string', layers: 'string', timeout: 'string', bootstrap: 'string[]', mdns: 'boolean', findTimeout: 'string' },
+  paths: ['output'],
+  create: true,
+  interruptible: true,
+  validate: (o) => {
+    parseCid(o.cid)
+    const peers = o.peer ?? []
+    routingInit(o)
+    for (const g of o.gatewaySource ?? []) {
+      if (!/^https?:\/\/[^/]/.test(g)) throw new UsageError(`--gateway-source ${g}: expected an http(s) URL`)
     }
-  }
-  if (opts.tensors != null && opts.tensors.length === 0) throw new UsageError('--tensors needs a non-empty glob')
-  const progressTimeoutMs = opts.timeout != null ? parseTimeout(opts.timeout) : undefined
-  const repo = await openCliRepo(opts, true)
-  const routing = routingInit(opts, repo.config.bootstrap)
-  if (peers.length === 0 && gateways.length === 0 && !canDiscover(routing)) {
-    // no source given: fine when every block is here already
-    try {
-      const local = await localDag(repo.blockstore, root)
-      if (local.missing != null) throw new UsageError(`get needs a --peer MULTIADDR, --bootstrap MULTIADDR (or "bootstrap" in the repo config), --mdns or --gateway-source URL: block ${local.missing.toString()} of ${root.toString()} is not in the repo`)
-      await printGot(repo.blockstore, root, opts, { bytes: 0, blocks: 0, blocksLocal: local.blocks, seconds: 0, peers: {} })
-    } finally {
-      await repo.close()
-    }
-    return
-  }
-  const node = await createTensorSwap({ repo, listen: [], routing }).catch(async (err) => { await repo.close(); throw err })
-  try {
-    await node.start()
-    await interruptible(async () => {
-      if (opts.tensors != null || opts.layers != null) {
-        await getTensors(node, root, { ...opts, output: opts.output as string }, peers[0])
-      } else {
-        await getAll(node, root, opts, peers, progressTimeoutMs)
+    if (peers.length === 0 && (o.tensors != null || o.layers != null)) throw new UsageError('--tensors/--layers need a --peer')
+    if (o.output == null && (o.tensors != null || o.layers != null)) throw new UsageError('--tensors/--layers need -o DIR')
+    for (const p of peers) parsePeerAddr(p)
+    if (o.layers != null) {
+      try {
+        parseLayerRange(o.layers)
+      } catch (err: any) {
+        throw new UsageError(err.message)
       }
-    })
-  } finally {
-    await node.stop()
-    await repo.close()
+    }
+    if (o.tensors != null && o.tensors.length === 0) throw new UsageError('--tensors needs a non-empty glob')
+    if (o.timeout != null) parseTimeout(o.timeout)
+  },
+  localNode: (o, repo) => {
+    const routing = routingInit(o, repo.config.bootstrap)
+    // no source given: fine when every block is here already (no node then)
+    if (!hasSource(o) && !canDiscover(routing)) return undefined
+    return { listen: [], routing }
+  },
+  async execute (ctx, o) {
+    const root = parseCid(o.cid)
+    const progressTimeoutMs = o.timeout != null ? parseTimeout(o.timeout) : undefined
+    const node = ctx.node
+    if (node == null || (ctx.daemon && !hasSource(o))) {
+      // every block local: no peer needed (through the daemon too, before any search)
+      const local = await localDag(ctx.repo.blockstore, root, { signal: ctx.signal })
+      if (local.missing == null) return await gotResult(ctx, root, o, { bytes: 0, blocks: 0, blocksLocal: local.blocks, seconds: 0, peers: {} })
+      const why = `block ${local.missing.toString()} of ${root.toString()} is not in the repo`
+      if (node == null) throw new UsageError(`${NEEDS_SOURCE}: ${why}`)
+      if (!await daemonRouting(node, o, ctx.log, ctx.signal)) throw new UsageError(`${NEEDS_SOURCE} (the daemon has no bootstrap peers, mDNS or connections): ${why}`)
+    } else if (ctx.daemon) {
+      await daemonRouting(node, o, ctx.log, ctx.signal)
+    }
+    if (o.tensors != null || o.layers != null) {
+      return await getTensors(ctx, node, root, { ...o, output: o.output as string }, (o.peer ?? [])[0])
+    }
+    return await getAll(ctx, node, root, o, progressTimeoutMs)
+  },
+  render (r, opts) {
+    const lines: string[] = []
+    if (r.tensors != null) {
+      lines.push(`fetched ${r.tensors.count} tensors (${r.tensors.bytes} bytes) over ${r.tensors.protocol ?? '-'} in ${r.tensors.seconds.toFixed(2)} s into ${String(r.json.output)}`)
+    } else {
+      const j = r.json as unknown as { blocks: number, bytes: number, seconds: number, blocksLocal: number, output?: string }
+      lines.push(...(r.providers ?? []).map(p => `peer ${p.peerId} found via ${p.source}`))
+      lines.push(`fetched ${j.blocks} blocks (${j.bytes} bytes) in ${j.seconds.toFixed(2)} s, ${j.blocksLocal} already local`)
+      if (r.written != null && j.output != null) lines.push(`wrote ${r.written.files} files (${r.written.bytes} bytes) to ${j.output}${keptNote(r.written.kept)}`)
+    }
+    printResult(opts, r.json, lines)
   }
+})
+
+/**
+ * Per peer, what this `get` received: `node.get`'s per-peer counters (the node's whole life)
+ * minus those taken before it started, so a daemon reports this command's bytes only.
+ */
+function peersSince (before: ReturnType<TensorSwapNode['exchange']['stats']>, peers: GetResult['peers']): GetResult['peers'] {
+  const out: GetResult['peers'] = {}
+  for (const [peer, p] of Object.entries(peers)) {
+    const b = before.ledger[peer]
+    const bytesReceived = p.bytesReceived - (b?.bytesReceived ?? 0)
+    if (bytesReceived === 0) continue
+    const wire = before.wire[peer] ?? {}
+    const wireBytesReceived = Object.fromEntries(Object.entries(p.wireBytesReceived).map(([proto, n]) => [proto, n - (wire[proto]?.bytesReceived ?? 0)]))
+    out[peer] = { ...p, bytesReceived, blocksReceived: p.blocksReceived - (b?.blocksReceived ?? 0), wireBytesReceived }
+  }
+  return out
 }
 
 /**
@@ -104,8 +163,11 @@ export async function get (cidText: string, opts: GetCommandOptions): Promise<vo
  * peers:{<id>:{bytesReceived, blocksReceived, wireBytesReceived:{<protocol>: bytes}}}}` with
  * `bytes`/`blocks` fetched from the network (src/summary.ts).
  */
-async function getAll (node: TensorSwapNode, root: CID, opts: GetCommandOptions, peers: string[], progressTimeoutMs?: number, signal?: AbortSignal): Promise<void> {
-  const bar = byteProgress(opts, 'get', ' | peers {peers}', { peers: 0 })
+async function getAll (ctx: CommandContext, node: TensorSwapNode, root: CID, opts: GetCommandOptions, progressTimeoutMs?: number): Promise<GetCommandResult> {
+  const { signal } = ctx
+  const peers = opts.peer ?? []
+  const before = node.exchange.stats()
+  const bar = ctx.bar('get', ' | peers {peers}', { peers: 0 })
   const seenPeers = new Set<string>()
   let localBytes = 0
   let resumeSaid = false
@@ -150,40 +212,45 @@ async function getAll (node: TensorSwapNode, root: CID, opts: GetCommandOptions,
       bar.add(d.bytes, { peers: seenPeers.size }, local)
     }
   }).finally(() => { bar.stop() })
-  await printGot(node.repo.blockstore, root, opts, {
+  return await gotResult(ctx, root, opts, {
     bytes: result.fetch.bytesFetched,
     blocks: result.fetch.blocksFetched,
     blocksLocal: result.fetch.blocksLocal,
     seconds: result.seconds,
-    peers: result.peers,
+    peers: peersSince(before, result.peers),
     ...(result.providers != null ? { providers: result.providers, searchedMs: Math.round(result.searchedMs ?? 0) } : {})
-  }, signal)
+  })
 }
 
 /** What a whole-DAG `get` fetched. */
 interface Fetched { bytes: number, blocks: number, blocksLocal: number, seconds: number, peers: Record<string, unknown>, providers?: Array<{ peerId: string, source: string }>, searchedMs?: number }
 
-/** Write the files when `-o` is given (src/write-files.ts) and print `get`'s result. */
-async function printGot (blockstore: Repo['blockstore'], root: CID, opts: GetCommandOptions, got: Fetched, signal?: AbortSignal): Promise<void> {
-  const written = opts.output != null ? await writeFiles(blockstore, root, opts.output, { signal }) : undefined
-  printResult(opts, {
-    root: root.toString(),
-    ...(opts.output != null ? { output: opts.output } : {}),
-    bytes: got.bytes,
-    blocks: got.blocks,
-    blocksLocal: got.blocksLocal,
-    seconds: got.seconds,
-    MBps: megabytesPerSecond(got.bytes, got.seconds),
-    files: written?.files ?? [],
-    filesWritten: written?.written ?? 0,
-    filesKept: written?.kept ?? 0,
-    peers: got.peers,
-    ...(got.providers != null ? { providers: got.providers, searchedMs: got.searchedMs } : {})
-  }, [
-    ...(got.providers != null ? got.providers.map(p => `peer ${p.peerId} found via ${p.source}`) : []),
-    `fetched ${got.blocks} blocks (${got.bytes} bytes) in ${got.seconds.toFixed(2)} s, ${got.blocksLocal} already local`,
-    ...(written != null && opts.output != null ? [`wrote ${written.written} files (${written.bytes} bytes) to ${opts.output}${keptNote(written.kept)}`] : [])
-  ])
+/** Write the files when `-o` is given (src/write-files.ts) and build `get`'s result. */
+async function gotResult (ctx: CommandContext, root: CID, opts: GetCommandOptions, got: Fetched): Promise<GetCommandResult> {
+  let written: Awaited<ReturnType<typeof writeFiles>> | undefined
+  if (opts.output != null) {
+    const bar = ctx.bar('write')
+    written = await writeFiles(ctx.repo.blockstore, root, opts.output, { signal: ctx.signal, onBytes: (done) => { bar.update(done) } }).finally(() => { bar.stop() })
+  }
+  const files: JsonFile[] = written?.files ?? []
+  return {
+    json: {
+      root: root.toString(),
+      ...(opts.output != null ? { output: opts.output } : {}),
+      bytes: got.bytes,
+      blocks: got.blocks,
+      blocksLocal: got.blocksLocal,
+      seconds: got.seconds,
+      MBps: megabytesPerSecond(got.bytes, got.seconds),
+      files,
+      filesWritten: written?.written ?? 0,
+      filesKept: written?.kept ?? 0,
+      peers: got.peers,
+      ...(got.providers != null ? { providers: got.providers, searchedMs: got.searchedMs } : {})
+    },
+    ...(got.providers != null ? { providers: got.providers } : {}),
+    ...(written != null ? { written: { files: written.written, bytes: written.bytes, kept: written.kept } } : {})
+  }
 }
 
 /** A glob no tensor name matches (names never hold NUL), to fetch a manifest only. */
@@ -197,7 +264,7 @@ const NO_TENSOR_GLOB = '\0'
  * @returns the block and bytes fetched (the manifest, or nothing)
  * @throws {UsageError} the selection names nothing (or only the head, for a range past the last layer)
  */
-async function checkSelection (node: TensorSwapNode, root: CID, opts: GetCommandOptions, peer: string): Promise<{ blocks: number, bytes: number }> {
+async function checkSelection (node: TensorSwapNode, root: CID, opts: GetCommandOptions, peer: string, signal: AbortSignal): Promise<{ blocks: number, bytes: number }> {
   const fetched = { blocks: 0, bytes: 0 }
   if (!await node.repo.blockstore.has(root)) {
     // the manifest alone, over the protocol `tensors` picks (GraphSync, else Bitswap): a
@@ -205,6 +272,7 @@ async function checkSelection (node: TensorSwapNode, root: CID, opts: GetCommand
     try {
       for await (const t of node.tensors(root, {
         peer,
+        signal,
         glob: NO_TENSOR_GLOB,
         onProgress: (evt) => {
           if (evt.type === 'tensorswap:graphsync:request:block' && evt.detail.from !== 'local') { fetched.blocks++; fetched.bytes += evt.detail.bytes }
@@ -240,12 +308,13 @@ async function checkSelection (node: TensorSwapNode, root: CID, opts: GetCommand
  * `{root, output, protocol, tensors, bytes, blocks, blocksLocal, seconds, MBps}`, `bytes`/`blocks`
  * fetched from the network.
  */
-async function getTensors (node: TensorSwapNode, root: CID, opts: GetCommandOptions & { output: string }, peer: string, signal?: AbortSignal): Promise<void> {
-  const manifestFetched = await checkSelection(node, root, opts, peer)
+async function getTensors (ctx: CommandContext, node: TensorSwapNode, root: CID, opts: GetCommandOptions & { output: string }, peer: string): Promise<GetCommandResult> {
+  const { signal } = ctx
+  const manifestFetched = await checkSelection(node, root, opts, peer, signal)
   await mkdir(opts.output, { recursive: true })
   const started = performance.now()
   const index: Array<JsonTensor & { quantization?: unknown }> = []
-  const bar = byteProgress(opts, 'tensors')
+  const bar = ctx.bar('tensors')
   let protocol: string | undefined
   const fetched = { ...manifestFetched, blocksLocal: 0 }
   try {
@@ -280,7 +349,8 @@ async function getTensors (node: TensorSwapNode, root: CID, opts: GetCommandOpti
   await writeFile(join(opts.output, 'tensors.json'), JSON.stringify({ root: root.toString(), tensors: index }, null, 2) + '\n')
   const seconds = (performance.now() - started) / 1000
   const tensorBytes = index.reduce((a, t) => a + t.bytes, 0)
-  printResult(opts, { root: root.toString(), output: opts.output, protocol, tensors: index, ...fetched, seconds, MBps: megabytesPerSecond(fetched.bytes, seconds) }, [
-    `fetched ${index.length} tensors (${tensorBytes} bytes) over ${protocol ?? '-'} in ${seconds.toFixed(2)} s into ${opts.output}`
-  ])
+  return {
+    json: { root: root.toString(), output: opts.output, protocol, tensors: index, ...fetched, seconds, MBps: megabytesPerSecond(fetched.bytes, seconds) },
+    tensors: { count: index.length, bytes: tensorBytes, protocol, seconds }
+  }
 }

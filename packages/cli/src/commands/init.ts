@@ -2,24 +2,25 @@
  * `tensorswap init`: create the repo (config with the default listen addresses, identity key,
  * blocks, datastore) so commands that never create one (`ls`, `export`, `car`, `dag`) can use it.
  */
-import { stat } from 'node:fs/promises'
-import { join } from 'node:path'
-import { CONFIG_FILE, resolveRepoPath } from '@tensorswap/blockstore'
-import { printResult, type GlobalOptions } from '../output.js'
-import { withRepo } from '../repo.js'
+import { defineCommand } from '../command.js'
+import { printResult } from '../output.js'
+
+/** `init`'s result (`--json`): `{repo, created, listen}`. */
+export interface InitResult { repo: string, created: boolean, listen: string[] }
 
 /**
- * Run `init`: prints `initialized repo <path>` (or `repo <path> already exists`); `--json`:
- * `{repo, created, listen}`.
+ * `init`: prints `initialized repo <path>` (or `repo <path> already exists`). Through the
+ * daemon the repo exists already.
  * @throws RepoNotFoundError - the path is a file; RepoLockedError - another process holds it
  */
-export async function init (opts: GlobalOptions): Promise<void> {
-  const existed = await stat(join(resolveRepoPath(opts.repo), CONFIG_FILE)).then(() => true, (err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return false // openRepo below names a bad path
-    throw err
-  })
-  await withRepo(opts, async (repo) => {
-    printResult(opts, { repo: repo.path, created: !existed, listen: repo.config.listen },
-      [existed ? `repo ${repo.path} already exists` : `initialized repo ${repo.path}`])
-  }, true)
-}
+export const initCommand = defineCommand<Record<string, never>, InitResult>({
+  name: 'init',
+  options: {},
+  create: true,
+  async execute (ctx) {
+    return { repo: ctx.repo.path, created: ctx.created, listen: ctx.repo.config.listen }
+  },
+  render (r, opts) {
+    printResult(opts, r, [r.created ? `initialized repo ${r.repo}` : `repo ${r.repo} already exists`])
+  }
+})

@@ -8,8 +8,12 @@
  * `bulk-lane <multiaddr>` lines.
  */
 import { createTensorSwap, DHT_PROTOCOL, parsePushAccept } from 'tensorswap'
+import { resolveRepoPath, type Repo } from '@tensorswap/blockstore'
 import { openCliRepo } from '../repo.js'
-import { UsageError } from '../errors.js'
+import { DaemonRunningError, UsageError } from '../errors.js'
+import { findDaemon } from '../api/client.js'
+import { startApiServer, type ApiServer } from '../api/server.js'
+import { cliVersion } from '../version.js'
 import { listenError } from '../args.js'
 import { TransferLog } from '../serve-log.js'
 import { info, printResult, type GlobalOptions } from '../output.js'
@@ -70,12 +74,33 @@ export function parseHostPort (text: string): { host: string, port: number } {
   return { host: m[1] ?? m[2], port }
 }
 
+/**
+ * Open the repo for `serve`, or say which daemon serves it already (its pid and API address).
+ * A stale `api` file (its daemon killed with -9) is removed on the way.
+ * @throws {DaemonRunningError} a live daemon serves the repo (or holds its lock while starting)
+ */
+async function openServeRepo (opts: ServeOptions): Promise<Repo> {
+  const path = resolveRepoPath(opts.repo)
+  const running = (api: { pid: number, address: string }): DaemonRunningError =>
+    new DaemonRunningError(`a daemon already serves ${path}: pid ${api.pid}, api ${api.address}`)
+  const api = await findDaemon(path, (line) => { info(opts, line) })
+  if (api != null) throw running(api)
+  try {
+    return await openCliRepo(opts, true)
+  } catch (err) {
+    if ((err as Error).name !== 'RepoLockedError') throw err
+    const now = await findDaemon(path)
+    if (now != null) throw running(now)
+    throw err
+  }
+}
+
 /** Run `serve`; resolves after a signal stopped the node. */
 export async function serve (opts: ServeOptions): Promise<void> {
   const gatewayAt = opts.gateway != null ? parseHostPort(opts.gateway) : undefined
   const push = pushInit(opts)
   routingInit(opts) // a bad flag is a usage error before the repo is opened
-  const repo = await openCliRepo(opts, true)
+  const repo = await openServeRepo(opts)
   const node = await createTensorSwap({
     repo,
     routing: routingInit(opts, repo.config.bootstrap),
@@ -85,6 +110,7 @@ export async function serve (opts: ServeOptions): Promise<void> {
     exchange: opts.bulkLane === false ? { bulkLane: false } : opts.bulkListen != null ? { bulkLane: { listen: opts.bulkListen } } : {}
   })
     .catch(async (err) => { await repo.close(); throw listenError(err) })
+  let api: ApiServer | undefined
   try {
     await node.start()
     let gateway: { url: string, close(): Promise<void> } | undefined
@@ -108,17 +134,20 @@ export async function serve (opts: ServeOptions): Promise<void> {
       const { url } = await server.listen(gatewayAt.host, gatewayAt.port)
       gateway = { url, close: async () => { await server.close() } }
     }
+    // the local API: every command on this repo runs here while the daemon runs (spec/api.md)
+    api = await startApiServer({ repo, node, version: cliVersion(), onRequest: (line) => { info(opts, line) } })
     const addrs = node.getMultiaddrs().map(a => a.toString())
     const bulkLane = node.exchange.network.laneAddresses()
     const dht = node.libp2p.services.dht != null
       ? { mode: node.libp2p.services.dht.getMode(), protocol: DHT_PROTOCOL, bootstrap: node.routing?.config.bootstrap.length ?? 0 }
       : undefined
-    printResult(opts, { peerId: node.peerId.toString(), addrs, bulkLane, gateway: gateway?.url, dht }, [
+    printResult(opts, { peerId: node.peerId.toString(), addrs, bulkLane, gateway: gateway?.url, dht, api: api.api.address }, [
       `peer ${node.peerId.toString()}`,
       ...addrs.map(a => `listening ${a}`),
       ...bulkLane.map(a => `bulk-lane ${a}`),
       ...(gateway != null ? [`gateway ${gateway.url}`] : []),
-      ...(dht != null ? [`dht ${dht.mode} ${dht.protocol} (${dht.bootstrap} bootstrap peers)`] : [])
+      ...(dht != null ? [`dht ${dht.mode} ${dht.protocol} (${dht.bootstrap} bootstrap peers)`] : []),
+      `api ${api.api.address}`
     ])
     // a line per peer connecting/leaving and per transfer served (stderr; --quiet silences)
     const onConnect = (evt: CustomEvent<{ toString(): string }>): void => { info(opts, `peer connected ${evt.detail.toString()}`) }
@@ -140,6 +169,7 @@ export async function serve (opts: ServeOptions): Promise<void> {
     unbindMetrics()
     await gateway?.close()
   } finally {
+    await api?.close()
     await node.stop()
     await repo.close()
   }
