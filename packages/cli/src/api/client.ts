@@ -94,7 +94,9 @@ export async function findDaemon (repoPath: string, onStale: (line: string) => v
   }
   const stale = async (why: string): Promise<undefined> => {
     await removeIfThere(apiPath)
-    await removeIfThere(api.address)
+    // the socket too, if it is this user's (another user's is left for `serve` to refuse)
+    const st = await lstat(api.address).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return undefined; throw err })
+    if (st != null && st.isSocket() && st.uid === process.getuid?.()) await removeIfThere(api.address)
     onStale(`removed the stale ${apiPath}: ${why}`)
     return undefined
   }

@@ -24,6 +24,8 @@ const NEEDS = 'providers needs --bootstrap MULTIADDR (or "bootstrap" in the repo
 export const providersCommand = defineCommand<ProvidersOptions, ProvidersResult>({
   name: 'providers',
   options: { cid: 'string', bootstrap: 'string[]', mdns: 'boolean', dhtMode: 'string', findTimeout: 'string' },
+  // as before the execute/render split: the repo is created if missing (a fresh node asking)
+  create: true,
   validate: (o) => { parseCid(o.cid); routingInit(o) },
   localNode: (o, repo) => {
     const routing = routingInit(o, repo.config.bootstrap)

@@ -26,6 +26,8 @@ export interface PushCommandResult { cid: string, peer: string, blocks: number, 
 export const pushCommand = defineCommand<PushCommandOptions, PushCommandResult>({
   name: 'push',
   options: { cid: 'string', peer: 'string' },
+  // as before the execute/render split: the repo is created if missing (a fresh node asking)
+  create: true,
   validate: (o) => { parseCid(o.cid); parsePeerAddr(o.peer) },
   localNode: () => ({ listen: [] }),
   async execute (ctx, o) {
