@@ -5,7 +5,8 @@
  * then serves blocks over Bitswap, `/tensorswap/1.0.0` and GraphSync, and provides the recorded
  * roots on the DHT (spec/tensorswap.md section 9).
  * Blocks for TensorSwap peers go on a bulk lane (spec/tensorswap.md section 7), printed as
- * `bulk-lane <multiaddr>` lines.
+ * `bulk-lane <multiaddr>` lines. It is the repo's daemon: an `api <socket>` line, and the local API
+ * (spec/api.md) runs every other command on this repo while it serves.
  */
 import { createTensorSwap, DHT_PROTOCOL, parsePushAccept } from 'tensorswap'
 import { resolveRepoPath, type Repo } from '@tensorswap/blockstore'
