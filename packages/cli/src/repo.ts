@@ -23,20 +23,6 @@ export async function openCliRepo (opts: GlobalOptions, create: boolean): Promis
  */
 export const DEFAULT_CLI_LISTEN: readonly string[] = Object.freeze(['/ip4/0.0.0.0/udp/4001/quic-v1', '/ip4/0.0.0.0/tcp/4001'])
 
-/**
- * {@link openCliRepo}, run `fn`, and close the repo whatever happens.
- * @throws {RepoNotFoundError} see {@link openCliRepo}
- * @throws {RepoLockedError} if another process holds the repo
- */
-export async function withRepo<T> (opts: GlobalOptions, fn: (repo: Repo) => Promise<T>, create = false): Promise<T> {
-  const repo = await openCliRepo(opts, create)
-  try {
-    return await fn(repo)
-  } finally {
-    await repo.close()
-  }
-}
-
 /** A block sink that writes each distinct block once and counts what it did. */
 export interface CountingSink {
   /** `put` for `importModel` / `importCar`: a repeated or already stored block is not written again. */
