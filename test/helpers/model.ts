@@ -18,14 +18,18 @@ export async function copyHumanModel (name: string, dir: string): Promise<string
   return dir
 }
 
-/** sha256 (hex) of every file under `dir`, keyed by its '/'-separated relative path. */
+/**
+ * sha256 (hex) of every regular file under `dir`, keyed by its '/'-separated relative path
+ * (sockets such as a running daemon's `<repo>/api.sock` are not files to digest).
+ */
 export async function digestTree (dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>()
   const walk = async (d: string): Promise<void> => {
     for (const name of await readdir(d)) {
       const p = join(d, name)
-      if ((await stat(p)).isDirectory()) await walk(p)
-      else out.set(relative(dir, p).split('\\').join('/'), createHash('sha256').update(await readFile(p)).digest('hex'))
+      const st = await stat(p)
+      if (st.isDirectory()) await walk(p)
+      else if (st.isFile()) out.set(relative(dir, p).split('\\').join('/'), createHash('sha256').update(await readFile(p)).digest('hex'))
     }
   }
   await walk(dir)
