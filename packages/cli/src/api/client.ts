@@ -129,25 +129,30 @@ export async function callDaemon (api: ApiFile, command: string, options: Record
     req.on('error', (err) => { fail(lost(err.message)) })
     req.on('response', (res) => {
       (async () => {
-        let buffered = ''
+        // lines are split on the bytes as they come: a newline is looked for in each new chunk
+        // only, so a long line (a `stdout` event of a 1 MiB block) costs one pass
+        let pieces: Buffer[] = []
         let terminal: ApiEvent | undefined
-        const line = async (text: string): Promise<void> => {
-          if (text === '') return
-          const e = decodeEvent(text)
+        const line = async (bytes: Buffer): Promise<void> => {
+          if (bytes.byteLength === 0) return
+          const e = decodeEvent(bytes.toString('utf8'))
           if (e.type === 'result' || e.type === 'error') terminal = e
           else await call.onEvent(e)
         }
-        for await (const chunk of res) {
-          buffered += (chunk as Buffer).toString('utf8')
+        for await (const data of res) {
+          let chunk = data as Buffer
           let nl: number
-          while ((nl = buffered.indexOf('\n')) >= 0) {
-            const text = buffered.slice(0, nl)
-            buffered = buffered.slice(nl + 1)
-            await line(text)
+          while ((nl = chunk.indexOf(10)) >= 0) {
+            pieces.push(chunk.subarray(0, nl))
+            const whole = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces)
+            pieces = []
+            chunk = chunk.subarray(nl + 1)
+            await line(whole)
           }
+          if (chunk.byteLength > 0) pieces.push(chunk)
         }
         if (!res.complete) throw lost('the connection closed mid-response')
-        await line(buffered)
+        await line(Buffer.concat(pieces))
         if (terminal == null) throw lost('no result in the response')
         if (terminal.type === 'error') throw new RemoteCommandError(terminal.error.name, terminal.error.message, terminal.exitCode)
         return (terminal as { result: unknown }).result
