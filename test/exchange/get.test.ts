@@ -4,22 +4,19 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { BIN, runCli, runCliJson } from '../helpers/cli.js'
 import { copyHumanModel, digestTree } from '../helpers/model.js'
+import { storeBytes, storedBlocks } from '../helpers/store.js'
 import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
 
-async function countBlocks (repo: string): Promise<number> {
-  let n = 0
-  const dir = join(repo, 'blocks')
-  for (const shard of await readdir(dir).catch(() => [] as string[])) {
-    if (shard.startsWith('.')) continue
-    n += (await readdir(join(dir, shard)).catch(() => [] as string[])).length
-  }
-  return n
+/** Wait until the fetching child has written `bytes` into its store (or exited), then `settleMs` more (a commit). */
+async function waitStored (child: { exitCode: number | null }, repo: string, bytes: number, settleMs: number): Promise<void> {
+  while (child.exitCode == null && await storeBytes(repo) < bytes) await new Promise(resolve => setTimeout(resolve, 20))
+  await new Promise(resolve => setTimeout(resolve, settleMs))
 }
 
 describe('serve + get between two processes (real model)', () => {
@@ -76,10 +73,11 @@ describe('serve + get between two processes (real model)', () => {
     const out = join(work, 'out-resume')
     const child = spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'tcp')], { stdio: 'ignore' })
     const exited = new Promise(resolve => child.once('exit', resolve))
-    while (child.exitCode == null && await countBlocks(repo) < 5) await new Promise(resolve => setTimeout(resolve, 20))
+    // a commit (DEFAULT_STORE_BATCH_MS) after the first MiB, so some blocks are durable
+    await waitStored(child, repo, 1 << 20, 300)
     child.kill('SIGKILL')
     await exited
-    const before = await countBlocks(repo)
+    const before = await storedBlocks(repo)
     assert.ok(before >= 5, `some blocks stored before the kill (${before})`)
     const summary = await runCliJson(['--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'quic')])
     assert.ok(summary.blocksLocal >= before - 1, `blocks found locally (${summary.blocksLocal}) >= blocks stored before the kill (${before})`)
@@ -93,7 +91,8 @@ describe('serve + get between two processes (real model)', () => {
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
     const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
-    while (child.exitCode == null && await countBlocks(repo) < 5) await new Promise(resolve => setTimeout(resolve, 20))
+    // Ctrl-C exits at once: what the last commit (DEFAULT_STORE_BATCH_MS) made durable stays
+    await waitStored(child, repo, 1 << 20, 300)
     assert.equal(child.exitCode, null, 'still fetching when interrupted')
     child.kill('SIGINT')
     assert.equal(await exited, 130, stderr)

@@ -97,7 +97,7 @@ describe('slow readers against a serving node (tensorswap serve)', () => {
   // DEFAULT_ENGINE_CONCURRENCY (8) batches run at once, so 8 peers that want blocks and never read
   // the answers would hold every serving slot; the stall limit (DEFAULT_SEND_STALL_MS) frees them.
   it('8 peers that want every block and never read: their batches time out (send deadline), an honest get still completes', async () => {
-    const hostile = await startHostile(['--mode', 'no-read', '--count', '8', '--blocks', join(seeded.seedRepo, 'blocks'), '--transport', 'tcp', '--dial', addrOf(seeded.seeder.ready, 'tcp')])
+    const hostile = await startHostile(['--mode', 'no-read', '--count', '8', '--blocks', seeded.seedBlocks, '--transport', 'tcp', '--dial', addrOf(seeded.seeder.ready, 'tcp')])
     try {
       const done = await hostile.waitFor(e => e.event === 'attack-done', 60_000)
       assert.equal(done.answering, 8, 'the victim started answering every non-reading identity')
@@ -124,7 +124,7 @@ describe('hostile seeder against a fetching node (createTensorSwap in its own pr
 
   for (const c of cases) {
     it(`a seeder that ${c.title}: nothing of it stored, penalised, fetch completes from the other seeder`, async () => {
-      const hostile = await startHostile(['--mode', c.mode, '--count', '20', '--blocks', join(seeded.seedRepo, 'blocks'), '--transport', 'tcp'])
+      const hostile = await startHostile(['--mode', c.mode, '--count', '20', '--blocks', seeded.seedBlocks, '--transport', 'tcp'])
       const repo = join(seeded.work, `leech-${c.mode}`)
       const out = join(seeded.work, `out-${c.mode}`)
       try {

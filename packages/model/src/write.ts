@@ -10,6 +10,7 @@
  * @module
  */
 
+import { randomUUID } from 'node:crypto'
 import { logger } from '@libp2p/logger'
 import { CustomProgressEvent } from 'progress-events'
 import { DEFAULT_FILE_CONCURRENCY, DEFAULT_READ_SIZE } from './constants.js'
@@ -64,6 +65,12 @@ export type ImportProgressEvents =
 /** Options of {@link writeImport}. */
 export interface WriteOptions extends ProgressOptions<ImportProgressEvents> {
   signal?: AbortSignal
+  /**
+   * Key prefix of the data files the leaves are placed in, in a model-shaped store: file `path`
+   * of the plan goes to data file `<placeKey>/<path>` laid out as the file (one copy of each
+   * byte, positional writes). @default a fresh `add:<uuid>` (stores without placements ignore it)
+   */
+  placeKey?: string
 }
 
 /** Result of {@link writeImport} (and of `importModel`). */
@@ -105,6 +112,7 @@ export async function writeImport (plan: ImportPlan, blockstore: BlockSink, opti
   let totalBytes = 0
   let blocks = 0
   const fileRoots = new Map<string, { cid: CID, tsize: number }>()
+  const placeKey = options.placeKey ?? `add:${randomUUID()}`
   await mapLimit(plan.files, DEFAULT_FILE_CONCURRENCY, async (file) => {
     signal?.throwIfAborted()
     options.onProgress?.(new CustomProgressEvent<ImportFileDetail>('tensorswap:import:file', { path: file.path, size: file.size, format: file.format, tensors: file.pieces.length }))
@@ -120,6 +128,7 @@ export async function writeImport (plan: ImportPlan, blockstore: BlockSink, opti
         signal,
         maxChildrenPerNode: plan.maxChildrenPerNode,
         readSize: Math.max(DEFAULT_READ_SIZE, plan.chunkSize),
+        placeIn: { key: `${placeKey}/${file.path}` },
         onBytes: (done) => {
           totalBytes += done - reported
           reported = done

@@ -6,7 +6,7 @@
  * @module
  */
 import { openRepo, resolveRepoPath, exportCar, importCar } from '@tensorswap/blockstore'
-import { exportModel, importModel, readManifest } from '@tensorswap/model'
+import { exportModel, importModel, modelPlacement, readManifest } from '@tensorswap/model'
 import { isPeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -467,11 +467,18 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
         if (peers.length < found.providers.length) log('%d of %d providers found disconnected before the fetch', found.providers.length - peers.length, found.providers.length)
         if (peers.length === 0 && localFetch == null) throw new NoProvidersError(root.toString(), found.searchedMs, 'every provider found disconnected before the fetch')
       }
-      const fetch = localFetch != null
-        ? localFetch
-        : viaGateways
-        ? await fetchWithGateways(root, peers ?? [], options.gatewaySources ?? [], options)
-        : await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers, progressTimeoutMs: options.progressTimeoutMs })
+      // the model-shaped store lays each file's leaves out as the file (src/placement.ts of the model package)
+      const unhint = repo.blockstore.addHints?.(modelPlacement(root))
+      let fetch: SessionResult
+      try {
+        fetch = localFetch != null
+          ? localFetch
+          : viaGateways
+          ? await fetchWithGateways(root, peers ?? [], options.gatewaySources ?? [], options)
+          : await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers, progressTimeoutMs: options.progressTimeoutMs })
+      } finally {
+        unhint?.()
+      }
       const seconds = (performance.now() - started) / 1000
       // a DAG that is not UnixFS under its root is fetched all the same, just not recorded
       await recordAndProvide(root, options.signal).catch((err) => { log.error('%c not recorded as a provided root - %e', root, err) })
