@@ -207,6 +207,7 @@ export class ModelStore extends BaseBlockstore {
   #committing: Promise<void> | undefined
   #failure: Error | undefined
   #open = false
+  #commits = 0
 
   /**
    * @param dir - the store directory (`<repo>/store`)
@@ -432,6 +433,11 @@ export class ModelStore extends BaseBlockstore {
     let n = this.#index.size
     for (const k of this.#pending.keys()) if (!this.#index.has(k)) n++
     return n
+  }
+
+  /** Commits made since open (each: one fdatasync per file written, one leveldb batch). */
+  get commits (): number {
+    return this.#commits
   }
 
   /** put many: sequential puts, yields each CID once written. */
@@ -715,6 +721,7 @@ export class ModelStore extends BaseBlockstore {
         bytes += loc.length
       }
       this.#pendingBytes -= bytes
+      this.#commits++
       log.trace('committed %d blocks (%d bytes), %d files synced', entries.length, bytes, files.length + (logDirty ? 1 : 0))
     }, (err: any) => {
       // nothing of this batch is durable: forget its blocks (a resumed fetch gets them again)
