@@ -14,8 +14,8 @@ import { storeBytes, storedBlocks } from '../helpers/store.js'
 import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
 
 /** Wait until the fetching child has written `bytes` into its store (or exited), then `settleMs` more (a commit). */
-async function waitStored (child: { exitCode: number | null }, repo: string, bytes: number, settleMs: number): Promise<void> {
-  while (child.exitCode == null && await storeBytes(repo) < bytes) await new Promise(resolve => setTimeout(resolve, 20))
+async function waitStored (child: { exitCode: number | null }, repo: string, out: string, bytes: number, settleMs: number): Promise<void> {
+  while (child.exitCode == null && await storeBytes(repo, out) < bytes) await new Promise(resolve => setTimeout(resolve, 20))
   await new Promise(resolve => setTimeout(resolve, settleMs))
 }
 
@@ -74,7 +74,7 @@ describe('serve + get between two processes (real model)', () => {
     const child = spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'tcp')], { stdio: 'ignore' })
     const exited = new Promise(resolve => child.once('exit', resolve))
     // a commit (DEFAULT_STORE_BATCH_MS) after the first MiB, so some blocks are durable
-    await waitStored(child, repo, 1 << 20, 300)
+    await waitStored(child, repo, out, 1 << 20, 300)
     child.kill('SIGKILL')
     await exited
     const before = await storedBlocks(repo)
@@ -92,7 +92,7 @@ describe('serve + get between two processes (real model)', () => {
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
     const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
     // Ctrl-C exits at once: what the last commit (DEFAULT_STORE_BATCH_MS) made durable stays
-    await waitStored(child, repo, 1 << 20, 300)
+    await waitStored(child, repo, out, 1 << 20, 300)
     assert.equal(child.exitCode, null, 'still fetching when interrupted')
     child.kill('SIGINT')
     assert.equal(await exited, 130, stderr)

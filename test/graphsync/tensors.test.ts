@@ -270,7 +270,7 @@ describe('get --tensors: resume after the fetching process is killed (blazepose-
       const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' })
       const exited = new Promise(resolve => child.once('exit', resolve))
       // a commit (DEFAULT_STORE_BATCH_MS) after the first MiB, so some blocks are durable
-      while (child.exitCode == null && await storeBytes(repo) < 1 << 20) await new Promise(resolve => setTimeout(resolve, 10))
+      while (child.exitCode == null && await storeBytes(repo, out) < 1 << 20) await new Promise(resolve => setTimeout(resolve, 10))
       await new Promise(resolve => setTimeout(resolve, 300))
       child.kill('SIGKILL')
       await exited

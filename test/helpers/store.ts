@@ -23,9 +23,18 @@ export async function storedBlocks (repo: string): Promise<number> {
   }
 }
 
-/** Bytes in the store's files (data files and the small-block log), indexed or not: readable while another process holds the repo. */
-export async function storeBytes (repo: string): Promise<number> {
+/**
+ * Bytes in the store's files (data files and the small-block log), indexed or not, plus the
+ * files under `output` (a `get -o` writes leaves straight into them): readable while another
+ * process holds the repo.
+ */
+export async function storeBytes (repo: string, output?: string): Promise<number> {
   let n = 0
+  if (output != null) {
+    for (const e of await readdir(output, { recursive: true, withFileTypes: true }).catch(() => [])) {
+      if (e.isFile()) n += (await stat(join(e.parentPath, e.name)).catch(() => ({ size: 0 }))).size
+    }
+  }
   const dir = join(repo, 'store')
   for (const name of ['small.log', ...(await readdir(join(dir, 'data')).catch(() => [] as string[])).map(f => join('data', f))]) {
     n += (await stat(join(dir, name)).catch(() => ({ size: 0 }))).size

@@ -82,6 +82,12 @@ export interface Placement {
   file: DataFileRef
   /** Bytes from the start of the data file, or a function of the block length giving it. */
   offset: number | ((length: number) => number)
+  /**
+   * The bytes are already there (`add --no-copy`: the source file itself): record the place,
+   * write nothing. Only for a file outside the store (`file.path`) the caller has just read the
+   * block from.
+   */
+  present?: boolean
 }
 
 /** `put` options of {@link ModelStore}: an optional {@link Placement} for the block. */
@@ -197,6 +203,8 @@ export class ModelStore extends BaseBlockstore {
   readonly #files = new Map<number, FileState>()
   readonly #fileByKey = new Map<string, number>()
   readonly #newFiles = new Set<number>()
+  /** Files to re-stat at the next commit without syncing (referenced in place, `present`). */
+  readonly #statOnly = new Set<number>()
   readonly #hints = new Set<PlacementHints>()
   readonly #placements = new Map<string, Placement>()
   #nextFileId = 1
@@ -428,6 +436,63 @@ export class ModelStore extends BaseBlockstore {
     await this.flush()
   }
 
+  /**
+   * Write `bytes` at `offset` of data file `ref` without indexing them (the blocks they hold are
+   * stored elsewhere already): how an export fills a write-once output file with the leaves that
+   * were not fetched into it (a leaf repeated in the file, blocks that were already in the
+   * repo). Blocks indexed in that range of the file are dropped first (they were misplaced).
+   *
+   * @throws PutFailedError - the write failed, naming the file
+   */
+  async fill (ref: DataFileRef, offset: number, bytes: Uint8Array): Promise<void> {
+    this.#throwFailure()
+    const f = this.#fileFor(ref)
+    this.#dropRange(f, offset, offset + bytes.byteLength)
+    try {
+      await writeAt(await this.#handle(f, true), bytes, offset)
+    } catch (err: any) {
+      throw putFailed(`cannot write to ${f.file}: ${String(err.message)}`, err)
+    }
+    f.dirty = true
+    f.ours = true
+  }
+
+  /**
+   * Make data file `ref` exactly `size` bytes (blocks indexed past the end are dropped), commit
+   * everything, then rename it to `to` (absolute): a finished `NAME.part` becoming `NAME`. The
+   * blocks in it stay indexed, now in `to`, which the store does not own.
+   *
+   * @throws PutFailedError - truncate, sync, rename or the commit failed
+   */
+  async finishFile (ref: DataFileRef, size: number, to: string): Promise<void> {
+    const f = this.#fileFor(ref)
+    this.#dropRange(f, size, Infinity)
+    try {
+      const h = await this.#handle(f, true)
+      await h.truncate(size)
+      f.dirty = true
+      f.ours = true
+      await this.flush()
+      await fs.rename(f.file, to)
+    } catch (err: any) {
+      if (err.name === 'PutFailedError') throw err
+      throw putFailed(`cannot finish ${f.file} as ${to}: ${String(err.message)}`, err)
+    }
+    f.file = path.resolve(to)
+    f.record.external = f.file
+    this.#fileByKey.set(f.record.key, f.id)
+    this.#newFiles.add(f.id)
+    await this.flush()
+  }
+
+  /** Data file `ref` as the store knows it: its id (use with {@link locate}) and absolute path. */
+  fileOf (ref: DataFileRef): { id: number, path: string } | undefined {
+    const id = this.#fileByKey.get(ref.key)
+    const f = id == null ? undefined : this.#files.get(id)
+    if (f == null || (f.record.external ?? undefined) !== (ref.path != null ? path.resolve(ref.path) : undefined)) return undefined
+    return { id: f.id, path: f.file }
+  }
+
   /** Blocks in the index (committed or pending). */
   get blocks (): number {
     let n = this.#index.size
@@ -491,6 +556,10 @@ export class ModelStore extends BaseBlockstore {
       log('%s: [%d, %d) of %s is taken: block goes to the log', k, range[0], range[1], f.file)
       return undefined
     }
+    if (placement.present === true && f.record.external != null) {
+      this.#statOnly.add(f.id)
+      return { file: f.id, offset, length: block.byteLength }
+    }
     try {
       const handle = await this.#handle(f, true)
       await writeAt(handle, block, offset)
@@ -520,7 +589,7 @@ export class ModelStore extends BaseBlockstore {
     const id = this.#fileByKey.get(ref.key)
     if (id != null) {
       const f = this.#files.get(id) as FileState
-      if ((f.record.external ?? undefined) === ref.path) return f
+      if ((f.record.external ?? undefined) === (ref.path != null ? path.resolve(ref.path) : undefined)) return f
       // the same key at another path: a new record replaces the old one's key
     }
     const f = this.#addFile(this.#nextFileId, { key: ref.key, ...(ref.path != null ? { external: path.resolve(ref.path) } : {}) })
@@ -651,6 +720,17 @@ export class ModelStore extends BaseBlockstore {
     }
   }
 
+  /** Drop every block indexed in `[start, end)` of file `f`. */
+  #dropRange (f: FileState, start: number, end: number): void {
+    if (!f.ranges.some(r => r[0] < end && r[1] > start)) return
+    for (const [k, loc] of [...this.#pending, ...this.#index]) {
+      if (loc.file === f.id && loc.offset < end && loc.offset + loc.length > start) {
+        log('%s in [%d, %d) of %s is overwritten: dropped', k, loc.offset, loc.offset + loc.length, f.file)
+        this.#drop(k)
+      }
+    }
+  }
+
   #release (loc: BlockLocation): void {
     if (loc.file === LOG_FILE) return
     const f = this.#files.get(loc.file)
@@ -683,8 +763,9 @@ export class ModelStore extends BaseBlockstore {
     const tombstones = [...this.#tombstones]
     this.#tombstones.clear()
     const files = [...this.#files.values()].filter(f => f.dirty)
-    const newFiles = [...this.#newFiles]
+    const newFiles = [...this.#newFiles, ...this.#statOnly]
     this.#newFiles.clear()
+    this.#statOnly.clear()
     const logDirty = this.#logDirty
     this.#logDirty = false
     for (const f of files) { f.dirty = false; f.syncing++ }
@@ -699,8 +780,8 @@ export class ModelStore extends BaseBlockstore {
       const touched = new Set<number>([...files.map(f => f.id), ...newFiles])
       for (const id of touched) {
         const f = this.#files.get(id) as FileState
-        if (f.handle != null) {
-          const st = await f.handle.stat({ bigint: true })
+        const st = f.handle != null ? await f.handle.stat({ bigint: true }) : await fs.stat(f.file, { bigint: true }).catch(() => undefined)
+        if (st != null) {
           f.record.size = Number(st.size)
           f.record.mtimeNs = st.mtimeNs.toString()
         }

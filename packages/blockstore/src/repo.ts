@@ -17,7 +17,7 @@ import { FsBlockstore } from './fs-blockstore.js'
 import { ModelStore } from './model-store.js'
 import { verifyBlock } from './verify.js'
 import type { SizedBlockstore } from './fs-blockstore.js'
-import type { BlockLocation, ModelStoreInit, PlacementHints, PlaceOptions, StoredRead, StoreDb } from './model-store.js'
+import type { BlockLocation, DataFileRef, ModelStoreInit, PlacementHints, PlaceOptions, StoredRead, StoreDb } from './model-store.js'
 import type { AbortOptions, PrivateKey } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Blockstore } from 'interface-blockstore'
@@ -55,6 +55,14 @@ export class RepoBlockstore extends IdentityBlockstore implements SizedBlockstor
   async flush (): Promise<void> { await this.store.flush() }
   /** See {@link ModelStore.locate}. */
   locate (cid: CID): BlockLocation | undefined { return this.store.locate(cid) }
+  /** See {@link ModelStore.dataFile}. */
+  dataFile (id: number): { key: string, path: string, external: boolean } | undefined { return this.store.dataFile(id) }
+  /** See {@link ModelStore.fileOf}. */
+  fileOf (ref: DataFileRef): { id: number, path: string } | undefined { return this.store.fileOf(ref) }
+  /** See {@link ModelStore.fill}. */
+  async fill (ref: DataFileRef, offset: number, bytes: Uint8Array): Promise<void> { await this.store.fill(ref, offset, bytes) }
+  /** See {@link ModelStore.finishFile}. */
+  async finishFile (ref: DataFileRef, size: number, to: string): Promise<void> { await this.store.finishFile(ref, size, to) }
   /** See {@link ModelStore.readStored}. */
   async readStored (cid: CID, options?: AbortOptions): Promise<StoredRead | undefined> { return await this.store.readStored(cid, options) }
 }

@@ -19,13 +19,14 @@
  * @module
  */
 
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { base32upper } from 'multiformats/bases/base32'
 import * as raw from 'multiformats/codecs/raw'
 import { MANIFEST_FORMAT } from './constants.js'
+import { PART_SUFFIX } from './export.js'
 import { validateManifest } from './manifest.js'
 import { isSafeName } from './unixfs-read.js'
 import type { DataFileRef, Placement, PlacementHints } from '@tensorswap/blockstore'
@@ -38,6 +39,27 @@ export interface ModelPlacementInit {
    * same data files, so a resumed fetch writes into the files it started. @default the root CID
    */
   key?: string
+  /**
+   * Write-once output (`get -o DIR`): the leaves go straight into the output files, as
+   * `DIR/<path>.part` (files the store does not own; `exportModel` finishes them), keyed by
+   * {@link outputFileKey}. Absent: data files inside the store.
+   */
+  dir?: string
+}
+
+/**
+ * The data file of file `rel` (its path under the output directory) of an export of `root`
+ * into `dir`: key `<root>:<dir>/<rel>` and path `<dir>/<rel>.part`. Shared by the placement of a
+ * `get -o DIR` and `exportModel`, which finishes these files.
+ */
+export function outputFileKey (root: CID, dir: string, rel: string): DataFileRef {
+  const abs = resolve(dir)
+  return { key: `${root.toString()}:${abs}/${rel}`, path: join(abs, rel) + PART_SUFFIX }
+}
+
+/** The file name a single-file root is exported as: the manifest's name when it is a safe file name, else the root CID (as `exportModel`). */
+export function singleFileName (root: CID, manifestName?: string): string {
+  return manifestName !== undefined && isSafeName(manifestName) ? manifestName : root.toString()
 }
 
 /** What is known about a block that may tell where others go. */
@@ -59,7 +81,8 @@ export function modelPlacement (root: CID, init: ModelPlacementInit = {}): Place
   const prefix = init.key ?? root.toString()
   const known = new Map<string, Known>()
   const keyOf = (cid: CID): string => base32upper.baseEncode(cid.multihash.bytes)
-  const fileRef = (p: string): DataFileRef => ({ key: `${prefix}/${p}` })
+  let single = singleFileName(root)
+  const fileRef = (p: string): DataFileRef => init.dir != null ? outputFileKey(root, init.dir, p === '' ? single : p) : { key: `${prefix}/${p}` }
   known.set(keyOf(root), { path: '', offset: 0 })
   const out = (cid: CID, file: string, offset: Placement['offset']): { cid: CID, placement: Placement } => ({ cid, placement: { file: fileRef(file), offset } })
 
@@ -71,6 +94,7 @@ export function modelPlacement (root: CID, init: ModelPlacementInit = {}): Place
         const value: any = dagCbor.decode(bytes)
         if (value?.format !== MANIFEST_FORMAT) return undefined
         const manifest = validateManifest(value, `manifest ${cid.toString()}`)
+        single = singleFileName(root, manifest.name)
         const places: Array<{ cid: CID, placement: Placement }> = []
         if (manifest.files.code === raw.code) places.push(out(manifest.files, '', 0))
         else known.set(keyOf(manifest.files), { path: '', offset: 0 })

@@ -93,6 +93,12 @@ export interface GetOptions {
   /** Write the files byte-exact into this directory after the fetch. */
   output?: string
   /**
+   * Fetch leaves straight into their place in the files of this directory (`NAME.part`, the
+   * model package's `modelPlacement` with `dir`), for an `exportModel` into it afterwards that
+   * then writes only what is not already there (write once). Defaults to `output`.
+   */
+  placeInto?: string
+  /**
    * Trustless gateway base URLs (`http://host:port`) to fetch from: alone, or as the fallback
    * for blocks no peer in `peers` has. Every block is verified either way.
    */
@@ -468,7 +474,8 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
         if (peers.length === 0 && localFetch == null) throw new NoProvidersError(root.toString(), found.searchedMs, 'every provider found disconnected before the fetch')
       }
       // the model-shaped store lays each file's leaves out as the file (src/placement.ts of the model package)
-      const unhint = repo.blockstore.addHints?.(modelPlacement(root))
+      const placeInto = options.placeInto ?? options.output
+      const unhint = repo.blockstore.addHints?.(modelPlacement(root, placeInto != null ? { dir: placeInto } : {}))
       let fetch: SessionResult
       try {
         fetch = localFetch != null

@@ -125,6 +125,8 @@ async function getAll (node: TensorSwapNode, root: CID, opts: GetCommandOptions,
   const result = await node.get(root, {
     signal,
     peers,
+    // write once: leaves go straight into DIR/NAME.part, which writeFiles then finishes in place
+    placeInto: opts.output,
     gatewaySources: opts.gatewaySource,
     progressTimeoutMs,
     onProgress: (evt) => {
