@@ -48,6 +48,7 @@ program.command('add')
   .description('import a model file or directory; prints the root CID last')
   .argument('<path>', 'file or directory')
   .option('--name <name>', 'model name stored in the manifest')
+  .option('--no-copy', 'reference the files in place instead of copying them into the repo (re-checked on every read)')
   .action(async (path: string, _o, cmd: Command) => { await (await import('./commands/add.js')).add(path, opts(cmd)) })
 
 program.command('ls')

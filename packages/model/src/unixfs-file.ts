@@ -144,6 +144,8 @@ export interface WriteFileOptions {
    * the file itself. Absent: plain puts.
    */
   placeIn?: DataFileRef
+  /** The leaves are already in `placeIn` (its `path` is the source file: `add --no-copy`). */
+  present?: boolean
 }
 
 /**
@@ -187,7 +189,7 @@ export async function writeFileDag (sink: BlockSink, reader: ByteReader, leaves:
       return { leaf, bytes, cid: rawCid(bytes) }
     })
     const placeIn = options.placeIn
-    await Promise.all(stored.map(async ({ leaf, cid, bytes }) => sink.put(cid, bytes, placeIn == null ? { signal: options.signal } : { signal: options.signal, placement: { file: placeIn, offset: leaf.start } })))
+    await Promise.all(stored.map(async ({ leaf, cid, bytes }) => sink.put(cid, bytes, placeIn == null ? { signal: options.signal } : { signal: options.signal, placement: { file: placeIn, offset: leaf.start, present: options.present } })))
     for (const { leaf, bytes, cid } of stored) {
       blocks++
       await builder.addLeaf(cid, bytes.byteLength)

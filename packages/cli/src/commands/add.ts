@@ -25,7 +25,7 @@ async function totalBytes (path: string): Promise<number> {
  * `--quiet`, for `$(tensorswap add -q DIR)`); `--json`: `{root, filesRoot, files, tensors,
  * bytes, blocks, blocksStored, blocksLocal, seconds, MBps}` (src/summary.ts).
  */
-export async function add (path: string, opts: GlobalOptions & { name?: string }): Promise<void> {
+export async function add (path: string, opts: GlobalOptions & { name?: string, copy?: boolean }): Promise<void> {
   const total = await totalBytes(path)
   await withRepo(opts, async (repo) => {
     const bar = byteProgress(opts, 'import')
@@ -34,6 +34,8 @@ export async function add (path: string, opts: GlobalOptions & { name?: string }
     const sink = countingSink(repo.blockstore)
     const result = await importModel(sink, path, {
       name: opts.name,
+      // --no-copy: leaves stay in the source files, the repo records where (re-checked on read)
+      noCopy: opts.copy === false,
       onProgress: (evt) => { feedProgress(bar, evt) }
     }).finally(() => bar.stop())
     // `serve` provides what this records (spec/tensorswap.md "Content routing")
