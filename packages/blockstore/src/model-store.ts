@@ -493,6 +493,75 @@ export class ModelStore extends BaseBlockstore {
     return { id: f.id, path: f.file }
   }
 
+  /**
+   * Forget every block `isLive` rejects, then give their space back: owned data files left with
+   * no block are removed, and the small-block log's live blocks are moved into a fresh owned
+   * data file (one commit) before the log is emptied. Files the store does not own are never
+   * touched (their index entries go). Crash-safe at every step: the index moves only by
+   * commits, and a file no record names is removed on open.
+   *
+   * @param isLive - by index key (base32 of the multihash)
+   * @returns blocks and bytes forgotten, disk bytes given back
+   * @throws PutFailedError - a write or commit failed (the store stays consistent)
+   */
+  async compact (isLive: (key: string) => boolean): Promise<{ blocks: number, bytes: number, diskBytes: number }> {
+    await this.flush()
+    let blocks = 0
+    let bytes = 0
+    for (const [k, loc] of [...this.#index]) {
+      if (this.#pending.has(k) || isLive(k)) continue
+      this.#drop(k)
+      blocks++
+      bytes += loc.length
+    }
+    await this.flush()
+    let diskBytes = 0
+    for (const f of [...this.#files.values()]) {
+      if (f.id === LOG_FILE || f.record.external != null || f.ranges.length > 0 || f.dirty || f.syncing > 0) continue
+      const h = f.handle
+      f.handle = undefined
+      await h?.close()
+      diskBytes += (await fs.stat(f.file).catch(() => ({ size: 0 }))).size
+      await this.#db.batch([{ type: 'del', key: FILE_PREFIX + String(f.id) }], { sync: this.#init.sync })
+      await fs.rm(f.file, { force: true })
+      this.#files.delete(f.id)
+      if (this.#fileByKey.get(f.record.key) === f.id) this.#fileByKey.delete(f.record.key)
+    }
+    const logLive = [...this.#index].filter(([, loc]) => loc.file === LOG_FILE)
+    const liveBytes = logLive.reduce((n, [, loc]) => n + loc.length, 0)
+    const logEnd = this.#logEnd
+    if (logEnd > liveBytes && this.#pending.size === 0) {
+      const target = this.#fileFor({ key: `log:${Date.now()}` })
+      let offset = 0
+      for (const [k, loc] of logLive) {
+        const got = await this.#readRaw(loc)
+        if (got.state === 'missing') { this.#drop(k); continue }
+        const cid = CID.createV1(CODEC_RAW, Digest.decode(base32upper.baseDecode(k)))
+        try {
+          verifyBlock(cid, got.bytes)
+        } catch (err) {
+          log.error('gc: log block %s is corrupt: dropped - %e', k, err)
+          this.#drop(k)
+          continue
+        }
+        const moved = await this.#writePlaced(k, got.bytes, { file: { key: target.record.key }, offset })
+        if (moved == null) throw new StoreFormatError(`gc: cannot place ${k} in ${target.file}`)
+        offset += loc.length
+        this.#pending.set(k, moved)
+        this.#pendingBytes += moved.length
+      }
+      await this.flush()
+      if (this.#logEnd === logEnd && ![...this.#pending.values(), ...this.#index.values()].some(l => l.file === LOG_FILE)) {
+        const h = (this.#files.get(LOG_FILE) as FileState).handle as fs.FileHandle
+        await h.truncate(0)
+        await h.datasync()
+        this.#logEnd = 0
+        diskBytes += logEnd - liveBytes
+      }
+    }
+    return { blocks, bytes, diskBytes }
+  }
+
   /** Blocks in the index (committed or pending). */
   get blocks (): number {
     let n = this.#index.size

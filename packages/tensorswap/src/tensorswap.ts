@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { openRepo, resolveRepoPath, exportCar, importCar } from '@tensorswap/blockstore'
+import { addPin, openRepo, resolveRepoPath, exportCar, importCar } from '@tensorswap/blockstore'
 import { exportModel, importModel, modelPlacement, readManifest } from '@tensorswap/model'
 import { isPeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
@@ -441,6 +441,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
 
     async add (path, options = {}) {
       const result = await importModel(repo.blockstore, path, options as ImportOptions)
+      await addPin(repo.datastore, result.root, { signal: options.signal })
       exchange.notifyNewBlock(result.root)
       await recordAndProvide(result.root, options.signal).catch((err) => { log.error('%c not recorded as a provided root - %e', result.root, err) })
       return result
@@ -487,6 +488,8 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
         unhint?.()
       }
       const seconds = (performance.now() - started) / 1000
+      // a fetched root is kept by gc (packages/blockstore/src/pins.ts)
+      await addPin(repo.datastore, root, { signal: options.signal })
       // a DAG that is not UnixFS under its root is fetched all the same, just not recorded
       await recordAndProvide(root, options.signal).catch((err) => { log.error('%c not recorded as a provided root - %e', root, err) })
       let exported: GetResult['export']

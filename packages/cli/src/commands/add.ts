@@ -5,6 +5,7 @@
 import { stat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { importModel } from '@tensorswap/model'
+import { addPin } from '@tensorswap/blockstore'
 import { recordProvidedRoot } from 'tensorswap/routing'
 import { byteProgress, printResult, type GlobalOptions } from '../output.js'
 import { countingSink, withRepo } from '../repo.js'
@@ -40,6 +41,7 @@ export async function add (path: string, opts: GlobalOptions & { name?: string, 
     }).finally(() => bar.stop())
     // `serve` provides what this records (spec/tensorswap.md "Content routing")
     await recordProvidedRoot(repo.datastore, repo.blockstore, result.root)
+    await addPin(repo.datastore, result.root)
     const seconds = (performance.now() - started) / 1000
     const tensors: JsonTensor[] = result.manifest.tensors.map(t => ({ name: t.name, file: t.file, dtype: t.dtype, shape: t.shape, bytes: t.length }))
     const root = result.root.toString()
