@@ -699,6 +699,14 @@ export class ModelStore extends BaseBlockstore {
     await h?.close()
   }
 
+  /** Stop using `f`'s cached handle (closed a moment later, so reads in flight finish). */
+  #dropHandle (f: FileState): void {
+    const h = f.handle
+    if (h == null || f.ours) return
+    f.handle = undefined
+    setTimeout(() => { void h.close().catch(() => {}) }, 1000).unref?.()
+  }
+
   /** Whether reads of `f` may skip hashing: ours, or its size and mtime are as recorded (rechecked now and then). */
   async #trusted (f: FileState): Promise<boolean> {
     if (f.ours) return true
@@ -711,10 +719,16 @@ export class ModelStore extends BaseBlockstore {
     } catch (err: any) {
       if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') throw err
       f.trust = 'doubt'
+      f.seen = undefined
+      this.#dropHandle(f)
       return false
     }
     const seen = `${st.size}/${st.mtimeNs}/${st.ino}`
-    if (seen !== f.seen) f.verified.clear()
+    if (seen !== f.seen) {
+      f.verified.clear()
+      // a file replaced or deleted under an open handle: read what is at the path now
+      if (f.seen != null) this.#dropHandle(f)
+    }
     f.seen = seen
     const ok = f.record.size === Number(st.size) && f.record.mtimeNs === st.mtimeNs.toString()
     if (!ok && f.trust !== 'doubt') log('data file %s changed under the store (size %d, was %s): its blocks are re-hashed on read', f.file, st.size, f.record.size)

@@ -162,6 +162,35 @@ describe('ModelStore', () => {
     }
   })
 
+  it('a file outside the store deleted or replaced while the store serves from it: missing within a second, never the old bytes', async () => {
+    const dir = await tmpDir()
+    try {
+      const { bytes, leaves } = fileOf(4, 4096)
+      const outside = path.join(dir, 'out', 'w.bin')
+      let repo = await openRepo(dir)
+      for (const l of leaves) await repo.blockstore.put(l.cid, l.bytes, { placement: { file: { key: 'o', path: outside }, offset: l.offset } })
+      await repo.close()
+      assert.ok((await fs.readFile(outside)).equals(bytes))
+      repo = await openRepo(dir)
+      try {
+        assert.deepEqual(await readAll(repo, leaves[0].cid), leaves[0].bytes, 'served from the file (its handle now open)')
+        // replaced by other bytes of the same size, then deleted
+        await fs.rm(outside)
+        await fs.writeFile(outside, randomBytes(bytes.byteLength))
+        await new Promise(resolve => setTimeout(resolve, 1100))
+        assert.equal(await readAll(repo, leaves[1].cid), 'NotFoundError', 'the new bytes do not hash to the CID')
+        await fs.rm(outside)
+        await new Promise(resolve => setTimeout(resolve, 1100))
+        assert.equal(await readAll(repo, leaves[2].cid), 'NotFoundError', 'deleted: not read through the old handle')
+        assert.equal(await repo.blockstore.has(leaves[3].cid), false)
+      } finally {
+        await repo.close()
+      }
+    } finally {
+      await rmDir(dir)
+    }
+  })
+
   it('an index entry past the end of its data file, or naming no file: missing, not a crash', async () => {
     const dir = await tmpDir()
     try {
