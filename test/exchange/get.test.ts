@@ -10,13 +10,18 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { BIN, runCli, runCliJson } from '../helpers/cli.js'
 import { copyHumanModel, digestTree } from '../helpers/model.js'
-import { storeBytes, storedBlocks } from '../helpers/store.js'
+import { indexLogBytes, storeBytes, storedBlocks } from '../helpers/store.js'
 import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
 
-/** Wait until the fetching child has written `bytes` into its store (or exited), then `settleMs` more (a commit). */
-async function waitStored (child: { exitCode: number | null }, repo: string, out: string, bytes: number, settleMs: number): Promise<void> {
+/**
+ * Wait until the fetching child has written `bytes` into its store and output (or exited), then
+ * until a commit of the index followed (its leveldb log grew by `indexBytes`, at most 5 s).
+ */
+async function waitStored (child: { exitCode: number | null }, repo: string, out: string, bytes: number, indexBytes: number): Promise<void> {
   while (child.exitCode == null && await storeBytes(repo, out) < bytes) await new Promise(resolve => setTimeout(resolve, 20))
-  await new Promise(resolve => setTimeout(resolve, settleMs))
+  const log0 = await indexLogBytes(repo)
+  const deadline = Date.now() + 5000
+  while (child.exitCode == null && Date.now() < deadline && await indexLogBytes(repo) < log0 + indexBytes) await new Promise(resolve => setTimeout(resolve, 20))
 }
 
 describe('serve + get between two processes (real model)', () => {
@@ -73,8 +78,8 @@ describe('serve + get between two processes (real model)', () => {
     const out = join(work, 'out-resume')
     const child = spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'tcp')], { stdio: 'ignore' })
     const exited = new Promise(resolve => child.once('exit', resolve))
-    // a commit (DEFAULT_STORE_BATCH_MS) after the first MiB, so some blocks are durable
-    await waitStored(child, repo, out, 1 << 20, 300)
+    // a commit of several index entries after the first MiB, so some blocks are durable
+    await waitStored(child, repo, out, 1 << 20, 500)
     child.kill('SIGKILL')
     await exited
     const before = await storedBlocks(repo)
@@ -92,7 +97,7 @@ describe('serve + get between two processes (real model)', () => {
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
     const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
     // Ctrl-C exits at once: what the last commit (DEFAULT_STORE_BATCH_MS) made durable stays
-    await waitStored(child, repo, out, 1 << 20, 300)
+    await waitStored(child, repo, out, 1 << 20, 500)
     assert.equal(child.exitCode, null, 'still fetching when interrupted')
     child.kill('SIGINT')
     assert.equal(await exited, 130, stderr)

@@ -42,6 +42,16 @@ export async function storeBytes (repo: string, output?: string): Promise<number
   return n
 }
 
+/** Bytes of the repo's leveldb write-ahead logs: they grow with each commit of the store's index (readable while another process holds the repo). */
+export async function indexLogBytes (repo: string): Promise<number> {
+  let n = 0
+  const dir = join(repo, 'datastore')
+  for (const f of (await readdir(dir).catch(() => [] as string[])).filter(f => f.endsWith('.log'))) {
+    n += (await stat(join(dir, f)).catch(() => ({ size: 0 }))).size
+  }
+  return n
+}
+
 /** Copy every block of a (closed) repo into a flat FsBlockstore at `dir` (for helpers that read blocks while the repo is served). */
 export async function copyBlocks (repo: string, dir: string): Promise<string> {
   const r = await openRepo(repo, { create: false })
