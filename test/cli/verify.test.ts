@@ -10,17 +10,14 @@ import { after, before, describe, it } from 'node:test'
 import { runCli, runCliJson } from '../helpers/cli.js'
 import { copyHumanModel } from '../helpers/model.js'
 
-/** The largest block file in a repo (a raw leaf of the model). */
+/** The largest data file of a repo's store (a file of the model, laid out as itself). */
 async function largestBlockFile (repo: string): Promise<string> {
   let best = ''
   let size = -1
-  const dir = join(repo, 'blocks')
-  for (const shard of await readdir(dir, { withFileTypes: true })) {
-    if (!shard.isDirectory() || shard.name.startsWith('.')) continue
-    for (const f of await readdir(join(dir, shard.name))) {
-      const s = (await stat(join(dir, shard.name, f))).size
-      if (s > size) { size = s; best = join(dir, shard.name, f) }
-    }
+  const dir = join(repo, 'store', 'data')
+  for (const f of await readdir(dir)) {
+    const s = (await stat(join(dir, f))).size
+    if (s > size) { size = s; best = join(dir, f) }
   }
   return best
 }

@@ -39,7 +39,7 @@ describe('fail-over between two seeders (each in its own process)', () => {
 
   it('a seeder killed mid-transfer: the rest comes from the other, blocks already received are kept', async () => {
     // the first seeder answers 3 wants with real blocks, then goes silent and is killed
-    const first = await startHostile(['--mode', 'serve', '--blocks', join(seeded.seedRepo, 'blocks'), '--hold-after', '3', '--transport', 'tcp'])
+    const first = await startHostile(['--mode', 'serve', '--blocks', seeded.seedBlocks, '--hold-after', '3', '--transport', 'tcp'])
     const repo = join(seeded.work, 'leech-killed')
     const out = join(seeded.work, 'out-killed')
     try {

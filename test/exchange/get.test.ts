@@ -4,22 +4,24 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { BIN, runCli, runCliJson } from '../helpers/cli.js'
 import { copyHumanModel, digestTree } from '../helpers/model.js'
+import { indexLogBytes, storeBytes, storedBlocks } from '../helpers/store.js'
 import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
 
-async function countBlocks (repo: string): Promise<number> {
-  let n = 0
-  const dir = join(repo, 'blocks')
-  for (const shard of await readdir(dir).catch(() => [] as string[])) {
-    if (shard.startsWith('.')) continue
-    n += (await readdir(join(dir, shard)).catch(() => [] as string[])).length
-  }
-  return n
+/**
+ * Wait until the fetching child has written `bytes` into its store and output (or exited), then
+ * until a commit of the index followed (its leveldb log grew by `indexBytes`, at most 5 s).
+ */
+async function waitStored (child: { exitCode: number | null }, repo: string, out: string, bytes: number, indexBytes: number): Promise<void> {
+  while (child.exitCode == null && await storeBytes(repo, out) < bytes) await new Promise(resolve => setTimeout(resolve, 20))
+  const log0 = await indexLogBytes(repo)
+  const deadline = Date.now() + 5000
+  while (child.exitCode == null && Date.now() < deadline && await indexLogBytes(repo) < log0 + indexBytes) await new Promise(resolve => setTimeout(resolve, 20))
 }
 
 describe('serve + get between two processes (real model)', () => {
@@ -76,10 +78,11 @@ describe('serve + get between two processes (real model)', () => {
     const out = join(work, 'out-resume')
     const child = spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'tcp')], { stdio: 'ignore' })
     const exited = new Promise(resolve => child.once('exit', resolve))
-    while (child.exitCode == null && await countBlocks(repo) < 5) await new Promise(resolve => setTimeout(resolve, 20))
+    // a commit of several index entries after the first MiB, so some blocks are durable
+    await waitStored(child, repo, out, 1 << 20, 500)
     child.kill('SIGKILL')
     await exited
-    const before = await countBlocks(repo)
+    const before = await storedBlocks(repo)
     assert.ok(before >= 5, `some blocks stored before the kill (${before})`)
     const summary = await runCliJson(['--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'quic')])
     assert.ok(summary.blocksLocal >= before - 1, `blocks found locally (${summary.blocksLocal}) >= blocks stored before the kill (${before})`)
@@ -93,7 +96,8 @@ describe('serve + get between two processes (real model)', () => {
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
     const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
-    while (child.exitCode == null && await countBlocks(repo) < 5) await new Promise(resolve => setTimeout(resolve, 20))
+    // Ctrl-C exits at once: what the last commit (DEFAULT_STORE_BATCH_MS) made durable stays
+    await waitStored(child, repo, out, 1 << 20, 500)
     assert.equal(child.exitCode, null, 'still fetching when interrupted')
     child.kill('SIGINT')
     assert.equal(await exited, 130, stderr)

@@ -12,18 +12,17 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { copyFile, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises'
+import { mkdtemp, open, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { BLOCKS_DIR, FsBlockstore } from '@tensorswap/blockstore'
-import { base32upper } from 'multiformats/bases/base32'
+import { getBlockUnverified, openRepo } from '@tensorswap/blockstore'
 import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
 import { BIN, runCli, runCliJson } from '../helpers/cli.js'
 import { copyHumanModel, digestTree, writeRealWeightsFile } from '../helpers/model.js'
 import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
+import { storeBytes, storedBlocks } from '../helpers/store.js'
 
 const MiB = 1024 * 1024
 /** A well-formed peer id (nothing listens for it). */
@@ -41,17 +40,30 @@ async function freePort (): Promise<number> {
   })
 }
 
-/** Block files in a repo. */
-async function blockFiles (repo: string): Promise<string[]> {
-  const dir = join(repo, BLOCKS_DIR)
-  const out: string[] = []
-  for (const shard of await readdir(dir).catch(() => [] as string[])) {
-    if (shard.startsWith('.') || shard === 'SHARDING' || shard.startsWith('_README')) continue
-    for (const name of await readdir(join(dir, shard)).catch(() => [] as string[])) {
-      if (name.endsWith('.data')) out.push(join(dir, shard, name))
+/** The largest raw leaf of a (closed) repo's store: its CID and where it is. */
+async function largestLeaf (repo: string): Promise<{ cid: CID, file: string, offset: number, length: number }> {
+  const r = await openRepo(repo, { create: false })
+  try {
+    let best: { cid: CID, file: string, offset: number, length: number } | undefined
+    for await (const { cid } of r.blockstore.getAll()) {
+      const loc = r.blockstore.locate(cid)
+      if (loc == null || loc.file === 0) continue
+      if (best == null || loc.length > best.length) best = { cid, file: r.blockstore.dataFile(loc.file)?.path as string, offset: loc.offset, length: loc.length }
     }
+    return best as { cid: CID, file: string, offset: number, length: number }
+  } finally {
+    await r.close()
   }
-  return out
+}
+
+/** Whether a (closed) repo's index holds `cid`, without reading it. */
+async function indexed (repo: string, cid: CID): Promise<boolean> {
+  const r = await openRepo(repo, { create: false })
+  try {
+    return r.blockstore.locate(cid) != null
+  } finally {
+    await r.close()
+  }
 }
 
 /** A running `tensorswap get`. */
@@ -72,9 +84,10 @@ function startGet (repo: string, root: string, out: string, peers: string[], ext
   return { child, stderr: () => stderr, stdout: () => stdout, exited }
 }
 
-/** Wait until the leecher's repo holds at least `n` blocks (it is making progress), or `get` ended. */
-async function untilBlocks (repo: string, n: number, get: Get): Promise<void> {
-  while (get.child.exitCode == null && (await blockFiles(repo)).length < n) await new Promise(resolve => setTimeout(resolve, 10))
+/** Wait until the leecher wrote at least `n` MiB (1 MiB leaves: it is making progress) and a commit passed, or `get` ended. */
+async function untilBlocks (repo: string, out: string, n: number, get: Get): Promise<void> {
+  while (get.child.exitCode == null && await storeBytes(repo, out) < n * MiB) await new Promise(resolve => setTimeout(resolve, 10))
+  await new Promise(resolve => setTimeout(resolve, 300))
   assert.equal(get.child.exitCode, null, `get ended before the seeder was stopped: ${get.stderr()}`)
 }
 
@@ -115,7 +128,7 @@ describe('a fetch never hangs: the only seeder goes away mid-transfer (separate 
       const repo = join(work, `leech-${signal}`)
       const get = startGet(repo, root, join(work, `out-${signal}`), [addr], ['--timeout', '5'])
       try {
-        await untilBlocks(repo, 3, get)
+        await untilBlocks(repo, join(work, `out-${signal}`), 3, get)
         await kill(seeder.child, signal)
         const stoppedAt = Date.now()
         const code = await get.exited
@@ -128,7 +141,7 @@ describe('a fetch never hangs: the only seeder goes away mid-transfer (separate 
         assert.match(lines[0] as string, /a re-run resumes/)
         // two deadlines of 5 s (plus tick and exit): bounded, not silent for ever
         assert.ok(waited < 30_000, `get took ${waited} ms after the seeder stopped`)
-        assert.ok((await blockFiles(repo)).length >= 3, 'blocks already stored stay')
+        assert.ok(await storedBlocks(repo) >= 3, 'blocks already stored stay')
       } finally {
         await kill(get.child, 'SIGKILL')
         await kill(seeder.child, 'SIGKILL')
@@ -145,15 +158,15 @@ describe('a fetch never hangs: the only seeder goes away mid-transfer (separate 
     const out = join(work, 'out-restart')
     const get = startGet(repo, root, out, [addr], ['--timeout', '5'])
     try {
-      await untilBlocks(repo, 3, get)
+      await untilBlocks(repo, out, 3, get)
       await kill(seeder.child, 'SIGKILL')
-      const before = (await blockFiles(repo)).length
+      const before = await storeBytes(repo, out)
       seeder = await startServe(seedRepo, listen)
       assert.equal(addrOf(seeder.ready, 'tcp'), addr, 'same address, same peer id')
       const code = await get.exited
       assert.equal(code, 0, get.stderr())
       assert.deepEqual(await digestTree(out), new Map([['weights.bin', (await digestTree(work)).get('weights.bin')]]))
-      assert.ok(before < (await blockFiles(repo)).length, 'blocks came after the restart')
+      assert.ok(before < await storeBytes(repo, out), 'blocks came after the restart')
     } finally {
       await kill(get.child, 'SIGKILL')
       await seeder.stop()
@@ -168,20 +181,23 @@ describe('a flipped byte in a seeder\'s stored block is never served (separate p
   let corruptRepo: string
   let honestRepo: string
   let flipped: CID
-  let flippedPath: string
+  let leaf: { cid: CID, file: string, offset: number, length: number }
 
   /** Put a copy of the flipped block with one byte flipped (in its middle) into the corrupt seeder's repo. */
+  /** Restore the flipped leaf from the honest repo, then flip the byte in its middle again (in its data file). */
   async function corruptIt (): Promise<void> {
-    const honestPath = join(honestRepo, flippedPath.slice(corruptRepo.length))
-    await copyFile(honestPath, flippedPath)
-    const size = (await stat(flippedPath)).size
-    const fh = await open(flippedPath, 'r+')
+    const honest = await openRepo(honestRepo, { create: false })
+    let bytes: Uint8Array
     try {
-      const at = Math.floor(size / 2)
-      const b = Buffer.alloc(1)
-      await fh.read(b, 0, 1, at)
-      b[0] = (b[0] as number) ^ 0xff
-      await fh.write(b, 0, 1, at)
+      bytes = await getBlockUnverified(honest.blockstore, flipped)
+    } finally {
+      await honest.close()
+    }
+    const fh = await open(leaf.file, 'r+')
+    try {
+      const copy = Buffer.from(bytes)
+      copy[copy.length >> 1] ^= 0xff
+      await fh.write(copy, 0, copy.length, leaf.offset)
     } finally {
       await fh.close()
     }
@@ -194,12 +210,9 @@ describe('a flipped byte in a seeder\'s stored block is never served (separate p
     honestRepo = join(work, 'honest')
     root = (await runCliJson(['--repo', corruptRepo, 'add', model])).root
     assert.equal((await runCliJson(['--repo', honestRepo, 'add', model])).root, root)
-    // the largest block file (a tensor chunk) is the one to flip a byte in
-    const files = await blockFiles(corruptRepo)
-    const sizes = await Promise.all(files.map(async f => (await stat(f)).size))
-    flippedPath = files[sizes.indexOf(Math.max(...sizes))] as string
-    const key = flippedPath.split('/').pop()?.slice(0, -'.data'.length) as string
-    flipped = CID.createV1(0x55, Digest.decode(base32upper.baseDecode(key)))
+    // the largest leaf (a tensor chunk) is the one to flip a byte in
+    leaf = await largestLeaf(corruptRepo)
+    flipped = leaf.cid
   })
   after(async () => { await rm(work, { recursive: true, force: true }) })
 
@@ -220,7 +233,7 @@ describe('a flipped byte in a seeder\'s stored block is never served (separate p
 
   it('with the corrupt seeder alone the get fails naming the block and the seeder, which no longer holds it', async () => {
     await corruptIt()
-    assert.equal(await new FsBlockstore(join(corruptRepo, BLOCKS_DIR)).has(flipped), true)
+    assert.equal(await indexed(corruptRepo, flipped), true)
     const corrupt = await startServe(corruptRepo, ['/ip4/127.0.0.1/tcp/0'])
     const addr = addrOf(corrupt.ready, 'tcp')
     let r
@@ -238,6 +251,6 @@ describe('a flipped byte in a seeder\'s stored block is never served (separate p
     assert.ok(CID.parse(named).multihash.bytes.every((b, i) => b === flipped.multihash.bytes[i]), `${named} is the flipped block ${flipped}`)
     assert.ok((lines[0] as string).includes(`${corrupt.ready.peerId} answered DONT_HAVE`), lines[0])
     assert.match(lines[0] as string, /no peer has a valid copy/)
-    assert.equal(await new FsBlockstore(join(corruptRepo, BLOCKS_DIR)).has(flipped), false, 'the corrupt copy was deleted')
+    assert.equal(await indexed(corruptRepo, flipped), false, 'the corrupt copy was dropped from the index')
   })
 })

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { BLOCKS_DIR, FsBlockstore, getVerifiedBlock } from '@tensorswap/blockstore'
+import { getVerifiedBlock, openRepo } from '@tensorswap/blockstore'
 import { CID } from 'multiformats/cid'
 
 /** Path of the compiled hostile peer script (test/helpers/hostile-peer.ts). */
@@ -128,11 +128,19 @@ export function startFetch (repo: string, root: string, peers: string[], output?
  * @throws `BlockHashMismatchError` when a stored block does not match its key
  */
 export async function verifiedBlockKeys (repo: string): Promise<Set<string>> {
-  const store = new FsBlockstore(join(repo, BLOCKS_DIR))
   const keys = new Set<string>()
-  for await (const { cid } of store.getAll()) {
-    await getVerifiedBlock(store, cid)
-    keys.add(cid.toString())
+  const r = await openRepo(repo, { create: false }).catch((err: Error) => {
+    if (err.name === 'RepoNotFoundError') return undefined
+    throw err
+  })
+  if (r == null) return keys
+  try {
+    for await (const { cid } of r.blockstore.getAll()) {
+      await getVerifiedBlock(r.blockstore, cid)
+      keys.add(cid.toString())
+    }
+  } finally {
+    await r.close()
   }
   return keys
 }

@@ -2,6 +2,7 @@
  * Long-running child processes for network tests: a `tensorswap serve` node and a Helia peer,
  * each in its own process, with their announced addresses.
  */
+import { copyBlocks } from './store.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -105,6 +106,8 @@ export interface SeededServe {
   model: string
   /** The seeder's repo. */
   seedRepo: string
+  /** The seed repo's blocks copied into a flat FsBlockstore directory (for hostile peers' `--blocks`). */
+  seedBlocks: string
   /** The imported root CID. */
   root: string
   seeder: Running<ServeReady>
@@ -126,6 +129,7 @@ export async function seededServe (prefix: string, modelName: string): Promise<S
   const model = await copyHumanModel(modelName, join(work, 'model'))
   const seedRepo = join(work, 'seed')
   const root = (await runCliJson(['--repo', seedRepo, 'add', model])).root
+  const seedBlocks = await copyBlocks(seedRepo, join(work, 'seed-blocks'))
   const seeder = await startServe(seedRepo)
   let stderr = ''
   let exit: string | undefined
@@ -135,6 +139,7 @@ export async function seededServe (prefix: string, modelName: string): Promise<S
     work,
     model,
     seedRepo,
+    seedBlocks,
     root,
     seeder,
     exit: () => exit,

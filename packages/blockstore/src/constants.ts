@@ -97,3 +97,34 @@ export const DEFAULT_LISTEN_ADDRS: readonly string[] = Object.freeze(['/ip4/0.0.
 
 /** File mode of the identity key: owner read/write only (as Kubo's and ssh's private keys). */
 export const IDENTITY_KEY_MODE = 0o600
+
+/** Name of the model-shaped store's directory in the repo (`ModelStore`). */
+export const STORE_DIR = 'store'
+
+/** Format of the model-shaped store (its index keys and values); recorded as `/store/version`. */
+export const STORE_FORMAT_VERSION = 1
+
+/**
+ * The store commits (fdatasync of the files written, then one index batch) once this many bytes
+ * were written since the last commit: 32 MiB, a few hundred ms of disk bandwidth, so a kill -9
+ * loses at most that much work and commits stay rare next to the writes they cover.
+ */
+export const DEFAULT_STORE_BATCH_BYTES = 32 * 1024 * 1024
+
+/** ... or once this many blocks were written since the last commit (small blocks: ~35 KB each). */
+export const DEFAULT_STORE_BATCH_BLOCKS = 4096
+
+/**
+ * ... or this long after the first uncommitted write, ms: a slow fetch still becomes durable
+ * several times a second, so a kill -9 never loses more than ~100 ms of it.
+ */
+export const DEFAULT_STORE_BATCH_MS = 100
+
+/** Data file handles the store keeps open at once (files being written stay open). */
+export const DEFAULT_STORE_OPEN_FILES = 64
+
+/**
+ * How long a data file's size/mtime check holds before reads check again, ms: a file edited
+ * under a running node is noticed within a second.
+ */
+export const DEFAULT_STORE_RECHECK_MS = 1000

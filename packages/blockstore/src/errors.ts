@@ -139,3 +139,20 @@ export class RepoNotFoundError extends Error {
     this.path = path
   }
 }
+
+/**
+ * The repo's store was written in a format this version does not read (another
+ * `STORE_FORMAT_VERSION`, or an index entry that does not decode). `.path` is the store directory
+ * when known. Nothing is changed: use the version that wrote it, or move the repo away.
+ */
+export class StoreFormatError extends Error {
+  static override name = 'StoreFormatError'
+  override name = 'StoreFormatError'
+  /** The store directory, when known. */
+  readonly path?: string
+
+  constructor (message: string, path?: string, options?: ErrorOptions) {
+    super(message, options)
+    this.path = path
+  }
+}

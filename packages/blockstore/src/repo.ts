@@ -11,11 +11,13 @@ import { logger } from '@libp2p/logger'
 import { IdentityBlockstore } from 'blockstore-core/identity'
 import { LevelDatastore } from 'datastore-level'
 import { Level } from 'level'
-import { DEFAULT_LISTEN_ADDRS, DEFAULT_REPO_DIRNAME, HASH_IDENTITY, IDENTITY_KEY_MODE, REPO_CONFIG_VERSION, REPO_PATH_ENV } from './constants.js'
+import { DEFAULT_LISTEN_ADDRS, DEFAULT_REPO_DIRNAME, HASH_IDENTITY, IDENTITY_KEY_MODE, REPO_CONFIG_VERSION, REPO_PATH_ENV, STORE_DIR } from './constants.js'
 import { InvalidRepoConfigError, RepoLockedError, RepoNotFoundError } from './errors.js'
 import { FsBlockstore } from './fs-blockstore.js'
+import { ModelStore } from './model-store.js'
+import { verifyBlock } from './verify.js'
 import type { SizedBlockstore } from './fs-blockstore.js'
-import type { FsBlockstoreInit } from './fs-blockstore.js'
+import type { BlockLocation, DataFileRef, ModelStoreInit, PlacementHints, PlaceOptions, StoredRead, StoreDb } from './model-store.js'
 import type { AbortOptions, PrivateKey } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Blockstore } from 'interface-blockstore'
@@ -23,20 +25,46 @@ import type { Datastore } from 'interface-datastore'
 
 const log = logger('tensorswap:blockstore:repo')
 
-/** The repo's blockstore: blockstore-core's `IdentityBlockstore` over an {@link FsBlockstore}, with its `size`. */
-class RepoBlockstore extends IdentityBlockstore implements SizedBlockstore {
-  readonly #blocks: FsBlockstore
+/**
+ * The repo's blockstore: blockstore-core's `IdentityBlockstore` over the {@link ModelStore}, with
+ * the store's extras (`size`, placement hints, `flush`, locations).
+ */
+export class RepoBlockstore extends IdentityBlockstore implements SizedBlockstore {
+  /** The store under the identity layer. */
+  readonly store: ModelStore
 
-  constructor (blocks: FsBlockstore) {
-    super(blocks)
-    this.#blocks = blocks
+  constructor (store: ModelStore) {
+    super(store)
+    this.store = store
   }
 
-  /** See {@link FsBlockstore.size}; an identity CID's block is its digest. */
+  /** {@link ModelStore.put} with its {@link PlaceOptions} (identity CIDs are not stored). */
+  override put (cid: CID, bytes: Uint8Array, options?: PlaceOptions): any {
+    return super.put(cid, bytes, options)
+  }
+
+  /** See {@link ModelStore.size}; an identity CID's block is its digest. */
   async size (cid: CID, options: AbortOptions = {}): Promise<number | undefined> {
     if (cid.multihash.code === HASH_IDENTITY) return cid.multihash.digest.byteLength
-    return await this.#blocks.size(cid, options)
+    return await this.store.size(cid, options)
   }
+
+  /** See {@link ModelStore.addHints}. */
+  addHints (hints: PlacementHints): () => void { return this.store.addHints(hints) }
+  /** See {@link ModelStore.flush}. */
+  async flush (): Promise<void> { await this.store.flush() }
+  /** See {@link ModelStore.locate}. */
+  locate (cid: CID): BlockLocation | undefined { return this.store.locate(cid) }
+  /** See {@link ModelStore.dataFile}. */
+  dataFile (id: number): { key: string, path: string, external: boolean } | undefined { return this.store.dataFile(id) }
+  /** See {@link ModelStore.fileOf}. */
+  fileOf (ref: DataFileRef): { id: number, path: string } | undefined { return this.store.fileOf(ref) }
+  /** See {@link ModelStore.fill}. */
+  async fill (ref: DataFileRef, offset: number, bytes: Uint8Array): Promise<void> { await this.store.fill(ref, offset, bytes) }
+  /** See {@link ModelStore.finishFile}. */
+  async finishFile (ref: DataFileRef, size: number, to: string): Promise<void> { await this.store.finishFile(ref, size, to) }
+  /** See {@link ModelStore.readStored}. */
+  async readStored (cid: CID, options?: AbortOptions): Promise<StoredRead | undefined> { return await this.store.readStored(cid, options) }
 }
 
 /** Name of the config file in the repo. */
@@ -67,8 +95,8 @@ export interface RepoConfig {
 export interface OpenRepoOptions {
   /** Abort opening (resources opened so far are closed). */
   signal?: AbortSignal
-  /** Options for the repo's {@link FsBlockstore}. */
-  blockstore?: FsBlockstoreInit
+  /** Options for the repo's {@link ModelStore} (batching). */
+  blockstore?: ModelStoreInit
   /** Config written when the repo has none yet (validated); defaults to {@link defaultRepoConfig}. */
   config?: RepoConfig
   /**
@@ -84,12 +112,12 @@ export interface Repo {
   /** Absolute repo path. */
   readonly path: string
   /**
-   * Block storage: an {@link FsBlockstore} at `<path>/blocks` behind blockstore-core's
+   * Block storage: the model-shaped {@link ModelStore} at `<path>/store` (index in the datastore) behind blockstore-core's
    * `IdentityBlockstore`, as Helia does, so identity CIDs (multihash 0x00, the block is the digest)
    * are never written or asked for: `has` is always true, `get` yields the digest, `put` and
    * `delete` write nothing, `getAll` lists only stored blocks.
    */
-  readonly blockstore: Blockstore & SizedBlockstore
+  readonly blockstore: RepoBlockstore
   /** Key/value storage (ledger, peer store, pins), leveldb at `<path>/datastore`. Holds the repo lock. */
   readonly datastore: Datastore
   /** The current config (replaced by `saveConfig`). */
@@ -179,15 +207,16 @@ export async function openRepo (repoPath: string, options: OpenRepoOptions = {})
   await assertRepoPath(root, options.create ?? true)
   await fs.mkdir(root, { recursive: true })
 
-  const datastore = await openDatastore(path.join(root, DATASTORE_DIR))
+  const { datastore, db } = await openDatastore(path.join(root, DATASTORE_DIR))
   try {
     signal?.throwIfAborted()
     let config = await loadOrCreateConfig(root, options.config)
     signal?.throwIfAborted()
     const privateKey = await loadOrCreateKey(root)
     signal?.throwIfAborted()
-    const blocks = new FsBlockstore(path.join(root, BLOCKS_DIR), options.blockstore)
+    const blocks = new ModelStore(path.join(root, STORE_DIR), db as unknown as StoreDb, options.blockstore)
     await blocks.open()
+    await migrateFlatfs(path.join(root, BLOCKS_DIR), blocks)
     const blockstore = new RepoBlockstore(blocks)
     let closed = false
     log('opened repo %s', root)
@@ -205,8 +234,11 @@ export async function openRepo (repoPath: string, options: OpenRepoOptions = {})
       async close (): Promise<void> {
         if (closed) return
         closed = true
-        await blocks.close()
-        await datastore.close()
+        try {
+          await blocks.close()
+        } finally {
+          await datastore.close()
+        }
         log('closed repo %s', root)
       }
     }
@@ -235,7 +267,7 @@ async function assertRepoPath (root: string, create: boolean): Promise<void> {
   if (!hasConfig) throw new RepoNotFoundError(`no repo at ${root} (no ${CONFIG_FILE})`, root)
 }
 
-async function openDatastore (dir: string): Promise<LevelDatastore> {
+async function openDatastore (dir: string): Promise<{ datastore: LevelDatastore, db: Level<string, Uint8Array> }> {
   const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
   try {
     await db.open({ createIfMissing: true, compression: false } as any)
@@ -247,7 +279,40 @@ async function openDatastore (dir: string): Promise<LevelDatastore> {
   }
   const datastore = new LevelDatastore(db as any)
   await datastore.open()
-  return datastore
+  return { datastore, db }
+}
+
+/**
+ * Move the blocks of a repo from before the model-shaped store (`<repo>/blocks`, one flatfs file
+ * per block) into the store's log: each block is verified, put, committed, then the old
+ * directory is removed. A block that fails verification is left out (logged); a crash midway
+ * redoes the migration (puts of blocks already moved are no-ops).
+ */
+async function migrateFlatfs (dir: string, store: ModelStore): Promise<void> {
+  const exists = await fs.stat(path.join(dir, 'SHARDING')).then(() => true, (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return false
+    throw err
+  })
+  if (!exists) return
+  const old = new FsBlockstore(dir)
+  await old.open()
+  let moved = 0
+  for await (const { cid, bytes } of old.getAll()) {
+    const chunks: Uint8Array[] = []
+    for await (const c of bytes) chunks.push(c)
+    const block = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+    try {
+      verifyBlock(cid, block)
+    } catch (err) {
+      log.error('migration: block %c of %s is corrupt, left out - %e', cid, dir, err)
+      continue
+    }
+    await store.put(cid, block)
+    moved++
+  }
+  await store.flush()
+  await fs.rm(dir, { recursive: true, force: true })
+  log('migrated %d blocks from %s into the store', moved, dir)
 }
 
 async function loadOrCreateConfig (root: string, initial?: RepoConfig): Promise<RepoConfig> {

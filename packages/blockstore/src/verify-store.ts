@@ -18,6 +18,11 @@ import type { CID } from 'multiformats/cid'
 
 const log = logger('tensorswap:blockstore:verify')
 
+/** A store that can hand out a block's bytes as stored, unchecked (the repo's `ModelStore`). */
+interface RawReadable {
+  readStored: (cid: CID, options?: AbortOptions) => Promise<{ state: 'ok' | 'read', bytes: Uint8Array } | { state: 'missing', why: string } | undefined>
+}
+
 /** Progress of {@link verifyStore}: one event per stored block checked. */
 export type VerifyStoreProgressEvents =
   ProgressEvent<'tensorswap:verify:block', { cid: CID, bytes: number, ok: boolean }>
@@ -38,7 +43,10 @@ export interface VerifyStoreResult {
   bytes: number
   /** Blocks whose bytes do not hash to their CID (or use a hash we cannot verify). */
   corrupt: CID[]
-  /** Blocks reachable from `roots` that are not stored (or were corrupt and repaired away). */
+  /**
+   * Blocks the store indexes whose bytes are gone (a data file deleted or cut short under it),
+   * then blocks reachable from `roots` that are not stored (or were corrupt and repaired away).
+   */
   missing: CID[]
   /** Whether corrupt blocks were deleted. */
   repaired: boolean
@@ -56,13 +64,32 @@ export interface VerifyStoreResult {
  *   whose links we cannot read; store I/O errors
  */
 export async function verifyStore (store: Blockstore, options: VerifyStoreOptions = {}): Promise<VerifyStoreResult> {
+  const seen = new Set<string>()
   const corrupt: CID[] = []
   const corruptKeys = new Set<string>()
   let blocks = 0
   let bytes = 0
+  const gone: CID[] = []
+  const stored = typeof (store as Partial<RawReadable>).readStored === 'function' ? store as Blockstore & RawReadable : undefined
   for await (const pair of store.getAll(options)) {
     options.signal?.throwIfAborted()
-    const data = await getBlockUnverified(store, pair.cid, options)
+    let data: Uint8Array
+    if (stored != null) {
+      // the bytes as stored, unchecked: the store's own read would drop a bad block silently
+      const got = await stored.readStored(pair.cid, options)
+      if (got == null) continue
+      if (got.state === 'missing') {
+        log('block %c is gone: %s', pair.cid, got.why)
+        gone.push(pair.cid)
+        corruptKeys.add(pair.cid.multihash.bytes.toString())
+        blocks++
+        options.onProgress?.(new CustomProgressEvent('tensorswap:verify:block', { cid: pair.cid, bytes: 0, ok: false }))
+        continue
+      }
+      data = got.bytes
+    } else {
+      data = await getBlockUnverified(store, pair.cid, options)
+    }
     let ok = true
     try {
       verifyBlock(pair.cid, data)
@@ -77,10 +104,12 @@ export async function verifyStore (store: Blockstore, options: VerifyStoreOption
     options.onProgress?.(new CustomProgressEvent('tensorswap:verify:block', { cid: pair.cid, bytes: data.byteLength, ok }))
   }
   if (options.repair === true) {
-    for (const cid of corrupt) await store.delete(cid, options)
+    for (const cid of [...corrupt, ...gone]) await store.delete(cid, options)
   }
-  const missing: CID[] = []
-  const seen = new Set<string>()
+  // indexed blocks whose bytes are gone (a data file deleted or truncated under the store)
+  const missing: CID[] = [...gone]
+  for (const cid of gone) seenKey(cid)
+  function seenKey (cid: CID): void { seen.add(cid.multihash.bytes.toString()) }
   const stack = [...(options.roots ?? [])].reverse()
   while (stack.length > 0) {
     options.signal?.throwIfAborted()

@@ -3,6 +3,7 @@
  */
 import { openRepo, resolveRepoPath, type Repo } from '@tensorswap/blockstore'
 import type { GlobalOptions } from './output.js'
+import type { Placement } from '@tensorswap/blockstore'
 import type { CID } from 'multiformats/cid'
 
 /**
@@ -26,7 +27,7 @@ export const DEFAULT_CLI_LISTEN: readonly string[] = Object.freeze(['/ip4/0.0.0.
 /** A block sink that writes each distinct block once and counts what it did. */
 export interface CountingSink {
   /** `put` for `importModel` / `importCar`: a repeated or already stored block is not written again. */
-  put(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal }): Promise<CID>
+  put(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal, placement?: Placement }): Promise<CID>
   /** Distinct blocks put, stored before or not. */
   readonly blocks: number
   /** Distinct blocks newly written to the repo. */

@@ -13,11 +13,17 @@ import * as dagPb from '@ipld/dag-pb'
 import { digestOf, getVerifiedBlock, hashBlock, HASH_SHA2_256 } from '@tensorswap/blockstore'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
+import type { Placement } from '@tensorswap/blockstore'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
-/** The part of a blockstore import needs. */
-export type BlockSink = Pick<Blockstore, 'put'>
+/**
+ * The part of a blockstore import needs: `put`, optionally told where a raw leaf lies in its file
+ * (`placement`, the model-shaped store's `PlaceOptions`; any other store ignores it).
+ */
+export interface BlockSink {
+  put: (cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal, placement?: Placement }) => unknown
+}
 /** The part of a blockstore list/export/readManifest need. */
 export type BlockSource = Pick<Blockstore, 'get'>
 

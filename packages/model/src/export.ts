@@ -8,13 +8,20 @@
  */
 
 import { mkdir, open, rename, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import * as raw from 'multiformats/codecs/raw'
+import { getVerifiedBlock } from './blocks.js'
+import { InvalidDagError } from './errors.js'
+import { outputFileKey } from './placement.js'
 import { logger } from '@libp2p/logger'
 import { CustomProgressEvent } from 'progress-events'
 import { readManifest } from './manifest.js'
 import { assertSafeName, fileContent, isSafeName, walkUnixfs } from './unixfs-read.js'
 import type { BlockSource } from './blocks.js'
+import type { BlockLocation, DataFileRef } from '@tensorswap/blockstore'
 import type { CID } from 'multiformats/cid'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
 
@@ -62,11 +69,34 @@ export interface ExportOptions extends ProgressOptions<ExportProgressEvents> {
 }
 
 /**
+ * The part of the repo's model-shaped store (`RepoBlockstore`) a write-once export uses: where
+ * each block is, and the data-file operations that finish an output file in place.
+ */
+export interface PlacingStore {
+  locate: (cid: CID) => BlockLocation | undefined
+  dataFile: (id: number) => { path: string, external: boolean } | undefined
+  fill: (ref: DataFileRef, offset: number, bytes: Uint8Array) => Promise<void>
+  finishFile: (ref: DataFileRef, size: number, to: string) => Promise<void>
+}
+
+function isPlacing (store: object): store is PlacingStore {
+  const s = store as Partial<PlacingStore>
+  return typeof s.locate === 'function' && typeof s.dataFile === 'function' && typeof s.fill === 'function' && typeof s.finishFile === 'function'
+}
+
+/**
  * Writes the model at `cid` into `outDir` (created if needed). A directory root's entries go
  * directly into `outDir`; a file root becomes `outDir/<fileName>`. An existing file is kept
  * when its size and every byte equal the DAG's (read from verified blocks, so it is checked
  * against its CID); any other is written to `NAME.part`, then renamed over `NAME`. Streams
  * leaf by leaf (constant memory); every block is verified.
+ *
+ * Write once: with the repo's model-shaped store (a {@link PlacingStore}), a file whose leaves a
+ * `get -o outDir` fetched straight into `NAME.part` (`modelPlacement` with `dir`) is finished
+ * in place: only the leaves not already there (a leaf the file repeats, blocks that were in the
+ * repo before) are written, the file is cut to its size, committed and renamed, and the store
+ * keeps serving its blocks from `NAME` (re-checked by size and mtime, re-hashed on doubt). A
+ * file whose every leaf the store already has in `NAME` is kept without reading it.
  *
  * @param cid - a manifest, a UnixFS directory or a UnixFS file
  * @returns files written (kept ones not counted) and bytes written
@@ -99,6 +129,35 @@ export async function exportModel (blockstore: BlockSource, cid: CID, outDir: st
       await mkdir(target, { recursive: true })
       continue
     }
+    const leaves = isPlacing(blockstore) ? await leafLayout(blockstore, entry.cid, signal) : undefined
+    if (leaves != null && isPlacing(blockstore)) {
+      const store = blockstore
+      const at = (l: Leaf, file: string): boolean => {
+        const loc = store.locate(l.cid)
+        return loc != null && loc.offset === l.offset && loc.length === l.length && store.dataFile(loc.file)?.path === file
+      }
+      const abs = resolve(target)
+      const inTarget = leaves.every(l => at(l, abs)) && (await stat(abs).catch(() => undefined))?.size === entry.size
+      const kept = inTarget || await sameContent(blockstore, entry.cid, entry.size, target, signal)
+      options.onProgress?.(new CustomProgressEvent<ExportFileDetail>('tensorswap:export:file', { path: rel, dagPath: entry.path, cid: entry.cid, size: entry.size, kept }))
+      if (kept) continue
+      const ref = outputFileKey(cid, outDir, rel)
+      const part = resolve(ref.path as string)
+      let filled = 0
+      for (const l of leaves) {
+        if (l.length === 0 || at(l, part)) continue
+        const bytes = await getVerifiedBlock(blockstore, l.cid, { signal })
+        if (bytes.byteLength !== l.length) throw new InvalidDagError(`${rel}: leaf ${l.cid.toString()} is ${bytes.byteLength} bytes, its parent says ${l.length}`)
+        await store.fill(ref, l.offset, bytes)
+        filled += l.length
+      }
+      await store.finishFile(ref, entry.size, abs)
+      files++
+      totalBytes += entry.size
+      options.onProgress?.(new CustomProgressEvent<ExportBytesDetail>('tensorswap:export:bytes', { path: rel, bytes: entry.size, totalBytes }))
+      log.trace('finished %s in place (%d bytes, %d written by the export)', rel, entry.size, filled)
+      continue
+    }
     const kept = await sameContent(blockstore, entry.cid, entry.size, target, signal)
     options.onProgress?.(new CustomProgressEvent<ExportFileDetail>('tensorswap:export:file', { path: rel, dagPath: entry.path, cid: entry.cid, size: entry.size, kept }))
     if (kept) {
@@ -127,6 +186,46 @@ export async function exportModel (blockstore: BlockSource, cid: CID, outDir: st
   }
   log('exported %c to %s: %d files, %d bytes', cid, outDir, files, totalBytes)
   return { files, bytes: totalBytes }
+}
+
+/** A raw leaf of a file: its CID and its byte range in the file. */
+interface Leaf { cid: CID, offset: number, length: number }
+
+/**
+ * The raw leaves of the UnixFS file at `cid` with their offsets (from the file nodes'
+ * `blocksizes`), reading only the file nodes (verified); `undefined` when the DAG is not made of
+ * raw leaves only (inline data, dag-pb leaves) or does not add up: such a file is exported by
+ * reading it.
+ */
+async function leafLayout (blockstore: BlockSource, cid: CID, signal?: AbortSignal): Promise<Leaf[] | undefined> {
+  if (cid.code === raw.code) {
+    const loc = (blockstore as unknown as PlacingStore).locate(cid)
+    return loc == null ? undefined : [{ cid, offset: 0, length: loc.length }]
+  }
+  const out: Leaf[] = []
+  const stack: Array<{ cid: CID, offset: number, size?: number, depth: number }> = [{ cid, offset: 0, depth: 0 }]
+  while (stack.length > 0) {
+    const { cid: c, offset, size, depth } = stack.pop() as { cid: CID, offset: number, size?: number, depth: number }
+    if (c.code === raw.code) {
+      if (size == null) return undefined
+      out.push({ cid: c, offset, length: size })
+      continue
+    }
+    if (c.code !== dagPb.code || depth > 64) return undefined
+    const node = dagPb.decode(await getVerifiedBlock(blockstore, c, { signal }))
+    if (node.Data == null) return undefined
+    const fs = UnixFS.unmarshal(node.Data)
+    if ((fs.type !== 'file' && fs.type !== 'raw') || (fs.data?.byteLength ?? 0) > 0 || fs.blockSizes.length !== node.Links.length) return undefined
+    const children: Array<{ cid: CID, offset: number, size: number, depth: number }> = []
+    let at = offset
+    node.Links.forEach((l, i) => {
+      const n = Number(fs.blockSizes[i])
+      children.push({ cid: l.Hash, offset: at, size: n, depth: depth + 1 })
+      at += n
+    })
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
+  }
+  return out
 }
 
 /** Whether `path` exists as a regular file of `size` bytes equal to the file DAG at `cid`. */

@@ -17,6 +17,7 @@ import { rawCid, pbCid } from './blocks.js'
 import { FileChangedError } from './errors.js'
 import { ShortReadError } from './reader.js'
 import type { BlockSink } from './blocks.js'
+import type { DataFileRef } from '@tensorswap/blockstore'
 import type { LeafRange } from './layout.js'
 import type { ByteReader } from './reader.js'
 import type { CID } from 'multiformats/cid'
@@ -137,6 +138,14 @@ export interface WriteFileOptions {
   readSize: number
   /** Called after each read batch with the bytes stored so far for this file. */
   onBytes?(done: number): void
+  /**
+   * Data file of this file in a model-shaped store: each leaf is put with the placement
+   * `{ file: placeIn, offset: <the leaf's offset in the file> }`, so the store lays it out as
+   * the file itself. Absent: plain puts.
+   */
+  placeIn?: DataFileRef
+  /** The leaves are already in `placeIn` (its `path` is the source file: `add --no-copy`). */
+  present?: boolean
 }
 
 /**
@@ -179,7 +188,8 @@ export async function writeFileDag (sink: BlockSink, reader: ByteReader, leaves:
       const bytes = buf.subarray(leaf.start - start, leaf.end - start)
       return { leaf, bytes, cid: rawCid(bytes) }
     })
-    await Promise.all(stored.map(async ({ cid, bytes }) => sink.put(cid, bytes, { signal: options.signal })))
+    const placeIn = options.placeIn
+    await Promise.all(stored.map(async ({ leaf, cid, bytes }) => sink.put(cid, bytes, placeIn == null ? { signal: options.signal } : { signal: options.signal, placement: { file: placeIn, offset: leaf.start, present: options.present } })))
     for (const { leaf, bytes, cid } of stored) {
       blocks++
       await builder.addLeaf(cid, bytes.byteLength)

@@ -10,6 +10,9 @@
  * @module
  */
 
+import { randomUUID } from 'node:crypto'
+import { stat } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { CustomProgressEvent } from 'progress-events'
 import { DEFAULT_FILE_CONCURRENCY, DEFAULT_READ_SIZE } from './constants.js'
@@ -22,6 +25,7 @@ import { openFileReader } from './reader.js'
 import { writeDirectory } from './unixfs-dir.js'
 import { writeFileDag } from './unixfs-file.js'
 import type { BlockSink } from './blocks.js'
+import type { DataFileRef } from '@tensorswap/blockstore'
 import type { FileFormat } from './formats/types.js'
 import type { Manifest } from './manifest.js'
 import type { ImportPlan } from './plan.js'
@@ -64,6 +68,21 @@ export type ImportProgressEvents =
 /** Options of {@link writeImport}. */
 export interface WriteOptions extends ProgressOptions<ImportProgressEvents> {
   signal?: AbortSignal
+  /**
+   * Key prefix of the data files the leaves are placed in, in a model-shaped store: file `path`
+   * of the plan goes to data file `<placeKey>/<path>` laid out as the file (one copy of each
+   * byte, positional writes). @default a fresh `add:<uuid>` (stores without placements ignore it)
+   */
+  placeKey?: string
+  /**
+   * `add --no-copy` (Kubo's filestore): leaves are not written anywhere; the store records them
+   * in place in the source files (placement `present`, data file key
+   * `nocopy:<abs path>:<size>:<mtime ns>`, so an edited source is a new data file and the old
+   * entries are re-hashed on read). Only the small blocks (file nodes, directories, manifest)
+   * are written. Stores without placements store every leaf as usual.
+   * @default false
+   */
+  noCopy?: boolean
 }
 
 /** Result of {@link writeImport} (and of `importModel`). */
@@ -105,11 +124,20 @@ export async function writeImport (plan: ImportPlan, blockstore: BlockSink, opti
   let totalBytes = 0
   let blocks = 0
   const fileRoots = new Map<string, { cid: CID, tsize: number }>()
+  const placeKey = options.placeKey ?? `add:${randomUUID()}`
   await mapLimit(plan.files, DEFAULT_FILE_CONCURRENCY, async (file) => {
     signal?.throwIfAborted()
     options.onProgress?.(new CustomProgressEvent<ImportFileDetail>('tensorswap:import:file', { path: file.path, size: file.size, format: file.format, tensors: file.pieces.length }))
     log('importing %s (%s, %d bytes, %d tensor pieces)', file.path === '' ? file.source : file.path, file.format, file.size, file.pieces.length)
     const reader = await openFileReader(file.source)
+    let placeIn: DataFileRef = { key: `${placeKey}/${file.path}` }
+    let present = false
+    if (options.noCopy === true) {
+      const source = resolve(file.source)
+      const st = await stat(source, { bigint: true })
+      placeIn = { key: `nocopy:${source}:${st.size}:${st.mtimeNs}`, path: source }
+      present = true
+    }
     let reported = 0
     let result
     try {
@@ -120,6 +148,8 @@ export async function writeImport (plan: ImportPlan, blockstore: BlockSink, opti
         signal,
         maxChildrenPerNode: plan.maxChildrenPerNode,
         readSize: Math.max(DEFAULT_READ_SIZE, plan.chunkSize),
+        placeIn,
+        present,
         onBytes: (done) => {
           totalBytes += done - reported
           reported = done

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { openRepo, resolveRepoPath, exportCar, importCar } from '@tensorswap/blockstore'
-import { exportModel, importModel, readManifest } from '@tensorswap/model'
+import { addPin, openRepo, resolveRepoPath, exportCar, importCar } from '@tensorswap/blockstore'
+import { exportModel, importModel, modelPlacement, readManifest } from '@tensorswap/model'
 import { isPeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -92,6 +92,12 @@ export interface GetOptions {
   peers?: Array<string | Multiaddr | PeerId>
   /** Write the files byte-exact into this directory after the fetch. */
   output?: string
+  /**
+   * Fetch leaves straight into their place in the files of this directory (`NAME.part`, the
+   * model package's `modelPlacement` with `dir`), for an `exportModel` into it afterwards that
+   * then writes only what is not already there (write once). Defaults to `output`.
+   */
+  placeInto?: string
   /**
    * Trustless gateway base URLs (`http://host:port`) to fetch from: alone, or as the fallback
    * for blocks no peer in `peers` has. Every block is verified either way.
@@ -435,6 +441,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
 
     async add (path, options = {}) {
       const result = await importModel(repo.blockstore, path, options as ImportOptions)
+      await addPin(repo.datastore, result.root, { signal: options.signal })
       exchange.notifyNewBlock(result.root)
       await recordAndProvide(result.root, options.signal).catch((err) => { log.error('%c not recorded as a provided root - %e', result.root, err) })
       return result
@@ -467,12 +474,22 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
         if (peers.length < found.providers.length) log('%d of %d providers found disconnected before the fetch', found.providers.length - peers.length, found.providers.length)
         if (peers.length === 0 && localFetch == null) throw new NoProvidersError(root.toString(), found.searchedMs, 'every provider found disconnected before the fetch')
       }
-      const fetch = localFetch != null
-        ? localFetch
-        : viaGateways
-        ? await fetchWithGateways(root, peers ?? [], options.gatewaySources ?? [], options)
-        : await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers, progressTimeoutMs: options.progressTimeoutMs })
+      // the model-shaped store lays each file's leaves out as the file (src/placement.ts of the model package)
+      const placeInto = options.placeInto ?? options.output
+      const unhint = repo.blockstore.addHints?.(modelPlacement(root, placeInto != null ? { dir: placeInto } : {}))
+      let fetch: SessionResult
+      try {
+        fetch = localFetch != null
+          ? localFetch
+          : viaGateways
+          ? await fetchWithGateways(root, peers ?? [], options.gatewaySources ?? [], options)
+          : await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers, progressTimeoutMs: options.progressTimeoutMs })
+      } finally {
+        unhint?.()
+      }
       const seconds = (performance.now() - started) / 1000
+      // a fetched root is kept by gc (packages/blockstore/src/pins.ts)
+      await addPin(repo.datastore, root, { signal: options.signal })
       // a DAG that is not UnixFS under its root is fetched all the same, just not recorded
       await recordAndProvide(root, options.signal).catch((err) => { log.error('%c not recorded as a provided root - %e', root, err) })
       let exported: GetResult['export']

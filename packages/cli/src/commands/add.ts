@@ -6,6 +6,7 @@
 import { stat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { importModel } from '@tensorswap/model'
+import { addPin } from '@tensorswap/blockstore'
 import { recordProvidedRoot } from 'tensorswap/routing'
 import { defineCommand } from '../command.js'
 import { printResult } from '../output.js'
@@ -28,6 +29,8 @@ export interface AddOptions {
   path: string
   /** Model name stored in the manifest. */
   name?: string
+  /** `false` (`--no-copy`): reference the files in place instead of copying them into the repo. */
+  copy?: boolean
 }
 
 /** `add`'s result (`--json`, src/summary.ts). */
@@ -51,7 +54,7 @@ export interface AddResult {
  */
 export const addCommand = defineCommand<AddOptions, AddResult>({
   name: 'add',
-  options: { path: 'string', name: 'string' },
+  options: { path: 'string', name: 'string', copy: 'boolean' },
   paths: ['path'],
   create: true,
   async execute (ctx, o) {
@@ -63,12 +66,15 @@ export const addCommand = defineCommand<AddOptions, AddResult>({
     const sink = countingSink(repo.blockstore, ctx.stored)
     const result = await importModel(sink, o.path, {
       name: o.name,
+      // --no-copy: leaves stay in the source files, the repo records where (re-checked on read)
+      noCopy: o.copy === false,
       signal: ctx.signal,
       onProgress: (evt) => { feedProgress(bar, evt) }
     }).finally(() => { bar.stop() })
     // `serve` provides what this records (spec/tensorswap.md "Content routing"); the daemon at once
     const cids = await recordProvidedRoot(repo.datastore, repo.blockstore, result.root)
     ctx.node?.routing?.provideInBackground(cids)
+    await addPin(repo.datastore, result.root)
     const seconds = (performance.now() - started) / 1000
     return {
       root: result.root.toString(),

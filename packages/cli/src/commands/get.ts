@@ -187,6 +187,8 @@ async function getAll (ctx: CommandContext, node: TensorSwapNode, root: CID, opt
   const result = await node.get(root, {
     signal,
     peers,
+    // write once: leaves go straight into DIR/NAME.part, which writeFiles then finishes in place
+    placeInto: opts.output,
     gatewaySources: opts.gatewaySource,
     progressTimeoutMs,
     onProgress: (evt) => {
