@@ -30,6 +30,8 @@ import { NoProvidersError, RoutingDisabledError } from './routing/errors.js'
 import { DEFAULT_FIND_PROVIDERS_TIMEOUT_MS, DEFAULT_REPROVIDE_INTERVAL_MS } from './constants.js'
 import { gatewayWant, withFallback } from './block-sources.js'
 import { TrustlessGatewaySource } from './gateway-source.js'
+import { HealthMonitor, type HealthEvents, type HealthMonitorInit } from './health/monitor.js'
+import { describePeers, wireTotals, type PeerInfo } from './health/peers.js'
 import { PushService, pushDag, type PushOptions, type PushResult, type PushServiceInit } from './push/index.js'
 import type { FetchedTensor } from './tensors/model-selectors.js'
 import type { RequestorProgressEvents } from '@tensorswap/graphsync'
@@ -74,6 +76,15 @@ export interface TensorSwapInit {
    * `start()` and every `reprovideIntervalMs`. @default none: no DHT, `get` needs `peers`
    */
   routing?: RoutingInit
+  /**
+   * Peer health (spec/tensorswap.md §10): ping every connected peer, disconnect one after
+   * `maxFailures` failed pings in a row, feed each peer's score to the peer selector, sample
+   * throughput for {@link TensorSwapNode.peers}. `false`: no pings (throughput still sampled).
+   * @default every default of `HealthMonitorInit` (constants.ts `DEFAULT_HEALTH_*`)
+   */
+  health?: HealthMonitorInit | false
+  /** Health events: each ping's outcome, each peer disconnected for failing them. */
+  onHealthEvent?: (evt: HealthEvents) => void
 }
 
 /**
@@ -192,6 +203,14 @@ export interface TensorSwapNode {
   readonly routing?: ContentRouter
   /** This node's peer id. */
   readonly peerId: PeerId
+  /** Peer health and throughput (running between `start()` and `stop()`). */
+  readonly health: HealthMonitor
+  /**
+   * The connected peers, sorted by peer id: addresses, exchange protocol, how each was found,
+   * ping health (RTT EWMA ms, success rate, score), ledger bytes both ways, throughput
+   * (spec/tensorswap.md §10).
+   */
+  peers(): PeerInfo[]
   /** Listen addresses, each ending in `/p2p/<peer id>`. */
   getMultiaddrs(): Multiaddr[]
   /**
@@ -353,6 +372,14 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
   })
 
   const graphsyncEnabled = init.graphsync ?? true
+  /** How the peers of this node's fetches were found (peer id -> source). */
+  const peerSources = new Map<string, FoundProvider['source']>()
+  const health = new HealthMonitor({
+    libp2p,
+    totals: () => wireTotals(exchange, libp2p),
+    onScore: (peer, score) => { exchange.peerSelector.setHealth(peer, score) },
+    onEvent: init.onHealthEvent
+  }, init.health === false ? { ping: false } : init.health)
   const pushService = new PushService({ libp2p, exchange }, init.push)
   const router = routingConfig == null
     ? undefined
@@ -399,7 +426,9 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     graphsync,
     routing: router,
     peerId: libp2p.peerId,
+    health,
     getMultiaddrs: () => libp2p.getMultiaddrs(),
+    peers: () => describePeers(libp2p, exchange, health, peerSources),
 
     async start (options = {}) {
       options.signal?.throwIfAborted()
@@ -409,7 +438,9 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
         await pushService.start(options)
         options.signal?.throwIfAborted()
         router?.start()
+        health.start()
       } catch (err) {
+        health.stop()
         await pushService.stop()
         await graphsync.stop()
         await exchange.stop()
@@ -419,6 +450,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     },
 
     async stop (options = {}) {
+      health.stop()
       try {
         await router?.stop()
         await pushService.stop()
@@ -447,6 +479,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       const viaGateways = options.gatewaySources != null && options.gatewaySources.length > 0
       let found: FindProvidersResult | undefined
       const givenIds = new Set((peers ?? []).map(p => isPeerId(p) ? p.toString() : peerIdOf(p)).filter((id): id is string => id != null))
+      for (const id of givenIds) peerSources.set(id, 'given')
       const search = options.findProviders ?? (router != null && !viaGateways &&
         ((peers?.length ?? 0) === 0 || router.config.bootstrap.length > 0 || router.config.mdns))
       let localFetch: SessionResult | undefined
@@ -460,6 +493,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
           localFetch = await fetchLocal(root, err, options)
           found = { providers: [], searchedMs: err.searchedMs, skipped: [] }
         }
+        for (const p of found.providers) peerSources.set(p.peerId, p.source)
         log('fetching %c from %d peers (%s) found in %d ms', root, found.providers.length, found.providers.map(p => p.source).join(', '), Math.round(found.searchedMs))
         // every peer found was dialled: take its PeerId from the connection
         const connected = new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer]))
