@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { tuneGcForBulkTransfer } from 'tensorswap/gc-tuning'
 import { exitCodeFor, printError, printUsageError, type GlobalOptions } from './output.js'
+import { addLimitOptions } from './limits.js'
 
 // stdout closed early (`tensorswap ls <cid> --json | head -c 10`): the reader has what it
 // wanted, so exit quietly with status 0 instead of an EPIPE stack trace (as `git log | head` does)
@@ -76,7 +77,7 @@ car.command('import')
 /** Collect a repeatable option. */
 function collect (value: string, previous: string[] = []): string[] { return [...previous, value] }
 
-program.command('serve')
+addLimitOptions(program.command('serve'))
   .description('run a node: serve blocks over Bitswap, /tensorswap/1.0.0 and GraphSync until SIGINT/SIGTERM')
   .option('--listen <multiaddr>', 'listen address (repeatable; default: the repo config)', collect)
   .option('--gateway <host:port>', 'serve the trustless HTTP gateway and /metrics here')
@@ -93,7 +94,7 @@ program.command('serve')
   .option('--reprovide-interval <ms>', 'provide the recorded roots again this often (default: 22 h)')
   .action(async (_o, cmd: Command) => { await (await import('./commands/serve.js')).serve(opts(cmd)) })
 
-program.command('get')
+addLimitOptions(program.command('get'))
   .description('fetch a model from peers, verify every block, write the files byte-exact')
   .argument('<cid>', 'root CID: a manifest or UnixFS DAG (written with -o), or any IPLD DAG (dag-cbor, dag-json, dag-pb, raw) fetched into the repo')
   .option('-o, --output <dir>', 'output directory (default: into the repo only, as `ipfs pin add`)')

@@ -501,3 +501,20 @@ export const DEFAULT_THROUGHPUT_WINDOW_MS = 5_000
 
 /** Samples of the node-wide throughput kept for the status page's plot (one per sample interval: 5 minutes). */
 export const DEFAULT_THROUGHPUT_HISTORY = 300
+
+// ---------------------------------------------------------------------------------------------
+// Bandwidth limits (src/rate-limit.ts `BandwidthLimiter`, spec/tensorswap.md §11): token buckets
+// in bytes per second, off unless a limit is given (`--max-upload-rate` ...).
+
+/**
+ * Credit an idle byte bucket saves up, in ms at its rate: a node that was idle may send
+ * 100 ms worth at once. Small, so a limit holds over short windows too; the bucket goes into
+ * debt for a message larger than that (a 4 MiB message is let through and the next waits).
+ */
+export const DEFAULT_RATE_LIMIT_BURST_MS = 100
+
+/** Smallest burst of a byte bucket, bytes (one 16 KiB TLS record's worth at very low rates). */
+export const MIN_RATE_LIMIT_BURST_BYTES = 16 * KiB
+
+/** Per-peer byte buckets kept before full (idle) ones are forgotten. */
+export const MAX_IDLE_RATE_BUCKETS = 1024

@@ -30,6 +30,7 @@ import { NoProvidersError, RoutingDisabledError } from './routing/errors.js'
 import { DEFAULT_FIND_PROVIDERS_TIMEOUT_MS, DEFAULT_REPROVIDE_INTERVAL_MS } from './constants.js'
 import { gatewayWant, withFallback } from './block-sources.js'
 import { TrustlessGatewaySource } from './gateway-source.js'
+import { BandwidthLimiter, type BandwidthLimits } from './rate-limit.js'
 import { HealthMonitor, type HealthEvents, type HealthMonitorInit } from './health/monitor.js'
 import { describePeers, wireTotals, type PeerInfo } from './health/peers.js'
 import { PushService, pushDag, type PushOptions, type PushResult, type PushServiceInit } from './push/index.js'
@@ -83,6 +84,13 @@ export interface TensorSwapInit {
    * @default every default of `HealthMonitorInit` (constants.ts `DEFAULT_HEALTH_*`)
    */
   health?: HealthMonitorInit | false
+  /**
+   * Bandwidth limits in bytes per second, node-wide and per peer (spec/tensorswap.md §11): blocks
+   * served (Bitswap, `/tensorswap/1.0.0`, bulk lanes, GraphSync) wait for upload credit, frames
+   * of blocks read wait for download credit. @default no limits
+   * @throws InvalidRateLimitError (from `createTensorSwap`) - a limit below 1 byte/s or not a number
+   */
+  limits?: BandwidthLimits
   /** Health events: each ping's outcome, each peer disconnected for failing them. */
   onHealthEvent?: (evt: HealthEvents) => void
 }
@@ -203,6 +211,8 @@ export interface TensorSwapNode {
   readonly routing?: ContentRouter
   /** This node's peer id. */
   readonly peerId: PeerId
+  /** The node's bandwidth limits (`init.limits`), shared by the exchange and GraphSync. */
+  readonly bandwidth: BandwidthLimiter
   /** Peer health and throughput (running between `start()` and `stop()`). */
   readonly health: HealthMonitor
   /**
@@ -336,6 +346,8 @@ export function defaultLaneListen (listen: string[]): string[] {
  * ```
  */
 export async function createTensorSwap (init: TensorSwapInit = {}): Promise<TensorSwapNode> {
+  // a bad limit is the caller's error, before the repo is opened
+  const bandwidth = new BandwidthLimiter(init.limits)
   const ownsRepo = typeof init.repo !== 'object'
   const repo = typeof init.repo === 'object' ? init.repo : await openRepo(resolveRepoPath(init.repo))
   let libp2p: Libp2p<TransportServices>
@@ -359,6 +371,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
   }
   const exchange = createExchange({ libp2p, blockstore: repo.blockstore, datastore: repo.datastore, privateKey: repo.privateKey }, {
     ...init.exchange,
+    ...(bandwidth.limited && init.exchange?.bandwidth == null ? { bandwidth } : {}),
     bulkLane: init.exchange?.bulkLane ?? { listen: defaultLaneListen(init.listen ?? repo.config.listen) }
   })
   const graphsync = new GraphSyncNetwork({
@@ -369,7 +382,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       onOffence: (peer, offence) => { exchange.penalize(peer, offence) },
       isBanned: (peer) => exchange.penalties.isBanned(peer.toString(), Date.now())
     }
-  })
+  }, bandwidth.limited ? { bandwidth } : {})
 
   const graphsyncEnabled = init.graphsync ?? true
   /** How the peers of this node's fetches were found (peer id -> source). */
@@ -426,6 +439,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     graphsync,
     routing: router,
     peerId: libp2p.peerId,
+    bandwidth,
     health,
     getMultiaddrs: () => libp2p.getMultiaddrs(),
     peers: () => describePeers(libp2p, exchange, health, peerSources),

@@ -22,11 +22,12 @@ import { writeFiles } from '../write-files.js'
 import { localDag } from '../local-dag.js'
 import type { Repo } from '@tensorswap/blockstore'
 import { canDiscover, routingInit, type RoutingFlags } from '../routing.js'
+import { limitsInit, type LimitFlags } from '../limits.js'
 import { keptNote } from './export.js'
 import type { CID } from 'multiformats/cid'
 
 /** Options of `get`. */
-export interface GetCommandOptions extends GlobalOptions, RoutingFlags {
+export interface GetCommandOptions extends GlobalOptions, RoutingFlags, LimitFlags {
   /** Output directory; without it the DAG is fetched into the repo only. */
   output?: string
   peer?: string[]
@@ -54,6 +55,7 @@ export async function get (cidText: string, opts: GetCommandOptions): Promise<vo
   const peers = opts.peer ?? []
   const gateways = opts.gatewaySource ?? []
   routingInit(opts) // a bad flag is a usage error before the repo is opened
+  limitsInit(opts)
   for (const g of gateways) {
     if (!/^https?:\/\/[^/]/.test(g)) throw new UsageError(`--gateway-source ${g}: expected an http(s) URL`)
   }
@@ -82,7 +84,7 @@ export async function get (cidText: string, opts: GetCommandOptions): Promise<vo
     }
     return
   }
-  const node = await createTensorSwap({ repo, listen: [], routing }).catch(async (err) => { await repo.close(); throw err })
+  const node = await createTensorSwap({ repo, listen: [], routing, limits: limitsInit(opts, repo.config) }).catch(async (err) => { await repo.close(); throw err })
   try {
     await node.start()
     await interruptible(async () => {
