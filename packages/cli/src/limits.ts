@@ -4,7 +4,8 @@
  * `--max-download-rate-per-peer`, each in bytes per second (`2500000`, `2.5M`, `10MiB/s`); a
  * flag overrides the repo config's key of the same name (`maxUploadRate`, ...).
  */
-import { parseRate, type BandwidthLimits } from 'tensorswap'
+// the subpath, not the package root: bin.ts loads this module for --help, and the root loads libp2p
+import { parseRate, type BandwidthLimits } from 'tensorswap/rate-limit'
 import { UsageError } from './errors.js'
 
 /** The limit flags as commander parsed them. */
