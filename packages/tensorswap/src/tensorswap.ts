@@ -31,6 +31,7 @@ import { DEFAULT_FIND_PROVIDERS_TIMEOUT_MS, DEFAULT_REPROVIDE_INTERVAL_MS } from
 import { gatewayWant, withFallback } from './block-sources.js'
 import { TrustlessGatewaySource } from './gateway-source.js'
 import { BandwidthLimiter, type BandwidthLimits } from './rate-limit.js'
+import { TransferRegistry, type TransferInfo } from './transfers.js'
 import { HealthMonitor, type HealthEvents, type HealthMonitorInit } from './health/monitor.js'
 import { describePeers, wireTotals, type PeerInfo } from './health/peers.js'
 import { PushService, pushDag, type PushOptions, type PushResult, type PushServiceInit } from './push/index.js'
@@ -221,6 +222,8 @@ export interface TensorSwapNode {
    * (spec/tensorswap.md §10).
    */
   peers(): PeerInfo[]
+  /** The `get`s running on this node: root, start, block bytes and blocks so far (network and local), peers, rate. */
+  transfers(): TransferInfo[]
   /** Listen addresses, each ending in `/p2p/<peer id>`. */
   getMultiaddrs(): Multiaddr[]
   /**
@@ -387,6 +390,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
   const graphsyncEnabled = init.graphsync ?? true
   /** How the peers of this node's fetches were found (peer id -> source). */
   const peerSources = new Map<string, FoundProvider['source']>()
+  const running = new TransferRegistry()
   const health = new HealthMonitor({
     libp2p,
     totals: () => wireTotals(exchange, libp2p),
@@ -443,6 +447,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     health,
     getMultiaddrs: () => libp2p.getMultiaddrs(),
     peers: () => describePeers(libp2p, exchange, health, peerSources),
+    transfers: () => running.list(Date.now()),
 
     async start (options = {}) {
       options.signal?.throwIfAborted()
@@ -625,6 +630,16 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
 
     async importCar (source, options = {}) {
       return await importCar(repo.blockstore, source, options)
+    }
+  }
+  // transfers(): every get is counted from its progress events while it runs
+  const untrackedGet = node.get.bind(node)
+  node.get = async (rootArg, options = {}) => {
+    const transfer = running.start(toCid(rootArg).toString(), Date.now())
+    try {
+      return await untrackedGet(rootArg, { ...options, onProgress: (evt) => { running.onProgress(transfer, evt); options.onProgress?.(evt) } })
+    } finally {
+      running.end(transfer)
     }
   }
   return node

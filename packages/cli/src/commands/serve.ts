@@ -7,7 +7,7 @@
  * Blocks for TensorSwap peers go on a bulk lane (spec/tensorswap.md section 7), printed as
  * `bulk-lane <multiaddr>` lines.
  */
-import { createTensorSwap, DHT_PROTOCOL, parsePushAccept } from 'tensorswap'
+import { createTensorSwap, DHT_PROTOCOL, parsePushAccept, statusSource } from 'tensorswap'
 import { openCliRepo } from '../repo.js'
 import { UsageError } from '../errors.js'
 import { listenError } from '../args.js'
@@ -100,6 +100,8 @@ export async function serve (opts: ServeOptions): Promise<void> {
       const server = createGatewayServer({
         blockstore: repo.blockstore,
         metrics,
+        // the status page at / and /api/v0/status (loopback clients only, read-only)
+        status: statusSource(node),
         ...(opts.gatewayFetch === true
           ? {
               fetchMissing: async (cid, { signal }) => {
