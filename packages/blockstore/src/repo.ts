@@ -89,7 +89,23 @@ export interface RepoConfig {
    * IPFS list); `serve --bootstrap` adds to these. Default: none (the node dials nobody unasked).
    */
   bootstrap?: string[]
+  /** Node-wide upload limit, bytes/s (>= 1); `--max-upload-rate` overrides it. Default: none. */
+  maxUploadRate?: number
+  /** Node-wide download limit, bytes/s (>= 1); `--max-download-rate` overrides it. Default: none. */
+  maxDownloadRate?: number
+  /** Upload limit to each peer, bytes/s (>= 1). Default: none. */
+  maxUploadRatePerPeer?: number
+  /** Download limit from each peer, bytes/s (>= 1). Default: none. */
+  maxDownloadRatePerPeer?: number
+  /** Peers whose pushes `serve` accepts (peer ids, or `"any"`); `--accept-push` adds to them. Default: none. */
+  acceptPush?: string[]
 }
+
+/** The bandwidth limit keys of {@link RepoConfig} (bytes per second, each >= 1). */
+export const RATE_LIMIT_CONFIG_KEYS = ['maxUploadRate', 'maxDownloadRate', 'maxUploadRatePerPeer', 'maxDownloadRatePerPeer'] as const
+
+/** Every key `config.json` may hold. */
+export const REPO_CONFIG_KEYS: readonly string[] = ['version', 'listen', 'gateway', 'bootstrap', ...RATE_LIMIT_CONFIG_KEYS, 'acceptPush']
 
 /** Options of {@link openRepo}. */
 export interface OpenRepoOptions {
@@ -166,7 +182,7 @@ export function validateRepoConfig (value: unknown, file: string = CONFIG_FILE):
   if (value == null || typeof value !== 'object' || Array.isArray(value)) fail('expected a JSON object')
   const obj = value as Record<string, unknown>
   for (const key of Object.keys(obj)) {
-    if (key !== 'version' && key !== 'listen' && key !== 'gateway' && key !== 'bootstrap') fail(`unknown key "${key}"`)
+    if (!REPO_CONFIG_KEYS.includes(key)) fail(`unknown key "${key}"`)
   }
   if (obj.version !== REPO_CONFIG_VERSION) fail(`"version" must be ${REPO_CONFIG_VERSION}, got ${JSON.stringify(obj.version)}`)
   if (!Array.isArray(obj.listen) || !obj.listen.every(a => typeof a === 'string' && a.startsWith('/'))) {
@@ -176,9 +192,18 @@ export function validateRepoConfig (value: unknown, file: string = CONFIG_FILE):
   if (obj.bootstrap !== undefined && (!Array.isArray(obj.bootstrap) || !obj.bootstrap.every(a => typeof a === 'string' && (a.startsWith('/') || a === 'amino')))) {
     fail('"bootstrap" must be an array of multiaddr strings (each starting with "/") or "amino"')
   }
+  for (const key of RATE_LIMIT_CONFIG_KEYS) {
+    const v = obj[key]
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 1)) fail(`"${key}" must be a rate of at least 1 byte/s (a number), got ${JSON.stringify(v)}`)
+  }
+  if (obj.acceptPush !== undefined && (!Array.isArray(obj.acceptPush) || !obj.acceptPush.every(a => typeof a === 'string' && a !== ''))) {
+    fail('"acceptPush" must be an array of peer id strings or "any"')
+  }
   const cfg: RepoConfig = { version: REPO_CONFIG_VERSION, listen: [...(obj.listen as string[])] }
   if (obj.gateway !== undefined) cfg.gateway = obj.gateway as string
   if (obj.bootstrap !== undefined) cfg.bootstrap = [...(obj.bootstrap as string[])]
+  for (const key of RATE_LIMIT_CONFIG_KEYS) if (obj[key] !== undefined) cfg[key] = obj[key] as number
+  if (obj.acceptPush !== undefined) cfg.acceptPush = [...(obj.acceptPush as string[])]
   return cfg
 }
 

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { tuneGcForBulkTransfer } from 'tensorswap/gc-tuning'
 import { cliVersion } from './version.js'
 import { exitCodeFor, printError, printUsageError, type GlobalOptions } from './output.js'
+import { addLimitOptions } from './limits.js'
 
 // stdout closed early (`tensorswap ls <cid> --json | head -c 10`): the reader has what it
 // wanted, so exit quietly with status 0 instead of an EPIPE stack trace (as `git log | head` does)
@@ -87,7 +88,7 @@ car.command('import')
 /** Collect a repeatable option. */
 function collect (value: string, previous: string[] = []): string[] { return [...previous, value] }
 
-program.command('serve')
+addLimitOptions(program.command('serve'))
   .description('run a node: serve blocks over Bitswap, /tensorswap/1.0.0 and GraphSync until SIGINT/SIGTERM')
   .option('--listen <multiaddr>', 'listen address (repeatable; default: the repo config)', collect)
   .option('--gateway <host:port>', 'serve the trustless HTTP gateway and /metrics here')
@@ -104,7 +105,7 @@ program.command('serve')
   .option('--reprovide-interval <ms>', 'provide the recorded roots again this often (default: 22 h)')
   .action(async (_o, cmd: Command) => { await (await import('./commands/serve.js')).serve(opts(cmd)) })
 
-program.command('get')
+addLimitOptions(program.command('get'))
   .description('fetch a model from peers, verify every block, write the files byte-exact')
   .argument('<cid>', 'root CID: a manifest or UnixFS DAG (written with -o), or any IPLD DAG (dag-cbor, dag-json, dag-pb, raw) fetched into the repo')
   .option('-o, --output <dir>', 'output directory (default: into the repo only, as `ipfs pin add`)')
@@ -171,6 +172,28 @@ program.command('peers')
   .description('the daemon\'s connected peers: id, address, health, block bytes sent and received')
   .addHelpText('after', '\nExample:\n  tensorswap peers --json   # {"online":true,"peers":[{"peerId":"12D3Koo...","health":"ok","bytesSent":...,...}]}')
   .action(act('peers'))
+
+const config = program.command('config').description('show or change the repo\'s config.json (read by the node at start; works while serve runs)')
+config.command('show')
+  .description('print config.json')
+  .addHelpText('after', '\nExample:\n  tensorswap config show --json')
+  .action(async (_o, cmd: Command) => { await (await import('./commands/config.js')).configShow(opts(cmd)) })
+config.command('get')
+  .description('print one key (exit 1 when it is not set)')
+  .argument('<key>', 'listen, bootstrap, gateway, acceptPush, maxUploadRate, maxDownloadRate, maxUploadRatePerPeer, maxDownloadRatePerPeer (or kebab-case)')
+  .addHelpText('after', '\nExample:\n  tensorswap config get bootstrap')
+  .action(async (key: string, _o, cmd: Command) => { await (await import('./commands/config.js')).configGet(key, opts(cmd)) })
+config.command('set')
+  .description('set one key: lists as a JSON array or comma-separated, rates in bytes/s (2500000, 2.5M, 10MiB/s)')
+  .argument('<key>', 'a config key (see `config get --help`)')
+  .argument('<value>', 'the new value')
+  .addHelpText('after', '\nExample:\n  tensorswap config set max-upload-rate 10M\n  tensorswap config set bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...')
+  .action(async (key: string, value: string, _o, cmd: Command) => { await (await import('./commands/config.js')).configSet(key, value, opts(cmd)) })
+config.command('unset')
+  .description('remove an optional key')
+  .argument('<key>', 'a config key other than listen')
+  .addHelpText('after', '\nExample:\n  tensorswap config unset max-upload-rate')
+  .action(async (key: string, _o, cmd: Command) => { await (await import('./commands/config.js')).configUnset(key, opts(cmd)) })
 
 const dag = program.command('dag').description('IPLD blocks in the repo')
 dag.command('put')

@@ -66,4 +66,16 @@ export const DIR_INDEX_VERSION = 'tensorswap-1'
 export { MAX_HAMT_FANOUT } from '@tensorswap/model'
 
 /** Label values of the `route` metric label. */
-export const ROUTES = ['ipfs', 'metrics', 'other'] as const
+export const ROUTES = ['ipfs', 'metrics', 'status', 'other'] as const
+
+/** Path of the status JSON (spec/gateway.md "Status"); the page itself is at `/`. */
+export const STATUS_API_PATH = '/api/v0/status'
+
+/** Most roots listed by the status endpoint (the rest are left out). */
+export const MAX_STATUS_ROOTS = 100
+
+/** Most tensors listed per root by the status endpoint (`tensorsOmitted` counts the rest). */
+export const MAX_STATUS_TENSORS_PER_ROOT = 5_000
+
+/** How often the status page polls {@link STATUS_API_PATH}, ms. */
+export const STATUS_POLL_MS = 1_000

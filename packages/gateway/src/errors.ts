@@ -96,3 +96,12 @@ export class GatewayBusyError extends GatewayError {
     super(message, 503, { 'Retry-After': String(retryAfterSeconds) }, options)
   }
 }
+
+/** 403: the status page or its JSON asked for by a client that is not on this machine (spec/gateway.md "Status"). */
+export class StatusForbiddenError extends GatewayError {
+  static override name = 'StatusForbiddenError'
+  override name = 'StatusForbiddenError'
+  constructor (message: string) {
+    super(message, 403)
+  }
+}

@@ -19,7 +19,10 @@
  * ```
  */
 
-export { createGatewayServer, contentTypeFor } from './server.js'
+export { createGatewayServer, contentTypeFor, isLoopback } from './server.js'
+export { buildStatus } from './status.js'
+export type { StatusSource, StatusSnapshot, StatusPeer, StatusTransfer, StatusRoot, StatusThroughputPoint, ListingCache } from './status.js'
+export { STATUS_PAGE_HTML } from './status-page.js'
 export type { GatewayServer, GatewayServerInit, GatewayProgressEvents } from './server.js'
 export type { FetchMissing } from './blocks.js'
 export { createMetrics, gatewayMetrics, exchangeMetrics, METRIC_NAMES } from './metrics.js'

@@ -25,11 +25,14 @@ import { CustomProgressEvent } from 'progress-events'
 import { BlockReader } from './blocks.js'
 import { carBlocks, carHeader, carSectionPrefix } from './car.js'
 import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW } from './constants.js'
-import { GatewayBusyError, GatewayError, NotImplementedError, RangeNotSatisfiableError } from './errors.js'
+import { GatewayBusyError, GatewayError, NotImplementedError, RangeNotSatisfiableError, StatusForbiddenError } from './errors.js'
 import { createMetrics, gatewayMetrics } from './metrics.js'
 import { encodePath, renderListing } from './listing.js'
 import { parseGatewayRequest, resolveEntityBytes, resolveRange } from './request.js'
 import { resolvePath } from './resolve.js'
+import { buildStatus, type ListingCache, type StatusSource } from './status.js'
+import { STATUS_PAGE_HTML } from './status-page.js'
+import { STATUS_API_PATH } from './constants.js'
 import type { FetchMissing } from './blocks.js'
 import type { ListingRow } from './listing.js'
 import type { GatewayRequest } from './request.js'
@@ -77,6 +80,16 @@ export interface GatewayServerInit {
   metrics?: Registry
   /** Receives {@link GatewayProgressEvents}. */
   onProgress?: (evt: GatewayProgressEvents) => void
+  /**
+   * The running node's status (`status.ts`): with it, `GET /` serves the status page and
+   * `GET /api/v0/status` its JSON (spec/gateway.md "Status"). Without it both are 404.
+   */
+  status?: StatusSource
+  /**
+   * Serve the status page and JSON to any client, not only loopback ones (127.0.0.0/8, ::1).
+   * Both are read-only either way. @default false (others get 403)
+   */
+  statusAllowRemote?: boolean
 }
 
 /** A gateway server. */
@@ -94,7 +107,7 @@ export interface GatewayServer {
 
 /** Per-request bookkeeping. */
 interface Ctx {
-  route: 'ipfs' | 'metrics' | 'other'
+  route: 'ipfs' | 'metrics' | 'status' | 'other'
   format: 'raw' | 'car' | 'file' | 'listing' | 'none'
   bytes: number
   signal: AbortSignal
@@ -121,6 +134,8 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
   if (!Number.isSafeInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`maxConcurrentResponses must be a positive integer, got ${maxConcurrent}`)
   /** Responses in progress that count against `maxConcurrent`. */
   let serving = 0
+  /** Root listings of the status endpoint (immutable content). */
+  const listings: ListingCache = new Map()
 
   const server = createServer((req, res) => {
     handle(req, res).catch(err => {
@@ -156,6 +171,18 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
         ctx.route = 'metrics'
         const body = await registry.metrics()
         sendText(res, req.method, 200, body, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' })
+        return
+      }
+      if (init.status != null && (path === '/' || path === STATUS_API_PATH)) {
+        ctx.route = 'status'
+        // read-only, and by default only for this machine (spec/gateway.md "Status")
+        if (init.statusAllowRemote !== true && !isLoopback(req.socket.remoteAddress)) throw new StatusForbiddenError('the status page is served to loopback clients only')
+        if (path === '/') {
+          sendText(res, req.method, 200, STATUS_PAGE_HTML, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'" })
+        } else {
+          const body = JSON.stringify(await buildStatus(init.status, init.blockstore, listings, { signal: ctx.signal }))
+          sendText(res, req.method, 200, body, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' })
+        }
         return
       }
       if (path.startsWith('/ipfs/') || path.startsWith('/ipns/')) ctx.route = 'ipfs'
@@ -457,6 +484,13 @@ function contentLocation (r: GatewayRequest): string | undefined {
     q.set('car-dups', r.car.dups ? 'y' : 'n')
   }
   return `${r.pathname}?${q.toString()}`
+}
+
+/** Whether a socket's remote address is on this machine (127.0.0.0/8, ::1, their IPv4-mapped forms). */
+export function isLoopback (address: string | undefined): boolean {
+  if (address == null) return false
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address
+  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a)
 }
 
 function sendText (res: ServerResponse, method: string | undefined, status: number, body: string, headers: Record<string, string>): void {

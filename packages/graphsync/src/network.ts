@@ -32,6 +32,7 @@
 import { logger } from '@libp2p/logger'
 import { BoundedQueue, getBlockUnverified } from '@tensorswap/blockstore'
 import { DEFAULT_DIAL_ATTEMPTS, DEFAULT_DIAL_ATTEMPT_TIMEOUT_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
+import type { BandwidthPacer } from '@tensorswap/transport'
 import {
   DEFAULT_MAX_CONCURRENT_PUTS, DEFAULT_MAX_GRAPHSYNC_STREAMS, DEFAULT_REQUEST_IDLE_TIMEOUT_MS, MAX_MESSAGE_SIZE, PROTOCOL_ID
 } from './constants.js'
@@ -77,6 +78,12 @@ export interface GraphSyncNetworkInit extends ResponseManagerInit, ResponderMemo
   dialAttemptTimeoutMs?: number
   /** Most time a stream open plus protocol negotiation may take, ms. @default DEFAULT_STREAM_OPEN_TIMEOUT_MS (10 s, `@tensorswap/transport`) */
   streamOpenTimeoutMs?: number
+  /**
+   * Bandwidth limits (the `tensorswap` package's `BandwidthLimiter`): the responder waits for
+   * `upload` before writing each response message; the reader waits for `download` after each
+   * message carrying blocks, so the stream pauses and the sender is slowed. @default none
+   */
+  bandwidth?: BandwidthPacer
 }
 
 /**
@@ -463,6 +470,7 @@ export class GraphSyncNetwork {
         else if (action.type === 'reply') this.#track(this.#reply(connection, action.message))
       }
       if (msg.responses.length > 0) await this.#route(peerStr, msg)
+      if (this.#init.bandwidth != null && msg.blocks.length > 0) await this.#init.bandwidth.download(peerStr, frame.byteLength, { signal: this.#shutdown.signal })
     }
     // the peer closed its side; we never write on a stream it opened: close ours, so the stream
     // ends and stops counting against maxInboundStreams (libp2p counts it until both sides close)
@@ -523,6 +531,14 @@ export class GraphSyncNetwork {
           log.trace('request %s to %p waits for responder memory (%d bytes for the peer, %d in total)', idHex(responder.request.id), peer, this.#memory.allocatedTo(peerStr), this.#memory.total)
         }
         await this.#memory.allocate(peerStr, bytes.byteLength, { signal: this.#shutdown.signal })
+        if (this.#init.bandwidth != null && msg.blocks.length > 0) {
+          try {
+            await this.#init.bandwidth.upload(peerStr, bytes.byteLength, { signal: this.#shutdown.signal })
+          } catch (err) {
+            this.#memory.release(peerStr, bytes.byteLength)
+            throw err
+          }
+        }
         try {
           await writer.write(bytes, { signal: this.#shutdown.signal })
         } finally {

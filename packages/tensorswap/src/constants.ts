@@ -444,3 +444,77 @@ export const DEFAULT_RECONNECT_BACKOFF_FACTOR = 2
 
 /** libp2p `connectionManager.reconnectRetries`: redials of a lost `KEEP_ALIVE` peer (libp2p default 5). */
 export const DEFAULT_RECONNECT_RETRIES = 5
+
+// ---------------------------------------------------------------------------------------------
+// Peer health (src/health/, spec/tensorswap.md §10 "Peer health"). Seeds: AptosNet's health
+// checker (ping every interval, disconnect after N consecutive failures), NeuroShard's peer
+// scores (RTT and reliability combined into one number the scheduler uses).
+
+/**
+ * How often each connected peer is pinged (`/ipfs/ping/1.0.0`), ms. AptosNet's health checker
+ * pings every 10 s (`ping_interval_ms`); 15 s keeps the pings of a 100-peer node under 7 a second.
+ */
+export const DEFAULT_HEALTH_PING_INTERVAL_MS = 15_000
+
+/**
+ * A ping not answered within this long counts as a failure, ms. AptosNet: `ping_timeout_ms`
+ * 20 s; 10 s here, the {@link DEFAULT_PEER_IDLE_TIMEOUT_MS} after which wants fail over anyway
+ * (a ping queued behind a full transfer on one TCP connection still answers well inside it).
+ */
+export const DEFAULT_HEALTH_PING_TIMEOUT_MS = 10_000
+
+/**
+ * A peer whose pings failed this many times in a row is disconnected. AptosNet:
+ * `ping_failures_tolerated` 3 (disconnects on the 4th); ours disconnects on the 3rd: with the
+ * interval above a silent peer is dropped after about 40 s.
+ */
+export const DEFAULT_HEALTH_MAX_FAILURES = 3
+
+/** EWMA weight of the newest ping RTT sample, 0..1 (as the peer selector's {@link DEFAULT_EWMA_ALPHA}). */
+export const DEFAULT_HEALTH_RTT_ALPHA = 0.3
+
+/**
+ * EWMA weight of the newest ping outcome in the success rate (1 success, 0 failure), 0..1: one
+ * failure takes a perfect peer to 0.8, three in a row to about 0.5.
+ */
+export const DEFAULT_HEALTH_SUCCESS_ALPHA = 0.2
+
+/**
+ * RTT at which the health score's latency factor is 1/2, ms: `1 / (1 + rtt / ref)`. A busy
+ * TCP connection queues pings behind megabytes of blocks, so the reference is generous and the
+ * score is led by the success rate; latency proper is the peer selector's own estimate.
+ */
+export const DEFAULT_HEALTH_RTT_REFERENCE_MS = 1_000
+
+/**
+ * Lowest health factor the peer selector divides a peer's cost by: a peer with a score near 0
+ * looks at most this many times slower (1 / 0.05 = 20x), never unusable (it may hold the only
+ * copy of a block).
+ */
+export const MIN_HEALTH_FACTOR = 0.05
+
+/** How often the node samples wire bytes per peer for `peers()` throughput and the status page plot, ms. */
+export const DEFAULT_THROUGHPUT_SAMPLE_INTERVAL_MS = 1_000
+
+/** Throughput is the bytes moved over the last this many ms (a sliding window of samples). */
+export const DEFAULT_THROUGHPUT_WINDOW_MS = 5_000
+
+/** Samples of the node-wide throughput kept for the status page's plot (one per sample interval: 5 minutes). */
+export const DEFAULT_THROUGHPUT_HISTORY = 300
+
+// ---------------------------------------------------------------------------------------------
+// Bandwidth limits (src/rate-limit.ts `BandwidthLimiter`, spec/tensorswap.md §11): token buckets
+// in bytes per second, off unless a limit is given (`--max-upload-rate` ...).
+
+/**
+ * Credit an idle byte bucket saves up, in ms at its rate: a node that was idle may send
+ * 100 ms worth at once. Small, so a limit holds over short windows too; the bucket goes into
+ * debt for a message larger than that (a 4 MiB message is let through and the next waits).
+ */
+export const DEFAULT_RATE_LIMIT_BURST_MS = 100
+
+/** Smallest burst of a byte bucket, bytes (one 16 KiB TLS record's worth at very low rates). */
+export const MIN_RATE_LIMIT_BURST_BYTES = 16 * KiB
+
+/** Per-peer byte buckets kept before full (idle) ones are forgotten. */
+export const MAX_IDLE_RATE_BUCKETS = 1024

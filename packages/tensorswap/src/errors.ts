@@ -113,3 +113,19 @@ export class InvalidCidError extends TypeError {
   static override name = 'InvalidCidError'
   override name = 'InvalidCidError'
 }
+
+// --- bandwidth limits (src/rate-limit.ts) ---
+
+/**
+ * A bandwidth limit that is not a rate: 0, negative, not a number, or text that does not
+ * parse (`parseRate`). `.option` names the limit (`max-upload-rate`, ...).
+ */
+export class InvalidRateLimitError extends Error {
+  static override name = 'InvalidRateLimitError'
+  override name = 'InvalidRateLimitError'
+  readonly option?: string
+  constructor (message: string, option?: string) {
+    super(message)
+    this.option = option
+  }
+}

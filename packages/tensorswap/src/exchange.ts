@@ -182,6 +182,8 @@ export class Exchange {
   #tickTimer?: ReturnType<typeof setInterval>
   #ledgerTimer?: ReturnType<typeof setInterval>
   #running = false
+  /** Aborted by {@link stop}: ends upload pacing waits. */
+  #shutdown = new AbortController()
   #counters = { blocksReceived: 0, duplicateBlocks: 0, unrequestedBlocks: 0, blocksSent: 0 }
 
   /**
@@ -218,6 +220,7 @@ export class Exchange {
     if (this.#running) return
     if (this.#datastore != null) await this.ledger.load(this.#datastore, options)
     this.#running = true
+    this.#shutdown = new AbortController()
     await this.network.start(options)
     this.#tickTimer = setInterval(() => { this.#tick() }, this.#init.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS)
     this.#tickTimer.unref?.()
@@ -240,6 +243,7 @@ export class Exchange {
   async stop (options: AbortOptions = {}): Promise<void> {
     if (!this.#running) return
     this.#running = false
+    this.#shutdown.abort(new NotStartedError('exchange stopped'))
     clearInterval(this.#tickTimer)
     clearInterval(this.#ledgerTimer)
     for (const [, waiters] of this.#waiters) {
@@ -686,13 +690,16 @@ export class Exchange {
           }
         }
       }
+      const blockBytes = blocks.reduce((n, b) => n + b.bytes.byteLength, 0)
+      // upload limit (spec/tensorswap.md §11): wait for the bytes before the send deadline starts,
+      // so our own pacing never counts against the peer as a slow reader
+      if (blockBytes > 0 && this.#init.bandwidth != null) await this.#init.bandwidth.upload(batch.peer, blockBytes, { signal: this.#shutdown.signal })
       if (this.#peerId(batch.peer) !== peer) {
         // banned or gone while the blocks were read: never dial a peer back to answer it
         for (const t of batch.tasks) outcomes.set(t.key, 'declined')
         return
       }
       const stallTimeoutMs = this.#init.sendStallMs ?? DEFAULT_SEND_STALL_MS
-      const blockBytes = blocks.reduce((n, b) => n + b.bytes.byteLength, 0)
       const deadline = AbortSignal.timeout(sendTimeoutMs(blockBytes))
       const sends: Array<Promise<number>> = []
       if (presences.length > 0) sends.push(this.network.send(peer, { blocks: [], presences, pendingBytes: 0 }, 'control', { signal: deadline, stallTimeoutMs }))

@@ -34,7 +34,7 @@ import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
 import { decodeMessage, splitMessage, supportsHave } from './wire/codec.js'
 import type { BitswapMessage, DecodedMessage, DecodeLimits } from './wire/codec.js'
 import type { BulkLaneInit } from './bulk-lane.js'
-import type { DrainOptions, FramedStream } from '@tensorswap/transport'
+import type { BandwidthPacer, DrainOptions, FramedStream } from '@tensorswap/transport'
 import type { SocketStream } from './transport/socket-stream.js'
 import type { AbortOptions, Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
@@ -80,6 +80,12 @@ export interface NetworkInit {
    * them. Needs the node's private key ({@link NetworkComponents}). @default `{}` (dial only)
    */
   bulkLane?: BulkLaneInit | false
+  /**
+   * Download pacing (`BandwidthLimiter` of `rate-limit.ts`, spec/tensorswap.md §11): after a
+   * frame carrying blocks is read from a peer (stream or bulk lane), the next read waits for
+   * it, so the transport's flow control slows the sender. @default none
+   */
+  bandwidth?: BandwidthPacer
 }
 
 /** What the network needs beyond the libp2p node. */
@@ -123,6 +129,9 @@ export class Network {
   readonly #streamIdleMs: number
   readonly #runOnLimitedConnection: boolean
   readonly #streamOpenTimeoutMs: number
+  readonly #bandwidth?: BandwidthPacer
+  /** Aborted by {@link stop}: ends pacing waits. */
+  #shutdown = new AbortController()
   readonly #outbound = new Map<string, Outbound>()
   readonly #opening = new Map<string, Promise<Outbound>>()
   readonly #peerProtocols = new Map<string, { peer: PeerId, protocols: Set<string> }>()
@@ -154,6 +163,7 @@ export class Network {
     this.#streamIdleMs = init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS
     this.#runOnLimitedConnection = init.runOnLimitedConnection ?? false
     this.#streamOpenTimeoutMs = init.streamOpenTimeoutMs ?? DEFAULT_STREAM_OPEN_TIMEOUT_MS
+    this.#bandwidth = init.bandwidth
     if (init.bulkLane !== false && components.privateKey != null && this.#protocols.includes(TENSORSWAP_100)) {
       this.#lanes = new BulkLanes(libp2p, components.privateKey, {
         onLane: (peer, lane) => { this.#onLane(peer, lane) },
@@ -176,6 +186,7 @@ export class Network {
   async start (options: AbortOptions = {}): Promise<void> {
     if (this.#running) return
     this.#running = true
+    this.#shutdown = new AbortController()
     await this.#libp2p.handle(this.#protocols, (stream, connection) => { this.#onStream(stream, connection) }, {
       maxInboundStreams: this.#maxInboundStreams,
       maxOutboundStreams: this.#maxOutboundStreams,
@@ -212,6 +223,7 @@ export class Network {
   async stop (options: AbortOptions = {}): Promise<void> {
     if (!this.#running) return
     this.#running = false
+    this.#shutdown.abort(new Error('network stopped'))
     // not bounded by the signal: an aborted unhandle would leave the handlers and lanes up
     await this.#libp2p.unhandle(this.#protocols)
     for (const id of this.#registrarIds) this.#libp2p.unregister(id)
@@ -365,6 +377,8 @@ export class Network {
         }
         this.#count(peer.toString(), label, 'received', frame.byteLength)
         this.#safe(() => { this.#handlers.onMessage(peer, protocol, message, frame.byteLength) })
+        // download limit: the next frame waits (the stream pauses, the sender is slowed)
+        if (this.#bandwidth != null && message.blocks.length > 0) await this.#bandwidth.download(peer.toString(), frame.byteLength, { signal: this.#shutdown.signal })
       }
     } catch (err: any) {
       if (err?.name === 'FrameTooLargeError' || err?.name === 'InvalidFrameError') {

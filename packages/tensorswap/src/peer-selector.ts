@@ -16,7 +16,7 @@
  * @module
  */
 
-import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS } from './constants.js'
+import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_HEALTH_FACTOR } from './constants.js'
 import type { PresenceType } from './wire/codec.js'
 
 /** Options of {@link PeerSelector}. */
@@ -72,6 +72,8 @@ export interface PickOptions {
 export class PeerSelector {
   readonly #peers = new Map<string, PeerState>()
   readonly #presence = new Map<string, Map<string, PresenceType>>()
+  /** Health scores in (0, 1] by peer (`src/health/`); a peer without one counts as 1. */
+  readonly #health = new Map<string, number>()
   readonly #alpha: number
   readonly #priorThroughput: number
   readonly #priorLatencyMs: number
@@ -115,6 +117,7 @@ export class PeerSelector {
    */
   removePeer (peer: string): void {
     this.#peers.delete(peer)
+    this.#health.delete(peer)
     for (const [key, map] of this.#presence) {
       map.delete(peer)
       if (map.size === 0) this.#presence.delete(key)
@@ -202,7 +205,8 @@ export class PeerSelector {
   cost (peer: string, key: string, bytes: number): number {
     const s = this.#peers.get(peer)
     if (s == null) return Infinity
-    const eta = s.latencyMs + (s.bytesInFlight + bytes) / Math.max(s.throughput, 1e-6)
+    // a sick peer (health score < 1, src/health/) looks slower by 1/score, at most 1/MIN_HEALTH_FACTOR
+    const eta = (s.latencyMs + (s.bytesInFlight + bytes) / Math.max(s.throughput, 1e-6)) / Math.max(MIN_HEALTH_FACTOR, this.#health.get(peer) ?? 1)
     return this.presence(key, peer) === 'have' ? eta : eta * 2
   }
 
@@ -278,6 +282,23 @@ export class PeerSelector {
     if (s != null) s.lastHeardMs = Math.max(s.lastHeardMs, nowMs)
   }
 
+  /**
+   * The health score of a tracked `peer` (src/health/: ping RTT and success rate), in (0, 1]:
+   * its {@link cost} is divided by `max(score, MIN_HEALTH_FACTOR)`, so a sick peer gets fewer
+   * wants. Ignored for untracked peers; forgotten with the peer.
+   *
+   * @throws RangeError - `score` not in (0, 1]
+   */
+  setHealth (peer: string, score: number): void {
+    if (!(score > 0 && score <= 1)) throw new RangeError(`PeerSelector.setHealth: score must be in (0, 1], got ${score}`)
+    if (this.#peers.has(peer)) this.#health.set(peer, score)
+  }
+
+  /** The health score of `peer` given by {@link setHealth} (1 when none was). */
+  health (peer: string): number {
+    return this.#health.get(peer) ?? 1
+  }
+
   /** A want timed out at `peer`: halve its throughput estimate (multiplicative decrease). */
   onFailure (peer: string): void {
     const s = this.#peers.get(peer)
@@ -296,6 +317,7 @@ export class PeerSelector {
       if (!(s.throughput > 0) || !Number.isFinite(s.throughput)) throw new Error(`peer ${s.peer}: throughput ${s.throughput}`)
       if (!(s.latencyMs >= 0) || !Number.isFinite(s.latencyMs)) throw new Error(`peer ${s.peer}: latency ${s.latencyMs}`)
     }
+    for (const peer of this.#health.keys()) if (!this.#peers.has(peer)) throw new Error(`health of unknown peer ${peer}`)
     for (const [key, map] of this.#presence) {
       if (map.size === 0) throw new Error(`presence ${key}: empty map kept`)
       for (const peer of map.keys()) if (!this.#peers.has(peer)) throw new Error(`presence ${key}: unknown peer ${peer}`)

@@ -30,6 +30,10 @@ import { NoProvidersError, RoutingDisabledError } from './routing/errors.js'
 import { DEFAULT_FIND_PROVIDERS_TIMEOUT_MS, DEFAULT_REPROVIDE_INTERVAL_MS } from './constants.js'
 import { gatewayWant, withFallback } from './block-sources.js'
 import { TrustlessGatewaySource } from './gateway-source.js'
+import { BandwidthLimiter, type BandwidthLimits } from './rate-limit.js'
+import { TransferRegistry, type TransferInfo } from './transfers.js'
+import { HealthMonitor, type HealthEvents, type HealthMonitorInit } from './health/monitor.js'
+import { describePeers, wireTotals, type PeerInfo } from './health/peers.js'
 import { PushService, pushDag, type PushOptions, type PushResult, type PushServiceInit } from './push/index.js'
 import type { FetchedTensor } from './tensors/model-selectors.js'
 import type { RequestorProgressEvents } from '@tensorswap/graphsync'
@@ -74,6 +78,22 @@ export interface TensorSwapInit {
    * `start()` and every `reprovideIntervalMs`. @default none: no DHT, `get` needs `peers`
    */
   routing?: RoutingInit
+  /**
+   * Peer health (spec/tensorswap.md §10): ping every connected peer, disconnect one after
+   * `maxFailures` failed pings in a row, feed each peer's score to the peer selector, sample
+   * throughput for {@link TensorSwapNode.peers}. `false`: no pings (throughput still sampled).
+   * @default every default of `HealthMonitorInit` (constants.ts `DEFAULT_HEALTH_*`)
+   */
+  health?: HealthMonitorInit | false
+  /**
+   * Bandwidth limits in bytes per second, node-wide and per peer (spec/tensorswap.md §11): blocks
+   * served (Bitswap, `/tensorswap/1.0.0`, bulk lanes, GraphSync) wait for upload credit, frames
+   * of blocks read wait for download credit. @default no limits
+   * @throws InvalidRateLimitError (from `createTensorSwap`) - a limit below 1 byte/s or not a number
+   */
+  limits?: BandwidthLimits
+  /** Health events: each ping's outcome, each peer disconnected for failing them. */
+  onHealthEvent?: (evt: HealthEvents) => void
 }
 
 /**
@@ -198,6 +218,18 @@ export interface TensorSwapNode {
   readonly routing?: ContentRouter
   /** This node's peer id. */
   readonly peerId: PeerId
+  /** The node's bandwidth limits (`init.limits`), shared by the exchange and GraphSync. */
+  readonly bandwidth: BandwidthLimiter
+  /** Peer health and throughput (running between `start()` and `stop()`). */
+  readonly health: HealthMonitor
+  /**
+   * The connected peers, sorted by peer id: addresses, exchange protocol, how each was found,
+   * ping health (RTT EWMA ms, success rate, score), ledger bytes both ways, throughput
+   * (spec/tensorswap.md §10).
+   */
+  peers(): PeerInfo[]
+  /** The `get`s running on this node: root, start, block bytes and blocks so far (network and local), peers, rate. */
+  transfers(): TransferInfo[]
   /** Listen addresses, each ending in `/p2p/<peer id>`. */
   getMultiaddrs(): Multiaddr[]
   /**
@@ -323,6 +355,8 @@ export function defaultLaneListen (listen: string[]): string[] {
  * ```
  */
 export async function createTensorSwap (init: TensorSwapInit = {}): Promise<TensorSwapNode> {
+  // a bad limit is the caller's error, before the repo is opened
+  const bandwidth = new BandwidthLimiter(init.limits)
   const ownsRepo = typeof init.repo !== 'object'
   const repo = typeof init.repo === 'object' ? init.repo : await openRepo(resolveRepoPath(init.repo))
   let libp2p: Libp2p<TransportServices>
@@ -346,6 +380,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
   }
   const exchange = createExchange({ libp2p, blockstore: repo.blockstore, datastore: repo.datastore, privateKey: repo.privateKey }, {
     ...init.exchange,
+    ...(bandwidth.limited && init.exchange?.bandwidth == null ? { bandwidth } : {}),
     bulkLane: init.exchange?.bulkLane ?? { listen: defaultLaneListen(init.listen ?? repo.config.listen) }
   })
   const graphsync = new GraphSyncNetwork({
@@ -356,9 +391,18 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       onOffence: (peer, offence) => { exchange.penalize(peer, offence) },
       isBanned: (peer) => exchange.penalties.isBanned(peer.toString(), Date.now())
     }
-  })
+  }, bandwidth.limited ? { bandwidth } : {})
 
   const graphsyncEnabled = init.graphsync ?? true
+  /** How the peers of this node's fetches were found (peer id -> source). */
+  const peerSources = new Map<string, FoundProvider['source']>()
+  const running = new TransferRegistry()
+  const health = new HealthMonitor({
+    libp2p,
+    totals: () => wireTotals(exchange, libp2p),
+    onScore: (peer, score) => { exchange.peerSelector.setHealth(peer, score) },
+    onEvent: init.onHealthEvent
+  }, init.health === false ? { ping: false } : init.health)
   const pushService = new PushService({ libp2p, exchange }, init.push)
   const router = routingConfig == null
     ? undefined
@@ -405,7 +449,11 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     graphsync,
     routing: router,
     peerId: libp2p.peerId,
+    bandwidth,
+    health,
     getMultiaddrs: () => libp2p.getMultiaddrs(),
+    peers: () => describePeers(libp2p, exchange, health, peerSources),
+    transfers: () => running.list(Date.now()),
 
     async start (options = {}) {
       options.signal?.throwIfAborted()
@@ -415,7 +463,9 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
         await pushService.start(options)
         options.signal?.throwIfAborted()
         router?.start()
+        health.start()
       } catch (err) {
+        health.stop()
         await pushService.stop()
         await graphsync.stop()
         await exchange.stop()
@@ -425,6 +475,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     },
 
     async stop (options = {}) {
+      health.stop()
       try {
         await router?.stop()
         await pushService.stop()
@@ -454,6 +505,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       const viaGateways = options.gatewaySources != null && options.gatewaySources.length > 0
       let found: FindProvidersResult | undefined
       const givenIds = new Set((peers ?? []).map(p => isPeerId(p) ? p.toString() : peerIdOf(p)).filter((id): id is string => id != null))
+      for (const id of givenIds) peerSources.set(id, 'given')
       const search = options.findProviders ?? (router != null && !viaGateways &&
         ((peers?.length ?? 0) === 0 || router.config.bootstrap.length > 0 || router.config.mdns))
       let localFetch: SessionResult | undefined
@@ -467,6 +519,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
           localFetch = await fetchLocal(root, err, options)
           found = { providers: [], searchedMs: err.searchedMs, skipped: [] }
         }
+        for (const p of found.providers) peerSources.set(p.peerId, p.source)
         log('fetching %c from %d peers (%s) found in %d ms', root, found.providers.length, found.providers.map(p => p.source).join(', '), Math.round(found.searchedMs))
         // every peer found was dialled: take its PeerId from the connection
         const connected = new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer]))
@@ -594,6 +647,16 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
 
     async importCar (source, options = {}) {
       return await importCar(repo.blockstore, source, options)
+    }
+  }
+  // transfers(): every get is counted from its progress events while it runs
+  const untrackedGet = node.get.bind(node)
+  node.get = async (rootArg, options = {}) => {
+    const transfer = running.start(toCid(rootArg).toString(), Date.now())
+    try {
+      return await untrackedGet(rootArg, { ...options, onProgress: (evt) => { running.onProgress(transfer, evt); options.onProgress?.(evt) } })
+    } finally {
+      running.end(transfer)
     }
   }
   return node

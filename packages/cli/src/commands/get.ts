@@ -20,11 +20,12 @@ import { megabytesPerSecond, type JsonFile, type JsonTensor } from '../summary.j
 import { writeFiles } from '../write-files.js'
 import { localDag } from '../local-dag.js'
 import { canDiscover, daemonRouting, routingInit, type RoutingFlags } from '../routing.js'
+import { limitsInit, type LimitFlags } from '../limits.js'
 import { keptNote } from './export.js'
 import type { CID } from 'multiformats/cid'
 
 /** Options of `get`. */
-export interface GetCommandOptions extends RoutingFlags {
+export interface GetCommandOptions extends RoutingFlags, LimitFlags {
   /** Root CID. */
   cid: string
   /** Output directory (absolute through the daemon); without it the DAG is fetched into the repo only. */
@@ -77,7 +78,7 @@ export interface GetCommandResult {
  */
 export const getCommand = defineCommand<GetCommandOptions, GetCommandResult>({
   name: 'get',
-  options: { cid: 'string', output: 'string', peer: 'string[]', gatewaySource: 'string[]', tensors: 'string', layers: 'string', timeout: 'string', bootstrap: 'string[]', mdns: 'boolean', findTimeout: 'string' },
+  options: { cid: 'string', output: 'string', peer: 'string[]', gatewaySource: 'string[]', tensors: 'string', layers: 'string', timeout: 'string', bootstrap: 'string[]', mdns: 'boolean', findTimeout: 'string', maxUploadRate: 'string', maxDownloadRate: 'string', maxUploadRatePerPeer: 'string', maxDownloadRatePerPeer: 'string' },
   paths: ['output'],
   create: true,
   interruptible: true,
@@ -85,6 +86,7 @@ export const getCommand = defineCommand<GetCommandOptions, GetCommandResult>({
     parseCid(o.cid)
     const peers = o.peer ?? []
     routingInit(o)
+    limitsInit(o)
     for (const g of o.gatewaySource ?? []) {
       if (!/^https?:\/\/[^/]/.test(g)) throw new UsageError(`--gateway-source ${g}: expected an http(s) URL`)
     }
@@ -105,12 +107,13 @@ export const getCommand = defineCommand<GetCommandOptions, GetCommandResult>({
     const routing = routingInit(o, repo.config.bootstrap)
     // no source given: fine when every block is here already (no node then)
     if (!hasSource(o) && !canDiscover(routing)) return undefined
-    return { listen: [], routing }
+    return { listen: [], routing, limits: limitsInit(o, repo.config) }
   },
   async execute (ctx, o) {
     const root = parseCid(o.cid)
     const progressTimeoutMs = o.timeout != null ? parseTimeout(o.timeout) : undefined
     const node = ctx.node
+    if (ctx.daemon && Object.keys(limitsInit(o)).length > 0) ctx.log('rate limits: the daemon\'s apply (serve --max-*-rate, or config set, then restart serve)')
     if (node == null || (ctx.daemon && !hasSource(o))) {
       // every block local: no peer needed (through the daemon too, before any search)
       const local = await localDag(ctx.repo.blockstore, root, { signal: ctx.signal })

@@ -8,7 +8,7 @@
  * `bulk-lane <multiaddr>` lines. It is the repo's daemon: an `api <socket>` line, and the local API
  * (spec/api.md) runs every other command on this repo while it serves.
  */
-import { createTensorSwap, DHT_PROTOCOL, parsePushAccept } from 'tensorswap'
+import { createTensorSwap, DHT_PROTOCOL, parsePushAccept, statusSource } from 'tensorswap'
 import { resolveRepoPath, type Repo } from '@tensorswap/blockstore'
 import { openCliRepo } from '../repo.js'
 import { DaemonRunningError, UsageError } from '../errors.js'
@@ -19,6 +19,7 @@ import { listenError } from '../args.js'
 import { TransferLog } from '../serve-log.js'
 import { info, printResult, type GlobalOptions } from '../output.js'
 import { routingInit, type RoutingFlags } from '../routing.js'
+import { limitsInit, type LimitFlags } from '../limits.js'
 
 /** How often `serve` reads the ledger for its transfer lines, ms. */
 const TRANSFER_POLL_MS = 250
@@ -26,7 +27,7 @@ const TRANSFER_POLL_MS = 250
 const TRANSFER_IDLE_MS = 1000
 
 /** Options of `serve`. */
-export interface ServeOptions extends GlobalOptions, RoutingFlags {
+export interface ServeOptions extends GlobalOptions, RoutingFlags, LimitFlags {
   /** Listen multiaddrs (repeatable); default: the repo config's. */
   listen?: string[]
   /** `--no-graphsync` (hidden, for interop tests): `false` = Bitswap only. @default true */
@@ -101,13 +102,16 @@ export async function serve (opts: ServeOptions): Promise<void> {
   const gatewayAt = opts.gateway != null ? parseHostPort(opts.gateway) : undefined
   const push = pushInit(opts)
   routingInit(opts) // a bad flag is a usage error before the repo is opened
+  limitsInit(opts)
   const repo = await openServeRepo(opts)
   const node = await createTensorSwap({
     repo,
     routing: routingInit(opts, repo.config.bootstrap),
     listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : undefined,
     graphsync: opts.graphsync !== false,
-    push,
+    // the repo config's acceptPush adds to --accept-push
+    push: repo.config.acceptPush != null ? pushInit({ ...opts, acceptPush: [...(opts.acceptPush ?? []), ...repo.config.acceptPush] }) : push,
+    limits: limitsInit(opts, repo.config),
     exchange: opts.bulkLane === false ? { bulkLane: false } : opts.bulkListen != null ? { bulkLane: { listen: opts.bulkListen } } : {}
   })
     .catch(async (err) => { await repo.close(); throw listenError(err) })
@@ -123,6 +127,8 @@ export async function serve (opts: ServeOptions): Promise<void> {
       const server = createGatewayServer({
         blockstore: repo.blockstore,
         metrics,
+        // the status page at / and /api/v0/status (loopback clients only, read-only)
+        status: statusSource(node),
         ...(opts.gatewayFetch === true
           ? {
               fetchMissing: async (cid, { signal }) => {
