@@ -38,6 +38,8 @@ export interface ServeOptions extends GlobalOptions, RoutingFlags {
   acceptPush?: string[]
   /** `--max-push-bytes`: largest announced DAG of a push, bytes. */
   maxPushBytes?: string
+  /** `--wire-compression off|auto`: compress blocks for TensorSwap peers where it pays (spec/tensorswap.md §10). @default 'auto' */
+  wireCompression?: 'off' | 'auto'
 }
 
 /**
@@ -82,7 +84,10 @@ export async function serve (opts: ServeOptions): Promise<void> {
     listen: opts.listen != null && opts.listen.length > 0 ? opts.listen : undefined,
     graphsync: opts.graphsync !== false,
     push,
-    exchange: opts.bulkLane === false ? { bulkLane: false } : opts.bulkListen != null ? { bulkLane: { listen: opts.bulkListen } } : {}
+    exchange: {
+      ...(opts.bulkLane === false ? { bulkLane: false } : opts.bulkListen != null ? { bulkLane: { listen: opts.bulkListen } } : {}),
+      ...(opts.wireCompression != null ? { wireCompression: opts.wireCompression } : {})
+    }
   })
     .catch(async (err) => { await repo.close(); throw listenError(err) })
   try {
