@@ -103,6 +103,7 @@ addLimitOptions(program.command('serve'))
   .option('--mdns', 'discover peers on the local network with mDNS')
   .option('--dht-mode <mode>', 'auto | client | server (default: server on a LAN-only node, else auto)')
   .option('--reprovide-interval <ms>', 'provide the recorded roots again this often (default: 22 h)')
+  .addOption(new Option('--wire-compression <mode>', 'compress blocks for TensorSwap peers where the link is slow enough for it to pay (spec/tensorswap.md §10)').choices(['off', 'auto']).default('auto'))
   .action(async (_o, cmd: Command) => { await (await import('./commands/serve.js')).serve(opts(cmd)) })
 
 addLimitOptions(program.command('get'))

@@ -518,3 +518,73 @@ export const MIN_RATE_LIMIT_BURST_BYTES = 16 * KiB
 
 /** Per-peer byte buckets kept before full (idle) ones are forgotten. */
 export const MAX_IDLE_RATE_BUCKETS = 1024
+
+// --- wire compression (src/wire/compression*.ts, spec/tensorswap.md §10) ---
+
+/** Whether a node compresses blocks on the wire and accepts compressed ones: `'auto'` or `'off'` (`serve --wire-compression`). */
+export const DEFAULT_WIRE_COMPRESSION = 'auto'
+
+/**
+ * zstd level of a compressed plane. Measured on the human-models float tensors (bench/README.md
+ * "Wire compression"): level 1 reaches the ratio of level 3 (within 0.01) at about twice its speed.
+ */
+export const DEFAULT_ZSTD_LEVEL = 1
+
+/**
+ * Largest zstd window a received plane may need, log2 bytes: 2 MiB, the largest plane (a block
+ * is at most {@link DEFAULT_MAX_BLOCK_BYTES}). A frame asking for more is refused before it is
+ * decoded, so a peer cannot make us allocate a large window.
+ */
+export const ZSTD_WINDOW_LOG_MAX = 21
+
+/**
+ * A block is sent compressed only when its compressed size is at most this fraction of its
+ * length (and the estimate before compressing says the same): below 5% the receiver's work
+ * is not worth it. Ours.
+ */
+export const COMPRESSION_MAX_RATIO = 0.95
+
+/** A plane whose estimated ratio is above this is stored, not given to zstd (random bytes: mantissas). Ours. */
+export const PLANE_STORE_RATIO = 0.97
+
+/** Blocks shorter than this are never compressed, bytes (the headers and DAG nodes of a model). */
+export const MIN_COMPRESS_BLOCK_BYTES = 4 * KiB
+
+/**
+ * Compressor speed assumed before one was measured, raw bytes per ms (100 MB/s): below the
+ * 120-330 MB/s measured for byte planes + zstd level 1 on this machine (bench/README.md), so
+ * a fast link is never compressed on a guess.
+ */
+export const DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS = 100_000
+
+/**
+ * The share of the time per byte the compressor may take: a block is compressed only when
+ * compressing it takes at most this share of the time its plain bytes would take on the link,
+ * so the compressor (which runs on the thread pool, beside the sends) never becomes the
+ * bottleneck. Ours.
+ */
+export const COMPRESSOR_TIME_SHARE = 0.5
+
+/** Smoothing of the measured compressor speed (EWMA weight of the newest block). */
+export const COMPRESS_SPEED_ALPHA = 0.2
+
+/**
+ * Weight kept by the link-rate estimate at each new data write: the rate is (decayed sum of
+ * bytes written) / (decayed sum of the time the writes took to drain), so writes that a socket
+ * buffer swallowed at once weigh little against the ones the link paced.
+ */
+export const LINK_RATE_DECAY = 0.75
+
+/** Data writes shorter than this do not count towards the link rate, bytes. */
+export const MIN_RATE_WRITE_BYTES = 64 * KiB
+
+/** Data writes measured before a link rate is trusted (until then blocks are sent plain). */
+export const MIN_RATE_WRITES = 2
+
+/**
+ * Most bytes the compressed blocks of one message may decompress to: twice the message cap
+ * (8 MiB), which a batch of {@link DEFAULT_ENGINE_BLOCKS_PER_BATCH} blocks of 2 MiB fits.
+ * A message declaring more is refused whole (`MessageTooLargeError`) before anything is
+ * decompressed; the sender splits its messages to respect it.
+ */
+export const DEFAULT_MAX_INFLATED_MESSAGE_BYTES = 2 * DEFAULT_MAX_MESSAGE_BYTES

@@ -31,7 +31,7 @@ import { supportsHave } from './wire/codec.js'
 import { blockKey } from './wire/block-key.js'
 import type { EngineInit, TaskOutcome, EngineBatch } from './engine.js'
 import type { DebtLedgerInit, LedgerEntry } from './ledger.js'
-import type { NetworkInit, WireStats } from './network.js'
+import type { CompressionStats, NetworkInit, WireStats } from './network.js'
 import type { PeerSelectorInit, PeerStats } from './peer-selector.js'
 import type { Offence } from './penalties.js'
 import type { RateLimitInit } from './rate-limit.js'
@@ -133,6 +133,8 @@ export interface ExchangeStats {
   wantlistSize: number
   /** Penalised peers: decayed score and, while banned, when the ban ends (epoch ms). */
   penalties: Record<string, { score: number, bannedUntilMs?: number }>
+  /** Wire compression (spec/tensorswap.md §10): blocks compressed and inflated, link estimates. */
+  compression: CompressionStats
 }
 
 interface Waiter {
@@ -460,7 +462,7 @@ export class Exchange {
     for (const peer of this.ledger.peers()) ledger[peer] = this.ledger.get(peer)
     const peers: ExchangeStats['peers'] = {}
     for (const peer of this.peerSelector.peers()) peers[peer] = this.peerSelector.stats(peer) as PeerStats
-    return { wire, ledger, peers, ...this.#counters, wantlistSize: this.wantList.size, penalties: this.penalties.snapshot(Date.now()) }
+    return { wire, ledger, peers, ...this.#counters, wantlistSize: this.wantList.size, penalties: this.penalties.snapshot(Date.now()), compression: this.network.compressionStats() }
   }
 
   #blockStored (cid: CID): void {

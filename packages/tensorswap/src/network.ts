@@ -22,17 +22,27 @@
  *   is up (dialled or accepted), it replaces that peer's *data* stream in both directions.
  *   Messages read from a lane go through the same decoding and handlers as stream messages.
  *   A lane that fails is dropped and the data channel falls back to a libp2p stream.
+ * - Wire compression (`wire/compression*.ts`, spec/tensorswap.md §10): on `/tensorswap/1.0.0`
+ *   our want-lists say which plane codecs we decode (`acceptCodecs`); blocks for a peer that
+ *   said so are compressed when the {@link CompressionPolicy} finds it pays (its link rate is
+ *   measured here, from the data channel's writes), and compressed blocks we receive are
+ *   inflated, hashed and handed over like plain ones. Bitswap peers never see either.
  *
  * @module
  */
 
 import { logger } from '@libp2p/logger'
 import { BulkLanes } from './bulk-lane.js'
-import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, FRAME_SLACK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
-import { MessageTooLargeError } from './errors.js'
+import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, DEFAULT_WIRE_COMPRESSION, FRAME_SLACK_BYTES, MIN_COMPRESS_BLOCK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
+import { InvalidMessageError, MessageTooLargeError } from './errors.js'
 import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
-import { decodeMessage, splitMessage, supportsHave } from './wire/codec.js'
-import type { BitswapMessage, DecodedMessage, DecodeLimits } from './wire/codec.js'
+import { decodeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
+import { compressBlock, inflateBlocks, SUPPORTED_PLANE_CODECS } from './wire/compression.js'
+import { CompressionPolicy } from './wire/compression-policy.js'
+import { analyseBlock } from './wire/planes.js'
+import type { Message } from './wire/bitswap.js'
+import type { BitswapMessage, Block, DecodedMessage, DecodeLimits } from './wire/codec.js'
+import type { CompressionPolicyInit, LinkEstimate } from './wire/compression-policy.js'
 import type { BulkLaneInit } from './bulk-lane.js'
 import type { BandwidthPacer, DrainOptions, FramedStream } from '@tensorswap/transport'
 import type { SocketStream } from './transport/socket-stream.js'
@@ -86,6 +96,35 @@ export interface NetworkInit {
    * it, so the transport's flow control slows the sender. @default none
    */
   bandwidth?: BandwidthPacer
+  /**
+   * Wire compression on `/tensorswap/1.0.0` (spec/tensorswap.md §10): `'auto'` offers to decode
+   * compressed blocks and compresses blocks for peers that offer it when the link is slow enough
+   * for it to pay; `'off'` does neither. @default {@link DEFAULT_WIRE_COMPRESSION}
+   */
+  wireCompression?: WireCompressionMode
+  /** Tuning of the compression decision (see {@link CompressionPolicyInit}). */
+  compression?: CompressionPolicyInit
+}
+
+/** `'auto'`: compress where it pays and accept compressed blocks; `'off'`: plain blocks only. */
+export type WireCompressionMode = 'auto' | 'off'
+
+/** Wire compression counters of a {@link Network} (a snapshot). */
+export interface CompressionStats {
+  /** Blocks sent compressed, their raw bytes and their compressed (plane) bytes. */
+  blocksCompressed: number
+  rawBytesCompressed: number
+  wireBytesCompressed: number
+  /** Blocks looked at (analysed) and sent plain because compressing would not pay. */
+  blocksNotWorthIt: number
+  /** Blocks received compressed, their raw and compressed bytes. */
+  blocksInflated: number
+  rawBytesInflated: number
+  wireBytesInflated: number
+  /** Compressor speed in use, raw bytes/ms. */
+  compressBytesPerMs: number
+  /** Link estimate per peer we sent data to. */
+  links: Record<string, LinkEstimate>
 }
 
 /** What the network needs beyond the libp2p node. */
@@ -144,6 +183,15 @@ export class Network {
   readonly #laneAttempts = new Map<string, Promise<void> | number>()
   /** Want-blocks sent per peer while connected (opens lanes, {@link LANE_MIN_BLOCK_WANTS}). */
   readonly #blockWantsSent = new Map<string, number>()
+  /** Plane codecs we offer to decode (0: wire compression off). */
+  readonly #acceptCodecs: number
+  /** Present when we compress (wire compression `auto`). */
+  readonly #policy?: CompressionPolicy
+  /** Per peer: the plane codecs its last want-list on `/tensorswap/1.0.0` offered. */
+  readonly #peerAccepts = new Map<string, number>()
+  /** Compressions run one batch at a time (its planes in parallel), so their measured speed is the compressor's. */
+  #compressTail: Promise<unknown> = Promise.resolve()
+  readonly #compression = { blocksCompressed: 0, rawBytesCompressed: 0, wireBytesCompressed: 0, blocksNotWorthIt: 0, blocksInflated: 0, rawBytesInflated: 0, wireBytesInflated: 0 }
   /** Peers that opened a stream before identify told the registrar: their disconnect comes from here. */
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => { this.#peerGone(evt.detail) }
 
@@ -164,6 +212,9 @@ export class Network {
     this.#runOnLimitedConnection = init.runOnLimitedConnection ?? false
     this.#streamOpenTimeoutMs = init.streamOpenTimeoutMs ?? DEFAULT_STREAM_OPEN_TIMEOUT_MS
     this.#bandwidth = init.bandwidth
+    const compression = init.wireCompression ?? DEFAULT_WIRE_COMPRESSION
+    this.#acceptCodecs = compression === 'auto' && this.#protocols.includes(TENSORSWAP_100) ? SUPPORTED_PLANE_CODECS : 0
+    if (this.#acceptCodecs !== 0) this.#policy = new CompressionPolicy(init.compression)
     if (init.bulkLane !== false && components.privateKey != null && this.#protocols.includes(TENSORSWAP_100)) {
       this.#lanes = new BulkLanes(libp2p, components.privateKey, {
         onLane: (peer, lane) => { this.#onLane(peer, lane) },
@@ -274,6 +325,13 @@ export class Network {
     return out
   }
 
+  /** Wire compression counters and estimates (a copy). */
+  compressionStats (): CompressionStats {
+    const links: Record<string, LinkEstimate> = {}
+    for (const key of this.#peerAccepts.keys()) if (this.#policy != null) links[key] = this.#policy.link(key)
+    return { ...this.#compression, compressBytesPerMs: this.#policy?.compressBytesPerMs ?? 0, links }
+  }
+
   #count (peer: string, protocol: string, dir: 'sent' | 'received', bytes: number): void {
     let m = this.#stats.get(peer)
     if (m == null) {
@@ -312,6 +370,8 @@ export class Network {
     if (!this.#peerProtocols.delete(key)) return
     this.#laneAttempts.delete(key)
     this.#blockWantsSent.delete(key)
+    this.#peerAccepts.delete(key)
+    this.#policy?.forget(key)
     for (const channel of ['control', 'data'] as const) {
       const out = this.#outbound.get(`${key}/${channel}`)
       if (out != null) this.#dropOutbound(`${key}/${channel}`, out)
@@ -369,6 +429,8 @@ export class Network {
           }
           // tolerate the slack: count it against the message cap plus slack
           message = decodeMessage(frame, { ...this.#limits, maxMessageBytes: this.#maxMessageBytes + FRAME_SLACK_BYTES })
+          if (protocol === TENSORSWAP_100 && message.wantlist != null) this.#peerAccepts.set(peer.toString(), message.acceptCodecs & SUPPORTED_PLANE_CODECS)
+          if (message.compressed.length > 0) await this.#inflate(protocol, message)
         } catch (err: any) {
           log('bad message from %p on %s - %e', peer, label, err)
           stream.abort(err)
@@ -405,13 +467,19 @@ export class Network {
     if (channel === 'control' && this.#lanes != null) this.#countWants(peer, message)
     const key = `${peer.toString()}/${channel}`
     const out = await this.#getOutbound(peer, key, options)
-    const parts = splitMessage(message, out.protocol, { maxMessageBytes: this.#maxMessageBytes })
-    if (parts.length === 0) return 0
+    if (out.protocol === TENSORSWAP_100 && message.wantlist != null && this.#acceptCodecs !== 0) message = { ...message, acceptCodecs: this.#acceptCodecs }
+    // compressing starts now, beside the writes queued before it; the write waits for it
+    const compressing = channel === 'data' && out.protocol === TENSORSWAP_100 ? this.#compressFor(peer.toString(), message) : undefined
+    let parts = compressing == null ? splitMessage(message, out.protocol, { maxMessageBytes: this.#maxMessageBytes }) : undefined
+    if (parts?.length === 0) return 0
     out.pending++
     clearTimeout(out.idleTimer)
     const run = out.tail.then(async () => {
       options.signal?.throwIfAborted()
+      parts ??= splitMessage(await compressing as BitswapMessage, out.protocol, { maxMessageBytes: this.#maxMessageBytes })
+      const started = performance.now()
       await out.writer.write(parts, options)
+      if (channel === 'data') this.#policy?.recordWrite(peer.toString(), parts.reduce((n, p) => n + p.byteLength, 0), performance.now() - started)
     })
     out.tail = run.catch(() => {})
     try {
@@ -423,9 +491,75 @@ export class Network {
       out.pending--
       if (out.pending === 0 && this.#outbound.get(key) === out) this.#armIdle(key, out)
     }
-    const bytes = parts.reduce((n, p) => n + p.byteLength, 0)
+    const bytes = (parts ?? []).reduce((n, p) => n + p.byteLength, 0)
     this.#count(peer.toString(), out.label, 'sent', bytes)
     return bytes
+  }
+
+  /**
+   * The message to write for `message`'s blocks to `peer`: with the blocks worth compressing
+   * in compressed form, or `undefined` when none is looked at (the peer does not decode
+   * compressed blocks, or its link is too fast for compression to pay: the common, free path).
+   * Compression runs one batch at a time; a failure of zlib leaves the block plain.
+   */
+  #compressFor (peer: string, message: BitswapMessage): Promise<BitswapMessage> | undefined {
+    const policy = this.#policy
+    if (policy == null || message.blocks.length === 0 || ((this.#peerAccepts.get(peer) ?? 0) & SUPPORTED_PLANE_CODECS) === 0 || !policy.worthTrying(peer)) return undefined
+    const run = this.#compressTail.then(async () => {
+      const started = performance.now()
+      const plain: Block[] = []
+      const compressed: Message.CompressedBlock[] = []
+      let rawBytes = 0
+      await Promise.all(message.blocks.map(async (block) => {
+        const analysis = block.bytes.byteLength >= MIN_COMPRESS_BLOCK_BYTES ? analyseBlock(block.bytes) : undefined
+        if (analysis == null || !policy.shouldCompress(peer, analysis.ratio)) {
+          if (analysis != null) this.#compression.blocksNotWorthIt++
+          plain.push(block)
+          return
+        }
+        rawBytes += block.bytes.byteLength
+        const c = await compressBlock(block, encodePrefix(block.cid), { analysis }).catch((err: any) => {
+          log.error('compressing block %c failed, sent plain - %e', block.cid, err)
+          return undefined
+        })
+        if (c == null) {
+          this.#compression.blocksNotWorthIt++
+          plain.push(block)
+          return
+        }
+        compressed.push(c)
+        this.#compression.blocksCompressed++
+        this.#compression.rawBytesCompressed += block.bytes.byteLength
+        this.#compression.wireBytesCompressed += c.planes.reduce((n, p) => n + p.data.byteLength, 0)
+      }))
+      if (rawBytes > 0) policy.recordCompress(rawBytes, performance.now() - started)
+      return { ...message, blocks: plain, compressed }
+    })
+    this.#compressTail = run.catch(() => {})
+    return run
+  }
+
+  /**
+   * Inflate the compressed blocks of a received message into its `blocks` (their CIDs rebuilt
+   * from the bytes). Compressed blocks are accepted only on `/tensorswap/1.0.0` and only when
+   * we offered to decode them.
+   *
+   * @throws `InvalidMessageError` (not offered, wrong protocol, a plane that does not inflate
+   *   to its length); `MessageTooLargeError` (a plane that inflates past it)
+   */
+  async #inflate (protocol: string, message: DecodedMessage): Promise<void> {
+    if (protocol !== TENSORSWAP_100 || this.#acceptCodecs === 0) {
+      throw new InvalidMessageError(`compressed blocks on ${protocol}${this.#acceptCodecs === 0 ? ', which we did not offer to decode' : ''}`)
+    }
+    const { blocks, unverifiable } = await inflateBlocks(message.compressed)
+    for (const c of message.compressed) {
+      this.#compression.rawBytesInflated += c.length
+      this.#compression.wireBytesInflated += c.planes.reduce((n, p) => n + p.data.byteLength, 0)
+    }
+    this.#compression.blocksInflated += blocks.length
+    message.blocks.push(...blocks)
+    message.unverifiableBlocks += unverifiable
+    message.compressed = []
   }
 
   /**

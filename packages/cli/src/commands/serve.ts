@@ -44,6 +44,8 @@ export interface ServeOptions extends GlobalOptions, RoutingFlags, LimitFlags {
   acceptPush?: string[]
   /** `--max-push-bytes`: largest announced DAG of a push, bytes. */
   maxPushBytes?: string
+  /** `--wire-compression off|auto`: compress blocks for TensorSwap peers where it pays (spec/tensorswap.md §10). @default 'auto' */
+  wireCompression?: 'off' | 'auto'
 }
 
 /**
@@ -112,7 +114,10 @@ export async function serve (opts: ServeOptions): Promise<void> {
     // the repo config's acceptPush adds to --accept-push
     push: repo.config.acceptPush != null ? pushInit({ ...opts, acceptPush: [...(opts.acceptPush ?? []), ...repo.config.acceptPush] }) : push,
     limits: limitsInit(opts, repo.config),
-    exchange: opts.bulkLane === false ? { bulkLane: false } : opts.bulkListen != null ? { bulkLane: { listen: opts.bulkListen } } : {}
+    exchange: {
+      ...(opts.bulkLane === false ? { bulkLane: false } : opts.bulkListen != null ? { bulkLane: { listen: opts.bulkListen } } : {}),
+      ...(opts.wireCompression != null ? { wireCompression: opts.wireCompression } : {})
+    }
   })
     .catch(async (err) => { await repo.close(); throw listenError(err) })
   let api: ApiServer | undefined

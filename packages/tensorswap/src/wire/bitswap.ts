@@ -12,6 +12,8 @@ export interface Message {
   payload: Message.Block[]
   blockPresences: Message.BlockPresence[]
   pendingBytes: number
+  compressed: Message.CompressedBlock[]
+  acceptCodecs: number
 }
 
 export namespace Message {
@@ -612,6 +614,306 @@ export namespace Message {
     }
   }
 
+  export interface CompressedBlock {
+    prefix: Uint8Array<ArrayBuffer>
+    length: number
+    width: number
+    planes: Message.CompressedBlock.Plane[]
+  }
+
+  export namespace CompressedBlock {
+    export interface Plane {
+      codec: number
+      data: Uint8Array<ArrayBuffer>
+    }
+
+    export namespace Plane {
+      let _codec: Codec<Plane>
+
+      export const codec = (): Codec<Plane> => {
+        if (_codec == null) {
+          _codec = message<Plane>((obj, w, opts = {}) => {
+            if (opts.lengthDelimited !== false) {
+              w.fork()
+            }
+
+            if ((obj.codec != null && obj.codec !== 0)) {
+              w.uint32(8)
+              w.uint32(obj.codec)
+            }
+
+            if ((obj.data != null && obj.data.byteLength > 0)) {
+              w.uint32(18)
+              w.bytes(obj.data)
+            }
+
+            if (opts.lengthDelimited !== false) {
+              w.ldelim()
+            }
+          }, (reader, length, opts = {}) => {
+            const obj: any = {
+              codec: 0,
+              data: uint8ArrayAlloc(0)
+            }
+
+            const end = length == null ? reader.len : reader.pos + length
+
+            while (reader.pos < end) {
+              const tag = reader.uint32()
+
+              switch (tag >>> 3) {
+                case 1: {
+                  obj.codec = reader.uint32()
+                  break
+                }
+                case 2: {
+                  obj.data = reader.bytes()
+                  break
+                }
+                default: {
+                  reader.skipType(tag & 7)
+                  break
+                }
+              }
+            }
+
+            return obj
+          }, function * (reader, length, prefix, opts = {}) {
+            const end = length == null ? reader.len : reader.pos + length
+
+            while (reader.pos < end) {
+              const tag = reader.uint32()
+
+              switch (tag >>> 3) {
+                case 1: {
+                  yield {
+                    field: `${prefix}.codec`,
+                    value: reader.uint32()
+                  }
+                  break
+                }
+                case 2: {
+                  yield {
+                    field: `${prefix}.data`,
+                    value: reader.bytes()
+                  }
+                  break
+                }
+                default: {
+                  reader.skipType(tag & 7)
+                  break
+                }
+              }
+            }
+          })
+        }
+
+        return _codec
+      }
+
+      export interface PlaneCodecFieldEvent {
+        field: '$.codec'
+        value: number
+      }
+
+      export interface PlaneDataFieldEvent {
+        field: '$.data'
+        value: Uint8Array<ArrayBuffer>
+      }
+
+      export function encode (obj: Partial<Plane>): Uint8Array<ArrayBuffer> {
+        return encodeMessage(obj, Plane.codec())
+      }
+
+      export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Plane>): Plane {
+        return decodeMessage(buf, Plane.codec(), opts)
+      }
+
+      export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Plane>): Generator<PlaneCodecFieldEvent | PlaneDataFieldEvent> {
+        return streamMessage(buf, Plane.codec(), opts)
+      }
+    }
+
+    let _codec: Codec<CompressedBlock>
+
+    export const codec = (): Codec<CompressedBlock> => {
+      if (_codec == null) {
+        _codec = message<CompressedBlock>((obj, w, opts = {}) => {
+          if (opts.lengthDelimited !== false) {
+            w.fork()
+          }
+
+          if ((obj.prefix != null && obj.prefix.byteLength > 0)) {
+            w.uint32(10)
+            w.bytes(obj.prefix)
+          }
+
+          if ((obj.length != null && obj.length !== 0)) {
+            w.uint32(16)
+            w.uint32(obj.length)
+          }
+
+          if ((obj.width != null && obj.width !== 0)) {
+            w.uint32(24)
+            w.uint32(obj.width)
+          }
+
+          if (obj.planes != null && obj.planes.length > 0) {
+            for (const value of obj.planes) {
+              w.uint32(34)
+              Message.CompressedBlock.Plane.codec().encode(value, w)
+            }
+          }
+
+          if (opts.lengthDelimited !== false) {
+            w.ldelim()
+          }
+        }, (reader, length, opts = {}) => {
+          const obj: any = {
+            prefix: uint8ArrayAlloc(0),
+            length: 0,
+            width: 0,
+            planes: []
+          }
+
+          const end = length == null ? reader.len : reader.pos + length
+
+          while (reader.pos < end) {
+            const tag = reader.uint32()
+
+            switch (tag >>> 3) {
+              case 1: {
+                obj.prefix = reader.bytes()
+                break
+              }
+              case 2: {
+                obj.length = reader.uint32()
+                break
+              }
+              case 3: {
+                obj.width = reader.uint32()
+                break
+              }
+              case 4: {
+                if (opts.limits?.planes != null && obj.planes.length === opts.limits.planes) {
+                  throw new MaxLengthError('Decode error - repeated field "planes" had too many elements')
+                }
+
+                obj.planes.push(Message.CompressedBlock.Plane.codec().decode(reader, reader.uint32(), {
+                  limits: opts.limits?.planes$
+                }))
+                break
+              }
+              default: {
+                reader.skipType(tag & 7)
+                break
+              }
+            }
+          }
+
+          return obj
+        }, function * (reader, length, prefix, opts = {}) {
+          const obj = {
+            planes: 0
+          }
+
+          const end = length == null ? reader.len : reader.pos + length
+
+          while (reader.pos < end) {
+            const tag = reader.uint32()
+
+            switch (tag >>> 3) {
+              case 1: {
+                yield {
+                  field: `${prefix}.prefix`,
+                  value: reader.bytes()
+                }
+                break
+              }
+              case 2: {
+                yield {
+                  field: `${prefix}.length`,
+                  value: reader.uint32()
+                }
+                break
+              }
+              case 3: {
+                yield {
+                  field: `${prefix}.width`,
+                  value: reader.uint32()
+                }
+                break
+              }
+              case 4: {
+                if (opts.limits?.planes != null && obj.planes === opts.limits.planes) {
+                  throw new MaxLengthError('Streaming decode error - repeated field "planes" had too many elements')
+                }
+
+                for (const evt of Message.CompressedBlock.Plane.codec().stream(reader, reader.uint32(), `${prefix}.planes[]`, {
+                  limits: opts.limits?.planes$
+                })) {
+                  yield {
+                    ...evt,
+                    index: obj.planes
+                  }
+                }
+
+                obj.planes++
+
+                break
+              }
+              default: {
+                reader.skipType(tag & 7)
+                break
+              }
+            }
+          }
+        })
+      }
+
+      return _codec
+    }
+
+    export interface CompressedBlockPrefixFieldEvent {
+      field: '$.prefix'
+      value: Uint8Array<ArrayBuffer>
+    }
+
+    export interface CompressedBlockLengthFieldEvent {
+      field: '$.length'
+      value: number
+    }
+
+    export interface CompressedBlockWidthFieldEvent {
+      field: '$.width'
+      value: number
+    }
+
+    export interface CompressedBlockPlanesCodecFieldEvent {
+      field: '$.planes[].codec'
+      value: number
+      index: number
+    }
+
+    export interface CompressedBlockPlanesDataFieldEvent {
+      field: '$.planes[].data'
+      value: Uint8Array<ArrayBuffer>
+      index: number
+    }
+
+    export function encode (obj: Partial<CompressedBlock>): Uint8Array<ArrayBuffer> {
+      return encodeMessage(obj, CompressedBlock.codec())
+    }
+
+    export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CompressedBlock>): CompressedBlock {
+      return decodeMessage(buf, CompressedBlock.codec(), opts)
+    }
+
+    export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CompressedBlock>): Generator<CompressedBlockPrefixFieldEvent | CompressedBlockLengthFieldEvent | CompressedBlockWidthFieldEvent | CompressedBlockPlanesCodecFieldEvent | CompressedBlockPlanesDataFieldEvent> {
+      return streamMessage(buf, CompressedBlock.codec(), opts)
+    }
+  }
+
   let _codec: Codec<Message>
 
   export const codec = (): Codec<Message> => {
@@ -652,6 +954,18 @@ export namespace Message {
           w.int32(obj.pendingBytes)
         }
 
+        if (obj.compressed != null && obj.compressed.length > 0) {
+          for (const value of obj.compressed) {
+            w.uint32(802)
+            Message.CompressedBlock.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.acceptCodecs != null && obj.acceptCodecs !== 0)) {
+          w.uint32(808)
+          w.uint32(obj.acceptCodecs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -660,7 +974,9 @@ export namespace Message {
           blocks: [],
           payload: [],
           blockPresences: [],
-          pendingBytes: 0
+          pendingBytes: 0,
+          compressed: [],
+          acceptCodecs: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -707,6 +1023,20 @@ export namespace Message {
               obj.pendingBytes = reader.int32()
               break
             }
+            case 100: {
+              if (opts.limits?.compressed != null && obj.compressed.length === opts.limits.compressed) {
+                throw new MaxLengthError('Decode error - repeated field "compressed" had too many elements')
+              }
+
+              obj.compressed.push(Message.CompressedBlock.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.compressed$
+              }))
+              break
+            }
+            case 101: {
+              obj.acceptCodecs = reader.uint32()
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -719,7 +1049,8 @@ export namespace Message {
         const obj = {
           blocks: 0,
           payload: 0,
-          blockPresences: 0
+          blockPresences: 0,
+          compressed: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -790,6 +1121,31 @@ export namespace Message {
               yield {
                 field: `${prefix}.pendingBytes`,
                 value: reader.int32()
+              }
+              break
+            }
+            case 100: {
+              if (opts.limits?.compressed != null && obj.compressed === opts.limits.compressed) {
+                throw new MaxLengthError('Streaming decode error - repeated field "compressed" had too many elements')
+              }
+
+              for (const evt of Message.CompressedBlock.codec().stream(reader, reader.uint32(), `${prefix}.compressed[]`, {
+                limits: opts.limits?.compressed$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.compressed
+                }
+              }
+
+              obj.compressed++
+
+              break
+            }
+            case 101: {
+              yield {
+                field: `${prefix}.acceptCodecs`,
+                value: reader.uint32()
               }
               break
             }
@@ -875,6 +1231,41 @@ export namespace Message {
     value: number
   }
 
+  export interface MessageCompressedPrefixFieldEvent {
+    field: '$.compressed[].prefix'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface MessageCompressedLengthFieldEvent {
+    field: '$.compressed[].length'
+    value: number
+    index: number
+  }
+
+  export interface MessageCompressedWidthFieldEvent {
+    field: '$.compressed[].width'
+    value: number
+    index: number
+  }
+
+  export interface MessageCompressedPlanesCodecFieldEvent {
+    field: '$.compressed[].planes[].codec'
+    value: number
+    index: number
+  }
+
+  export interface MessageCompressedPlanesDataFieldEvent {
+    field: '$.compressed[].planes[].data'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface MessageAcceptCodecsFieldEvent {
+    field: '$.acceptCodecs'
+    value: number
+  }
+
   export function encode (obj: Partial<Message>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Message.codec())
   }
@@ -883,7 +1274,7 @@ export namespace Message {
     return decodeMessage(buf, Message.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Message>): Generator<MessageWantlistEntriesBlockFieldEvent | MessageWantlistEntriesPriorityFieldEvent | MessageWantlistEntriesCancelFieldEvent | MessageWantlistEntriesWantTypeFieldEvent | MessageWantlistEntriesSendDontHaveFieldEvent | MessageWantlistFullFieldEvent | MessageBlocksFieldEvent | MessagePayloadPrefixFieldEvent | MessagePayloadDataFieldEvent | MessageBlockPresencesCidFieldEvent | MessageBlockPresencesTypeFieldEvent | MessagePendingBytesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Message>): Generator<MessageWantlistEntriesBlockFieldEvent | MessageWantlistEntriesPriorityFieldEvent | MessageWantlistEntriesCancelFieldEvent | MessageWantlistEntriesWantTypeFieldEvent | MessageWantlistEntriesSendDontHaveFieldEvent | MessageWantlistFullFieldEvent | MessageBlocksFieldEvent | MessagePayloadPrefixFieldEvent | MessagePayloadDataFieldEvent | MessageBlockPresencesCidFieldEvent | MessageBlockPresencesTypeFieldEvent | MessagePendingBytesFieldEvent | MessageCompressedPrefixFieldEvent | MessageCompressedLengthFieldEvent | MessageCompressedWidthFieldEvent | MessageCompressedPlanesCodecFieldEvent | MessageCompressedPlanesDataFieldEvent | MessageAcceptCodecsFieldEvent> {
     return streamMessage(buf, Message.codec(), opts)
   }
 }

@@ -14,9 +14,13 @@ import { canVerify, cidOf, HASH_IDENTITY, HASH_SHA2_256, MAX_CID_BYTES } from '@
 import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { BITSWAP_100, BITSWAP_110, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PRESENCES, DEFAULT_MAX_WANTLIST_SIZE } from '../constants.js'
+import { BITSWAP_100, BITSWAP_110, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_INFLATED_MESSAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PRESENCES, DEFAULT_MAX_WANTLIST_SIZE, TENSORSWAP_100 } from '../constants.js'
 import { InvalidMessageError, MessageTooLargeError } from '../errors.js'
 import { Message } from './bitswap.js'
+import { PLANE_STORED, PLANE_ZSTD } from './compression.js'
+import { PLANE_WIDTHS, planeLength } from './planes.js'
+import type { CompressedBlockIn } from './compression.js'
+import type { PlaneWidth } from './planes.js'
 
 /** What a want-list entry asks for: the block itself, or whether the peer has it. */
 export type WantType = 'block' | 'have'
@@ -64,10 +68,27 @@ export interface BitswapMessage {
   presences: BlockPresence[]
   /** Bytes the sender still has queued for the receiver (1.2.0; 0 when unknown). */
   pendingBytes: number
+  /**
+   * `/tensorswap/1.0.0` only (spec/tensorswap.md §10): blocks in compressed wire form
+   * (`compression.ts` makes them). Encoding them for another protocol throws.
+   */
+  compressed?: Message.CompressedBlock[]
+  /**
+   * `/tensorswap/1.0.0` only: bitmask of plane codecs the sender decodes (bit k = codec k),
+   * sent with want-lists; dropped when encoding for Bitswap. 0 or absent: none.
+   */
+  acceptCodecs?: number
 }
 
 /** A decoded message plus what had to be left out. */
-export interface DecodedMessage extends BitswapMessage {
+export interface DecodedMessage extends Omit<BitswapMessage, 'compressed' | 'acceptCodecs'> {
+  /**
+   * Compressed blocks, checked for shape (prefix, length, width, planes) but not inflated:
+   * the network inflates them (`inflateBlocks`) and adds them to `blocks`.
+   */
+  compressed: CompressedBlockIn[]
+  /** The sender's `acceptCodecs` (0 when absent). */
+  acceptCodecs: number
   /** Blocks dropped because their hash function cannot be verified here (never requested by us). */
   unverifiableBlocks: number
   /**
@@ -90,6 +111,8 @@ export interface DecodeLimits {
   maxPresences?: number
   /** Largest block. @default {@link DEFAULT_MAX_BLOCK_BYTES} */
   maxBlockBytes?: number
+  /** Most bytes the compressed blocks of one message may inflate to. @default {@link DEFAULT_MAX_INFLATED_MESSAGE_BYTES} */
+  maxInflatedBytes?: number
 }
 
 const MAX_PREFIX_BYTES = 4 * 10
@@ -185,6 +208,7 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: Decod
   const maxWantlistSize = limits.maxWantlistSize ?? DEFAULT_MAX_WANTLIST_SIZE
   const maxPresences = limits.maxPresences ?? DEFAULT_MAX_PRESENCES
   const maxBlockBytes = limits.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES
+  const maxInflatedBytes = limits.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_MESSAGE_BYTES
   if (bytes.byteLength > maxMessageBytes) {
     throw new MessageTooLargeError(`message of ${bytes.byteLength} bytes exceeds maxMessageBytes ${maxMessageBytes}`)
   }
@@ -196,6 +220,9 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: Decod
         blocks: maxMessageBytes,
         payload: maxMessageBytes,
         blockPresences: maxPresences + 1,
+        compressed: maxMessageBytes,
+        // one over the widest element, so too many planes is told apart below
+        compressed$: { planes: 5 },
         // a long want-list is truncated below, not rejected; the message size bounds it
         wantlist: { entries: maxMessageBytes }
       }
@@ -207,7 +234,7 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: Decod
     throw new InvalidMessageError(`message does not decode as a Bitswap protobuf (${err?.message})`)
   }
 
-  const message: DecodedMessage = { blocks: [], presences: [], pendingBytes: pb.pendingBytes, unverifiableBlocks: 0, truncatedWants: 0 }
+  const message: DecodedMessage = { blocks: [], presences: [], pendingBytes: pb.pendingBytes, compressed: [], acceptCodecs: pb.acceptCodecs, unverifiableBlocks: 0, truncatedWants: 0 }
 
   if (pb.wantlist != null) {
     let entries = pb.wantlist.entries
@@ -264,6 +291,39 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: Decod
     message.blocks.push({ cid, bytes: block.data })
   })
 
+  let inflated = 0
+  pb.compressed.forEach((block, i) => {
+    const where = `compressed[${i}]`
+    if (block.length > maxBlockBytes) {
+      throw new MessageTooLargeError(`${where} of ${block.length} bytes decompressed exceeds maxBlockBytes ${maxBlockBytes}`)
+    }
+    inflated += block.length
+    if (inflated > maxInflatedBytes) {
+      throw new MessageTooLargeError(`compressed blocks inflating to over ${maxInflatedBytes} bytes in one message`)
+    }
+    const prefix = decodePrefix(block.prefix, `${where}.prefix`)
+    if (!PLANE_WIDTHS.includes(block.width as PlaneWidth)) throw new InvalidMessageError(`${where}: width ${block.width} is not 1, 2 or 4`)
+    if (block.planes.length !== block.width) throw new InvalidMessageError(`${where}: ${block.planes.length} planes for width ${block.width}`)
+    block.planes.forEach((plane, k) => {
+      const expected = planeLength(block.length, block.width, k)
+      if (plane.codec === PLANE_STORED) {
+        if (plane.data.byteLength !== expected) throw new InvalidMessageError(`${where}.planes[${k}]: stored plane of ${plane.data.byteLength} bytes, not ${expected}`)
+      } else if (plane.codec === PLANE_ZSTD) {
+        // a sender stores a plane zstd does not shrink, so a longer zstd plane is never honest
+        if (expected === 0 || plane.data.byteLength === 0 || plane.data.byteLength >= expected) {
+          throw new InvalidMessageError(`${where}.planes[${k}]: zstd plane of ${plane.data.byteLength} bytes for ${expected} bytes`)
+        }
+      } else {
+        throw new InvalidMessageError(`${where}.planes[${k}]: unknown plane codec ${plane.codec}`)
+      }
+    })
+    if (prefix.hashCode === HASH_IDENTITY || !canVerify(prefix.hashCode, prefix.hashLength)) {
+      message.unverifiableBlocks++
+      return
+    }
+    message.compressed.push({ prefix, length: block.length, width: block.width as PlaneWidth, planes: block.planes })
+  })
+
   return message
 }
 
@@ -281,6 +341,11 @@ export function supportsHave (protocol: string): boolean {
  * @param protocol - the negotiated protocol id
  */
 export function downgradeMessage (message: BitswapMessage, protocol: string): BitswapMessage {
+  if (protocol !== TENSORSWAP_100) {
+    // Bitswap peers see plain blocks only, and no TensorSwap field (spec/tensorswap.md §10)
+    if ((message.compressed?.length ?? 0) > 0) throw new Error(`compressed blocks cannot be sent on ${protocol}`)
+    if (message.acceptCodecs != null) message = { ...message, acceptCodecs: undefined }
+  }
   if (supportsHave(protocol)) return message
   const out: BitswapMessage = { blocks: message.blocks, presences: [], pendingBytes: 0 }
   if (message.wantlist != null) {
@@ -329,7 +394,9 @@ export function encodeMessage (message: BitswapMessage, protocol: string): Uint8
     m.wantlist == null ? undefined : { full: m.wantlist.full, entries: m.wantlist.entries.map(toPbEntry) },
     m.blocks.map(toPbBlock),
     m.presences.map(toPbPresence),
-    clampInt32(m.pendingBytes)
+    clampInt32(m.pendingBytes),
+    m.compressed ?? [],
+    m.acceptCodecs ?? 0
   ).subarray()
 }
 
@@ -347,9 +414,9 @@ const BLOCK_DATA_TAG = (2 << 3) | 2
  * bytes. Byte-identical to protons' encoding of the same message (tested), without the copy
  * of every block into one new buffer.
  */
-function encodeParts (wantlist: Message.Wantlist | undefined, payload: Message.Block[], presences: Message.BlockPresence[], pendingBytes: number): Uint8ArrayList {
+function encodeParts (wantlist: Message.Wantlist | undefined, payload: Message.Block[], presences: Message.BlockPresence[], pendingBytes: number, compressed: Message.CompressedBlock[] = [], acceptCodecs = 0): Uint8ArrayList {
   const out = new Uint8ArrayList()
-  if (wantlist != null) out.append(Message.encode({ wantlist, blocks: [], payload: [], blockPresences: [], pendingBytes: 0 }))
+  if (wantlist != null) out.append(Message.encode({ wantlist, blocks: [], payload: [], blockPresences: [], pendingBytes: 0, compressed: [], acceptCodecs: 0 }))
   for (const b of payload) {
     // proto3: an empty `data` is not written (as protons does)
     const hasData = b.data.byteLength > 0
@@ -374,7 +441,11 @@ function encodeParts (wantlist: Message.Wantlist | undefined, payload: Message.B
     out.append(head, b.data)
   }
   if (presences.length > 0 || pendingBytes !== 0) {
-    out.append(Message.encode({ blocks: [], payload: [], blockPresences: presences, pendingBytes }))
+    out.append(Message.encode({ blocks: [], payload: [], blockPresences: presences, pendingBytes, compressed: [], acceptCodecs: 0 }))
+  }
+  // fields 100 and 101 (TensorSwap): field order is free in protobuf; these come last
+  if (compressed.length > 0 || acceptCodecs !== 0) {
+    out.append(Message.encode({ blocks: [], payload: [], blockPresences: [], pendingBytes: 0, compressed, acceptCodecs }))
   }
   return out
 }
@@ -399,6 +470,13 @@ function int32FieldBytes (value: number): number {
 export interface SplitOptions {
   /** Largest encoded message, bytes. @default {@link DEFAULT_MAX_MESSAGE_BYTES} */
   maxMessageBytes?: number
+  /** Most decompressed bytes of the compressed blocks of one part. @default {@link DEFAULT_MAX_INFLATED_MESSAGE_BYTES} */
+  maxInflatedBytes?: number
+}
+
+/** Bytes a field numbered 16..2047 (two-byte tag) of `length` bytes takes: the TensorSwap fields. */
+function wideFieldBytes (length: number): number {
+  return 2 + varint.encodingLength(length) + length
 }
 
 /**
@@ -416,7 +494,10 @@ export interface SplitOptions {
  */
 export function splitMessage (message: BitswapMessage, protocol: string, options: SplitOptions = {}): Uint8ArrayList[] {
   const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+  const maxInflated = options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_MESSAGE_BYTES
   const m = downgradeMessage(message, protocol)
+  const compressed = m.compressed ?? []
+  const acceptCodecs = m.acceptCodecs ?? 0
   const entries = (m.wantlist?.entries ?? []).map(toPbEntry)
   const presences = m.presences.map(toPbPresence)
   const blocks = m.blocks.map(toPbBlock)
@@ -426,22 +507,23 @@ export function splitMessage (message: BitswapMessage, protocol: string, options
   const presenceSize = (p: Message.BlockPresence): number => fieldBytes(Message.BlockPresence.encode(p).byteLength)
   const blockSize = (b: Message.Block): number => fieldBytes(fieldBytes(b.prefix.byteLength) + fieldBytes(b.data.byteLength))
 
-  interface Part { entries: Message.Wantlist.Entry[], entriesBytes: number, presences: Message.BlockPresence[], blocks: Message.Block[], bytes: number, full: boolean }
+  interface Part { entries: Message.Wantlist.Entry[], entriesBytes: number, presences: Message.BlockPresence[], blocks: Message.Block[], compressed: Message.CompressedBlock[], inflated: number, bytes: number, full: boolean }
   const parts: Part[] = []
-  const pendingBytesSize = int32FieldBytes(clampInt32(m.pendingBytes))
+  // acceptCodecs rides on every part (a few bytes); pendingBytes on the last, counted on all
+  const pendingBytesSize = int32FieldBytes(clampInt32(m.pendingBytes)) + (acceptCodecs !== 0 ? 2 + varint.encodingLength(acceptCodecs) : 0)
   /** Size of a part with `entriesBytes` of entries: wrapper + full flag + pendingBytes. */
   const overhead = (entriesBytes: number, hasWantlist: boolean, isFull: boolean): number =>
     (hasWantlist ? fieldBytes(entriesBytes + (isFull ? 2 : 0)) - entriesBytes : 0) + pendingBytesSize
-  const newPart = (): Part => ({ entries: [], entriesBytes: 0, presences: [], blocks: [], bytes: 0, full: parts.length === 0 && full })
+  const newPart = (): Part => ({ entries: [], entriesBytes: 0, presences: [], blocks: [], compressed: [], inflated: 0, bytes: 0, full: parts.length === 0 && full })
   let part = newPart()
   const hasWantlist = m.wantlist != null
   const sizeOf = (p: Part): number => p.bytes + p.entriesBytes + overhead(p.entriesBytes, hasWantlist, p.full)
-  const isEmpty = (p: Part): boolean => p.entries.length + p.presences.length + p.blocks.length === 0
+  const isEmpty = (p: Part): boolean => p.entries.length + p.presences.length + p.blocks.length + p.compressed.length === 0
 
-  const add = (size: number, push: (p: Part) => void, isEntry: boolean, what: string): void => {
+  const add = (size: number, push: (p: Part) => void, isEntry: boolean, what: string, inflated = 0): void => {
     const fits = (p: Part): boolean => isEntry
       ? p.bytes + p.entriesBytes + size + overhead(p.entriesBytes + size, hasWantlist, p.full) <= max
-      : sizeOf(p) + size <= max
+      : sizeOf(p) + size <= max && p.inflated + inflated <= maxInflated
     if (!fits(part)) {
       if (isEmpty(part)) throw new MessageTooLargeError(`${what} of ${size} encoded bytes cannot fit in a message of ${max} bytes`)
       parts.push(part)
@@ -456,13 +538,18 @@ export function splitMessage (message: BitswapMessage, protocol: string, options
   entries.forEach((e, i) => { add(entrySize(e), p => p.entries.push(e), true, `wantlist entry ${i}`) })
   presences.forEach((pr, i) => { add(presenceSize(pr), p => p.presences.push(pr), false, `presence ${i}`) })
   blocks.forEach((b, i) => { add(blockSize(b), p => p.blocks.push(b), false, `block ${i}`) })
+  compressed.forEach((c, i) => {
+    add(wideFieldBytes(Message.CompressedBlock.encode(c).byteLength), p => { p.compressed.push(c); p.inflated += c.length }, false, `compressed block ${i}`, c.length)
+  })
   if (!isEmpty(part) || (parts.length === 0 && (hasWantlist || m.pendingBytes !== 0))) parts.push(part)
 
   return parts.map((p, i) => encodeParts(
     hasWantlist ? { full: p.full, entries: p.entries } : undefined,
     p.blocks,
     p.presences,
-    i === parts.length - 1 ? clampInt32(m.pendingBytes) : 0
+    i === parts.length - 1 ? clampInt32(m.pendingBytes) : 0,
+    p.compressed,
+    acceptCodecs
   ))
 }
 
@@ -472,7 +559,7 @@ export function splitMessage (message: BitswapMessage, protocol: string, options
  * @param message - any message
  */
 export function isEmptyMessage (message: BitswapMessage): boolean {
-  return (message.wantlist?.entries.length ?? 0) === 0 && message.blocks.length === 0 && message.presences.length === 0 && message.wantlist?.full !== true
+  return (message.wantlist?.entries.length ?? 0) === 0 && message.blocks.length === 0 && (message.compressed?.length ?? 0) === 0 && message.presences.length === 0 && message.wantlist?.full !== true
 }
 
 /**
