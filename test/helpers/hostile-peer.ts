@@ -17,6 +17,15 @@
  *   want-flood       `--count` messages (default 20,000) written back to back, one new want each
  *   no-read          `--count` identities (default 8) each want every block of `--blocks` and
  *                    never read the answers (slow-reader / stuck-writer attack)
+ *   streams          `--count` exchange streams (default 1000) opened on one connection, each
+ *                    carrying one want-have and left open
+ * Attacks that need no libp2p identity (`--dial` is a plain address here):
+ *   idle-tcp         `--count` TCP sockets (default 500) to `--dial HOST:PORT` (the victim's
+ *                    libp2p TCP port) that never send a byte, from `--from` (a local address,
+ *                    e.g. 127.0.0.2: another host on loopback); each one the victim closes is
+ *                    reopened until SIGTERM (a persistent attacker)
+ *   slow-gateway     `--count` HTTP readers (default 200) of `--dial URL` (a gateway URL), each
+ *                    reading `--rate` bytes per second (default 1024) from `--from`
  *   probe-only       no attack: the probe alone (a control for the probe)
  * The probe (`--probe CID`, a block the victim has) redials and sends a want-have on a fresh
  * stream; it reports whether that stream was reset and whether a HAVE came back.
@@ -26,16 +35,21 @@
  *   bad-bytes           answer each want-block with the block's bytes altered (real bytes with
  *                       one flipped byte when `--blocks` holds the block, else random bytes)
  *   stall               take every want, never answer
+ *   have-silence        answer every want-have with HAVE (block or not), then never send a
+ *                       block nor a DONT_HAVE: a provider that lures wants and sits on them
  *   dont-have           answer every want with DONT_HAVE
  *   serve               answer wants with real blocks from `--blocks` (a FsBlockstore dir);
  *                       after `--hold-after N` blocks, go silent at the next want-block (so
  *                       the victim has wants outstanding here; the test then kills us)
  *
- * Events: `ready {peerId, addrs}`, `connected`/`disconnected {peer}`, `wants {entries, total}`,
+ * Events: `ready {peerId, addrs}`, `cut-off {index, afterMs, ...}` (idle-tcp, slow-gateway: the
+ * victim closed one of ours), `connected`/`disconnected {peer}`, `wants {entries, total}`,
  * `sent {what, count, cids?}`, `stream-reset {phase}`, `probe {streamReset, haveReceived}`,
  * `held {blocks}`, `attack-done {...}`, `summary {...}`.
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { get as httpGet } from 'node:http'
+import { connect as tcpConnect, type Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { FsBlockstore, getBlockUnverified } from '@tensorswap/blockstore'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -55,7 +69,9 @@ const { values } = parseArgs({
     'per-message': { type: 'string' },
     'hold-after': { type: 'string' },
     probe: { type: 'string' },
-    transport: { type: 'string', default: 'tcp' }
+    transport: { type: 'string', default: 'tcp' },
+    from: { type: 'string' },
+    rate: { type: 'string' }
   }
 })
 const mode = values.mode ?? ''
@@ -203,6 +219,13 @@ const holdAfter = values['hold-after'] != null ? Number(values['hold-after']) : 
 async function onWants (peer: PeerId, entries: WantEntry[]): Promise<void> {
   const wants = entries.filter(e => !e.cancel)
   if (mode === 'stall') return
+  if (mode === 'have-silence') {
+    const presences = wants.filter(e => e.wantType === 'have').map(e => ({ cid: e.cid, type: 'have' as const }))
+    if (presences.length === 0) return
+    stats.presencesSent += presences.length
+    await reply(peer, { blocks: [], presences, pendingBytes: 0 })
+    return
+  }
   if (mode === 'dont-have') {
     const presences = wants.map(e => ({ cid: e.cid, type: 'dont-have' as const }))
     if (presences.length === 0) return
@@ -308,19 +331,19 @@ async function until (pred: () => boolean, ms: number): Promise<boolean> {
   return true
 }
 
-async function openStream (target: ReturnType<typeof multiaddr>, phase: string): Promise<Stream | undefined> {
+async function openStream (target: ReturnType<typeof multiaddr>, phase: string, quiet = false): Promise<Stream | undefined> {
   try {
     // the read half stays open: over QUIC a refusal (RESET_STREAM) shows up on the read side
-    const stream = await libp2p.dialProtocol(target, [...PROTOCOLS])
+    const stream = await libp2p.dialProtocol(target, [...PROTOCOLS], { signal: AbortSignal.timeout(10_000) })
     void closed(stream).then(err => {
       if (err != null) {
         stats.streamResets++
-        emit({ event: 'stream-reset', phase, name: err.name })
+        if (!quiet) emit({ event: 'stream-reset', phase, name: err.name })
       }
     })
     return stream
   } catch (err: any) {
-    emit({ event: 'open-failed', phase, name: err?.name })
+    if (!quiet) emit({ event: 'open-failed', phase, name: err?.name })
     return undefined
   }
 }
@@ -412,6 +435,25 @@ async function attack (target: ReturnType<typeof multiaddr>): Promise<void> {
     // every identity has an answer stream open from the victim (which it never reads)
     await until(() => answering === identities, 30_000)
     Object.assign(result, { identities, answering, wantsEach: cids.length })
+  } else if (mode === 'streams') {
+    // every stream stays open with one want-have on it: what a peer costs that opens streams
+    // and never ends them
+    const count = Number(values.count ?? 1000)
+    const held: Stream[] = []
+    let failed = 0
+    const resetsBefore = stats.streamResets
+    for (let i = 0; i < count && isConnected(); i++) {
+      const stream = await openStream(target, 'attack', true)
+      if (stream == null) {
+        failed++
+        continue
+      }
+      held.push(stream)
+      await write(stream, frame(encodeMessage(wantMessage([randomCid()], 'have'), stream.protocol)))
+    }
+    // let the victim's answers (resets, a hang-up) arrive
+    await until(() => !isConnected(), 3_000)
+    Object.assign(result, { opened: held.length, failed, reset: stats.streamResets - resetsBefore, open: held.filter(s => s.status === 'open').length })
   } else if (mode === 'want-flood') {
     const count = Number(values.count ?? 20_000)
     const stream = await openStream(target, 'attack')
@@ -459,12 +501,109 @@ async function attack (target: ReturnType<typeof multiaddr>): Promise<void> {
   }
 }
 
-if (values.dial != null) {
+// --- attacks below the exchange: raw TCP sockets, HTTP readers -----------------------------
+
+/** What the victim did to our sockets/requests (idle-tcp, slow-gateway). */
+const cut = { opened: 0, refused: 0, cutOff: 0, completed: 0, bytesRead: 0, afterMs: [] as number[], statuses: {} as Record<string, number> }
+let stopping = false
+
+/** One idle socket to `host:port`; reopened once the victim closes it, until we stop. */
+function idleSocket (index: number, host: string, port: number): void {
+  const opened = Date.now()
+  let connected = false
+  const socket: Socket = tcpConnect({ host, port, ...(values.from != null ? { localAddress: values.from } : {}) })
+  socket.on('connect', () => {
+    connected = true
+    cut.opened++
+  })
+  socket.on('data', () => {}) // whatever the victim says, we never answer
+  socket.on('error', () => {})
+  socket.on('close', () => {
+    if (stopping) return
+    if (connected) {
+      cut.cutOff++
+      cut.afterMs.push(Date.now() - opened)
+      if (cut.cutOff <= 3 || cut.cutOff % 100 === 0) emit({ event: 'cut-off', index, afterMs: Date.now() - opened, total: cut.cutOff })
+    } else {
+      cut.refused++
+    }
+    // a persistent attacker: take the slot again (not faster than 20 sockets a second each)
+    setTimeout(() => { if (!stopping) idleSocket(index, host, port) }, 1_000).unref()
+  })
+}
+
+async function idleTcp (address: string): Promise<void> {
+  const m = /^(.*):(\d+)$/.exec(address)
+  if (m == null) throw new Error(`idle-tcp: --dial HOST:PORT, got ${address}`)
+  const count = Number(values.count ?? 500)
+  for (let i = 0; i < count; i++) {
+    idleSocket(i, m[1], Number(m[2]))
+    if (i % 50 === 49) await sleep(10)
+  }
+  await until(() => cut.opened + cut.refused >= count, 15_000)
+  emit({ event: 'attack-done', mode, sockets: count, opened: cut.opened, refused: cut.refused })
+}
+
+/** One HTTP reader of `url` taking `rate` bytes per second. */
+function slowReader (index: number, url: string, rate: number): void {
+  const started = Date.now()
+  const req = httpGet(url, { agent: false, ...(values.from != null ? { localAddress: values.from } : {}) }, (res) => {
+    const status = String(res.statusCode)
+    cut.statuses[status] = (cut.statuses[status] ?? 0) + 1
+    if (res.statusCode !== 200) {
+      res.resume()
+      return
+    }
+    res.pause()
+    let ended = false
+    const tick = setInterval(() => {
+      // read at most `rate` bytes a second: the rest waits in our buffers, then in the kernel's
+      const chunk = res.read(Math.min(rate, res.readableLength)) as Buffer | null
+      if (chunk != null) cut.bytesRead += chunk.byteLength
+      else res.read(0) // let the stream refill its buffer
+    }, 1_000)
+    res.on('end', () => {
+      ended = true
+      cut.completed++
+    })
+    // the socket, not the response: a paused response with unread bytes may never emit 'close'
+    res.socket.on('close', () => {
+      clearInterval(tick)
+      if (stopping || ended) return
+      cut.cutOff++
+      cut.afterMs.push(Date.now() - started)
+      if (cut.cutOff <= 3 || cut.cutOff % 50 === 0) emit({ event: 'cut-off', index, afterMs: Date.now() - started, total: cut.cutOff })
+    })
+    res.on('error', () => {})
+  })
+  req.on('error', () => {
+    if (!stopping) cut.refused++
+  })
+}
+
+async function slowGateway (url: string): Promise<void> {
+  const count = Number(values.count ?? 200)
+  const rate = Number(values.rate ?? 1024)
+  for (let i = 0; i < count; i++) {
+    slowReader(i, url, rate)
+    if (i % 20 === 19) await sleep(10)
+  }
+  await until(() => Object.values(cut.statuses).reduce((a, b) => a + b, 0) + cut.refused >= count, 15_000)
+  emit({ event: 'attack-done', mode, readers: count, statuses: cut.statuses, refused: cut.refused })
+}
+
+if (mode === 'idle-tcp' && values.dial != null) {
+  idleTcp(values.dial).catch((err: any) => { emit({ event: 'error', name: err?.name, message: err?.message }) })
+} else if (mode === 'slow-gateway' && values.dial != null) {
+  slowGateway(values.dial).catch((err: any) => { emit({ event: 'error', name: err?.name, message: err?.message }) })
+} else if (values.dial != null) {
   attack(multiaddr(values.dial)).catch((err: any) => { emit({ event: 'error', name: err?.name, message: err?.message }) })
 }
 
 const stop = (): void => {
-  emit({ event: 'summary', ...stats, badCids })
+  stopping = true
+  const afterMs = [...cut.afterMs].sort((a, b) => a - b)
+  emit({ event: 'summary', ...stats, badCids, cut: { ...cut, afterMs: undefined, firstCutMs: afterMs[0], medianCutMs: afterMs[afterMs.length >> 1], lastCutMs: afterMs[afterMs.length - 1] } })
   Promise.resolve(libp2p.stop()).finally(() => process.exit(0))
 }
 process.on('SIGTERM', stop)

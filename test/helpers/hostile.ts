@@ -16,6 +16,7 @@ export const FETCH_PEER = new URL('./fetch-peer.js', import.meta.url).pathname
 /** A JSON-lines child process: every event it printed, and a way to wait for one. */
 export interface EventProcess {
   child: ChildProcess
+  /** Every line parsed, with `atMs`: when it arrived (epoch ms). */
   events: any[]
   /** Resolves with the first event (already seen or to come) matching `pred`; rejects if the process exits first or after `ms`. */
   waitFor(pred: (evt: any) => boolean, ms?: number): Promise<any>
@@ -41,9 +42,9 @@ function eventProcess (args: string[]): EventProcess {
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
     try {
-      events.push(JSON.parse(line))
+      events.push({ ...JSON.parse(line), atMs: Date.now() })
     } catch {
-      events.push({ event: 'non-json', line })
+      events.push({ event: 'non-json', line, atMs: Date.now() })
     }
     for (const l of listeners) l()
   })

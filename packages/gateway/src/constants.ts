@@ -36,6 +36,22 @@ export const RETRY_AFTER_SECONDS = 60
  */
 export const DEFAULT_MAX_CONCURRENT_RESPONSES = 1024
 
+/**
+ * Slowest a client may take a response, bytes per second: while the handler waits for its
+ * socket to drain, the wait is bounded by {@link DEFAULT_SEND_GRACE_MS} plus the buffered bytes
+ * at this rate; a client slower than that is cut off (the socket destroyed, the walk stopped,
+ * `tensorswap_gateway_slow_clients_total`), so 200 readers taking 1 KiB/s each do not hold a
+ * block apiece in memory for the half hour a 1 MiB block takes them
+ * (test/hostile/attacks.test.ts). 64 KiB/s (512 kbit/s) is five times boxo's 100 kbit/s floor
+ * for a Bitswap send (`sendTimeout`): a gateway response is a download, a client below it
+ * would take days for a model. A 1 MiB block must leave within ~21 s. Ours; nginx's
+ * `send_timeout` (60 s between two writes) is the same idea without a rate.
+ */
+export const DEFAULT_MIN_CLIENT_BYTES_PER_SECOND = 64 * 1024
+
+/** Fixed part of the drain deadline (see {@link DEFAULT_MIN_CLIENT_BYTES_PER_SECOND}), ms: round trips and a TCP window's ramp. boxo `sendLatency` is 2 s; ours allows for a congested link. */
+export const DEFAULT_SEND_GRACE_MS = 5_000
+
 /** `Retry-After` seconds sent with a 503 for too many concurrent responses: short, the overload passes with the responses in flight. Ours. */
 export const BUSY_RETRY_AFTER_SECONDS = 1
 

@@ -105,3 +105,13 @@ export class StatusForbiddenError extends GatewayError {
     super(message, 403)
   }
 }
+
+/**
+ * A client took a response more slowly than the gateway's floor
+ * (`minClientBytesPerSecond`): its socket did not drain within the deadline. The response is
+ * cut (the socket destroyed); nothing is answered, the error is only logged and counted.
+ */
+export class SlowClientError extends Error {
+  static override name = 'SlowClientError'
+  override name = 'SlowClientError'
+}

@@ -1,7 +1,7 @@
 /**
  * Feed a running exchange's statistics into the Prometheus metrics of {@link exchangeMetrics}:
  * wire bytes per protocol (counters advanced by the delta since the last sample), wants in
- * flight, peers and ledger totals (gauges).
+ * flight, peers, banned peers and ledger totals (gauges).
  */
 import { exchangeMetrics } from './metrics.js'
 import type { Exchange } from 'tensorswap'
@@ -38,6 +38,7 @@ export function bindExchangeMetrics (registry: Registry, exchange: Pick<Exchange
     lastBlocks = Math.max(lastBlocks, stats.blocksReceived)
     m.wantsInFlight.set(stats.wantlistSize)
     m.peers.set(Object.keys(stats.peers).length)
+    m.peersBanned.set(Object.values(stats.penalties).filter(p => p.bannedUntilMs != null).length)
     let sent = 0
     let received = 0
     for (const e of Object.values(stats.ledger)) { sent += e.bytesSent; received += e.bytesReceived }

@@ -19,11 +19,13 @@ export const METRIC_NAMES = {
   gatewayRequestDuration: 'tensorswap_gateway_request_duration_seconds',
   gatewayRequestsInFlight: 'tensorswap_gateway_requests_in_flight',
   gatewayRequestsAborted: 'tensorswap_gateway_requests_aborted_total',
+  gatewaySlowClients: 'tensorswap_gateway_slow_clients_total',
   exchangeBytesSent: 'tensorswap_exchange_bytes_sent_total',
   exchangeBytesReceived: 'tensorswap_exchange_bytes_received_total',
   exchangeBlocksFetched: 'tensorswap_exchange_blocks_fetched_total',
   exchangeWantsInFlight: 'tensorswap_exchange_wants_in_flight',
   exchangePeers: 'tensorswap_exchange_peers',
+  exchangePeersBanned: 'tensorswap_exchange_peers_banned',
   ledgerBytesSent: 'tensorswap_ledger_bytes_sent',
   ledgerBytesReceived: 'tensorswap_ledger_bytes_received'
 } as const
@@ -42,6 +44,8 @@ export interface GatewayMetrics {
   requestsInFlight: Gauge
   /** Responses cut short because the client went away, by format. */
   requestsAborted: Counter<'format'>
+  /** Responses cut off because the client read below the rate floor (`minClientBytesPerSecond`), by format. */
+  slowClients: Counter<'format'>
 }
 
 /**
@@ -60,6 +64,8 @@ export interface ExchangeMetrics {
   wantsInFlight: Gauge
   /** Connected peers that speak an exchange protocol. */
   peers: Gauge
+  /** Peers banned now (penalty score over the threshold, spec/tensorswap.md §5). */
+  peersBanned: Gauge
   /** Ledger total of bytes sent to all peers (persisted, so a gauge set from the ledger). */
   ledgerBytesSent: Gauge
   /** Ledger total of bytes received from all peers. */
@@ -113,7 +119,8 @@ export function gatewayMetrics (registry: Registry): GatewayMetrics {
         registers: [registry]
       }),
     requestsInFlight: gauge(registry, n.gatewayRequestsInFlight, 'HTTP gateway requests being answered'),
-    requestsAborted: counter(registry, n.gatewayRequestsAborted, 'HTTP gateway responses cut short by the client going away', ['format'])
+    requestsAborted: counter(registry, n.gatewayRequestsAborted, 'HTTP gateway responses cut short by the client going away', ['format']),
+    slowClients: counter(registry, n.gatewaySlowClients, 'HTTP gateway responses cut off because the client read below the rate floor', ['format'])
   }
 }
 
@@ -126,6 +133,7 @@ export function exchangeMetrics (registry: Registry): ExchangeMetrics {
     blocksFetched: counter(registry, n.exchangeBlocksFetched, 'Blocks fetched from peers and stored', ['protocol']),
     wantsInFlight: gauge(registry, n.exchangeWantsInFlight, 'Blocks wanted and not yet received'),
     peers: gauge(registry, n.exchangePeers, 'Connected peers speaking an exchange protocol'),
+    peersBanned: gauge(registry, n.exchangePeersBanned, 'Peers banned now for bad input'),
     ledgerBytesSent: gauge(registry, n.ledgerBytesSent, 'Debt ledger total of bytes sent to all peers'),
     ledgerBytesReceived: gauge(registry, n.ledgerBytesReceived, 'Debt ledger total of bytes received from all peers')
   }

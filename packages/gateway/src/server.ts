@@ -8,7 +8,9 @@
  * Every body is streamed: a block at a time is read, verified and written; when `write()`
  * returns false the handler waits for `'drain'`, so a slow client holds at most the socket's
  * high-water mark plus one block in this process. A client that goes away aborts the request's
- * signal: the walk stops, no further block is read.
+ * signal: the walk stops, no further block is read. A client that reads more slowly than
+ * `minClientBytesPerSecond` is cut off (`SlowClientError`, counted in
+ * `tensorswap_gateway_slow_clients_total`), so slow readers cannot pin blocks in memory.
  *
  * @module
  */
@@ -24,8 +26,8 @@ import fresh from 'fresh'
 import { CustomProgressEvent } from 'progress-events'
 import { BlockReader } from './blocks.js'
 import { carBlocks, carHeader, carSectionPrefix } from './car.js'
-import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW } from './constants.js'
-import { GatewayBusyError, GatewayError, NotImplementedError, RangeNotSatisfiableError, StatusForbiddenError } from './errors.js'
+import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW } from './constants.js'
+import { GatewayBusyError, GatewayError, NotImplementedError, RangeNotSatisfiableError, SlowClientError, StatusForbiddenError } from './errors.js'
 import { createMetrics, gatewayMetrics } from './metrics.js'
 import { encodePath, renderListing } from './listing.js'
 import { parseGatewayRequest, resolveEntityBytes, resolveRange } from './request.js'
@@ -69,9 +71,23 @@ export interface GatewayServerInit {
    * Most responses served at once (`/metrics` not counted); one more is answered 503 with
    * `Retry-After` (`GatewayBusyError`) before any block is read.
    *
-   * @default 64 (DEFAULT_MAX_CONCURRENT_RESPONSES)
+   * @default 1024 (DEFAULT_MAX_CONCURRENT_RESPONSES)
    */
   maxConcurrentResponses?: number
+  /**
+   * Slowest a client may take a response, bytes/s: each wait for the socket to drain is
+   * bounded by `sendGraceMs` plus the buffered bytes at this rate; past it the socket is
+   * destroyed (`SlowClientError`, logged and counted, never answered).
+   *
+   * @default 65536 (DEFAULT_MIN_CLIENT_BYTES_PER_SECOND)
+   */
+  minClientBytesPerSecond?: number
+  /**
+   * Fixed part of the drain deadline, ms (see `minClientBytesPerSecond`).
+   *
+   * @default 5000 (DEFAULT_SEND_GRACE_MS)
+   */
+  sendGraceMs?: number
   /**
    * Registry the gateway metrics are registered on and `/metrics` renders.
    *
@@ -124,7 +140,8 @@ interface Ctx {
  * the connection is cut (an incomplete CAR or file, which clients must detect). At most
  * `maxConcurrentResponses` responses are served at once; more get 503 with `Retry-After`.
  *
- * @throws RangeError when `maxConcurrentResponses` is not a positive integer
+ * @throws RangeError when `maxConcurrentResponses` is not a positive integer, or
+ *   `minClientBytesPerSecond` / `sendGraceMs` is not a positive finite number
  */
 export function createGatewayServer (init: GatewayServerInit): GatewayServer {
   const registry = init.metrics ?? createMetrics()
@@ -132,6 +149,10 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
   const fetchTimeoutMs = init.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
   const maxConcurrent = init.maxConcurrentResponses ?? DEFAULT_MAX_CONCURRENT_RESPONSES
   if (!Number.isSafeInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`maxConcurrentResponses must be a positive integer, got ${maxConcurrent}`)
+  const minRate = init.minClientBytesPerSecond ?? DEFAULT_MIN_CLIENT_BYTES_PER_SECOND
+  const graceMs = init.sendGraceMs ?? DEFAULT_SEND_GRACE_MS
+  if (!(minRate > 0 && Number.isFinite(minRate))) throw new RangeError(`minClientBytesPerSecond must be a positive number, got ${minRate}`)
+  if (!(graceMs > 0 && Number.isFinite(graceMs))) throw new RangeError(`sendGraceMs must be a positive number, got ${graceMs}`)
   /** Responses in progress that count against `maxConcurrent`. */
   let serving = 0
   /** Root listings of the status endpoint (immutable content). */
@@ -206,7 +227,7 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
       else if (r.format === 'car') await serveCar(ctx, r, reader)
       else await serveDeserialized(ctx, r, reader)
     } catch (err: any) {
-      if (ctx.signal.aborted) return // the client went away: nothing to answer
+      if (ctx.signal.aborted || err?.name === 'SlowClientError') return // the client went away, or was cut off: nothing to answer
       if (!res.headersSent) {
         const { status, headers, message } = toResponse(err)
         if (status >= 500 && status !== 503) log.error('%s %s: %e', req.method, req.url, err)
@@ -228,7 +249,31 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
       init.onProgress?.(new CustomProgressEvent('tensorswap:gateway:backpressure', {
         path: ctx.path, writableLength: ctx.res.writableLength, socketBuffered: ctx.res.socket?.writableLength ?? 0
       }))
-      await once(ctx.res, 'drain', { signal: ctx.signal })
+      await drained(ctx)
+    }
+  }
+
+  /**
+   * Wait for `'drain'`, at most `graceMs` + the buffered bytes at `minRate`; a client slower
+   * than that is cut off (socket destroyed) with {@link SlowClientError}.
+   */
+  async function drained (ctx: Ctx): Promise<void> {
+    const buffered = ctx.res.writableLength
+    const deadlineMs = Math.ceil(graceMs + buffered * 1000 / minRate)
+    const slow = new AbortController()
+    const timer = setTimeout(() => {
+      slow.abort(new SlowClientError(`client took less than ${minRate} bytes/s: ${buffered} bytes not drained in ${deadlineMs} ms`))
+    }, deadlineMs)
+    try {
+      await once(ctx.res, 'drain', { signal: AbortSignal.any([ctx.signal, slow.signal]) })
+    } catch (err) {
+      if (!slow.signal.aborted || ctx.signal.aborted) throw err
+      metrics.slowClients.inc({ format: ctx.format })
+      log('%s: cut off a slow client (%s) - %e', ctx.path, ctx.res.socket?.remoteAddress ?? '?', slow.signal.reason)
+      ctx.res.destroy()
+      throw slow.signal.reason
+    } finally {
+      clearTimeout(timer)
     }
   }
 

@@ -114,7 +114,7 @@ describe('gateway documented defaults', () => {
     const { readFile } = await import('node:fs/promises')
     const { join } = await import('node:path')
     const { REPO_ROOT } = await import('./helpers.js')
-    const { DEFAULT_FETCH_TIMEOUT_MS, MAX_LISTING_ENTRIES, MAX_PATH_SEGMENTS, RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DIR_INDEX_VERSION, DEFAULT_MAX_CONCURRENT_RESPONSES, BUSY_RETRY_AFTER_SECONDS } = await import('../src/index.js')
+    const { DEFAULT_FETCH_TIMEOUT_MS, MAX_LISTING_ENTRIES, MAX_PATH_SEGMENTS, RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DIR_INDEX_VERSION, DEFAULT_MAX_CONCURRENT_RESPONSES, BUSY_RETRY_AFTER_SECONDS, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS } = await import('../src/index.js')
     const spec = await readFile(join(REPO_ROOT, 'spec/gateway.md'), 'utf8')
     assert.ok(spec.includes(`default ${DEFAULT_FETCH_TIMEOUT_MS / 1000} s`))
     assert.ok(spec.includes(MAX_LISTING_ENTRIES.toLocaleString('en-US')))
@@ -126,6 +126,8 @@ describe('gateway documented defaults', () => {
     const row = (name: string): string => spec.split('\n').find(l => l.includes(`| \`${name}\` |`)) ?? ''
     assert.match(row('DEFAULT_MAX_CONCURRENT_RESPONSES'), new RegExp(`\\| ${DEFAULT_MAX_CONCURRENT_RESPONSES} \\|.*Retry-After: ${BUSY_RETRY_AFTER_SECONDS}\\b`))
     assert.match(row('DEFAULT_FETCH_TIMEOUT_MS'), new RegExp(`\\| ${DEFAULT_FETCH_TIMEOUT_MS} ms \\|.*Retry-After: ${RETRY_AFTER_SECONDS}\\b`))
+    const slowRow = spec.split('\n').find(l => l.includes('| `DEFAULT_MIN_CLIENT_BYTES_PER_SECOND`, `DEFAULT_SEND_GRACE_MS` |')) ?? ''
+    assert.match(slowRow, new RegExp(`\\| ${DEFAULT_MIN_CLIENT_BYTES_PER_SECOND} bytes/s, ${DEFAULT_SEND_GRACE_MS} ms \\|`))
     assert.match(row('MAX_PATH_SEGMENTS'), new RegExp(`\\| ${MAX_PATH_SEGMENTS} \\|`))
     assert.match(row('MAX_LISTING_ENTRIES'), new RegExp(`\\| ${MAX_LISTING_ENTRIES} \\|`))
     assert.ok(spec.includes(`Retry-After: ${BUSY_RETRY_AFTER_SECONDS}`))

@@ -130,6 +130,18 @@ export const DEFAULT_MAX_PEER_WANTS_IN_FLIGHT = DEFAULT_MAX_WANTLIST_SIZE / 2
 export const DEFAULT_PEER_IDLE_TIMEOUT_MS = 10_000
 
 /**
+ * A want-block is given up sooner at a peer that has never delivered a block to us: after this
+ * long, in ms, when another peer could be asked for it; the peer is then asked only for blocks
+ * no other peer can give (`PeerSelector.pick`) until it delivers one. A provider that answers
+ * every want-have with HAVE and then sends nothing keeps its wants alive past the idle timeout
+ * with those HAVEs, and held the root of a 32 MiB fetch for ~10 s at a time (35 s instead of
+ * 2.5 s, test/hostile/attacks.test.ts). Ours: a first block arrives in ~30 ms on loopback
+ * (bench/README.md TTFB) and a 1 MiB one in under a second at 10 Mbit/s with a 200 ms RTT; a
+ * slow honest peer only loses that one want to a faster one.
+ */
+export const DEFAULT_UNPROVEN_PEER_TIMEOUT_MS = 1_000
+
+/**
  * A want-block is given up at a peer after this long even if the peer is delivering other
  * blocks, in ms (guards against a peer that silently drops one want). 6x the idle timeout.
  */

@@ -694,8 +694,13 @@ export class Network {
     if (out.stream.status === 'open') out.stream.abort(new Error('outbound stream dropped'))
   }
 
-  /** Disconnect `peer` (after a ban). */
+  /**
+   * Disconnect `peer` (after a ban): its connections are aborted, not closed. A graceful close
+   * waits for every stream to end, and a hostile peer that holds a thousand streams open kept
+   * its connection (and them) for libp2p's close timeout, ~10 s (test/hostile/attacks.test.ts).
+   */
   async hangUp (peer: PeerId, options: AbortOptions = {}): Promise<void> {
-    await this.#libp2p.hangUp(peer, options)
+    options.signal?.throwIfAborted()
+    for (const connection of this.#libp2p.getConnections(peer)) connection.abort(new Error('peer banned'))
   }
 }

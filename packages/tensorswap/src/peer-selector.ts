@@ -211,7 +211,19 @@ export class PeerSelector {
   }
 
   /**
-   * The best peer to ask for block `key` of about `bytes`, among eligible peers with room.
+   * Whether `peer` is *doubtful*: it never delivered a block and a want timed out there (or it
+   * sent a block whose bytes did not match). Doubtful peers are asked only for blocks no other
+   * eligible peer can be asked for ({@link pick}), so a provider that says HAVE and then sends
+   * nothing (test/hostile/attacks.test.ts) stops getting the overflow of the peers that deliver.
+   */
+  doubtful (peer: string): boolean {
+    const s = this.#peers.get(peer)
+    return s != null && s.samples === 0 && s.failures > 0
+  }
+
+  /**
+   * The best peer to ask for block `key` of about `bytes`, among eligible peers with room;
+   * {@link doubtful} peers only when every eligible peer is doubtful.
    * Ties go to the lexicographically smaller peer id (deterministic).
    *
    * @returns a peer id, or `undefined` when every eligible peer is at its cap (or none is eligible)
@@ -219,7 +231,10 @@ export class PeerSelector {
   pick (key: string, bytes: number, options: PickOptions = {}): string | undefined {
     let best: string | undefined
     let bestCost = Infinity
-    for (const peer of this.eligible(key, options)) {
+    const eligible = this.eligible(key, options)
+    const trusted = eligible.some(p => !this.doubtful(p))
+    for (const peer of eligible) {
+      if (trusted && this.doubtful(peer)) continue
       if (!this.canAccept(peer, bytes)) continue
       const c = this.cost(peer, key, bytes)
       if (c < bestCost || (c === bestCost && best != null && peer < best)) {

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_UNPROVEN_PEER_TIMEOUT_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
 import { blockKey } from './wire/block-key.js'
 import type { PeerSelector } from './peer-selector.js'
 import type { PresenceType, WantEntry } from './wire/codec.js'
@@ -44,6 +44,8 @@ export interface WantListInit {
   peerIdleTimeoutMs?: number
   /** A want times out at a peer after this long regardless, ms. @default {@link DEFAULT_WANT_TIMEOUT_MS} */
   wantTimeoutMs?: number
+  /** A want times out at a peer that never delivered a block after this long, when another peer could be asked, ms. @default {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS} */
+  unprovenPeerTimeoutMs?: number
   /** An unavailable want is retried after this long, ms. @default {@link DEFAULT_UNAVAILABLE_RETRY_MS} */
   unavailableRetryMs?: number
   /** How many recently finished keys to remember, so late duplicates are not called unrequested. @default 4096 */
@@ -179,6 +181,7 @@ export class WantListManager {
   readonly #estimatedBlockBytes: number
   readonly #peerIdleTimeoutMs: number
   readonly #wantTimeoutMs: number
+  readonly #unprovenPeerTimeoutMs: number
   readonly #unavailableRetryMs: number
   readonly #recentKeys: number
   #bytesInFlight = 0
@@ -194,6 +197,7 @@ export class WantListManager {
     this.#estimatedBlockBytes = init.estimatedBlockBytes ?? DEFAULT_ESTIMATED_BLOCK_BYTES
     this.#peerIdleTimeoutMs = init.peerIdleTimeoutMs ?? DEFAULT_PEER_IDLE_TIMEOUT_MS
     this.#wantTimeoutMs = init.wantTimeoutMs ?? DEFAULT_WANT_TIMEOUT_MS
+    this.#unprovenPeerTimeoutMs = init.unprovenPeerTimeoutMs ?? DEFAULT_UNPROVEN_PEER_TIMEOUT_MS
     this.#unavailableRetryMs = init.unavailableRetryMs ?? DEFAULT_UNAVAILABLE_RETRY_MS
     this.#recentKeys = init.recentKeys ?? 4096
   }
@@ -314,6 +318,7 @@ export class WantListManager {
       const corrupt = recent ? undefined : this.#corruptCopyOf(cid, peer, bytes)
       if (corrupt != null) {
         this.#release(corrupt)
+        this.#selector.onFailure(peer)
         this.#tried(corrupt, peer, 'mismatch')
         this.#enqueue(corrupt)
       }
@@ -397,7 +402,7 @@ export class WantListManager {
       if (w.state === 'inflight' && w.peer != null && w.sentAtMs != null) {
         const heard = this.#selector.stats(w.peer)?.lastHeardMs ?? w.sentAtMs
         const idle = nowMs - Math.max(w.sentAtMs, heard)
-        if (idle > this.#peerIdleTimeoutMs || nowMs - w.sentAtMs > this.#wantTimeoutMs) {
+        if (idle > this.#peerIdleTimeoutMs || nowMs - w.sentAtMs > this.#wantTimeoutMs || this.#unprovenTimedOut(w, nowMs)) {
           const peer = w.peer
           this.#queueCancel(peer, w.cid)
           this.#release(w)
@@ -475,6 +480,18 @@ export class WantListManager {
       })
     }
     for (const w of parked) this.#heap.push({ key: w.key, priority: w.priority, seq: w.seq, version: w.version })
+  }
+
+  /**
+   * Whether `w` (in flight) sits at a peer that never delivered a block for longer than the
+   * unproven-peer timeout while another peer could be asked for it (its HAVEs do not count:
+   * a peer cannot hold wants with promises).
+   */
+  #unprovenTimedOut (w: Want, nowMs: number): boolean {
+    if (w.peer == null || w.sentAtMs == null || nowMs - w.sentAtMs <= this.#unprovenPeerTimeoutMs) return false
+    if ((this.#selector.stats(w.peer)?.samples ?? 1) > 0) return false
+    const exclude = new Set(w.tried).add(w.peer)
+    return this.#selector.eligible(w.key, { exclude, allowed: this.#allowed(w) }).length > 0
   }
 
   #tried (w: Want, peer: string, reason: TriedReason): void {

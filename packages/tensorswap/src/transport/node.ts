@@ -21,6 +21,7 @@ import {
   DEFAULT_INBOUND_CONNECTION_THRESHOLD,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
+  DEFAULT_MAX_INCOMING_PENDING_PER_HOST,
   DEFAULT_QUIC_KEEPALIVE_MS,
   DEFAULT_QUIC_MAX_CONCURRENT_STREAMS,
   DEFAULT_QUIC_MAX_CONNECTION_DATA,
@@ -34,6 +35,7 @@ import {
   DEFAULT_YAMUX_MAX_STREAM_WINDOW
 } from './constants.js'
 import { NoDialableAddressError } from '../errors.js'
+import { pendingPerHostGater } from './inbound-gate.js'
 import { dialWithRetry } from '@tensorswap/transport'
 import { DEFAULT_RECONNECT_BACKOFF_FACTOR, DEFAULT_RECONNECT_RETRIES, DEFAULT_RECONNECT_RETRY_INTERVAL_MS } from '../constants.js'
 import { routingLibp2pOptions } from '../routing/services.js'
@@ -121,6 +123,8 @@ export interface Libp2pNodeInit {
     maxIncomingPendingConnections?: number
     /** Inbound connections per second per host. @default {@link DEFAULT_INBOUND_CONNECTION_THRESHOLD} */
     inboundConnectionThreshold?: number
+    /** Inbound connections being upgraded at once per host (`inbound-gate.ts`). @default {@link DEFAULT_MAX_INCOMING_PENDING_PER_HOST} */
+    maxIncomingPendingPerHost?: number
   }
   /** QUIC tuning; defaults measured in bench/README.md. */
   quic?: QuicTuning
@@ -181,6 +185,8 @@ export function libp2pNodeOptions (init: Libp2pNodeInit = {}): Libp2pOptions<Tra
     addresses: { listen },
     transports,
     connectionEncrypters,
+    // one host cannot hold every pending-upgrade slot (maxIncomingPendingConnections)
+    connectionGater: pendingPerHostGater(init.connectionManager?.maxIncomingPendingPerHost ?? DEFAULT_MAX_INCOMING_PENDING_PER_HOST),
     streamMuxers: [yamux({
       maxMessageSize: init.yamux?.maxMessageSize ?? DEFAULT_YAMUX_MAX_MESSAGE_SIZE,
       streamOptions: {
