@@ -37,20 +37,44 @@ describe('SocketStream.writeBufferLength', () => {
       const stream = new SocketStream(writer)
       for (let i = 0; i < 32; i++) stream.send(new Uint8Array(MiB))
       const samples: number[] = []
-      // the reader takes 64 KiB every 2 ms (~30 MB/s): 32 MiB takes about a second
-      const pump = setInterval(() => { reader.read(64 * 1024) }, 2)
-      for (let i = 0; i < 10; i++) {
-        samples.push(stream.writeBufferLength)
-        await new Promise(resolve => setTimeout(resolve, 60))
+      // paced by bytes, not by time (a loaded machine must not change the outcome): the reader
+      // takes 3 MiB, the writer's buffer settles, one sample; 10 steps take 30 of the 32 MiB
+      const consume = async (bytes: number): Promise<void> => {
+        await new Promise<void>(resolve => {
+          let got = 0
+          const onData = (chunk: Buffer): void => {
+            got += chunk.length
+            if (got < bytes) return
+            reader.off('data', onData)
+            reader.pause()
+            resolve()
+          }
+          reader.on('data', onData)
+          reader.resume()
+        })
       }
-      clearInterval(pump)
+      const settled = async (): Promise<number> => {
+        let last = stream.writeBufferLength
+        for (let i = 0; i < 50; i++) {
+          await new Promise(resolve => setTimeout(resolve, 10))
+          const now = stream.writeBufferLength
+          if (now === last) return now
+          last = now
+        }
+        return last
+      }
+      samples.push(await settled())
+      for (let i = 0; i < 10; i++) {
+        await consume(3 * MiB)
+        samples.push(await settled())
+      }
       writer.destroy()
       reader.destroy()
       // it may rise once (the TLS handle takes the batch and its encrypted bytes wait in the TCP
       // queue while the socket still counts the plaintext), then it must keep shrinking
       let shrinks = 0
       for (let i = 1; i < samples.length; i++) if (samples[i] < samples[i - 1]) shrinks++
-      assert.ok(shrinks >= 5, `writeBufferLength shrinks while the peer reads: ${samples.join(', ')}`)
+      assert.ok(shrinks >= 8, `writeBufferLength shrinks while the peer reads: ${samples.join(', ')}`)
     })
   }
 })
