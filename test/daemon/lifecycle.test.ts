@@ -21,6 +21,7 @@ import { BIN, runCli, runCliJson } from '../helpers/cli.js'
 import { killAll, startHostile, verifiedBlockKeys } from '../helpers/hostile.js'
 import { copyHumanModel, digestTree } from '../helpers/model.js'
 import { rawApi, rawSocket } from '../helpers/daemon.js'
+import { copyBlocks } from '../helpers/store.js'
 import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
 
 const LISTEN = ['/ip4/127.0.0.1/tcp/0']
@@ -31,12 +32,15 @@ describe('the daemon under bad input, kill -9 and impatient clients', () => {
   let work: string
   let root: string
   let seeder: Running<ServeReady>
+  let seedBlocks: string
   const repo = (): string => join(work, 'repo')
   const sock = (): string => join(repo(), 'api.sock')
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'ts-daemon-life-'))
     root = (await runCliJson(['--repo', join(work, 'seed'), 'add', await copyHumanModel('emotion', join(work, 'model'))])).root
+    // the hostile holder serves these (read while the seed repo is served and locked)
+    seedBlocks = await copyBlocks(join(work, 'seed'), join(work, 'seed-blocks'))
     seeder = await startServe(join(work, 'seed'), LISTEN)
     await runCliJson(['--repo', repo(), 'init'])
   })
@@ -139,7 +143,7 @@ describe('the daemon under bad input, kill -9 and impatient clients', () => {
   })
 
   it('the daemon killed -9 mid-get: one-line error, stale api file removed, nothing corrupt, the next get completes', async () => {
-    const holder = await startHostile(['--mode', 'serve', '--blocks', join(work, 'seed', 'blocks'), '--hold-after', '3', '--transport', 'tcp'])
+    const holder = await startHostile(['--mode', 'serve', '--blocks', seedBlocks, '--hold-after', '3', '--transport', 'tcp'])
     const d = await startServe(repo(), LISTEN)
     const out = join(work, 'out')
     const client = spawn(process.execPath, [BIN, '--repo', repo(), 'get', root, '--peer', holder.addrs[0], '-o', out], { stdio: ['ignore', 'pipe', 'pipe'] })
