@@ -2,6 +2,7 @@
  * Test helpers: run the built `tensorswap` binary in its own process.
  */
 import { spawn } from 'node:child_process'
+import { reapOnExit } from './reap.js'
 import { fileURLToPath } from 'node:url'
 
 /** Repository root (absolute path). */
@@ -16,7 +17,7 @@ export interface CliResult { code: number | null, stdout: string, stderr: string
 
 /** Run `tensorswap ...args` with the project's Node; resolves when it exits (never rejects on exit code). */
 export async function runCli (args: string[], options: { env?: NodeJS.ProcessEnv, signal?: AbortSignal } = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env }, signal: options.signal })
+  const child = reapOnExit(spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env }, signal: options.signal }))
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })

@@ -3,6 +3,7 @@
  * directory, send raw HTTP requests to a repo's API socket, normalise output for comparisons.
  */
 import { spawn } from 'node:child_process'
+import { reapOnExit } from './reap.js'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { BIN } from './cli.js'
@@ -12,7 +13,7 @@ export interface RunResult { code: number | null, stdout: string, stdoutBytes: B
 
 /** Run `tensorswap ...args` in `cwd`, writing `stdin` (then closing it). */
 export async function run (args: string[], options: { cwd?: string, stdin?: Uint8Array | string, signal?: AbortSignal } = {}): Promise<RunResult> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, signal: options.signal, stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = reapOnExit(spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, signal: options.signal, stdio: ['pipe', 'pipe', 'pipe'] }))
   const out: Buffer[] = []
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { out.push(d) })

@@ -3,6 +3,7 @@
  * of what a repo's blockstore holds.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { reapOnExit } from './reap.js'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { getVerifiedBlock, openRepo } from '@tensorswap/blockstore'
@@ -35,7 +36,7 @@ export async function killAll (): Promise<void> {
 }
 
 function eventProcess (args: string[]): EventProcess {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = reapOnExit(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
   const events: any[] = []
   const listeners = new Set<() => void>()
   let stderr = ''

@@ -4,6 +4,7 @@
  */
 import { copyBlocks } from './store.js'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { reapOnExit } from './reap.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -55,7 +56,7 @@ export interface ServeReady { peerId: string, addrs: string[], gateway?: string 
  * its `listening` lines (and its `gateway` line when `extraArgs` has `--gateway`).
  */
 export async function startServe (repo: string, listen = ['/ip4/127.0.0.1/udp/0/quic-v1', '/ip4/127.0.0.1/tcp/0'], extraArgs: string[] = []): Promise<Running<ServeReady>> {
-  const child = spawn(process.execPath, [BIN, '--repo', repo, 'serve', ...listen.flatMap(a => ['--listen', a]), ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = reapOnExit(spawn(process.execPath, [BIN, '--repo', repo, 'serve', ...listen.flatMap(a => ['--listen', a]), ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] }))
   const wantGateway = extraArgs.includes('--gateway')
   const ready = await waitFor(child, (_line, lines) => {
     const addrs = lines.filter(l => l.startsWith('listening ')).map(l => l.slice('listening '.length))
@@ -79,7 +80,7 @@ export const HELIA_PEER = new URL('./helia-peer.js', import.meta.url).pathname
 
 /** Start a Helia node that adds `file` and serves it; resolves with its CID and addresses. */
 export async function startHeliaSeeder (file: string, transport: 'quic' | 'tcp'): Promise<Running<{ peerId: string, addrs: string[], cid: string }>> {
-  const child = spawn(process.execPath, [HELIA_PEER, 'seed', file, '--transport', transport], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = reapOnExit(spawn(process.execPath, [HELIA_PEER, 'seed', file, '--transport', transport], { stdio: ['ignore', 'pipe', 'pipe'] }))
   const ready = await waitFor(child, (line) => {
     const evt = JSON.parse(line)
     return evt.event === 'ready' ? evt : undefined
