@@ -1,7 +1,7 @@
 /**
  * Every decoder under fast-check fuzzing (targets and seeds: ./targets.ts): no crash, no hang,
  * only typed errors. `npm test` runs FUZZ_RUNS cases per decoder (default 300, a smoke run);
- * `npm run fuzz` runs 100k each and prints cases/s and the peak RSS (bench/fuzz.md keeps the
+ * `npm run fuzz` runs 100k each and prints cases/s and the peak RSS (bench/README.md "Fuzzing" keeps the
  * figures).
  */
 import assert from 'node:assert/strict'

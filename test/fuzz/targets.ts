@@ -11,10 +11,13 @@ import * as raw from 'multiformats/codecs/raw'
 import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
 import { MemoryBlockstore } from 'blockstore-core/memory'
-import { decodeMessage as decodeBitswap, encodeMessage as encodeBitswap } from 'tensorswap'
+import { decodeMessage as decodeBitswap, encodeMessage as encodeBitswap, decodePushRequest, decodePushResponse, encodePushRequest, encodePushResponse } from 'tensorswap'
+import { parseGatewayRequest, parseRange } from '@tensorswap/gateway'
+import { checkOptions, parseApiFile } from '@tensorswap/cli/dist/src/api/protocol.js'
+import * as dagPb from '@ipld/dag-pb'
 import { decodeMessage as decodeGraphSync, encodeMessage as encodeGraphSync, selectorFromDagCbor, selectorToDagCbor, allSelector, s, RequestType, ResponseStatusCode } from '@tensorswap/graphsync'
 import { exportCar, hashBlock, importCar } from '@tensorswap/blockstore'
-import { bufferReader, decodeManifest, encodeManifest, parseGguf, parseSafetensors, parseTfjsModelJson, validateManifest, MANIFEST_FORMAT, MANIFEST_VERSION } from '@tensorswap/model'
+import { bufferReader, decodeManifest, decodeUnixfs, verifiedSource, walkFileRange, encodeManifest, parseGguf, parseSafetensors, parseTfjsModelJson, validateManifest, MANIFEST_FORMAT, MANIFEST_VERSION } from '@tensorswap/model'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { HUMAN_MODELS } from '../helpers/cli.js'
@@ -162,6 +165,95 @@ export const TARGETS: FuzzTarget[] = [
     run: (b) => decodeManifest(b)
   }
 ]
+
+/** A UnixFS file node (dag-pb) with inline data and two linked leaves, as ipfs-unixfs-importer writes one. */
+function unixfsFileSeed (): Uint8Array {
+  const leaf = cidOf(utf8.encode('leaf'))
+  // UnixFS Data: Type=File(2), Data='ab', filesize=10, blocksizes [4, 4]
+  const data = Uint8Array.from([0x08, 0x02, 0x12, 0x02, 0x61, 0x62, 0x18, 0x0a, 0x20, 0x04, 0x20, 0x04])
+  return dagPb.encode(dagPb.prepare({ Data: data, Links: [{ Hash: leaf, Tsize: 4 }, { Hash: leaf, Tsize: 4 }] }))
+}
+
+/** A gateway request line: the path and query, then the Accept, Range and Cache-Control headers, one per line. */
+function gatewayRequestOf (b: Uint8Array): { method: string, url: string, headers: Record<string, string> } {
+  const [url = '/', accept, range, cacheControl] = new TextDecoder().decode(b).split('\n')
+  const headers: Record<string, string> = {}
+  if (accept != null) headers.accept = accept
+  if (range != null) headers.range = range
+  if (cacheControl != null) headers['cache-control'] = cacheControl
+  return { method: 'GET', url, headers }
+}
+
+/** Option types of a command as the daemon checks them (spec/api.md): one of each kind. */
+const API_OPTION_TYPES = { peer: 'string[]', output: 'string', json: 'boolean', tensors: 'string[]' } as const
+
+TARGETS.push(
+  {
+    name: 'UnixFS node (dag-pb) and its file ranges',
+    errors: ['InvalidDagError'],
+    seeds: async () => [unixfsFileSeed()],
+    run: async (b) => {
+      const cid = hashBlock(b, dagPb.code)
+      const n = decodeUnixfs(cid, b)
+      if (n == null) return
+      // walk the file's byte ranges through the links (the leaves are absent: a typed error or nothing)
+      const store = new MemoryBlockstore()
+      await store.put(cid, b)
+      try {
+        for await (const _ of walkFileRange(verifiedSource(store), cid, 0, 8)) { /* drain */ }
+      } catch (err: any) {
+        if (['InvalidDagError', 'NotFoundError', 'BlockNotFoundError'].includes(err?.name)) return
+        throw err
+      }
+    }
+  },
+  {
+    name: 'push request and response (DAG-CBOR)',
+    errors: ['InvalidPushMessageError'],
+    seeds: async () => {
+      const root = cidOf(utf8.encode('pushed root'))
+      return [encodePushRequest({ root, bytes: 123456, blocks: 7 }), encodePushResponse({ ok: true, blocks: 7, bytes: 123456, blocksAlreadyThere: 2, seconds: 1.5 }), encodePushResponse({ ok: false, reason: 'not accepted' })]
+    },
+    run: (b) => {
+      let failures = 0
+      try { decodePushRequest(b) } catch (err: any) { if (err?.name !== 'InvalidPushMessageError') throw err; failures++ }
+      try { decodePushResponse(b) } catch (err: any) { if (err?.name !== 'InvalidPushMessageError') throw err; failures++ }
+      return failures
+    }
+  },
+  {
+    name: 'gateway request (path, query, Accept, Range, entity-bytes)',
+    errors: ['BadRequestError', 'NotAcceptableError', 'NotImplementedError', 'ContentNotFoundError', 'RangeNotSatisfiableError', 'PreconditionFailedError'],
+    seeds: async () => {
+      const file = cidOf(utf8.encode('file'))
+      return [
+        `/ipfs/${file}/a/b.safetensors?format=car&dag-scope=entity&entity-bytes=0:*&car-version=1&car-order=dfs&car-dups=y\napplication/vnd.ipld.car;version=1;order=dfs;dups=y, */*;q=0.1\nbytes=0-99\nonly-if-cached`,
+        `/ipfs/${file}?filename=x.bin&download=true\napplication/vnd.ipld.raw\nbytes=-100\nno-cache`
+      ].map(t => utf8.encode(t))
+    },
+    run: (b) => {
+      const req = gatewayRequestOf(b)
+      // the query's entity-bytes is parsed by parseGatewayRequest; the Range header also alone
+      if (req.headers.range != null) parseRange(req.headers.range)
+      return parseGatewayRequest(req)
+    }
+  },
+  {
+    name: 'API request (the daemon\'s options document and api file)',
+    errors: ['ApiRequestError'],
+    seeds: async () => [
+      JSON.stringify({ peer: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWExample'], output: '/tmp/out', json: true, tensors: ['model.layers.0.*'] }),
+      JSON.stringify({ address: '/tmp/repo/api.sock', pid: 1234, peerId: '12D3KooWExample', version: '0.1.0' })
+    ].map(t => utf8.encode(t)),
+    run: (b) => {
+      const text = new TextDecoder().decode(b)
+      let failures = 0
+      try { checkOptions('get', text, API_OPTION_TYPES) } catch (err: any) { if (err?.name !== 'ApiRequestError') throw err; failures++ }
+      try { parseApiFile(text) } catch (err: any) { if (err?.name !== 'ApiRequestError') throw err; failures++ }
+      return failures
+    }
+  }
+)
 
 /** The manifest validator on arbitrary decoded values (not only on bytes). */
 export function validateAny (value: unknown): unknown { return validateManifest(value) }

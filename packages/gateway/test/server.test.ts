@@ -540,6 +540,32 @@ describe('gateway server', () => {
     assert.equal(gw.server.listening, false)
     socket.destroy()
   })
+
+  it('a client reading below minClientBytesPerSecond is cut off and counted; one reading fast gets the whole CAR', async () => {
+    const gw = createGatewayServer({ blockstore: store, minClientBytesPerSecond: 1024 * 1024, sendGraceMs: 300 })
+    const { url } = await gw.listen('127.0.0.1', 0)
+    try {
+      // never reads: the socket and response buffers fill, no drain comes
+      const socket = connect(Number(new URL(url).port), '127.0.0.1')
+      await once(socket, 'connect')
+      socket.pause()
+      socket.write(`GET /ipfs/${bigCid}?format=car HTTP/1.1\r\nHost: x\r\n\r\n`)
+      // the deadline is 300 ms + the buffered bytes (a few MiB at most) at 1 MiB/s: poll the counter
+      const slowCount = async (): Promise<string | undefined> => /tensorswap_gateway_slow_clients_total\{format="car"\} (\d+)/.exec(text((await get(url, '/metrics')).body))?.[1]
+      const started = Date.now()
+      while (await slowCount() !== '1' && Date.now() - started < 120_000) await new Promise(resolve => setTimeout(resolve, 200))
+      assert.equal(await slowCount(), '1', `not cut off within ${Date.now() - started} ms`)
+      // its socket was destroyed: a read now ends instead of blocking
+      socket.resume()
+      await once(socket, 'close')
+      // a fast reader of the same CAR is not cut off
+      const whole = await get(url, `/ipfs/${bigCid}?format=car`)
+      assert.equal(whole.status, 200)
+      assert.ok(whole.body.byteLength > 40 * 1024 * 1024)
+    } finally {
+      await gw.close()
+    }
+  })
 })
 
 async function waitForResponseEvent (events: GatewayProgressEvents[], path: string): Promise<{ aborted: boolean, status: number }> {

@@ -412,3 +412,42 @@ describe('exchange fetching a DAG with an identity-hash link', () => {
     }
   })
 })
+
+describe('exchange fetching a generic IPLD DAG (issue 14, deviation 5)', () => {
+  it('fetches a DAG that mixes dag-json, dag-cbor, dag-pb and raw blocks: every block, byte-exact', async () => {
+    const dagJson = await import('@ipld/dag-json')
+    const dagCbor = await import('@ipld/dag-cbor')
+    const dagPb = await import('@ipld/dag-pb')
+    const { sha256 } = await import('multiformats/hashes/sha2')
+    const { CID } = await import('multiformats/cid')
+    const seederNode = await createLibp2pNode(TCP)
+    const leecherNode = await createLibp2pNode(TCP)
+    const seederStore = new MemoryBlockstore()
+    const leecherStore = new MemoryBlockstore()
+    const seeder = createExchange({ libp2p: seederNode, blockstore: seederStore })
+    const leecher = createExchange({ libp2p: leecherNode, blockstore: leecherStore })
+    const blocks: Array<[CID, Uint8Array]> = []
+    const put = async (codec: number, bytes: Uint8Array): Promise<CID> => {
+      const cid = CID.createV1(codec, await sha256.digest(bytes))
+      await seederStore.put(cid, bytes)
+      blocks.push([cid, bytes])
+      return cid
+    }
+    try {
+      await seeder.start()
+      await leecher.start()
+      const raw = await put(0x55, randomBytes(3000))
+      const pb = await put(dagPb.code, dagPb.encode(dagPb.prepare({ Data: new Uint8Array([8, 1]), Links: [{ Name: 'r', Hash: raw, Tsize: 3000 }] })))
+      const cbor = await put(dagCbor.code, dagCbor.encode({ pb, n: 1 }))
+      const root = await put(dagJson.code, dagJson.encode({ cbor, raw, list: [pb] }))
+      const result = await leecher.fetch(root, { peers: [seederNode.getMultiaddrs()[0].toString()], signal: AbortSignal.timeout(20_000) })
+      assert.equal(result.blocksFetched, blocks.length)
+      for (const [cid, bytes] of blocks) assert.deepEqual(Buffer.from(await readBlock(leecherStore, cid)), Buffer.from(bytes), cid.toString())
+    } finally {
+      await leecher.stop()
+      await seeder.stop()
+      await leecherNode.stop()
+      await seederNode.stop()
+    }
+  })
+})
