@@ -1,16 +1,20 @@
 /**
  * An honest `tensorswap get` while hostile peers (test/helpers/hostile-peer.ts, each in its own
  * process) attack its seeder (a real `tensorswap serve --gateway`) and lure the leecher itself;
- * used by test/hostile/ (modest sizes) and, as a script, by `npm run bench -- --hostile`
- * (bench/cases/hostile.ts, 256 MiB).
+ * used by test/exchange/hostile-attacks.test.ts (modest sizes) and, as a script, by
+ * bench/cases/hostile.ts (256 MiB, figures in bench/README.md "Hostile peers").
  *
  * One *phase* = a fresh `serve` on the seed repo, the attackers of that phase started against
  * it (none for the "alone" phase), then a `get` of the whole DAG into a fresh repo from the
  * seeder and the attacking providers, then `verify` of that repo, the seeder's `/metrics`, the
  * seeder's RSS (VmRSS sampled every 100 ms and VmHWM) and every attacker's summary.
  *
- *   node hostile-swarm.js --bytes 256MiB [--phases alone,attack] [--attacks a,b,...] [--work DIR]
+ *   node hostile-swarm.js --bytes 256MiB [--phases alone,attack] [--attacks a,b,...] [--k N] [--work DIR]
  *     -> {"event":"phase", ...PhaseResult}   one line per phase
+ *
+ * A phase is `alone` (no attack; any name starting with it), `attack` (every attack of
+ * `--attacks` at once) or one attack's name (that attack alone); `--k` attacker processes of
+ * each attack.
  *
  * @module
  */
@@ -160,6 +164,8 @@ export interface PhaseInit {
   seed: Seed
   phase: string
   attacks: AttackName[]
+  /** Attacker processes per attack (K hostile peers of each mode). @default 1 */
+  perAttack?: number
   /** How long to let the attacks run before the get starts, ms. @default 2000 */
   warmupMs?: number
   /** How long after the get to wait for attackers to be cut off, ms (0: do not wait). @default 0 */
@@ -169,7 +175,7 @@ export interface PhaseInit {
   /** Write the leecher's stderr here (run with `DEBUG=tensorswap:*` in the environment to get its logs). */
   leechLog?: string
   /** Called with the running seeder and attackers once the get finished, before they stop. */
-  beforeStop?: (ctx: { seeder: Running<ServeReady>, attackers: Map<AttackName, HostilePeer> }) => Promise<void>
+  beforeStop?: (ctx: { seeder: Running<ServeReady>, attackers: Map<string, { name: AttackName, peer: HostilePeer }> }) => Promise<void>
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -184,8 +190,10 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
   let seederExited = false
   seeder.child.once('exit', () => { seederExited = true })
   const rss = sampleRss(seeder.child.pid as number)
-  const attackers = new Map<AttackName, HostilePeer>()
-  const readyAt = new Map<AttackName, number>()
+  /** Attackers by `name#i` (i < perAttack). */
+  const attackers = new Map<string, { name: AttackName, peer: HostilePeer }>()
+  const readyAt = new Map<string, number>()
+  const perAttack = init.perAttack ?? 1
   try {
     const gateway = seeder.ready.gateway as string
     const tcp = addrOf(seeder.ready, 'tcp')
@@ -198,18 +206,20 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
           : a.target === 'gateway'
             ? ['--dial', `${gateway}/ipfs/${seed.root}?format=car`]
             : ['--blocks', join(seed.seedRepo, 'blocks')]
-      attackers.set(name, await startHostile([...a.args, ...target]))
-      readyAt.set(name, Date.now())
-      // libp2p accepts 5 inbound connections a second per host: the attackers that dial from
-      // 127.0.0.1 (as the leecher does) are spread out so none of them is refused for the rate
-      if (a.target === 'seeder') await sleep(300)
+      for (let i = 0; i < perAttack; i++) {
+        attackers.set(`${name}#${i}`, { name, peer: await startHostile([...a.args, ...target]) })
+        readyAt.set(`${name}#${i}`, Date.now())
+        // libp2p accepts 5 inbound connections a second per host: the attackers that dial from
+        // 127.0.0.1 (as the leecher does) are spread out so none of them is refused for the rate
+        if (a.target === 'seeder') await sleep(300)
+      }
     }
     await sleep(attacks.length > 0 ? (init.warmupMs ?? 2000) : 0)
     const beforeGet = (await rssOf(seeder.child.pid as number)).rss
 
     const leechRepo = join(seed.work, `leech-${phase}`)
     await rm(leechRepo, { recursive: true, force: true })
-    const providers = attacks.filter(n => ATTACKS[n].target === 'leecher').map(n => attackers.get(n)?.addrs[0] as string)
+    const providers = [...attackers.values()].filter(a => ATTACKS[a.name].target === 'leecher').map(a => a.peer.addrs[0] as string)
     const started = Date.now()
     const r = await runCli(['--repo', leechRepo, 'get', seed.root, '--peer', addrOf(seeder.ready, 'quic'), ...providers.flatMap(p => ['--peer', p]), '--json'],
       { signal: AbortSignal.timeout(init.getTimeoutMs ?? 600_000) })
@@ -228,8 +238,8 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
     const metrics = parseMetrics(await (await fetch(`${gateway}/metrics`)).text())
     await init.beforeStop?.({ seeder, attackers })
     const outcomes: AttackOutcome[] = []
-    for (const [name, p] of attackers) {
-      const t0 = readyAt.get(name) as number
+    for (const [key, { name, peer: p }] of attackers) {
+      const t0 = readyAt.get(key) as number
       const summaryEvt = await p.stop()
       const at = (pred: (e: any) => boolean): number | undefined => {
         const e = p.events.find(pred)
@@ -265,9 +275,22 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
     }
   } finally {
     await rss.stop()
-    await Promise.all([...attackers.values()].map(async p => { await p.kill() }))
+    await Promise.all([...attackers.values()].map(async a => { await a.peer.kill() }))
     await seeder.stop()
   }
+}
+
+/**
+ * The attacks of a phase named `phase`: none for `alone...`, that one attack for an attack's
+ * name, every one of `all` for `attack` (all at once).
+ *
+ * @throws Error - an unknown phase name
+ */
+export function phaseAttacks (phase: string, all: AttackName[]): AttackName[] {
+  if (phase.startsWith('alone')) return []
+  if (phase === 'attack') return all
+  if (phase in ATTACKS) return [phase as AttackName]
+  throw new Error(`unknown phase ${phase}: alone, attack or one of ${ALL_ATTACKS.join(', ')}`)
 }
 
 /** `256MiB`, `32MiB`, `1GiB`, plain bytes. */
@@ -285,6 +308,7 @@ async function main (): Promise<void> {
       attacks: { type: 'string' },
       work: { type: 'string' },
       settle: { type: 'string', default: '0' },
+      k: { type: 'string', default: '1' },
       'leech-log': { type: 'string' }
     }
   })
@@ -293,8 +317,16 @@ async function main (): Promise<void> {
   const work = values.work ?? await mkdtemp(join(tmpdir(), 'ts-hostile-swarm-'))
   try {
     const seed = await prepareSeed(work, parseBytes(values.bytes))
-    for (const phase of values.phases.split(',')) {
-      const result = await runPhase({ seed, phase, attacks: phase.startsWith('alone') ? [] : attacks, settleMs: Number(values.settle), ...(values['leech-log'] != null ? { leechLog: `${values['leech-log']}.${phase}` } : {}) })
+    const phases = values.phases.split(',')
+    for (const [i, phase] of phases.entries()) {
+      const result = await runPhase({
+        seed,
+        phase: `${i}-${phase}`,
+        attacks: phaseAttacks(phase, attacks),
+        perAttack: Number(values.k),
+        settleMs: Number(values.settle),
+        ...(values['leech-log'] != null ? { leechLog: `${values['leech-log']}.${i}-${phase}` } : {})
+      })
       process.stdout.write(JSON.stringify({ event: 'phase', ...result }) + '\n')
     }
   } finally {

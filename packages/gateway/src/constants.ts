@@ -42,7 +42,7 @@ export const DEFAULT_MAX_CONCURRENT_RESPONSES = 1024
  * at this rate; a client slower than that is cut off (the socket destroyed, the walk stopped,
  * `tensorswap_gateway_slow_clients_total`), so 200 readers taking 1 KiB/s each do not hold a
  * block apiece in memory for the half hour a 1 MiB block takes them
- * (test/hostile/attacks.test.ts). 64 KiB/s (512 kbit/s) is five times boxo's 100 kbit/s floor
+ * (test/exchange/hostile-attacks.test.ts). 64 KiB/s (512 kbit/s) is five times boxo's 100 kbit/s floor
  * for a Bitswap send (`sendTimeout`): a gateway response is a download, a client below it
  * would take days for a model. A 1 MiB block must leave within ~21 s. Ours; nginx's
  * `send_timeout` (60 s between two writes) is the same idea without a rate.

@@ -7,7 +7,7 @@
  * `inboundUpgradeTimeout` (10 s). One host that opens TCP connections and never sends a byte
  * (5 a second pass libp2p's per-host rate limit) therefore held every slot, and every other
  * peer's connection, QUIC included, was refused ("Remote closed connection during opening"):
- * an honest `tensorswap get` failed at once (test/hostile/attacks.test.ts, 500 idle TCP
+ * an honest `tensorswap get` failed at once (test/exchange/hostile-attacks.test.ts, 500 idle TCP
  * connections). With this gate one host holds at most
  * {@link DEFAULT_MAX_INCOMING_PENDING_PER_HOST} of them; the others stay free for other hosts.
  *

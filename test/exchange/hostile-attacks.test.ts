@@ -1,0 +1,70 @@
+/**
+ * Each attack mode of the hostile swarm (test/helpers/hostile-swarm.ts) against a real
+ * `tensorswap serve --gateway`, every party in its own process: while the attack runs, an
+ * honest `tensorswap get` of the whole DAG completes, `verify` finds its repo complete and
+ * uncorrupted (nothing a hostile provider sent was stored), and the seeder is still running
+ * with a bounded RSS. Lean: 8 MiB of real weights; the figures (256 MiB, throughput next to the
+ * same get alone) are bench/cases/hostile.ts's.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { killAll } from '../helpers/hostile.js'
+import { ALL_ATTACKS, prepareSeed, runPhase, type AttackName, type PhaseResult, type Seed } from '../helpers/hostile-swarm.js'
+
+const MiB = 1024 * 1024
+/** Far above what serving 8 MiB takes (~150 MiB) and far below what an unbounded buffer of 1000 streams or 200 readers would. */
+const SEEDER_RSS_BOUND = 768 * MiB
+
+describe('hostile swarm: each attack mode while an honest get runs (separate processes)', () => {
+  let work: string
+  let seed: Seed
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ts-hostile-attacks-'))
+    seed = await prepareSeed(work, 8 * MiB)
+  })
+  after(async () => {
+    await killAll()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  function assertHonestGetSurvived (r: PhaseResult): void {
+    assert.equal(r.get.code, 0, `the honest get failed: ${r.get.stderr ?? ''}`)
+    assert.ok(r.verify != null && r.verify.blocks > 0 && r.verify.missing === 0 && r.verify.corrupt === 0, `verify of the leecher's repo: ${JSON.stringify(r.verify)}`)
+    assert.equal(r.seederAlive, true, 'tensorswap serve is still running')
+    assert.ok(r.seederRss.peakSampled > 0 && r.seederRss.peakSampled < SEEDER_RSS_BOUND, `seeder peak RSS ${(r.seederRss.peakSampled / MiB).toFixed(0)} MiB`)
+    for (const o of r.outcomes) assert.ok(o.summary != null, `attacker ${o.attack} ran to its summary: ${o.stderr ?? ''}`)
+  }
+
+  const expectations: Partial<Record<AttackName, (r: PhaseResult) => void>> = {
+    streams: (r) => {
+      // the attack was live while the get ran: its want-haves were answered (DONT_HAVE), its
+      // streams reset, or the victim hung up on it
+      const s = r.outcomes[0]?.summary
+      assert.ok(s != null && s.dontHaveReceived + s.streamResets + s.disconnects > 0, `the victim answered the attacker's streams: ${JSON.stringify(s)?.slice(0, 500)}`)
+    },
+    'idle-tcp': (r) => {
+      assert.ok((r.outcomes[0]?.done?.opened ?? 0) > 0, 'idle sockets were opened')
+    },
+    'slow-gateway': (r) => {
+      const statuses = r.outcomes[0]?.done?.statuses ?? {}
+      assert.ok(Object.values(statuses).reduce((a: number, b) => a + (b as number), 0) > 0, `the slow readers got answers: ${JSON.stringify(statuses)}`)
+    },
+    'wrong-blocks': (r) => {
+      assert.ok(r.outcomes[0]?.summary != null)
+    },
+    'have-silence': (r) => {
+      assert.ok((r.outcomes[0]?.wants?.total ?? 0) > 0, 'the lure was asked (it took wants and sat on them)')
+    }
+  }
+
+  for (const attack of ALL_ATTACKS) {
+    it(`${attack}: the honest get completes and verifies, the seeder survives with bounded RSS`, async () => {
+      const r = await runPhase({ seed, phase: attack, attacks: [attack], warmupMs: 1500, getTimeoutMs: 120_000 })
+      assertHonestGetSurvived(r)
+      expectations[attack]?.(r)
+    })
+  }
+})
