@@ -8,10 +8,10 @@
  *   npm run build && flock /tmp/heavy.lock node dist-bench/bench/cases/hostile.js \
  *     [--bytes 256MiB] [--k 2] [--attacks want-flood,streams,...] [--out hostile]
  *
- * The phases run by test/helpers/hostile-swarm.js (the driver): `alone`, each attack alone,
- * every attack at once (`attack`), `alone` again (the two alone phases bracket any drift of the
- * machine). Per phase: the get's MB/s (`get --json`: payload bytes / the command's seconds) and
- * its ratio to the mean of the two alone phases, whether `verify` found the leecher's repo
+ * The phases run by test/helpers/hostile-swarm.js (the driver): each attack alone, then every
+ * attack at once (`attack`), each with an `alone` phase (no attack) before and after it. Per
+ * phase: the get's MB/s (`get --json`: payload bytes / the command's seconds) and its ratio to
+ * the mean of its two neighbouring alone phases (an alone phase: to the mean of all of them), whether `verify` found the leecher's repo
  * complete and uncorrupted, the seeder's peak RSS (VmRSS sampled every 100 ms; VmHWM of the
  * process) and when the victim cut the attackers off. Writes `bench/results/<out>.json` and
  * `.md` and prints the table.
@@ -87,7 +87,7 @@ export function toMarkdown (meta: Record<string, unknown>, rows: HostileRow[]): 
   const lines = [
     `${String(meta.bytes)} bytes, K = ${String(meta.k)} attacker processes per mode, node ${String(meta.node)}, ${String(meta.cpus)} CPUs, load avg at start ${String(meta.loadAvgStart)}, at end ${String(meta.loadAvgEnd)}; ${String(meta.date)}.`,
     '',
-    '| phase | get MB/s | × alone | verify | seeder peak RSS MiB (sampled / VmHWM) | seeder alive | attackers cut off after (s) |',
+    '| phase | get MB/s | × alone (neighbours) | verify | seeder peak RSS MiB (sampled / VmHWM) | seeder alive | attackers cut off after (s) |',
     '|---|--:|--:|---|--:|---|---|'
   ]
   for (const r of rows) {
@@ -107,7 +107,9 @@ async function main (): Promise<void> {
     }
   })
   const attacks = values.attacks.split(',')
-  const phases = ['alone', ...attacks, 'attack', 'alone-end']
+  // an alone phase before and after every attack phase: each attack's ratio is to the mean of
+  // its two neighbours, so a drift of the (shared) machine's load moves both alike
+  const phases = ['alone', ...[...attacks, 'attack'].flatMap(a => [a, 'alone'])]
   const meta: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, bytes: values.bytes, k: Number(values.k), attacks, loadAvgStart: loadavg().map(x => x.toFixed(2)).join(' ') }
   const child = spawn(process.execPath, [DRIVER, '--bytes', values.bytes, '--phases', phases.join(','), '--attacks', attacks.join(','), '--k', values.k], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
@@ -129,8 +131,13 @@ async function main (): Promise<void> {
   meta.loadAvgEnd = loadavg().map(x => x.toFixed(2)).join(' ')
   const rows = raw.map(row)
   const alone = rows.filter(r => r.attacks.length === 0 && r.ok).map(r => r.MBps as number)
-  const base = alone.length > 0 ? alone.reduce((a, b) => a + b, 0) / alone.length : undefined
-  for (const r of rows) if (base != null && r.MBps != null) r.ratio = r.MBps / base
+  const mean = (xs: number[]): number | undefined => xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined
+  rows.forEach((r, i) => {
+    if (r.MBps == null) return
+    const neighbours = r.attacks.length === 0 ? alone : [rows[i - 1], rows[i + 1]].filter(x => x != null && x.attacks.length === 0 && x.ok).map(x => x.MBps as number)
+    const base = mean(neighbours)
+    if (base != null) r.ratio = r.MBps / base
+  })
   meta.aloneMBps = alone
   const outDir = join(root, 'bench', 'results')
   await mkdir(outDir, { recursive: true })

@@ -135,7 +135,7 @@ export const DEFAULT_PEER_IDLE_TIMEOUT_MS = 10_000
  * no other peer can give (`PeerSelector.pick`) until it delivers one. A provider that answers
  * every want-have with HAVE and then sends nothing keeps its wants alive past the idle timeout
  * with those HAVEs, and held the root of a 32 MiB fetch for ~10 s at a time (35 s instead of
- * 2.5 s, test/hostile/attacks.test.ts). Ours: a first block arrives in ~30 ms on loopback
+ * 2.5 s, test/exchange/hostile-attacks.test.ts). Ours: a first block arrives in ~30 ms on loopback
  * (bench/README.md TTFB) and a 1 MiB one in under a second at 10 Mbit/s with a 200 ms RTT; a
  * slow honest peer only loses that one want to a faster one.
  */

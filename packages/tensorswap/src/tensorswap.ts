@@ -17,10 +17,10 @@ import { graphSyncTensors } from './tensors/graphsync-tensors.js'
 import { parseSelection } from './tensors/model-selectors.js'
 import { graphSyncSupport, isUnsupportedProtocol } from './tensors/protocol-choice.js'
 import { getBlockUnverified } from '@tensorswap/blockstore'
-import { GraphSyncNetwork, PROTOCOL_ID as GRAPHSYNC_PROTOCOL } from '@tensorswap/graphsync'
+import { GraphSyncNetwork, PROTOCOL_ID as GRAPHSYNC_PROTOCOL, type GraphSyncNetworkInit } from '@tensorswap/graphsync'
 import { dialWithRetry } from '@tensorswap/transport'
 import { CustomProgressEvent, type ProgressEvent } from 'progress-events'
-import { createLibp2pNode, type EncrypterName, type TransportName, type TransportServices } from './transport/node.js'
+import { createLibp2pNode, type EncrypterName, type Libp2pNodeInit, type TransportName, type TransportServices } from './transport/node.js'
 import { Session, type SessionResult } from './session.js'
 import { manifestChildren } from './tensors/manifest-children.js'
 import { peerIdOf, resolveRouting, type RoutingInit } from './routing/config.js'
@@ -61,6 +61,19 @@ export interface TensorSwapInit {
   encrypters?: EncrypterName[]
   /** Exchange options (limits, ledger strategy, ...); see {@link ExchangeInit}. */
   exchange?: ExchangeInit
+  /**
+   * Connection limits (spec/tensorswap.md §3): `maxConnections`, `maxIncomingPendingConnections`,
+   * `maxIncomingPendingPerHost`, `inboundConnectionThreshold`, dial limits.
+   * @default the transport constants (`DEFAULT_MAX_CONNECTIONS` 300, 10 pending, 4 pending per host, 5/s per host)
+   */
+  connections?: Libp2pNodeInit['connectionManager']
+  /**
+   * GraphSync limits (spec/graphsync.md §5 "Limits"): requests in progress per peer
+   * (`maxRequestsPerPeer`, 100) and in all (`maxRequests`, 256), responder memory
+   * (`maxMemoryResponder` 256 MiB, `maxMemoryPerPeerResponder` 16 MiB), traversal `budget`,
+   * streams per connection, idle timeout. @default the graphsync constants
+   */
+  graphsyncLimits?: Omit<GraphSyncNetworkInit, 'bandwidth'>
   /**
    * Serve and use GraphSync 2.0.0. With `false` the node does not handle
    * `/ipfs/graphsync/2.0.0` and `tensors()` always uses Bitswap: a Bitswap-only peer, for
@@ -372,7 +385,8 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       transports: init.transports,
       encrypters: init.encrypters,
       datastore: repo.datastore,
-      routing: routingConfig
+      routing: routingConfig,
+      ...(init.connections != null ? { connectionManager: init.connections } : {})
     })
   } catch (err) {
     if (ownsRepo) await repo.close()
@@ -391,7 +405,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       onOffence: (peer, offence) => { exchange.penalize(peer, offence) },
       isBanned: (peer) => exchange.penalties.isBanned(peer.toString(), Date.now())
     }
-  }, bandwidth.limited ? { bandwidth } : {})
+  }, { ...init.graphsyncLimits, ...(bandwidth.limited ? { bandwidth } : {}) })
 
   const graphsyncEnabled = init.graphsync ?? true
   /** How the peers of this node's fetches were found (peer id -> source). */

@@ -60,6 +60,9 @@ describe('documented defaults', () => {
     assert.equal(cell('bytes buffered per peer, serving'), `one batch: ${c.DEFAULT_ENGINE_BLOCKS_PER_BATCH} blocks (${c.DEFAULT_ENGINE_BLOCKS_PER_BATCH * c.DEFAULT_MAX_BLOCK_BYTES / MiB} MiB read) and ${c.DEFAULT_ENGINE_PRESENCES_PER_BATCH} presences, at most ${c.DEFAULT_ENGINE_CONCURRENCY} batches in total`)
     assert.equal(cell('inbound connections pending upgrade'), String(tc.DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS))
     assert.equal(cell('inbound connections per second per host'), String(tc.DEFAULT_INBOUND_CONNECTION_THRESHOLD))
+    assert.equal(tc.DEFAULT_MAX_INCOMING_PENDING_PER_HOST, 4)
+    assert.ok(tc.DEFAULT_MAX_INCOMING_PENDING_PER_HOST < tc.DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS, 'one host never holds every pending slot')
+    assert.match(cell('inbound connections pending upgrade per host'), new RegExp(`^${tc.DEFAULT_MAX_INCOMING_PENDING_PER_HOST}$`))
     assert.equal(cell('connections'), String(tc.DEFAULT_MAX_CONNECTIONS))
   })
 

@@ -21,6 +21,18 @@ type GetBlockDetail = Extract<GetProgressEvents, { type: `${string}:block` }>['d
 const getBlockDetail: Equal<GetBlockDetail, StoreDetail> = true
 
 describe('TensorSwap node', () => {
+  it('connections limits reach the transport: a per-host pending limit of 0 is refused (RangeError), the repo is released', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ts-node-limits-'))
+    try {
+      await assert.rejects(createTensorSwap({ repo: join(dir, 'repo'), listen: ['/ip4/127.0.0.1/tcp/0'], transports: ['tcp'], connections: { maxIncomingPendingPerHost: 0 } }), RangeError)
+      // the repo lock was released: the same repo opens with a valid limit
+      const node = await createTensorSwap({ repo: join(dir, 'repo'), listen: ['/ip4/127.0.0.1/tcp/0'], transports: ['tcp'], graphsync: false, connections: { maxIncomingPendingPerHost: 2, maxConnections: 50 }, graphsyncLimits: { maxRequestsPerPeer: 10 } })
+      await node.stop()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('one block progress detail type across packages', () => {
     assert.equal(sameDetail, true)
     assert.equal(getBlockDetail, true)

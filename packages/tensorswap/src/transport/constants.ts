@@ -79,7 +79,7 @@ export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 10
  * Inbound connections from one host (IP address) still being upgraded at once; more from that
  * host are refused (`inbound-gate.ts`). Ours: libp2p bounds pending upgrades only node-wide
  * ({@link DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS}), so one host sending nothing on 10 sockets
- * locked every peer out for the 10 s upgrade timeout (test/hostile/attacks.test.ts). An honest
+ * locked every peer out for the 10 s upgrade timeout (test/exchange/hostile-attacks.test.ts). An honest
  * host completes an upgrade in a few round trips; 4 leaves room for several peers behind one
  * NAT dialling at the same moment, and a refused dial is retried (`dialWithRetry`).
  */
