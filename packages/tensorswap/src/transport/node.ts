@@ -8,7 +8,6 @@
  */
 
 import { quic } from '@chainsafe/libp2p-quic'
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
@@ -141,6 +140,30 @@ export interface Libp2pNodeInit {
   datastore?: Datastore
 }
 
+/** The multistream-select protocol of `@chainsafe/libp2p-noise`. */
+export const NOISE_PROTOCOL = '/noise'
+
+/**
+ * Noise (`/noise`, `@chainsafe/libp2p-noise`) loaded on its first handshake: the encrypter is
+ * offered as before, but a process whose TCP peers all speak TLS never loads it (~0.1 s of CPU
+ * at start-up, bench/README.md "Start-up"). Same protocol, same handshake, same errors.
+ */
+function lazyNoise (): (components: any) => ConnectionEncrypter {
+  return (components) => {
+    let real: Promise<ConnectionEncrypter> | undefined
+    const load = async (): Promise<ConnectionEncrypter> => {
+      real ??= import('@chainsafe/libp2p-noise').then(m => m.noise()(components))
+      return await real
+    }
+    return {
+      protocol: NOISE_PROTOCOL,
+      [Symbol.toStringTag]: '@chainsafe/libp2p-noise',
+      secureOutbound: async (connection, options) => await (await load()).secureOutbound(connection, options),
+      secureInbound: async (connection, options) => await (await load()).secureInbound(connection, options)
+    }
+  }
+}
+
 /**
  * The `createLibp2p` options TensorSwap nodes use, for callers that must construct the
  * node themselves (e.g. Helia's `withLibp2pLight` in bench/). {@link createLibp2pNode}
@@ -175,7 +198,7 @@ export function libp2pNodeOptions (init: Libp2pNodeInit = {}): Libp2pOptions<Tra
     }
   }
   const connectionEncrypters: Array<(components: any) => ConnectionEncrypter> =
-    encrypterNames.map(name => name === 'tls' ? tls() : noise())
+    encrypterNames.map(name => name === 'tls' ? tls() : lazyNoise())
 
   const routing = init.routing != null ? routingLibp2pOptions(init.routing) : { services: {}, peerDiscovery: [] }
   return {

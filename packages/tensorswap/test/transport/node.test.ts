@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_TRANSPORT_PREFERENCE } from '../../src/transport/constants.js'
-import { createLibp2pNode, dialPreferred, sortByPreference, transportOf } from '../../src/transport/node.js'
+import { createLibp2pNode, dialPreferred, NOISE_PROTOCOL, sortByPreference, transportOf } from '../../src/transport/node.js'
 import type { TransportServices } from '../../src/transport/node.js'
 import type { Libp2p } from '@libp2p/interface'
 
@@ -66,5 +66,26 @@ describe('createLibp2pNode + dialPreferred', () => {
 
   it('stops at once when the signal aborts', async () => {
     await assert.rejects(dialPreferred(client, server.getMultiaddrs(), { signal: AbortSignal.abort(new DOMException('stop', 'AbortError')) }), { name: 'AbortError' })
+  })
+})
+
+describe('noise, loaded on its first handshake', () => {
+  it('secures TCP connections both ways with a noise-only peer', async () => {
+    const noiseOnly = await createLibp2pNode({ transports: ['tcp'], encrypters: ['noise'], listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const both = await createLibp2pNode({ transports: ['tcp'], listen: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      // outbound from the default node (TLS offered first, noise taken) and inbound to it
+      const out = await both.dial(noiseOnly.getMultiaddrs()[0])
+      assert.equal(out.encryption, NOISE_PROTOCOL)
+      assert.ok(await both.services.ping.ping(noiseOnly.peerId) >= 0)
+      await out.close()
+      const inbound = await noiseOnly.dial(both.getMultiaddrs()[0])
+      assert.equal(inbound.encryption, NOISE_PROTOCOL)
+      assert.equal(inbound.remotePeer.toString(), both.peerId.toString())
+      await inbound.close()
+    } finally {
+      await both.stop()
+      await noiseOnly.stop()
+    }
   })
 })
