@@ -70,22 +70,24 @@ describe('createLibp2pNode + dialPreferred', () => {
 })
 
 describe('noise, loaded on its first handshake', () => {
-  it('secures TCP connections both ways with a noise-only peer', async () => {
-    const noiseOnly = await createLibp2pNode({ transports: ['tcp'], encrypters: ['noise'], listen: ['/ip4/127.0.0.1/tcp/0'] })
+  it('secures TCP connections both ways with noise-only peers', async () => {
+    const noiseA = await createLibp2pNode({ transports: ['tcp'], encrypters: ['noise'], listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const noiseB = await createLibp2pNode({ transports: ['tcp'], encrypters: ['noise'], listen: ['/ip4/127.0.0.1/tcp/0'] })
     const both = await createLibp2pNode({ transports: ['tcp'], listen: ['/ip4/127.0.0.1/tcp/0'] })
     try {
-      // outbound from the default node (TLS offered first, noise taken) and inbound to it
-      const out = await both.dial(noiseOnly.getMultiaddrs()[0])
+      // outbound from the default node (TLS offered first, noise taken) ...
+      const out = await both.dial(noiseA.getMultiaddrs()[0])
       assert.equal(out.encryption, NOISE_PROTOCOL)
-      assert.ok(await both.services.ping.ping(noiseOnly.peerId) >= 0)
-      await out.close()
-      const inbound = await noiseOnly.dial(both.getMultiaddrs()[0])
+      assert.equal(out.remotePeer.toString(), noiseA.peerId.toString())
+      // ... and inbound to it
+      const inbound = await noiseB.dial(both.getMultiaddrs()[0])
       assert.equal(inbound.encryption, NOISE_PROTOCOL)
       assert.equal(inbound.remotePeer.toString(), both.peerId.toString())
-      await inbound.close()
+      const stream = await noiseB.dialProtocol(both.peerId, '/ipfs/ping/1.0.0')
+      assert.equal(stream.protocol, '/ipfs/ping/1.0.0')
+      await stream.close()
     } finally {
-      await both.stop()
-      await noiseOnly.stop()
+      await Promise.all([both.stop(), noiseA.stop(), noiseB.stop()])
     }
   })
 })
