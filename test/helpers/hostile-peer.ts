@@ -7,7 +7,11 @@
  * `summary` line.
  *
  *   node hostile-peer.js --mode MODE [--dial MULTIADDR] [--blocks DIR] [--count N]
- *     [--per-message N] [--hold-after N] [--probe CID] [--transport quic|tcp]
+ *     [--per-message N] [--hold-after N] [--probe CID] [--transport quic|tcp] [--listen IP]
+ *     [--say-have]
+ *
+ * `--listen IP` listens on that address (a namespaced host's) instead of 127.0.0.1;
+ * `--say-have` makes `bad-bytes` answer want-haves with HAVE first (a liar that lures wants).
  *
  * Attacks on a serving victim (`--dial` its address; each ends with a probe of the ban):
  *   oversize-frame   one frame declaring 5 MiB (over the 4 MiB cap)
@@ -71,7 +75,9 @@ const { values } = parseArgs({
     probe: { type: 'string' },
     transport: { type: 'string', default: 'tcp' },
     from: { type: 'string' },
-    rate: { type: 'string' }
+    rate: { type: 'string' },
+    listen: { type: 'string' },
+    'say-have': { type: 'boolean' }
   }
 })
 const mode = values.mode ?? ''
@@ -131,7 +137,7 @@ async function drained (stream: Stream): Promise<boolean> {
 }
 
 const libp2p = await createLibp2pNode({
-  listen: values.transport === 'quic' ? ['/ip4/127.0.0.1/udp/0/quic-v1'] : ['/ip4/127.0.0.1/tcp/0'],
+  listen: values.transport === 'quic' ? [`/ip4/${values.listen ?? '127.0.0.1'}/udp/0/quic-v1`] : [`/ip4/${values.listen ?? '127.0.0.1'}/tcp/0`],
   transports: [values.transport === 'quic' ? 'quic' : 'tcp']
 })
 const store = values.blocks != null ? new FsBlockstore(values.blocks) : undefined
@@ -239,6 +245,11 @@ async function onWants (peer: PeerId, entries: WantEntry[]): Promise<void> {
     return
   }
   if (mode === 'bad-bytes') {
+    const haves = values['say-have'] === true ? wants.filter(e => e.wantType === 'have').map(e => ({ cid: e.cid, type: 'have' as const })) : []
+    if (haves.length > 0) {
+      stats.presencesSent += haves.length
+      await reply(peer, { blocks: [], presences: haves, pendingBytes: 0 })
+    }
     const blocks: Block[] = []
     for (const e of wants) {
       if (e.wantType !== 'block') continue

@@ -2,7 +2,7 @@
  * Drivers for the hostile-peer and fetch-peer scripts (each in its own process), and a check
  * of what a repo's blockstore holds.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { reapOnExit } from './reap.js'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -35,8 +35,11 @@ export async function killAll (): Promise<void> {
   await Promise.all([...running].map(async p => { await p.kill() }))
 }
 
-function eventProcess (args: string[]): EventProcess {
-  const child = reapOnExit(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
+/** Starts a process (`spawn`, or a namespaced host's `spawn`, test/helpers/netns.ts). */
+export type Spawner = (cmd: string, args: string[], options: SpawnOptions) => ChildProcess
+
+function eventProcess (args: string[], spawnIn: Spawner = spawn): EventProcess {
+  const child = reapOnExit(spawnIn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
   const events: any[] = []
   const listeners = new Set<() => void>()
   let stderr = ''
@@ -102,9 +105,9 @@ export interface HostilePeer extends EventProcess {
   stop(): Promise<any>
 }
 
-/** Start `hostile-peer.js` with `args` (see its module comment) and wait for `ready`. */
-export async function startHostile (args: string[]): Promise<HostilePeer> {
-  const p = eventProcess([HOSTILE_PEER, ...args])
+/** Start `hostile-peer.js` with `args` (see its module comment) and wait for `ready`; `spawnIn` runs it elsewhere (a namespaced host). */
+export async function startHostile (args: string[], spawnIn?: Spawner): Promise<HostilePeer> {
+  const p = eventProcess([HOSTILE_PEER, ...args], spawnIn)
   const ready = await p.waitFor(e => e.event === 'ready', 30_000)
   return {
     ...p,

@@ -38,6 +38,8 @@ export interface TestNet {
 export interface TestNetInit {
   /** Cap each host's link at this rate, Mbit/s, in both directions (`tc tbf`); uncapped if absent. */
   rateMbit?: number
+  /** Name prefix of the bridge, namespaces and veths (2-4 letters; tests running at once pick distinct ones). @default 'ts' */
+  prefix?: string
 }
 
 /** Whether this process can make namespaces (root with `ip` available). */
@@ -65,7 +67,9 @@ async function cap (dev: string, rateMbit: number, ns?: string): Promise<void> {
 export async function createTestNet (n: number, init: TestNetInit = {}): Promise<TestNet> {
   if (!canMakeNamespaces()) throw new Error('network namespaces need root')
   const tag = `${process.pid % 10000}${Math.floor(Math.random() * 100)}`
-  const bridge = `tsb${tag}`
+  const prefix = init.prefix ?? 'ts'
+  if (!/^[a-z]{2,4}$/.test(prefix)) throw new Error(`netns prefix ${prefix}: expected 2-4 lower-case letters`)
+  const bridge = `${prefix}b${tag}`
   const hosts: TestHost[] = []
   const made: string[] = []
   const destroy = async (): Promise<void> => {
@@ -76,8 +80,8 @@ export async function createTestNet (n: number, init: TestNetInit = {}): Promise
     await ip('link', 'add', bridge, 'type', 'bridge')
     await ip('link', 'set', bridge, 'up')
     for (let i = 0; i < n; i++) {
-      const ns = `tsn${tag}h${i}`
-      const outer = `tsv${tag}h${i}`
+      const ns = `${prefix}n${tag}h${i}`
+      const outer = `${prefix}v${tag}h${i}`
       const hostIp = `198.18.0.${i + 1}`
       await ip('netns', 'add', ns)
       made.push(ns)

@@ -600,3 +600,35 @@ export const MIN_RATE_WRITES = 2
  * decompressed; the sender splits its messages to respect it.
  */
 export const DEFAULT_MAX_INFLATED_MESSAGE_BYTES = 2 * DEFAULT_MAX_MESSAGE_BYTES
+
+// --- swarm sessions (spec/tensorswap.md §9 "Swarm sessions") --------------------------------
+
+/**
+ * Per-peer in-flight target, ms of that peer's measured throughput: a peer is given at most
+ * `throughput x this` bytes of want-blocks (clamped to {@link DEFAULT_MIN_PEER_BYTES_IN_FLIGHT}
+ * .. {@link DEFAULT_MAX_PEER_BYTES_IN_FLIGHT}), so a slow or shared peer (a busy seeder) holds
+ * a short queue and the rest of the wants stay free for whichever peer says HAVE first.
+ */
+export const DEFAULT_PEER_QUEUE_MS = 1_000
+
+/** The floor of the adaptive per-peer in-flight cap ({@link DEFAULT_PEER_QUEUE_MS}), bytes: 4 blocks of 1 MiB. */
+export const DEFAULT_MIN_PEER_BYTES_IN_FLIGHT = 4 * MiB
+
+/**
+ * In a swarm session every want is first asked as a want-have of every session peer; it is
+ * given (as a want-block) only to a peer that said HAVE, until this long after it was made, ms;
+ * then peers that did not answer are asked too (at the selector's doubled cost for unknown
+ * presence).
+ */
+export const DEFAULT_HAVE_WAIT_MS = 1_000
+
+/**
+ * Priority jitter of a swarm session, in wants: each want's wire priority is lowered by a random
+ * 0..this-1 positions, so leechers that start together ask a busy seeder for different blocks
+ * first and have something to trade (BitTorrent's random first pieces). Order stays the
+ * computation order at this granularity.
+ */
+export const DEFAULT_SWARM_PRIORITY_JITTER = 64
+
+/** A swarm session searches the DHT for more providers again this long after a search pass ended, ms. */
+export const DEFAULT_SESSION_REQUERY_MS = 2_000

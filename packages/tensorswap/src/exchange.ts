@@ -16,7 +16,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { blockSize, canVerify, getVerifiedBlock, HASH_IDENTITY, UnsupportedHashError } from '@tensorswap/blockstore'
 import { CustomProgressEvent } from 'progress-events'
 import { dialWithRetry } from '@tensorswap/transport'
-import { DEFAULT_ENGINE_CONCURRENCY, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_FETCH_REDIAL_ATTEMPTS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_STALL_MS, DEFAULT_TICK_INTERVAL_MS, sendTimeoutMs } from './constants.js'
+import { DEFAULT_ENGINE_CONCURRENCY, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_SWARM_PRIORITY_JITTER, DEFAULT_FETCH_REDIAL_ATTEMPTS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_STALL_MS, DEFAULT_TICK_INTERVAL_MS, sendTimeoutMs } from './constants.js'
 import { Engine } from './engine.js'
 import { BlockUnavailableError, FetchStalledError, NotStartedError } from './errors.js'
 import { DebtLedger } from './ledger.js'
@@ -36,6 +36,7 @@ import type { PeerSelectorInit, PeerStats } from './peer-selector.js'
 import type { Offence } from './penalties.js'
 import type { RateLimitInit } from './rate-limit.js'
 import type { ChildrenFn, SessionProgressEvents, SessionResult } from './session.js'
+import type { SessionPeers } from './session-peers.js'
 import type { TriedReason, WantListInit } from './want-list.js'
 import type { BitswapMessage, Block, BlockPresence, DecodedMessage } from './wire/codec.js'
 import type { AbortOptions, Connection, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
@@ -104,6 +105,17 @@ export interface FetchOptions extends AbortOptions, ProgressOptions<FetchProgres
    * spec/tensorswap.md section 4 "Progress deadline". @default {@link DEFAULT_FETCH_PROGRESS_TIMEOUT_MS}
    */
   progressTimeoutMs?: number
+  /**
+   * Run as a swarm session (spec/tensorswap.md §9 "Swarm sessions") over this growing peer set
+   * instead of `peers`: at the start a want-have for the root goes to every connected peer, and
+   * to every peer that connects while the fetch runs; those that answer HAVE (or with the block)
+   * join the set as `connected`; peers the caller adds (the DHT search, `--peer`) join at once.
+   * Each want is asked as a want-have of every session peer and given to a peer that said HAVE
+   * (want-list module comment); priorities get {@link DEFAULT_SWARM_PRIORITY_JITTER}. A block
+   * every session peer answered DONT_HAVE for waits (peers that get it later say HAVE) until the
+   * progress deadline, rather than failing at once (`failOnUnavailable` defaults to false).
+   */
+  swarm?: SessionPeers
 }
 
 /** Options of {@link Exchange.want}. */
@@ -127,6 +139,8 @@ export interface ExchangeStats {
   blocksReceived: number
   /** Blocks received that nobody wanted any more (late duplicates). */
   duplicateBlocks: number
+  /** Bytes of those duplicate blocks. */
+  duplicateBytes: number
   /** Blocks received that were never requested (penalised). */
   unrequestedBlocks: number
   blocksSent: number
@@ -186,7 +200,9 @@ export class Exchange {
   #running = false
   /** Aborted by {@link stop}: ends upload pacing waits. */
   #shutdown = new AbortController()
-  #counters = { blocksReceived: 0, duplicateBlocks: 0, unrequestedBlocks: 0, blocksSent: 0 }
+  #counters = { blocksReceived: 0, duplicateBlocks: 0, duplicateBytes: 0, unrequestedBlocks: 0, blocksSent: 0 }
+  /** Running swarm sessions: their root, peer set and the peers sent the root want-have. */
+  readonly #swarms = new Map<number, { root: CID, key: string, peers: SessionPeers, probed: Set<string> }>()
 
   /**
    * @param components - see {@link ExchangeComponents}
@@ -301,7 +317,7 @@ export class Exchange {
         this.#waiters.set(key, list)
       }
       list.push(waiter)
-      this.wantList.want(cid, o.session, { priority: o.priority, sizeHint: o.sizeHint, peers: o.peers })
+      this.wantList.want(cid, o.session, { priority: o.priority, sizeHint: o.sizeHint, peers: o.peers, nowMs: Date.now() })
       this.#scheduleFlush()
     })
   }
@@ -367,12 +383,27 @@ export class Exchange {
     const id = ++this.#sessionIds
     const progressTimeoutMs = options.progressTimeoutMs ?? DEFAULT_FETCH_PROGRESS_TIMEOUT_MS
     const given = options.peers ?? []
+    const swarm = options.swarm
+    let stopListening = (): void => {}
+    if (swarm != null) {
+      peers = undefined
+      this.wantList.openSession(id, { broadcast: true })
+      const state = { root, key: blockKey(root), peers: swarm, probed: new Set<string>() }
+      this.#swarms.set(id, state)
+      for (const [p] of swarm.entries()) this.wantList.addSessionPeer(id, p)
+      stopListening = swarm.onAdded((p, source) => {
+        log('session %d: %s joins (%s)', id, p, source)
+        this.wantList.addSessionPeer(id, p)
+        this.#scheduleFlush()
+      })
+      for (const p of this.peerSelector.peers()) this.#probe(id, p)
+    }
     const session = new Session({
       blockstore: this.#blockstore,
       want: async (cid, o) => this.#want(cid, {
         ...o,
         peers,
-        failOnUnavailable: options.failOnUnavailable ?? true,
+        failOnUnavailable: options.failOnUnavailable ?? swarm == null,
         failOnTimeout: !Number.isFinite(progressTimeoutMs),
         onUnavailable: (c) => { options.onProgress?.(new CustomProgressEvent<CID>('tensorswap:session:unavailable', c)) }
       }),
@@ -383,13 +414,54 @@ export class Exchange {
         const names = tried.length > 0 ? tried.join(', ') : 'no peer (none connected)'
         return new FetchStalledError(`fetch of ${root} stalled: no block arrived for ${Math.round(idleMs / 1000)} s from ${names}, also after redialling (${waiting} blocks wanted); blocks already stored stay, a re-run resumes`, tried, idleMs)
       }
-    }, { id, maxWantsAhead: this.#init.maxWantsAhead, maxBytesAhead: this.#init.maxBytesInFlight, children: this.#init.children ?? manifestChildren, progressTimeoutMs })
+    }, { id, maxWantsAhead: this.#init.maxWantsAhead, maxBytesAhead: this.#init.maxBytesInFlight, children: this.#init.children ?? manifestChildren, progressTimeoutMs, priorityJitter: swarm != null ? DEFAULT_SWARM_PRIORITY_JITTER : 0 })
     try {
       return await session.run(root, options)
     } finally {
+      stopListening()
       this.wantList.cancelSession(id)
+      this.wantList.closeSession(id)
+      const state = this.#swarms.get(id)
+      this.#swarms.delete(id)
+      // the root want-haves wait at peers that lacked the root: cancel them
+      for (const p of state?.probed ?? []) {
+        const peer = this.#peerId(p)
+        if (peer == null) continue
+        this.network.send(peer, { wantlist: { full: false, entries: [{ cid: root, priority: 0, cancel: true, wantType: 'have', sendDontHave: false }] }, blocks: [], presences: [], pendingBytes: 0 }, 'control')
+          .catch((err: any) => { log('cancelling the root want-have at %p failed - %e', peer, err) })
+      }
       this.#scheduleFlush()
     }
+  }
+
+  /**
+   * Send swarm session `id`'s root want-have to `peer` (once per peer and session; not to
+   * session peers, nor to peers that cannot answer a want-have). Its HAVE, or the block, makes
+   * it a session peer (`connected`); a DONT_HAVE leaves the want-have waiting at the peer, which
+   * says HAVE once it stores the root (a leecher that fetched the manifest).
+   */
+  #probe (id: number, peerKey: string): void {
+    const state = this.#swarms.get(id)
+    if (state == null || state.peers.has(peerKey) || state.probed.has(peerKey) || !this.peerSelector.supportsHave(peerKey)) return
+    const peer = this.#peerId(peerKey)
+    if (peer == null) return
+    state.probed.add(peerKey)
+    this.network.send(peer, { wantlist: { full: false, entries: [{ cid: state.root, priority: SESSION_PROBE_PRIORITY, cancel: false, wantType: 'have', sendDontHave: true }] }, blocks: [], presences: [], pendingBytes: 0 }, 'control')
+      .catch((err: any) => {
+        state.probed.delete(peerKey)
+        log('root want-have to %p failed - %e', peer, err)
+      })
+  }
+
+  /** `peer` answered a root want-have of some swarm session with HAVE or the block: it joins those sessions. */
+  #probeAnswered (peerKey: string, key: string): boolean {
+    let matched = false
+    for (const state of this.#swarms.values()) {
+      if (state.key !== key || !state.probed.has(peerKey)) continue
+      matched = true
+      state.peers.add(peerKey, 'connected')
+    }
+    return matched
   }
 
   /**
@@ -546,6 +618,7 @@ export class Exchange {
     if (this.penalties.isBanned(key, Date.now())) return
     this.wantList.peerConnected(key, supportsHave(protocol), Date.now())
     log('peer %p speaks %s', peer, protocol)
+    for (const id of this.#swarms.keys()) this.#probe(id, key)
     this.#scheduleFlush()
   }
 
@@ -559,6 +632,7 @@ export class Exchange {
     const key = peer.toString()
     this.wantList.peerDisconnected(key)
     this.engine.peerDisconnected(key)
+    for (const state of this.#swarms.values()) state.probed.delete(key)
     this.inboundRate.forget(key)
     this.#scheduleFlush()
   }
@@ -587,8 +661,15 @@ export class Exchange {
         const waiters = this.#waiters.get(blockKey(block.cid)) ?? []
         this.#waiters.delete(blockKey(block.cid))
         for (const w of waiters) w.resolve({ bytes: block.bytes, peer: key })
+        this.#probeAnswered(key, blockKey(block.cid))
       } else if (res.recent) {
         this.#counters.duplicateBlocks++
+        this.#counters.duplicateBytes += block.bytes.byteLength
+        this.#probeAnswered(key, blockKey(block.cid))
+      } else if (this.#probeAnswered(key, blockKey(block.cid))) {
+        // a small root answers a want-have with the block itself (Bitswap 1.2.0 MAY): not unrequested
+        this.#counters.duplicateBlocks++
+        this.#counters.duplicateBytes += block.bytes.byteLength
       } else {
         this.#counters.unrequestedBlocks++
         if (res.mismatch != null) log('block %c from %p: its bytes do not match (they hash to %c); asking elsewhere', res.mismatch, peer, block.cid)
@@ -598,7 +679,10 @@ export class Exchange {
     }
     if (message.unverifiableBlocks > 0) this.#penalize(peer, 'unverifiableBlock', message.unverifiableBlocks)
     if (blocks > 0) this.ledger.recordReceived(key, bytes, blocks, now)
-    for (const p of message.presences) this.wantList.presence(p.cid, key, p.type, now)
+    for (const p of message.presences) {
+      this.wantList.presence(p.cid, key, p.type, now)
+      if (p.type === 'have') this.#probeAnswered(key, blockKey(p.cid))
+    }
     if (message.wantlist != null && !this.inboundRate.take(key, now)) {
       // over the per-peer message rate: the want-list is dropped (blocks and presences above
       // answer our own wants and are kept); a flood adds up to a ban (spec/tensorswap.md §3)
@@ -729,6 +813,9 @@ export class Exchange {
     }
   }
 }
+
+/** Wire priority of a swarm session's root want-have (a peer answers it before block wants). */
+const SESSION_PROBE_PRIORITY = 2 ** 30
 
 const REASON_TEXT: Record<TriedReason, string> = {
   'dont-have': 'answered DONT_HAVE',

@@ -11,12 +11,13 @@
  * said HAVE counts at face value, one we know nothing about at twice the estimate, one that
  * said DONT_HAVE is never asked. Because outstanding bytes enter the estimate, a DAG spreads
  * over several peers in proportion to their measured speed. The per-peer caps bound how deep
- * the pipeline to one peer gets.
+ * the pipeline to one peer gets; the byte cap follows the peer's throughput
+ * ({@link PeerSelectorInit.peerQueueMs}), so a slow or shared peer holds a short queue.
  *
  * @module
  */
 
-import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_HEALTH_FACTOR } from './constants.js'
+import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_HEALTH_FACTOR } from './constants.js'
 import type { PresenceType } from './wire/codec.js'
 
 /** Options of {@link PeerSelector}. */
@@ -31,6 +32,14 @@ export interface PeerSelectorInit {
   maxPeerBytesInFlight?: number
   /** Most wants outstanding at one peer. @default {@link DEFAULT_MAX_PEER_WANTS_IN_FLIGHT} */
   maxPeerWantsInFlight?: number
+  /**
+   * Adaptive per-peer cap: at most `throughput x peerQueueMs` bytes outstanding at a peer
+   * (clamped to `minPeerBytesInFlight .. maxPeerBytesInFlight`), ms; `Infinity` turns it off
+   * (the fixed `maxPeerBytesInFlight`). @default {@link DEFAULT_PEER_QUEUE_MS}
+   */
+  peerQueueMs?: number
+  /** Floor of the adaptive cap, bytes. @default {@link DEFAULT_MIN_PEER_BYTES_IN_FLIGHT} */
+  minPeerBytesInFlight?: number
 }
 
 /** What the selector knows about one peer (a snapshot; units in the field names). */
@@ -81,6 +90,8 @@ export class PeerSelector {
   readonly maxPeerBytesInFlight: number
   /** Most wants outstanding at one peer (see {@link PeerSelectorInit.maxPeerWantsInFlight}). */
   readonly maxPeerWantsInFlight: number
+  readonly #peerQueueMs: number
+  readonly #minPeerBytesInFlight: number
 
   /** @param init - see {@link PeerSelectorInit} */
   constructor (init: PeerSelectorInit = {}) {
@@ -89,6 +100,20 @@ export class PeerSelector {
     this.#priorLatencyMs = init.priorLatencyMs ?? DEFAULT_PRIOR_LATENCY_MS
     this.maxPeerBytesInFlight = init.maxPeerBytesInFlight ?? DEFAULT_MAX_PEER_BYTES_IN_FLIGHT
     this.maxPeerWantsInFlight = init.maxPeerWantsInFlight ?? DEFAULT_MAX_PEER_WANTS_IN_FLIGHT
+    this.#peerQueueMs = init.peerQueueMs ?? DEFAULT_PEER_QUEUE_MS
+    this.#minPeerBytesInFlight = Math.min(init.minPeerBytesInFlight ?? DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, this.maxPeerBytesInFlight)
+  }
+
+  /**
+   * The bytes of want-blocks `peer` may have outstanding now: its measured throughput times
+   * {@link PeerSelectorInit.peerQueueMs}, clamped to the floor and `maxPeerBytesInFlight`
+   * (0 for an untracked peer).
+   */
+  peerByteCap (peer: string): number {
+    const s = this.#peers.get(peer)
+    if (s == null) return 0
+    if (!Number.isFinite(this.#peerQueueMs)) return this.maxPeerBytesInFlight
+    return Math.min(this.maxPeerBytesInFlight, Math.max(this.#minPeerBytesInFlight, s.throughput * this.#peerQueueMs))
   }
 
   /**
@@ -195,7 +220,7 @@ export class PeerSelector {
     const s = this.#peers.get(peer)
     if (s == null) return false
     if (s.wantsInFlight >= this.maxPeerWantsInFlight) return false
-    return s.bytesInFlight === 0 || s.bytesInFlight + bytes <= this.maxPeerBytesInFlight
+    return s.bytesInFlight === 0 || s.bytesInFlight + bytes <= this.peerByteCap(peer)
   }
 
   /**

@@ -29,7 +29,9 @@
  * a block are handed out before the siblings of that block not yet handed out, so with a
  * window of one block the walk is exactly DFS pre-order. A CID is handed out at most once per
  * session (a DAG that links a block twice fetches it once). Earlier wants get higher wire
- * priority ({@link SESSION_ROOT_PRIORITY} counting down, floored at int32 min).
+ * priority ({@link SESSION_ROOT_PRIORITY} counting down, floored at int32 min); with
+ * `priorityJitter` (swarm sessions) each want after the root is lowered by a random number of
+ * positions below that bound.
  *
  * Window: a block is handed out while fewer than `maxWantsAhead` are outstanding and the
  * estimated bytes outstanding are 0 or under `maxBytesAhead` (so one block larger than the
@@ -81,6 +83,14 @@ export interface SessionCoreInit {
   startMs?: number
   /** How many times `recover` is returned before `stalled`. @default 1 */
   recoveries?: number
+  /**
+   * Lower each want's priority by a random 0..this-1 positions (swarm sessions:
+   * `DEFAULT_SWARM_PRIORITY_JITTER`), so peers fetching together ask for different blocks
+   * first. @default 0 (priorities strictly decreasing)
+   */
+  priorityJitter?: number
+  /** Uniform [0, 1) source for the jitter. @default Math.random */
+  random?: () => number
 }
 
 /** A block handed out by {@link SessionCore.next}: look for it locally, else want it. */
@@ -158,6 +168,8 @@ export class SessionCore {
   /** Start of the current deadline (the last progress, a recovery, or the end of a wait on nothing), ms. */
   #deadlineStartMs: number
   #recovered = 0
+  readonly #priorityJitter: number
+  readonly #random: () => number
   #state: 'running' | 'done' | 'failed' = 'running'
 
   /**
@@ -171,6 +183,8 @@ export class SessionCore {
     this.#rootPriority = init.rootPriority ?? SESSION_ROOT_PRIORITY
     this.#progressTimeoutMs = init.progressTimeoutMs ?? DEFAULT_FETCH_PROGRESS_TIMEOUT_MS
     this.#recoveries = init.recoveries ?? 1
+    this.#priorityJitter = Math.max(0, Math.floor(init.priorityJitter ?? 0))
+    this.#random = init.random ?? Math.random
     this.#lastProgressMs = this.#deadlineStartMs = init.startMs ?? 0
     this.#push([{ cid: root }])
   }
@@ -232,7 +246,8 @@ export class SessionCore {
   want (key: string): SessionWant {
     const a = this.#get(key, 'visiting')
     a.stage = 'wanted'
-    const priority = Math.max(-(2 ** 31), this.#rootPriority - this.#wantsMade++)
+    const jitter = this.#priorityJitter > 1 && this.#wantsMade > 0 ? Math.floor(this.#random() * this.#priorityJitter) : 0
+    const priority = Math.max(-(2 ** 31), this.#rootPriority - this.#wantsMade++ - jitter)
     return { ...a.visit, priority }
   }
 

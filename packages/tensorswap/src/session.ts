@@ -113,6 +113,8 @@ export interface SessionInit {
    * @default {@link DEFAULT_FETCH_PROGRESS_TIMEOUT_MS}
    */
   progressTimeoutMs?: number
+  /** See `SessionCoreInit.priorityJitter` (swarm sessions). @default 0 */
+  priorityJitter?: number
 }
 
 /**
@@ -169,7 +171,8 @@ export class Session {
       maxWantsAhead: this.#init.maxWantsAhead ?? DEFAULT_MAX_WANTS_AHEAD,
       maxBytesAhead: this.#init.maxBytesAhead ?? DEFAULT_MAX_BYTES_IN_FLIGHT,
       progressTimeoutMs,
-      startMs: Date.now()
+      startMs: Date.now(),
+      priorityJitter: this.#init.priorityJitter
     })
     // a durable put (fsync) costs latency, not bandwidth: keep several in flight, bounded in
     // count and bytes (libuv runs 4 file operations at once; more queued puts only hold memory)

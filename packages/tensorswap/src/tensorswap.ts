@@ -27,7 +27,8 @@ import { peerIdOf, resolveRouting, type RoutingInit } from './routing/config.js'
 import { recordProvidedRoot } from './routing/roots.js'
 import { ContentRouter, type FindProvidersOptions, type FindProvidersResult, type FoundProvider } from './routing/router.js'
 import { NoProvidersError, RoutingDisabledError } from './routing/errors.js'
-import { DEFAULT_FIND_PROVIDERS_TIMEOUT_MS, DEFAULT_REPROVIDE_INTERVAL_MS } from './constants.js'
+import { DEFAULT_CONNECTED_PROBE_TIMEOUT_MS, DEFAULT_FIND_PROVIDERS_TIMEOUT_MS, DEFAULT_REPROVIDE_INTERVAL_MS, DHT_PROTOCOL } from './constants.js'
+import { SessionPeers } from './session-peers.js'
 import { gatewayWant, withFallback } from './block-sources.js'
 import { TrustlessGatewaySource } from './gateway-source.js'
 import { BandwidthLimiter, type BandwidthLimits } from './rate-limit.js'
@@ -432,14 +433,6 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
   }
 
   let gatewaySessions = 0
-  /**
-   * Walk the DAG under `root` from the blockstore alone: resolves when every block is local,
-   * rejects with `missing` at the first block that is not.
-   */
-  async function fetchLocal (root: CID, missing: Error, options: GetOptions): Promise<SessionResult> {
-    const session = new Session({ blockstore: repo.blockstore, want: async () => { throw missing } }, { id: -(++gatewaySessions), children: manifestChildren })
-    return await session.run(root, { signal: options.signal, onProgress: options.onProgress })
-  }
   /** A session whose blocks come from gateways, behind the given peers when there are any. */
   async function fetchWithGateways (root: CID, peers: Array<Multiaddr | PeerId>, urls: string[], options: GetOptions): Promise<SessionResult> {
     const viaGateways = gatewayWant(urls.map(u => new TrustlessGatewaySource(u)))
@@ -517,42 +510,75 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       const started = performance.now()
       let peers: Array<Multiaddr | PeerId> | undefined = options.peers?.map(p => isPeerId(p) ? p : toMultiaddr(p))
       const viaGateways = options.gatewaySources != null && options.gatewaySources.length > 0
-      let found: FindProvidersResult | undefined
       const givenIds = new Set((peers ?? []).map(p => isPeerId(p) ? p.toString() : peerIdOf(p)).filter((id): id is string => id != null))
       for (const id of givenIds) peerSources.set(id, 'given')
       const search = options.findProviders ?? (router != null && !viaGateways &&
         ((peers?.length ?? 0) === 0 || router.config.bootstrap.length > 0 || router.config.mdns))
-      let localFetch: SessionResult | undefined
-      if (search) {
-        if (router == null) throw new RoutingDisabledError('get: findProviders needs a node created with `routing`')
-        try {
-          found = await router.findProviders(root, { ...options.findProvidersOptions, given: peers, signal: options.signal })
-        } catch (err: any) {
-          if (err?.name !== NoProvidersError.name) throw err
-          // nobody to fetch from: fine when every block is here already (a rerun), else the search's error
-          localFetch = await fetchLocal(root, err, options)
-          found = { providers: [], searchedMs: err.searchedMs, skipped: [] }
-        }
-        for (const p of found.providers) peerSources.set(p.peerId, p.source)
-        log('fetching %c from %d peers (%s) found in %d ms', root, found.providers.length, found.providers.map(p => p.source).join(', '), Math.round(found.searchedMs))
-        // every peer found was dialled: take its PeerId from the connection
-        const connected = new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer]))
-        peers = found.providers.map(p => connected.get(p.peerId)).filter((p): p is PeerId => p != null)
-        if (peers.length < found.providers.length) log('%d of %d providers found disconnected before the fetch', found.providers.length - peers.length, found.providers.length)
-        if (peers.length === 0 && localFetch == null) throw new NoProvidersError(root.toString(), found.searchedMs, 'every provider found disconnected before the fetch')
-      }
+      let fetch: SessionResult
+      let swarm: SessionPeers | undefined
+      let searchedMs: number | undefined
       // the model-shaped store lays each file's leaves out as the file (src/placement.ts of the model package)
       const placeInto = options.placeInto ?? options.output
       const unhint = repo.blockstore.addHints?.(modelPlacement(root, placeInto != null ? { dir: placeInto } : {}))
-      let fetch: SessionResult
-      try {
-        fetch = localFetch != null
-          ? localFetch
-          : viaGateways
-          ? await fetchWithGateways(root, peers ?? [], options.gatewaySources ?? [], options)
-          : await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers, progressTimeoutMs: options.progressTimeoutMs })
-      } finally {
-        unhint?.()
+      if (search) {
+        if (router == null) throw new RoutingDisabledError('get: findProviders needs a node created with `routing`')
+        // a swarm session: the fetch starts now and takes every peer found while it runs
+        swarm = new SessionPeers()
+        const peerSet = swarm
+        const stopSearch = new AbortController()
+        const fetchAbort = new AbortController()
+        const searchSignal = AbortSignal.any([stopSearch.signal, ...(options.signal != null ? [options.signal] : [])])
+        const discovery = router.discover(root, {
+          given: peers,
+          signal: searchSignal,
+          timeoutMs: options.findProvidersOptions?.timeoutMs,
+          maxProviders: options.findProvidersOptions?.maxProviders,
+          onFound: (p) => { peerSet.add(p.peerId, p.source) }
+        })
+        const stopSources = peerSet.onAdded((p, source) => { peerSources.set(p, source) })
+        // nobody found by the first pass, and no connected peer answered the root want-have
+        // within the probe time: NoProvidersError (unless the walk ends first: all blocks local)
+        let noneTimer: ReturnType<typeof setTimeout> | undefined
+        discovery.firstPass.then((first) => {
+          searchedMs = first.searchedMs
+          if (peerSet.size > 0 || stopSearch.signal.aborted) return
+          noneTimer = setTimeout(() => {
+            if (peerSet.size === 0) fetchAbort.abort(new NoProvidersError(root.toString(), first.searchedMs, [first.skipped.length > 0 ? `${first.skipped.length} unreachable` : '', `${router.config.bootstrap.length} bootstrap peers`, `DHT protocol ${DHT_PROTOCOL}`].filter(x => x !== '').join(', ')))
+          }, DEFAULT_CONNECTED_PROBE_TIMEOUT_MS)
+        }, () => {})
+        const announced = { root: false }
+        try {
+          fetch = await exchange.fetch(root, {
+            signal: AbortSignal.any([fetchAbort.signal, ...(options.signal != null ? [options.signal] : [])]),
+            progressTimeoutMs: options.progressTimeoutMs,
+            swarm: peerSet,
+            onProgress: (evt) => {
+              // a leecher announces the root once it holds it (as a BitTorrent client announces
+              // while leeching): other leechers find it and trade the blocks it has
+              if (!announced.root && evt.type === 'tensorswap:session:block' && evt.detail.cid.equals(root)) {
+                announced.root = true
+                router.provideInBackground([root])
+              }
+              options.onProgress?.(evt)
+            }
+          })
+        } finally {
+          unhint?.()
+          clearTimeout(noneTimer)
+          stopSources()
+          stopSearch.abort(new Error('fetch over'))
+          await discovery.done
+        }
+        searchedMs ??= (performance.now() - started)
+        log('fetched %c from %d peers (%s)', root, peerSet.size, peerSet.entries().map(([, s]) => s).join(', '))
+      } else {
+        try {
+          fetch = viaGateways
+            ? await fetchWithGateways(root, peers ?? [], options.gatewaySources ?? [], options)
+            : await exchange.fetch(root, { signal: options.signal, onProgress: options.onProgress, peers, progressTimeoutMs: options.progressTimeoutMs })
+        } finally {
+          unhint?.()
+        }
       }
       const seconds = (performance.now() - started) / 1000
       // a fetched root is kept by gc (packages/blockstore/src/pins.ts)
@@ -568,10 +594,13 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       for (const [peer, entry] of Object.entries(stats.ledger)) {
         if (entry.bytesReceived === 0) continue
         const wireBytesReceived = Object.fromEntries(Object.entries(stats.wire[peer] ?? {}).map(([protocol, w]) => [protocol, w.bytesReceived]))
-        const source = found != null ? found.providers.find(p => p.peerId === peer)?.source : givenIds.has(peer) ? 'given' : undefined
+        const source = swarm != null ? swarm.source(peer) : givenIds.has(peer) ? 'given' : undefined
         byPeer[peer] = { bytesReceived: entry.bytesReceived, blocksReceived: entry.blocksReceived, wireBytesReceived, ...(source != null ? { source } : {}) }
       }
-      return { fetch, export: exported, seconds, peers: byPeer, ...(found != null ? { providers: found.providers, searchedMs: found.searchedMs } : {}) }
+      const providers: FoundProvider[] | undefined = swarm?.entries().map(([peerId, source]) => ({
+        peerId, source, addrs: libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId).map(c => c.remoteAddr.decapsulateCode(421).toString())
+      }))
+      return { fetch, export: exported, seconds, peers: byPeer, ...(providers != null ? { providers, searchedMs } : {}) }
     },
 
     async * tensors (rootArg, options) {

@@ -24,11 +24,21 @@
  *   and retried after a delay or when a new peer connects.
  * - {@link WantListManager.retrySession} re-sends a session's wants to every candidate again
  *   (a stalled fetch after its redial, spec/tensorswap.md section 4 "Progress deadline").
+ * - Swarm sessions ({@link WantListManager.openSession}, spec/tensorswap.md §9 "Swarm
+ *   sessions"): the session's wants go only to its peer set, which grows while it runs
+ *   ({@link WantListManager.addSessionPeer}). With `broadcast`, each want is first sent as a
+ *   want-have to every session peer (as Bitswap sessions do) and given as a want-block only to a
+ *   peer that said HAVE (after `haveWaitMs`, also to peers that did not answer); a want whose
+ *   HAVE peers are all at their caps waits without holding up lower-priority wants that other
+ *   peers can serve. A peer that answers a want-block with DONT_HAVE is sent a cancel and a
+ *   want-have instead, so it says HAVE (rather than pushing the block) once it gets the block.
+ * - Once a block arrives (or nobody wants it any more), every other peer asked for it (want-have
+ *   or want-block) is sent a cancel.
  *
  * @module
  */
 
-import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_UNPROVEN_PEER_TIMEOUT_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_HAVE_WAIT_MS, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_UNPROVEN_PEER_TIMEOUT_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
 import { blockKey } from './wire/block-key.js'
 import type { PeerSelector } from './peer-selector.js'
 import type { PresenceType, WantEntry } from './wire/codec.js'
@@ -50,6 +60,14 @@ export interface WantListInit {
   unavailableRetryMs?: number
   /** How many recently finished keys to remember, so late duplicates are not called unrequested. @default 4096 */
   recentKeys?: number
+  /** In a broadcast session, how long a want waits for a HAVE before silent peers are asked too, ms. @default {@link DEFAULT_HAVE_WAIT_MS} */
+  haveWaitMs?: number
+}
+
+/** Options of {@link WantListManager.openSession}. */
+export interface SwarmSessionOptions {
+  /** Send each want as a want-have to every session peer first; want-blocks only to HAVE peers. @default true */
+  broadcast?: boolean
 }
 
 /** Per-session options of a want. */
@@ -58,8 +76,10 @@ export interface WantOptions {
   priority?: number
   /** Expected block size in bytes (from a manifest or a dag-pb Tsize), for in-flight accounting. */
   sizeHint?: number
-  /** Ask only these peers (peer id strings); absent means any connected peer. */
+  /** Ask only these peers (peer id strings); absent means any connected peer (or, in a swarm session, its peers). */
   peers?: Iterable<string>
+  /** Current time, ms: starts a broadcast want's have-wait ({@link WantListInit.haveWaitMs}). @default the first flush's time */
+  nowMs?: number
 }
 
 /** Why a peer was given up for one want. */
@@ -98,6 +118,10 @@ interface Want {
   /** Why each peer in `tried` is there. */
   why: Map<string, TriedReason>
   unavailableAtMs?: number
+  /** Peers that may hold a want entry of ours for this block (want-have or want-block): cancelled when it is done. */
+  asked: Set<string>
+  /** When the want was made, ms (the have-wait of broadcast sessions starts here). */
+  createdMs?: number
 }
 
 interface HeapItem { key: string, priority: number, seq: number, version: number }
@@ -184,6 +208,11 @@ export class WantListManager {
   readonly #unprovenPeerTimeoutMs: number
   readonly #unavailableRetryMs: number
   readonly #recentKeys: number
+  readonly #haveWaitMs: number
+  /** Swarm sessions: their live peer sets. */
+  readonly #swarms = new Map<number, { peers: Set<string>, broadcast: boolean }>()
+  /** Per peer: wants of ours it may hold (an entry in some want's `asked`). */
+  readonly #askedCount = new Map<string, number>()
   #bytesInFlight = 0
   #seq = 0
 
@@ -200,6 +229,41 @@ export class WantListManager {
     this.#unprovenPeerTimeoutMs = init.unprovenPeerTimeoutMs ?? DEFAULT_UNPROVEN_PEER_TIMEOUT_MS
     this.#unavailableRetryMs = init.unavailableRetryMs ?? DEFAULT_UNAVAILABLE_RETRY_MS
     this.#recentKeys = init.recentKeys ?? 4096
+    this.#haveWaitMs = init.haveWaitMs ?? DEFAULT_HAVE_WAIT_MS
+  }
+
+  /**
+   * Make `session` a swarm session: its wants (those made without `peers`) go only to the
+   * peers added with {@link addSessionPeer}; until one is added they wait. See the module comment.
+   */
+  openSession (session: number, options: SwarmSessionOptions = {}): void {
+    this.#swarms.set(session, { peers: new Set(), broadcast: options.broadcast ?? true })
+  }
+
+  /** Forget a swarm session's peer set (after {@link cancelSession}). */
+  closeSession (session: number): void {
+    this.#swarms.delete(session)
+  }
+
+  /** The peers of swarm session `session` (empty for other sessions). */
+  sessionPeers (session: number): string[] {
+    return [...(this.#swarms.get(session)?.peers ?? [])]
+  }
+
+  /**
+   * `peer` joins swarm session `session` (found on the DHT, answered HAVE for the root, given):
+   * the session's wants may go to it from the next {@link flush}; with `broadcast`, it is sent a
+   * want-have for each of them. No-op for an unknown session or a known peer.
+   */
+  addSessionPeer (session: number, peer: string): void {
+    const swarm = this.#swarms.get(session)
+    if (swarm == null || swarm.peers.has(peer)) return
+    swarm.peers.add(peer)
+    for (const w of this.#wants.values()) {
+      if (!w.sessions.has(session)) continue
+      if (w.state === 'unavailable') this.#enqueue(w)
+      if (swarm.broadcast) this.#broadcastHave(w)
+    }
   }
 
   /** Number of distinct blocks wanted. */
@@ -235,15 +299,17 @@ export class WantListManager {
     if (w == null) {
       w = {
         key, cid, sessions: new Map(), priority, seq: this.#seq++, estBytes: options.sizeHint ?? this.#estimatedBlockBytes, hasSizeHint: options.sizeHint != null,
-        state: 'pending', version: 0, tried: new Set(), why: new Map()
+        state: 'pending', version: 0, tried: new Set(), why: new Map(), asked: new Set(), createdMs: options.nowMs
       }
       this.#wants.set(key, w)
       this.#recent.delete(key)
       w.sessions.set(session, { priority, peers })
       this.#enqueue(w)
+      this.#broadcastHave(w)
       return
     }
     w.sessions.set(session, { priority, peers })
+    this.#broadcastHave(w)
     if (priority > w.priority) {
       w.priority = priority
       if (w.state === 'pending') this.#enqueue(w)
@@ -265,6 +331,7 @@ export class WantListManager {
       if (!w.sessions.has(session)) continue
       if (w.state === 'inflight' && w.peer != null) {
         this.#queueCancel(w.peer, w.cid)
+        this.#unask(w, w.peer)
         this.#release(w)
       }
       this.#clearTried(w)
@@ -284,10 +351,8 @@ export class WantListManager {
       w.priority = Math.max(...[...w.sessions.values()].map(s => s.priority))
       return
     }
-    if (w.state === 'inflight' && w.peer != null) {
-      this.#queueCancel(w.peer, w.cid)
-      this.#release(w)
-    }
+    if (w.state === 'inflight' && w.peer != null) this.#release(w)
+    this.#cancelAsked(w)
     this.#remove(w)
   }
 
@@ -332,10 +397,12 @@ export class WantListManager {
         w.peer = undefined
         w.sentAtMs = undefined
       } else {
-        this.#queueCancel(w.peer, w.cid)
         this.#release(w)
       }
     }
+    // the sender's entry is gone with the block; every other peer asked gets a cancel
+    this.#unask(w, peer)
+    this.#cancelAsked(w)
     const sessions = [...w.sessions.keys()]
     this.#remove(w)
     return { wanted: true, recent: false, sessions, cid: w.cid }
@@ -355,11 +422,19 @@ export class WantListManager {
       if (w.state === 'inflight' && w.peer === peer) {
         this.#release(w)
         this.#enqueue(w)
+        if (this.#isBroadcast(w) && this.#selector.has(peer)) {
+          // it keeps our want-block until it gets the block, then pushes it: ask it to say HAVE instead
+          this.#queueCancel(peer, w.cid)
+          this.#queue(peer, { cid: w.cid, priority: w.priority, cancel: false, wantType: 'have', sendDontHave: true })
+        }
       }
-    } else if (w.state === 'unavailable') {
-      w.tried.delete(peer)
-      w.why.delete(peer)
-      this.#enqueue(w)
+    } else {
+      // a HAVE after a DONT_HAVE (the peer got the block since): it may be asked again
+      if (w.why.get(peer) === 'dont-have') {
+        w.tried.delete(peer)
+        w.why.delete(peer)
+      }
+      if (w.state === 'unavailable') this.#enqueue(w)
     }
   }
 
@@ -373,6 +448,8 @@ export class WantListManager {
     if (!isNew) return
     for (const w of this.#wants.values()) {
       if (w.state === 'unavailable') this.#enqueue(w)
+      // a swarm session peer added before it was connected hears our wants now
+      this.#broadcastHave(w)
     }
   }
 
@@ -388,7 +465,9 @@ export class WantListManager {
       }
       w.tried.delete(peer)
       w.why.delete(peer)
+      w.asked.delete(peer)
     }
+    this.#askedCount.delete(peer)
     this.#outbox.delete(peer)
     this.#selector.removePeer(peer)
   }
@@ -405,6 +484,7 @@ export class WantListManager {
         if (idle > this.#peerIdleTimeoutMs || nowMs - w.sentAtMs > this.#wantTimeoutMs || this.#unprovenTimedOut(w, nowMs)) {
           const peer = w.peer
           this.#queueCancel(peer, w.cid)
+          this.#unask(w, peer)
           this.#release(w)
           this.#selector.onFailure(peer)
           this.#tried(w, peer, 'timeout')
@@ -460,15 +540,36 @@ export class WantListManager {
         }
         continue
       }
-      const peer = this.#selector.pick(w.key, w.estBytes, { exclude: w.tried, allowed })
+      let pickFrom = allowed
+      const broadcast = this.#isBroadcast(w)
+      if (broadcast) {
+        w.createdMs ??= nowMs
+        // only peers that said HAVE (or cannot say it), until the have-wait is over
+        const waited = nowMs - w.createdMs >= this.#haveWaitMs
+        const ready = candidates.filter(p => waited || !this.#selector.supportsHave(p) || this.#selector.presence(w.key, p) === 'have')
+        if (ready.length === 0) {
+          this.#heap.pop()
+          parked.push(w)
+          // peers not asked yet (at their want-have cap when the want was made) are asked now
+          this.#broadcastHave(w)
+          continue
+        }
+        pickFrom = new Set(ready)
+      }
+      const peer = this.#selector.pick(w.key, w.estBytes, { exclude: w.tried, allowed: pickFrom })
       if (peer == null) {
-        // all candidates are at their per-peer cap; keep priority order
-        break
+        // all candidates are at their per-peer cap: keep priority order, except that in a
+        // broadcast session another want may have HAVE peers with room
+        if (!broadcast) break
+        this.#heap.pop()
+        parked.push(w)
+        continue
       }
       this.#heap.pop()
       w.state = 'inflight'
       w.peer = peer
       w.sentAtMs = nowMs
+      this.#ask(w, peer)
       this.#bytesInFlight += w.estBytes
       this.#selector.onSent(peer, w.estBytes, nowMs)
       this.#queue(peer, {
@@ -523,12 +624,59 @@ export class WantListManager {
 
   #allowed (w: Want): Set<string> | undefined {
     let union: Set<string> | undefined
-    for (const s of w.sessions.values()) {
-      if (s.peers == null) return undefined
+    for (const [id, s] of w.sessions) {
+      const peers = s.peers ?? this.#swarms.get(id)?.peers
+      if (peers == null) return undefined
       union ??= new Set()
-      for (const p of s.peers) union.add(p)
+      for (const p of peers) union.add(p)
     }
     return union
+  }
+
+  /** Whether some session of `w` is a broadcast swarm session (and none is open to any peer). */
+  #isBroadcast (w: Want): boolean {
+    let any = false
+    for (const [id, s] of w.sessions) {
+      if (s.peers != null) continue
+      const swarm = this.#swarms.get(id)
+      if (swarm == null) return false
+      any ||= swarm.broadcast
+    }
+    return any
+  }
+
+  /** Queue a want-have for `w` to every session peer not asked yet that can answer one (at most half the remote's want-list cap each). */
+  #broadcastHave (w: Want): void {
+    if (!this.#isBroadcast(w) || w.state === 'unavailable') return
+    const peers = this.#allowed(w)
+    if (peers == null) return
+    for (const p of peers) {
+      if (w.asked.has(p) || w.peer === p || !this.#selector.supportsHave(p) || this.#selector.presence(w.key, p) != null) continue
+      if ((this.#askedCount.get(p) ?? 0) >= this.#selector.maxPeerWantsInFlight) continue
+      this.#ask(w, p)
+      this.#queue(p, { cid: w.cid, priority: w.priority, cancel: false, wantType: 'have', sendDontHave: true })
+    }
+  }
+
+  #ask (w: Want, peer: string): void {
+    if (w.asked.has(peer)) return
+    w.asked.add(peer)
+    this.#askedCount.set(peer, (this.#askedCount.get(peer) ?? 0) + 1)
+  }
+
+  #unask (w: Want, peer: string): void {
+    if (!w.asked.delete(peer)) return
+    const n = (this.#askedCount.get(peer) ?? 1) - 1
+    if (n <= 0) this.#askedCount.delete(peer)
+    else this.#askedCount.set(peer, n)
+  }
+
+  /** Cancel `w` at every peer still asked (connected ones; the entry dies with a disconnect). */
+  #cancelAsked (w: Want): void {
+    for (const p of [...w.asked]) {
+      if (this.#selector.has(p)) this.#queueCancel(p, w.cid)
+      this.#unask(w, p)
+    }
   }
 
   #enqueue (w: Want): void {
@@ -593,6 +741,7 @@ export class WantListManager {
     let bytes = 0
     const perPeer = new Map<string, { bytes: number, wants: number }>()
     const live = new Set<string>()
+    const asked = new Map<string, number>()
     for (const i of this.#heap.items) {
       const w = this.#wants.get(i.key)
       if (w != null && w.state === 'pending' && w.version === i.version) live.add(i.key)
@@ -612,7 +761,11 @@ export class WantListManager {
         throw new Error(`want ${w.key}: ${w.state} but has peer`)
       }
       if (w.state === 'pending' && !live.has(w.key)) throw new Error(`want ${w.key}: pending but not queued`)
+      if (w.state === 'inflight' && w.peer != null && !w.asked.has(w.peer)) throw new Error(`want ${w.key}: in flight at ${w.peer} but not recorded as asked there`)
+      for (const p of w.asked) asked.set(p, (asked.get(p) ?? 0) + 1)
     }
+    for (const [p, n] of asked) if (this.#askedCount.get(p) !== n) throw new Error(`peer ${p}: asked count ${this.#askedCount.get(p)} != ${n}`)
+    for (const p of this.#askedCount.keys()) if (!asked.has(p)) throw new Error(`peer ${p}: asked count kept for no want`)
     if (bytes !== this.#bytesInFlight) throw new Error(`bytesInFlight ${this.#bytesInFlight} != sum ${bytes}`)
     for (const peer of this.#selector.peers()) {
       const s = this.#selector.stats(peer)

@@ -20,6 +20,8 @@ import { megabytesPerSecond, type JsonFile, type JsonTensor } from '../summary.j
 import { writeFiles } from '../write-files.js'
 import { localDag } from '../local-dag.js'
 import { canDiscover, daemonRouting, routingInit, type RoutingFlags } from '../routing.js'
+import { leecherListen } from 'tensorswap/routing'
+import { multiaddr } from '@multiformats/multiaddr'
 import { limitsInit, type LimitFlags } from '../limits.js'
 import { keptNote } from './export.js'
 import type { CID } from 'multiformats/cid'
@@ -107,7 +109,12 @@ export const getCommand = defineCommand<GetCommandOptions, GetCommandResult>({
     const routing = routingInit(o, repo.config.bootstrap)
     // no source given: fine when every block is here already (no node then)
     if (!hasSource(o) && !canDiscover(routing)) return undefined
-    return { listen: [], routing, limits: limitsInit(o, repo.config) }
+    // a get that finds its providers by routing is a leecher: it listens and serves what it
+    // has while it runs, and provides the root (a DHT client: it leaves when done),
+    // spec/tensorswap.md §9 "Leechers serve"; with only --peer/--gateway-source it dials out only
+    if (!canDiscover(routing)) return { listen: [], routing, limits: limitsInit(o, repo.config) }
+    const targets = [...(routing.bootstrap ?? []), ...(o.peer ?? [])].filter(a => a !== 'amino').map(a => multiaddr(a))
+    return { listen: leecherListen(targets, repo.config.listen), routing: { dhtMode: 'client', ...routing }, limits: limitsInit(o, repo.config) }
   },
   async execute (ctx, o) {
     const root = parseCid(o.cid)
@@ -223,12 +230,22 @@ async function getAll (ctx: CommandContext, node: TensorSwapNode, root: CID, opt
     blocksLocal: result.fetch.blocksLocal,
     seconds: result.seconds,
     peers: peersSince(before, result.peers),
+    ...duplicatesSince(before, node.exchange.stats()),
     ...(result.providers != null ? { providers: result.providers, searchedMs: Math.round(result.searchedMs ?? 0) } : {})
   })
 }
 
 /** What a whole-DAG `get` fetched. */
-interface Fetched { bytes: number, blocks: number, blocksLocal: number, seconds: number, peers: Record<string, unknown>, providers?: Array<{ peerId: string, source: string }>, searchedMs?: number }
+interface Fetched { bytes: number, blocks: number, blocksLocal: number, seconds: number, peers: Record<string, unknown>, providers?: Array<{ peerId: string, source: string }>, searchedMs?: number, duplicateBlocks?: number, duplicateBytes?: number }
+
+/**
+ * Blocks (and their bytes) that arrived again after a copy was stored, during this `get`: a
+ * want-block goes to one peer at a time, so these are late answers of a peer the want was
+ * taken from (timed out) and small blocks sent in place of a HAVE (Bitswap 1.2.0).
+ */
+function duplicatesSince (before: ReturnType<TensorSwapNode['exchange']['stats']>, after: ReturnType<TensorSwapNode['exchange']['stats']>): { duplicateBlocks: number, duplicateBytes: number } {
+  return { duplicateBlocks: after.duplicateBlocks - before.duplicateBlocks, duplicateBytes: after.duplicateBytes - before.duplicateBytes }
+}
 
 /** Write the files when `-o` is given (src/write-files.ts) and build `get`'s result. */
 async function gotResult (ctx: CommandContext, root: CID, opts: GetCommandOptions, got: Fetched): Promise<GetCommandResult> {
@@ -251,6 +268,7 @@ async function gotResult (ctx: CommandContext, root: CID, opts: GetCommandOption
       filesWritten: written?.written ?? 0,
       filesKept: written?.kept ?? 0,
       peers: got.peers,
+      ...(got.duplicateBlocks != null ? { duplicateBlocks: got.duplicateBlocks, duplicateBytes: got.duplicateBytes } : {}),
       ...(got.providers != null ? { providers: got.providers, searchedMs: got.searchedMs } : {})
     },
     ...(got.providers != null ? { providers: got.providers } : {}),

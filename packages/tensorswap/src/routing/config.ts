@@ -82,12 +82,42 @@ export function peerIdOf (ma: Multiaddr): string | undefined {
   return ma.getComponents().filter(c => c.name === 'p2p').pop()?.value
 }
 
-/** IPv4 ranges that are not on the public internet (RFC 1918, loopback, link-local, CGNAT). */
+/**
+ * IPv4 ranges that are not on the public internet (RFC 1918, loopback, link-local, CGNAT, and
+ * RFC 2544's benchmarking range 198.18.0.0/15, which IANA lists as not globally reachable).
+ */
 function isPrivateV4 (host: string): boolean {
   const p = host.split('.').map(Number)
   if (p.length !== 4 || p.some(n => !Number.isInteger(n))) return false
   return p[0] === 10 || p[0] === 127 || (p[0] === 172 && p[1] >= 16 && p[1] <= 31) ||
-    (p[0] === 192 && p[1] === 168) || (p[0] === 169 && p[1] === 254) || (p[0] === 100 && p[1] >= 64 && p[1] <= 127)
+    (p[0] === 192 && p[1] === 168) || (p[0] === 169 && p[1] === 254) || (p[0] === 100 && p[1] >= 64 && p[1] <= 127) ||
+    (p[0] === 198 && (p[1] === 18 || p[1] === 19))
+}
+
+/** Whether a multiaddr's host is the unspecified address (`0.0.0.0`, `::`: every interface). */
+function isUnspecified (ma: Multiaddr): boolean {
+  const first = ma.getComponents()[0]
+  return (first?.name === 'ip4' && first.value === '0.0.0.0') || (first?.name === 'ip6' && first.value === '::')
+}
+
+/** Whether a multiaddr's host is loopback (127/8, `::1`). */
+export function isLoopbackAddress (ma: Multiaddr): boolean {
+  const first = ma.getComponents()[0]
+  return (first?.name === 'ip4' && first.value?.startsWith('127.') === true) || (first?.name === 'ip6' && first.value === '::1')
+}
+
+/**
+ * Where a fetching node (`get`) listens when its config does not say: on loopback (QUIC and
+ * TCP, ephemeral ports) when every peer it was told of is on loopback, else on `fallback`
+ * (the repo config's `listen`: every interface, ephemeral ports). A leecher listens so other
+ * leechers can dial it and fetch what it holds (spec/tensorswap.md §9 "Leechers serve").
+ *
+ * @param targets - bootstrap and `--peer` multiaddrs
+ * @param fallback - the listen addresses otherwise
+ */
+export function leecherListen (targets: readonly Multiaddr[], fallback: readonly string[]): string[] {
+  if (targets.length > 0 && targets.every(isLoopbackAddress)) return ['/ip4/127.0.0.1/udp/0/quic-v1', '/ip4/127.0.0.1/tcp/0']
+  return [...fallback]
 }
 
 /** IPv6 loopback, unique-local (fc00::/7) and link-local (fe80::/10). */
@@ -112,7 +142,9 @@ export function isPrivateAddress (ma: Multiaddr): boolean {
 
 /**
  * Whether a node only ever meets LAN peers: every listen address and every bootstrap address
- * is loopback or private (and there is at least one of them). Such a node runs a LAN DHT
+ * is loopback or private (and there is at least one of them); a listen address on every
+ * interface (`0.0.0.0`, `::`) is judged by the bootstrap list, so a node listening everywhere
+ * whose bootstrap peers are all private is on a LAN too. Such a node runs a LAN DHT
  * (private addresses kept, server mode when it listens) — what a swarm on one machine or one
  * site needs, and what tests on loopback use.
  *
@@ -120,7 +152,8 @@ export function isPrivateAddress (ma: Multiaddr): boolean {
  * @param bootstrap - the parsed bootstrap list
  */
 export function isLanOnly (listen: readonly string[], bootstrap: readonly Multiaddr[]): boolean {
-  const all = [...listen.map(a => multiaddr(a)), ...bootstrap]
+  const addrs = listen.map(a => multiaddr(a))
+  const all = bootstrap.length > 0 ? [...addrs.filter(a => !isUnspecified(a)), ...bootstrap] : addrs
   return all.length > 0 && all.every(isPrivateAddress)
 }
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-export { parseBootstrapList, isLanOnly, isPrivateAddress, peerIdOf, resolveRouting } from './config.js'
+export { parseBootstrapList, isLanOnly, isLoopbackAddress, isPrivateAddress, leecherListen, peerIdOf, resolveRouting } from './config.js'
 export type { DhtMode, RoutingInit, ResolvedRouting } from './config.js'
 export { rootsOf, ProvidedRoots, recordProvidedRoot } from './roots.js'
 export type { ProvidedRoot } from './roots.js'

@@ -20,6 +20,7 @@ import {
   DEFAULT_PROVIDER_DIAL_BACKOFF_MS,
   DEFAULT_PROVIDER_DIAL_TIMEOUT_MS,
   DEFAULT_PROVIDER_GRACE_MS,
+  DEFAULT_SESSION_REQUERY_MS,
   DHT_PROTOCOL
 } from '../constants.js'
 import { dialPreferred } from '../transport/node.js'
@@ -27,6 +28,7 @@ import { dialWithRetry } from '@tensorswap/transport'
 import { NoProvidersError } from './errors.js'
 import { ProvidedRoots } from './roots.js'
 import { peerIdOf, type ResolvedRouting } from './config.js'
+import type { PeerSource } from '../session-peers.js'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -34,8 +36,8 @@ import type { CID } from 'multiformats/cid'
 
 const log = logger('tensorswap:routing:router')
 
-/** How a peer to fetch from was found. */
-export type ProviderSource = 'dht' | 'connected' | 'given'
+/** How a peer to fetch from was found (`given`: given by the user). See `PeerSource`. */
+export type ProviderSource = PeerSource
 
 /** A peer that can be fetched from, and how it was found. */
 export interface FoundProvider {
@@ -75,6 +77,31 @@ export interface FindProvidersOptions {
   maxProviders?: number
   /** Dial each found provider and keep only those that answered (what `get` needs). @default true */
   dial?: boolean
+  /** Called for each peer as soon as it is found (and, with `dial`, connected). */
+  onFound?: (provider: FoundProvider) => void
+  /** Peers to leave out (already known to the caller): not dialled, not reported. */
+  skip?: (peerId: string) => boolean
+}
+
+/** Options of {@link ContentRouter.discover}. */
+export interface DiscoverOptions extends Pick<FindProvidersOptions, 'given' | 'timeoutMs' | 'maxProviders'> {
+  /** Ends the search (the fetch is done). */
+  signal: AbortSignal
+  /** Called for each peer found and connected. */
+  onFound: (provider: FoundProvider) => void
+  /** Wait between two DHT passes, ms. @default {@link DEFAULT_SESSION_REQUERY_MS} */
+  requeryMs?: number
+}
+
+/** What {@link ContentRouter.discover} returns. */
+export interface Discovery {
+  /**
+   * The first pass (given peers dialled, one DHT query to its end or its time budget) is over:
+   * how long it took and what was skipped. Never rejects (an aborted search resolves).
+   */
+  firstPass: Promise<{ searchedMs: number, found: number, skipped: FindProvidersResult['skipped'] }>
+  /** Every pass is over (the signal aborted, or `maxProviders` were found). Never rejects. */
+  done: Promise<void>
 }
 
 /** Result of {@link ContentRouter.findProviders}. */
@@ -274,6 +301,59 @@ export class ContentRouter {
   }
 
   /**
+   * Find providers of `root` while a fetch runs (a swarm session, spec/tensorswap.md §9): the
+   * given peers are dialled, then the DHT is searched in passes — one query to its end or its
+   * time budget (`timeoutMs`), then again {@link DEFAULT_SESSION_REQUERY_MS} after each pass
+   * (leechers that provide the root once they hold the manifest show up) — until `signal`
+   * aborts or `maxProviders` peers were found. Each peer is reported once, through `onFound`,
+   * once it is connected; peers already reported are not dialled again. Bounded: one query at
+   * a time, each within its budget, at most `maxProviders` peers.
+   */
+  discover (root: CID, options: DiscoverOptions): Discovery {
+    const known = new Set<string>()
+    const max = options.maxProviders ?? DEFAULT_MAX_PROVIDERS
+    const timeoutMs = options.timeoutMs ?? this.#config.findProvidersTimeoutMs
+    let first: (v: { searchedMs: number, found: number, skipped: FindProvidersResult['skipped'] }) => void = () => {}
+    const firstPass = new Promise<{ searchedMs: number, found: number, skipped: FindProvidersResult['skipped'] }>(resolve => { first = resolve })
+    const started = performance.now()
+    const pass = async (given: FindProvidersOptions['given']): Promise<FindProvidersResult['skipped']> => {
+      try {
+        const r = await this.findProviders(root, {
+          given,
+          signal: options.signal,
+          timeoutMs,
+          graceMs: timeoutMs, // a pass runs its query to the end: the fetch is already running
+          maxProviders: max - known.size,
+          probeConnected: 'never', // the exchange's root want-have broadcast asks connected peers
+          skip: (id) => known.has(id),
+          onFound: (p) => {
+            known.add(p.peerId)
+            options.onFound(p)
+          }
+        })
+        return r.skipped
+      } catch (err: any) {
+        if (err?.name === NoProvidersError.name || options.signal.aborted) return []
+        log('provider search pass failed - %e', err)
+        return []
+      }
+    }
+    const done = (async () => {
+      const skipped = await pass(options.given)
+      first({ searchedMs: performance.now() - started, found: known.size, skipped })
+      while (!options.signal.aborted && known.size < max && this.dht != null) {
+        await new Promise<void>(resolve => {
+          const t = setTimeout(resolve, options.requeryMs ?? DEFAULT_SESSION_REQUERY_MS)
+          options.signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+        })
+        if (options.signal.aborted) break
+        await pass(undefined)
+      }
+    })().catch((err) => { log.error('provider discovery failed - %e', err) })
+    return { firstPass, done }
+  }
+
+  /**
    * Find the peers to fetch `root` from: the given peers (dialled), DHT providers (dialled,
    * unreachable ones skipped with a log line) and connected peers that answer a want for the
    * root (see `probeConnected`). Ends when the DHT query is exhausted, `graceMs` after the first
@@ -300,6 +380,11 @@ export class ContentRouter {
       if (done || found.has(p.peerId) || found.size >= max) return
       found.set(p.peerId, p)
       log('found %s via %s at %s', p.peerId, p.source, p.addrs.join(', '))
+      try {
+        options.onFound?.(p)
+      } catch (err) {
+        log.error('onFound failed - %e', err)
+      }
       if (found.size >= max) enough.abort(new Error('enough providers'))
       else graceTimer ??= setTimeout(() => { enough.abort(new Error('grace period over')) }, graceMs)
     }
@@ -338,7 +423,7 @@ export class ContentRouter {
             if (evt.name !== 'PROVIDER') continue
             for (const info of evt.providers) {
               const id = info.id.toString()
-              if (id === self || found.has(id)) continue
+              if (id === self || found.has(id) || options.skip?.(id) === true) continue
               const addrs = info.multiaddrs
               if (!dial) {
                 add({ peerId: id, addrs: addrs.map(a => a.toString()), source: 'dht' })
@@ -367,7 +452,8 @@ export class ContentRouter {
       // with nothing found yet, a dial still running may bring the first provider; with
       // providers in hand the fetch starts now (the exchange takes its peers up front, so a
       // provider dialled later would not join it) and late dials only log
-      while (found.size === 0 && pending.size > 0) await Promise.allSettled([...pending])
+      // (with `onFound` the caller's fetch runs already: every dial is waited for and reported)
+      while ((found.size === 0 || options.onFound != null) && pending.size > 0) await Promise.allSettled([...pending])
 
       const probe = options.probeConnected ?? 'fallback'
       if (this.#c.wantFrom != null && (probe === 'always' || (probe === 'fallback' && found.size === 0))) {

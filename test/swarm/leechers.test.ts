@@ -1,0 +1,74 @@
+/**
+ * Leechers serve each other (issue 11's bound), on namespaced hosts with every link capped at
+ * 100 Mbit/s in both directions, separate processes: one seeder of 48 MiB of real weights and
+ * six `tensorswap get` leechers that know only the seeder's address as `--bootstrap` (no
+ * `--peer`). Each leecher listens, provides the root once it holds it and serves its blocks
+ * while it fetches; the others find it on the DHT and fetch from it. All six finish byte-exact,
+ * each within 2.5x the time one leecher alone takes in the same run (from the seeder's uplink
+ * alone six would take 6x), and a share of the bytes came from other leechers.
+ */
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { runCliJson } from '../helpers/cli.js'
+import { digestTree, writeRealWeightsFile } from '../helpers/model.js'
+import { canMakeNamespaces, createTestNet, type TestNet } from '../helpers/netns.js'
+import { getOn, serveOn, waitForProviders, type HostServe } from './swarm-net.js'
+
+const MiB = 1024 * 1024
+const MODEL_BYTES = 48 * MiB
+const LEECHERS = 6
+/** The issue's bound: each of six leechers within this many times one leecher's time. */
+const BOUND = 2.5
+
+// CI runs as root: there the test must run, never be skipped
+const skip = !canMakeNamespaces() && process.env.CI !== 'true' ? 'needs root for network namespaces' : false
+
+describe('one seeder, six leechers that know only the bootstrap address (100 Mbit/s hosts)', { skip }, () => {
+  let work: string
+  let net: TestNet
+  let model: string
+  let root: string
+  let seeder: HostServe | undefined
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ts-leechers-'))
+    model = join(work, 'model')
+    await mkdir(model)
+    await writeRealWeightsFile(join(model, 'weights.bin'), MODEL_BYTES)
+    root = (await runCliJson(['--repo', join(work, 'seed'), 'add', model])).root
+    net = await createTestNet(LEECHERS + 2, { rateMbit: 100, prefix: 'swx' })
+  })
+  after(async () => {
+    seeder?.child.kill('SIGKILL')
+    await net?.destroy()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  it(`all finish byte-exact, each within ${BOUND}x one leecher alone`, async () => {
+    seeder = await serveOn(net.hosts[0], join(work, 'seed'))
+    const boot = seeder.addr
+    await waitForProviders(net.hosts[1], join(work, 'probe'), root, boot, [seeder.peerId])
+    const want = await digestTree(model)
+
+    // one leecher alone: the denominator, measured in this run
+    const alone = await getOn(net.hosts[1], join(work, 'alone'), root, ['-o', join(work, 'out-alone'), '--bootstrap', boot], 50_000).done
+    assert.equal(alone.code, 0, `the lone leecher exited ${alone.code}: ${alone.stderr.slice(-2000)}`)
+    assert.deepEqual(await digestTree(join(work, 'out-alone')), want)
+
+    const runs = net.hosts.slice(2).map((h, i) => getOn(h, join(work, `l${i}`), root, ['-o', join(work, `out${i}`), '--bootstrap', boot], Math.max(50_000, alone.ms * 4)))
+    const results = await Promise.all(runs.map(async r => await r.done))
+    for (const [i, r] of results.entries()) assert.equal(r.code, 0, `leecher ${i} exited ${r.code}: ${r.stderr.slice(-2000)}`)
+    for (let i = 0; i < LEECHERS; i++) assert.deepEqual(await digestTree(join(work, `out${i}`)), want, `leecher ${i} byte-exact`)
+
+    const fromLeechers = results.map(r => Object.entries(r.json.peers as Record<string, { bytesReceived: number }>)
+      .filter(([id]) => id !== seeder?.peerId).reduce((n, [, p]) => n + p.bytesReceived, 0))
+    const share = fromLeechers.reduce((a, b) => a + b, 0) / results.reduce((n, r) => n + r.json.bytes, 0)
+    const ratios = results.map(r => r.ms / alone.ms)
+    console.log(`# leechers: alone ${(alone.ms / 1000).toFixed(1)} s; six at once ${results.map(r => (r.ms / 1000).toFixed(1)).join(' ')} s; ratio max ${Math.max(...ratios).toFixed(2)}; bytes from leechers ${(100 * share).toFixed(0)}%`)
+    assert.ok(share > 0, 'leechers served each other')
+    for (const [i, ratio] of ratios.entries()) assert.ok(ratio <= BOUND, `leecher ${i}: ${(results[i].ms / 1000).toFixed(1)} s = ${ratio.toFixed(2)}x one leecher alone (${(alone.ms / 1000).toFixed(1)} s)`)
+  })
+})

@@ -1,0 +1,158 @@
+/**
+ * Swarm processes on namespaced hosts (test/helpers/netns.ts) for test/swarm/ and
+ * bench/cases/swarm.ts: `tensorswap serve` on a host, `tensorswap get --json` on a host (its
+ * wall time measured), a wait until the DHT lists providers, and the bytes a directory holds
+ * on disk (to act mid-fetch on real progress, not after a fixed delay).
+ *
+ * @module
+ */
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { BIN } from '../helpers/cli.js'
+import type { TestHost } from '../helpers/netns.js'
+import type { ChildProcess } from 'node:child_process'
+
+/** A `tensorswap serve` on a namespaced host. */
+export interface HostServe {
+  child: ChildProcess
+  peerId: string
+  /** Its TCP multiaddr on the host's address, with /p2p/<id>. */
+  addr: string
+  stderr(): string
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>
+}
+
+/**
+ * Start `tensorswap --repo REPO serve --listen /ip4/<host ip>/tcp/0 ...extra` on `host` and wait
+ * for its `peer` and `listening` lines.
+ *
+ * @throws Error when it exits first or is not ready in 30 s
+ */
+export async function serveOn (host: TestHost, repo: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HostServe> {
+  const child = host.spawn(process.execPath, [BIN, '--repo', repo, 'serve', '--listen', `/ip4/${host.ip}/tcp/0`, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-20_000) })
+  const ready = await new Promise<{ peerId: string, addr: string }>((resolve, reject) => {
+    let peerId: string | undefined
+    const timer = setTimeout(() => { reject(new Error(`serve on ${host.ip} not ready in 30 s: ${stderr}`)) }, 30_000)
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve on ${host.ip} exited ${code}: ${stderr}`)) })
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (l.startsWith('peer ')) peerId = l.slice(5)
+      if (l.startsWith('listening ') && peerId != null) {
+        clearTimeout(timer)
+        resolve({ peerId, addr: l.slice('listening '.length) })
+      }
+    })
+  })
+  return {
+    child,
+    ...ready,
+    stderr: () => stderr,
+    stop: async () => {
+      if (child.exitCode != null || child.signalCode != null) return
+      const exited = new Promise(resolve => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
+  }
+}
+
+/** What a `get --json` on a host ended with. */
+export interface HostGet {
+  code: number | null
+  /** Wall time of the whole process, ms. */
+  ms: number
+  /** The parsed `--json` summary (undefined when the get failed). */
+  json?: any
+  stdout: string
+  stderr: string
+}
+
+/** A `get` started on a host: the child (to watch or kill) and its end. */
+export interface RunningGet { child: ChildProcess, done: Promise<HostGet> }
+
+/**
+ * Start `tensorswap --repo REPO get ROOT --json ...args` on `host`. Killed (SIGKILL) after
+ * `limitMs`, which then shows as a non-zero `code`.
+ */
+export function getOn (host: TestHost, repo: string, root: string, args: string[], limitMs = 60_000, env: NodeJS.ProcessEnv = {}): RunningGet {
+  const started = performance.now()
+  const child = host.spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-50_000) })
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs)
+  const done = new Promise<HostGet>(resolve => {
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      const ms = performance.now() - started
+      let json: any
+      if (code === 0) {
+        try {
+          json = JSON.parse(stdout)
+        } catch {}
+      }
+      resolve({ code, ms, json, stdout, stderr })
+    })
+  })
+  return { child, done }
+}
+
+/** Run `tensorswap ARGS` on `host` to its end: exit code and output. */
+export async function cliOn (host: TestHost, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = host.spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
+  return { code, stdout, stderr }
+}
+
+/**
+ * `providers ROOT --bootstrap BOOT --json` on `host` (a scratch repo) until every peer of
+ * `want` is listed as found on the DHT (provides run in the background after `serve` starts).
+ *
+ * @throws Error when they are not all listed within `ms`
+ */
+export async function waitForProviders (host: TestHost, repo: string, root: string, boot: string, want: string[], ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms
+  let last = ''
+  while (Date.now() < deadline) {
+    const r = await cliOn(host, ['--repo', repo, 'providers', root, '--bootstrap', boot, '--find-timeout', '3000', '--json'])
+    last = r.stdout + r.stderr
+    if (r.code === 0) {
+      const found = (JSON.parse(r.stdout) as { providers: Array<{ peerId: string }> }).providers
+      if (want.every(id => found.some(p => p.peerId === id))) return
+    }
+    await new Promise(resolve => setTimeout(resolve, 300))
+  }
+  throw new Error(`providers never listed ${want.join(', ')}: ${last.slice(-2000)}`)
+}
+
+/** Bytes allocated on disk under `dir` (sparse files count what is written), 0 when absent. */
+export async function bytesOnDisk (dir: string): Promise<number> {
+  let total = 0
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => [])
+  for (const e of entries) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) total += await bytesOnDisk(p)
+    else if (e.isFile()) total += await stat(p).then(s => s.blocks * 512, () => 0)
+  }
+  return total
+}
+
+/** Resolves once `bytesOnDisk(dirs)` reaches `bytes` (polled every 50 ms); rejects after `ms`. */
+export async function untilOnDisk (dirs: string[], bytes: number, ms = 30_000): Promise<number> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    let n = 0
+    for (const d of dirs) n += await bytesOnDisk(d)
+    if (n >= bytes) return n
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`fewer than ${bytes} bytes on disk under ${dirs.join(', ')} after ${ms} ms`)
+}
