@@ -10,6 +10,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { BIN } from '../helpers/cli.js'
+import { reapOnExit } from '../helpers/reap.js'
 import type { TestHost } from '../helpers/netns.js'
 import type { ChildProcess } from 'node:child_process'
 
@@ -31,7 +32,7 @@ export interface HostServe {
  * @throws Error when it exits first or is not ready in 30 s
  */
 export async function serveOn (host: TestHost, repo: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HostServe> {
-  const child = host.spawn(process.execPath, [BIN, '--repo', repo, 'serve', '--listen', `/ip4/${host.ip}/tcp/0`, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  const child = reapOnExit(host.spawn(process.execPath, [BIN, '--repo', repo, 'serve', '--listen', `/ip4/${host.ip}/tcp/0`, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }))
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-20_000) })
   const ready = await new Promise<{ peerId: string, addr: string }>((resolve, reject) => {
@@ -79,7 +80,7 @@ export interface RunningGet { child: ChildProcess, done: Promise<HostGet> }
  */
 export function getOn (host: TestHost, repo: string, root: string, args: string[], limitMs = 60_000, env: NodeJS.ProcessEnv = {}): RunningGet {
   const started = performance.now()
-  const child = host.spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  const child = reapOnExit(host.spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }))
   let stdout = ''
   let stderr = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d })
@@ -103,7 +104,7 @@ export function getOn (host: TestHost, repo: string, root: string, args: string[
 
 /** Run `tensorswap ARGS` on `host` to its end: exit code and output. */
 export async function cliOn (host: TestHost, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = host.spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = reapOnExit(host.spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }))
   let stdout = ''
   let stderr = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d })
