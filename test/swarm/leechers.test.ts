@@ -1,5 +1,5 @@
 /**
- * Leechers serve each other (issue 11's bound), on namespaced hosts with every link capped at
+ * Leechers serve each other (issue 11), on namespaced hosts with every link capped at
  * 100 Mbit/s in both directions, separate processes: one seeder of 48 MiB of real weights and
  * six `tensorswap get` leechers that know only the seeder's address as `--bootstrap` (no
  * `--peer`). Each leecher listens, provides the root once it holds it and serves its blocks
