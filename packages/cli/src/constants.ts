@@ -25,3 +25,6 @@ export const DAEMON_BOOTSTRAP_DIAL_MS = 8000
 
 /** How often `push` reads the ledger for its progress bar, ms. */
 export const PUSH_PROGRESS_POLL_MS = 250
+
+/** `get --include/--exclude`: how many of the chosen files are fetched at once. */
+export const GET_FILES_CONCURRENCY = 4

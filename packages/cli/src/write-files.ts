@@ -25,6 +25,8 @@ export interface WriteFilesOptions {
   signal?: AbortSignal
   /** Bytes written or verified so far (cumulative). */
   onBytes?: (done: number) => void
+  /** The name a single-file root is written as (`exportModel`'s `fileName`; default: the manifest's name, else the CID). */
+  fileName?: string
 }
 
 /**
@@ -38,6 +40,7 @@ export async function writeFiles (blockstore: BlockSource, root: CID, outDir: st
   let keptBytes = 0
   const { bytes } = await exportModel(blockstore, root, outDir, {
     signal: options.signal,
+    ...(options.fileName != null ? { fileName: options.fileName } : {}),
     onProgress: (evt) => {
       if (evt.type === 'tensorswap:export:file') {
         const d = evt.detail

@@ -49,7 +49,7 @@ export type { TfjsModel, TfjsGroup, TfjsWeight, TfjsNode, TfjsLocatedWeight, Tfj
 export type { TensorInfo, TfjsQuantization } from './formats/types.js'
 export { bufferReader, openFileReader, ShortReadError } from './reader.js'
 export type { ByteReader, FileReader, ReadOptions } from './reader.js'
-export { walkUnixfs, fileContent, verifiedSource, decodeUnixfs, entityKind, directoryEntries, hamtShardBlocks, walkFileRange } from './unixfs-read.js'
+export { walkUnixfs, fileContent, verifiedSource, decodeUnixfs, entityKind, directoryEntries, hamtShardBlocks, walkFileRange, isSafeName } from './unixfs-read.js'
 export type { UnixfsEntry, UnixfsFileEntry, VerifiedBlockSource, UnixfsNode, EntityKind, DirEntry, FileRangeStep } from './unixfs-read.js'
 export { modelPlacement, outputFileKey, singleFileName } from './placement.js'
 export type { ModelPlacementInit } from './placement.js'

@@ -25,9 +25,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { limitsInit, type LimitFlags } from '../limits.js'
 import { keptNote } from './export.js'
 import type { CID } from 'multiformats/cid'
+import { checkFileSelection, getFiles, selectsFiles, type FileSelection } from '../get-files.js'
 
 /** Options of `get`. */
-export interface GetCommandOptions extends RoutingFlags, LimitFlags {
+export interface GetCommandOptions extends RoutingFlags, LimitFlags, FileSelection {
   /** Root CID. */
   cid: string
   /** Output directory (absolute through the daemon); without it the DAG is fetched into the repo only. */
@@ -80,7 +81,7 @@ export interface GetCommandResult {
  */
 export const getCommand = defineCommand<GetCommandOptions, GetCommandResult>({
   name: 'get',
-  options: { cid: 'string', output: 'string', peer: 'string[]', gatewaySource: 'string[]', tensors: 'string', layers: 'string', timeout: 'string', bootstrap: 'string[]', mdns: 'boolean', findTimeout: 'string', maxUploadRate: 'string', maxDownloadRate: 'string', maxUploadRatePerPeer: 'string', maxDownloadRatePerPeer: 'string' },
+  options: { cid: 'string', output: 'string', peer: 'string[]', gatewaySource: 'string[]', tensors: 'string', layers: 'string', timeout: 'string', bootstrap: 'string[]', mdns: 'boolean', findTimeout: 'string', maxUploadRate: 'string', maxDownloadRate: 'string', maxUploadRatePerPeer: 'string', maxDownloadRatePerPeer: 'string', include: 'string[]', exclude: 'string[]' },
   paths: ['output'],
   create: true,
   interruptible: true,
@@ -103,6 +104,9 @@ export const getCommand = defineCommand<GetCommandOptions, GetCommandResult>({
       }
     }
     if (o.tensors != null && o.tensors.length === 0) throw new UsageError('--tensors needs a non-empty glob')
+    checkFileSelection(o)
+    if (selectsFiles(o) && (o.tensors != null || o.layers != null)) throw new UsageError('--include/--exclude choose files, --tensors/--layers tensors: give one or the other')
+    if (selectsFiles(o) && (o.gatewaySource ?? []).length > 0) throw new UsageError('--include/--exclude fetch from peers (--peer, or the daemon\'s and the DHT\'s), not from --gateway-source')
     if (o.timeout != null) parseTimeout(o.timeout)
   },
   localNode: (o, repo) => {
@@ -121,6 +125,8 @@ export const getCommand = defineCommand<GetCommandOptions, GetCommandResult>({
     const progressTimeoutMs = o.timeout != null ? parseTimeout(o.timeout) : undefined
     const node = ctx.node
     if (ctx.daemon && Object.keys(limitsInit(o)).length > 0) ctx.log('rate limits: the daemon\'s apply (serve --max-*-rate, or config set, then restart serve)')
+    // --include/--exclude: only the chosen files (src/get-files.ts)
+    if (selectsFiles(o)) return await getFiles(ctx, node, root, { ...o, progressTimeoutMs }, NEEDS_SOURCE, peersSince)
     if (node == null || (ctx.daemon && !hasSource(o))) {
       // every block local: no peer needed (through the daemon too, before any search)
       const local = await localDag(ctx.repo.blockstore, root, { signal: ctx.signal })
