@@ -27,6 +27,22 @@ export class NoDialableAddressError extends Error {
   }
 }
 
+/**
+ * A peer given to a fetch could not be dialled, every attempt of the dial helper failed
+ * (`dialWithRetry`: 3 attempts of 8 s by default). The message names the address and the last
+ * attempt's error; `.address` is the multiaddr, `.cause` that error.
+ */
+export class PeerDialError extends Error {
+  static override name = 'PeerDialError'
+  override name = 'PeerDialError'
+  readonly address: string
+  constructor (address: string, cause: unknown) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message.split('\n')[0]}` : String(cause)
+    super(`cannot reach peer ${address}: ${why}`, { cause })
+    this.address = address
+  }
+}
+
 // --- exchange (src/wire/*, want-list, peer-selector, ledger, engine, network, session, exchange) ---
 
 /**

@@ -18,7 +18,7 @@ import { CustomProgressEvent } from 'progress-events'
 import { dialWithRetry } from '@tensorswap/transport'
 import { DEFAULT_ENGINE_CONCURRENCY, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_SWARM_PRIORITY_JITTER, DEFAULT_FETCH_REDIAL_ATTEMPTS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_STALL_MS, DEFAULT_TICK_INTERVAL_MS, sendTimeoutMs } from './constants.js'
 import { Engine } from './engine.js'
-import { BlockUnavailableError, FetchStalledError, NotStartedError } from './errors.js'
+import { BlockUnavailableError, FetchStalledError, NotStartedError, PeerDialError } from './errors.js'
 import { DebtLedger } from './ledger.js'
 import { Network } from './network.js'
 import { PeerSelector } from './peer-selector.js'
@@ -338,7 +338,7 @@ export class Exchange {
    * @throws `NotStartedError`; `BlockUnavailableError` (every candidate answered it has no
    *   valid copy of a block; the message names the block and each peer's answer);
    *   `FetchStalledError` (no block within the deadline, twice; the message names the peers);
-   *   `signal.reason`; the first dial's errors; blockstore and decode errors of the DAG's blocks
+   *   `signal.reason`; `PeerDialError` (a given peer could not be dialled); blockstore and decode errors of the DAG's blocks
    */
   async fetch (root: CID, options: FetchOptions = {}): Promise<SessionResult> {
     if (!this.#running) throw new NotStartedError('exchange is not started')
@@ -512,10 +512,16 @@ export class Exchange {
    * complete (test/exchange/hostile.test.ts); the helper abandons it and a new attempt gets a
    * new connection.
    *
-   * @throws the last attempt's error (`TimeoutError` when it timed out); `signal.reason`
+   * @throws PeerDialError - every attempt failed (naming `addr`; the last attempt's error, e.g.
+   *   `TimeoutError`, as its `cause`); `signal.reason`
    */
   async #dial (addr: Multiaddr, signal?: AbortSignal): Promise<Connection> {
-    return await dialWithRetry(async (o) => await this.#libp2p.dial(addr, o), { signal, target: addr })
+    try {
+      return await dialWithRetry(async (o) => await this.#libp2p.dial(addr, o), { signal, target: addr })
+    } catch (err) {
+      signal?.throwIfAborted()
+      throw new PeerDialError(addr.toString(), err)
+    }
   }
 
   /**
