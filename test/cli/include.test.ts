@@ -130,4 +130,20 @@ describe('get --include / --exclude', () => {
     assert.equal(both.code, 2)
     assert.match(both.stderr, /--include\/--exclude choose files, --tensors\/--layers tensors/)
   })
+
+  it('get, get --include and get --tensors share one --json scheme (src/summary.ts)', async () => {
+    const common = ['MBps', 'blocks', 'blocksLocal', 'bytes', 'output', 'root', 'seconds']
+    const all = await runCliJson(['--repo', join(work, 'json-all'), 'get', root, '--peer', peer, '-o', join(work, 'json-all-out')])
+    const some = await runCliJson(['--repo', join(work, 'json-some'), 'get', root, '--peer', peer, '--include', '*.md', '-o', join(work, 'json-some-out')])
+    const tensors = await runCliJson(['--repo', join(work, 'json-t'), 'get', root, '--peer', peer, '--tensors', '*', '-o', join(work, 'json-t-out')])
+    assert.deepEqual(Object.keys(some).sort(), Object.keys(all).sort())
+    for (const j of [all, some, tensors]) {
+      for (const k of common) assert.ok(k in j, `${k} in ${JSON.stringify(Object.keys(j))}`)
+      assert.ok(!('bytesFetched' in j) && !('cid' in j) && !('mbps' in j))
+      assert.equal(j.root, root)
+      assert.equal(typeof j.bytes, 'number')
+    }
+    assert.ok(Array.isArray(all.files) && Array.isArray(some.files) && Array.isArray(tensors.tensors))
+    assert.equal(tensors.protocol, 'graphsync')
+  })
 })
