@@ -1,8 +1,8 @@
 /**
  * Progress bars on a terminal (issue 13, item 5): `get` run on a pseudo-terminal (util-linux
  * `script`), from a seeder whose upload is capped so the bars draw several frames. No frame
- * shows a literal `{peers}` (the first frame included), and no bar is drawn after the summary
- * line, with `--tensors` too.
+ * shows a literal `{peers}` (the first frame included), each bar leaves a one-line summary
+ * (bytes, time, MB/s, peers), and no bar is drawn after the result line, with `--tensors` too.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -48,9 +48,10 @@ describe('progress bars on a terminal', () => {
     assert.deepEqual(await digestTree(join(work, 'out1')), await digestTree(model))
     assert.doesNotMatch(r.out, /\{peers\}/)
     assert.match(r.out, /get \[[^\]]*\] \d+% \| [^|]+ \| [0-9.]+ MB\/s \| ETA \S+ \| peers [01]/, 'the bar drew')
+    assert.match(r.out, /get: [0-9.]+ kB in [0-9.]+ s, [0-9.]+ MB\/s, 1 peer\r?\n/, 'the summary line')
     const summary = r.out.lastIndexOf('fetched ')
     assert.ok(summary >= 0, r.out)
-    assert.doesNotMatch(r.out.slice(summary), /\[[░█]+\]/, 'no bar after the summary')
+    assert.doesNotMatch(r.out.slice(summary), /\[[░█]+\]/, 'no bar after the result')
   })
 
   it('get --tensors: no bar drawn after the summary', async () => {

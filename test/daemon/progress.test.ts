@@ -81,5 +81,6 @@ describe('get\'s progress through the daemon: totals, resume, local bytes, the w
     assert.ok(write.length >= 2, 'the file-writing phase has its own bar')
     assert.equal(write.at(-1).done, true)
     assert.equal(write.at(-1).moved + write.at(-1).local, 5 * MiB, 'every byte of the files written or kept')
+    assert.ok(write.every(f => f.total === 5 * MiB || (f.total === 0 && f.moved === 0)), 'the write bar has the files\' total')
   })
 })

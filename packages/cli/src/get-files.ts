@@ -26,7 +26,7 @@ import { UsageError } from './errors.js'
 import { resumeLine } from './output.js'
 import { unixfsDagBytes } from './progress.js'
 import { megabytesPerSecond, type JsonFile } from './summary.js'
-import { writeFiles } from './write-files.js'
+import { filesBytes, writeFiles } from './write-files.js'
 import { daemonRouting, type RoutingFlags } from './routing.js'
 import { GET_FILES_CONCURRENCY } from './constants.js'
 import { localDag } from './local-dag.js'
@@ -241,9 +241,14 @@ export async function getFiles (ctx: CommandContext, node: TensorSwapNode | unde
     const wbar = ctx.bar('write')
     written = { files: 0, bytes: 0, kept: 0 }
     try {
-      for (const f of chosen) {
-        const base = written.bytes
-        const w = await writeFiles(blockstore, f.cid, join(o.output, dirname(f.path)), { signal, fileName: basename(f.path), onBytes: (done) => { wbar.update(base + done) } })
+      const sizes: number[] = []
+      for (const f of chosen) sizes.push(await filesBytes(blockstore, f.cid, signal))
+      wbar.setTotal(sizes.reduce((a, n) => a + n, 0))
+      let base = 0
+      for (const [i, f] of chosen.entries()) {
+        const from = base
+        const w = await writeFiles(blockstore, f.cid, join(o.output, dirname(f.path)), { signal, fileName: basename(f.path), onBytes: (done) => { wbar.update(from + done) } })
+        base += sizes[i]
         written.files += w.written
         written.kept += w.kept
         written.bytes += w.bytes

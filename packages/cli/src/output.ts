@@ -33,7 +33,10 @@ export function info (opts: GlobalOptions, line: string): void {
   if (opts.quiet !== true && opts.json !== true) process.stderr.write(line + '\n')
 }
 
-/** A byte-counting progress bar; a no-op when stderr is not a TTY or `--quiet` is set. */
+/**
+ * A byte-counting progress bar; a no-op when stderr is not a TTY or `--quiet` is set. On a
+ * TTY, `stop()` replaces the bar with its {@link summaryLine}.
+ */
 export interface ByteProgress {
   /** Set the total in bytes once it is known. */
   setTotal(bytes: number): void
@@ -82,6 +85,18 @@ export function progressFields (c: ProgressCounters): { done: string, all: strin
   }
 }
 
+/**
+ * The one line a bar leaves on a terminal when it ends (it replaces the bar):
+ * `get: 5.2 MB in 1.93 s, 2.7 MB/s, 2 peers, 3.1 MB already here`; the rate counts moved bytes
+ * only (local ones were not moved); `peers` when the bar has that field.
+ */
+export function summaryLine (label: string, c: ProgressCounters, peers?: number): string {
+  const parts = [`${label}: ${formatBytes(c.moved)} in ${c.seconds.toFixed(2)} s`, `${progressFields(c).rate} MB/s`]
+  if (peers !== undefined) parts.push(`${peers} ${peers === 1 ? 'peer' : 'peers'}`)
+  if (c.local > 0) parts.push(`${formatBytes(c.local)} already here`)
+  return parts.join(', ')
+}
+
 /** The line a resumed `get` prints: `resuming: 12.3 MB already here`. */
 export function resumeLine (localBytes: number): string {
   return `resuming: ${formatBytes(localBytes)} already here`
@@ -125,7 +140,16 @@ export function byteProgress (opts: GlobalOptions, label: string, extra = '', in
       process.stderr.write(`\r\x1b[K${line}\n`)
       if (!stopped) draw()
     },
-    stop () { if (stopped) return; stopped = true; bar.stop() }
+    stop () {
+      if (stopped) return
+      stopped = true
+      bar.stop()
+      // what the bar did stays as one line (bytes, time, MB/s, peers)
+      if (c.moved + c.local > 0 && opts.json !== true) {
+        const peers = Number(fields.peers)
+        process.stderr.write(summaryLine(label, { ...c, seconds: (performance.now() - started) / 1000 }, 'peers' in fields && Number.isFinite(peers) ? peers : undefined) + '\n')
+      }
+    }
   }
 }
 

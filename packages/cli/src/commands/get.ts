@@ -258,7 +258,7 @@ async function gotResult (ctx: CommandContext, root: CID, opts: GetCommandOption
   let written: Awaited<ReturnType<typeof writeFiles>> | undefined
   if (opts.output != null) {
     const bar = ctx.bar('write')
-    written = await writeFiles(ctx.repo.blockstore, root, opts.output, { signal: ctx.signal, onBytes: (done) => { bar.update(done) } }).finally(() => { bar.stop() })
+    written = await writeFiles(ctx.repo.blockstore, root, opts.output, { signal: ctx.signal, onTotal: (bytes) => { bar.setTotal(bytes) }, onBytes: (done) => { bar.update(done) } }).finally(() => { bar.stop() })
   }
   const files: JsonFile[] = written?.files ?? []
   return {
