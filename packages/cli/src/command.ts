@@ -10,7 +10,7 @@ import type { TensorSwapInit, TensorSwapNode } from 'tensorswap'
 import type { CID } from 'multiformats/cid'
 import { API_PROGRESS_INTERVAL_MS } from './constants.js'
 import type { ByteProgress, GlobalOptions } from './output.js'
-import type { ApiEvent, OptionTypes } from './api/protocol.js'
+import { encodeStdoutFrame, type LogApiEvent, type OptionTypes, type ProgressApiEvent } from './api/protocol.js'
 
 /** Where a command executes. */
 export interface CommandContext {
@@ -89,7 +89,7 @@ export interface ContextInit {
   created?: boolean
   signal: AbortSignal
   /** Receives the command's `progress`/`log` events. */
-  emit: (event: ApiEvent) => void
+  emit: (event: ProgressApiEvent | LogApiEvent) => void
   stdout: NodeJS.WritableStream
   stdin?: AsyncIterable<Uint8Array>
 }
@@ -117,7 +117,7 @@ export function createContext (init: ContextInit): CommandContext {
  * `API_PROGRESS_INTERVAL_MS`, the last change always (a trailing timer), and a final one with
  * `done: true` on `stop()`.
  */
-export function eventBar (id: number, label: string, extra: string | undefined, initial: Record<string, string | number> | undefined, emit: (e: ApiEvent) => void): ByteProgress {
+export function eventBar (id: number, label: string, extra: string | undefined, initial: Record<string, string | number> | undefined, emit: (e: ProgressApiEvent | LogApiEvent) => void): ByteProgress {
   const s = { moved: 0, local: 0, total: 0 }
   let fields: Record<string, string | number> = { ...initial }
   let lastSent = 0
@@ -145,13 +145,17 @@ export function eventBar (id: number, label: string, extra: string | undefined, 
 }
 
 /**
- * A Writable whose chunks become `stdout` events (base64), for commands that write bytes to
- * the client's stdout through the daemon. `write` waits for `drained` (the socket's back-pressure).
+ * A Writable whose chunks become stdout frames (spec/api.md §3: a header line, then the raw
+ * bytes), for commands that write bytes to the client's stdout through the daemon. `write`
+ * returns what the socket's last write did; on `false` the next chunk waits for `drained`
+ * (back-pressure).
  */
-export function eventStdout (emit: (e: ApiEvent) => boolean, drained: () => Promise<void>): NodeJS.WritableStream {
+export function eventStdout (write: (piece: Uint8Array) => boolean, drained: () => Promise<void>): NodeJS.WritableStream {
   return new Writable({
     write (chunk: Buffer, _enc, cb) {
-      if (emit({ type: 'stdout', data: Buffer.from(chunk).toString('base64') })) cb()
+      let ok = true
+      for (const piece of encodeStdoutFrame(chunk)) ok = write(piece)
+      if (ok) cb()
       else drained().then(() => { cb() }, cb)
     }
   })

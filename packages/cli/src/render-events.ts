@@ -42,7 +42,7 @@ export function createEventRenderer (opts: GlobalOptions, stdout: NodeJS.Writabl
         if (current != null) current.bar.log(e.line)
         else info(opts, e.line)
       } else if (e.type === 'stdout') {
-        if (!stdout.write(Buffer.from(e.data, 'base64'))) return new Promise<void>(resolve => stdout.once('drain', () => { resolve() }))
+        if (!stdout.write(e.data)) return new Promise<void>(resolve => stdout.once('drain', () => { resolve() }))
       }
       return undefined
     },

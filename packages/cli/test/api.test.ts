@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
 import * as constants from '../src/constants.js'
-import { checkOptions, decodeEvent, encodeEvent, isCommandName, parseApiFile, type ApiEvent } from '../src/api/protocol.js'
+import { checkOptions, decodeEvent, encodeEvent, encodeStdoutFrame, isCommandName, MAX_STDOUT_FRAME_BYTES, parseApiFile, type ApiLine } from '../src/api/protocol.js'
 import { eventBar } from '../src/command.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -44,9 +44,9 @@ describe('api protocol', () => {
   })
 
   it('events round-trip as one line each; a line that is not an event is refused', () => {
-    const events: ApiEvent[] = [
+    const events: ApiLine[] = [
       { type: 'progress', bar: 0, label: 'get', moved: 1, local: 2, total: 3, fields: { peers: 1 } },
-      { type: 'log', line: 'x' }, { type: 'stdout', data: 'AAE=' }, { type: 'result', result: { a: 1 } },
+      { type: 'log', line: 'x' }, { type: 'stdout', bytes: 2 }, { type: 'result', result: { a: 1 } },
       { type: 'error', error: { name: 'UsageError', message: 'm' }, exitCode: 2 }
     ]
     for (const e of events) {
@@ -55,6 +55,20 @@ describe('api protocol', () => {
       assert.deepEqual(decodeEvent(line.trimEnd()), e)
     }
     assert.throws(() => decodeEvent('{"type":"nope"}'), TypeError)
+    for (const bytes of [0, -1, 1.5, '3', MAX_STDOUT_FRAME_BYTES + 1]) assert.throws(() => decodeEvent(JSON.stringify({ type: 'stdout', bytes })), TypeError, String(bytes))
+  })
+
+  it('stdout goes as binary frames: a header line, then the raw bytes; a large chunk as several frames', () => {
+    const data = Buffer.from([0, 10, 255, 10, 13])
+    const [header, raw, ...rest] = encodeStdoutFrame(data)
+    assert.equal(rest.length, 0)
+    assert.deepEqual(decodeEvent(Buffer.from(header).toString('utf8').trimEnd()), { type: 'stdout', bytes: 5 })
+    assert.ok(Buffer.from(raw).equals(data), 'the bytes as they are, newlines included, no base64')
+    const big = Buffer.alloc(MAX_STDOUT_FRAME_BYTES * 2 + 3, 7)
+    const frames = encodeStdoutFrame(big)
+    assert.equal(frames.length, 6)
+    assert.deepEqual([frames[1], frames[3], frames[5]].map(f => f.byteLength), [MAX_STDOUT_FRAME_BYTES, MAX_STDOUT_FRAME_BYTES, 3])
+    assert.deepEqual(encodeStdoutFrame(new Uint8Array(0)), [])
   })
 
   it('a bar sends its state at most every API_PROGRESS_INTERVAL_MS, its last change, and done on stop', async () => {

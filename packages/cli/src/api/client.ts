@@ -9,7 +9,7 @@ import { lstat, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { API_CONNECT_TIMEOUT_MS, API_FILE, API_PREFIX } from '../constants.js'
 import { ApiSocketRefusedError, DaemonConnectionError, RemoteCommandError } from '../errors.js'
-import { decodeEvent, parseApiFile, type ApiEvent, type ApiFile } from './protocol.js'
+import { decodeEvent, parseApiFile, type ApiEvent, type ApiFile, type ApiLine } from './protocol.js'
 
 /** Remove a file; one that is not there is fine. @throws the other unlink errors */
 export async function removeIfThere (path: string): Promise<void> {
@@ -130,27 +130,41 @@ export async function callDaemon (api: ApiFile, command: string, options: Record
     req.on('response', (res) => {
       (async () => {
         // lines are split on the bytes as they come: a newline is looked for in each new chunk
-        // only, so a long line (a `stdout` event of a 1 MiB block) costs one pass
+        // only; a stdout frame's raw bytes (spec/api.md §3) are handed on as they arrive
         let pieces: Buffer[] = []
-        let terminal: ApiEvent | undefined
+        let terminal: ApiLine | undefined
+        /** Raw bytes still owed to the current stdout frame. */
+        let owed = 0
         const line = async (bytes: Buffer): Promise<void> => {
           if (bytes.byteLength === 0) return
           const e = decodeEvent(bytes.toString('utf8'))
           if (e.type === 'result' || e.type === 'error') terminal = e
+          else if (e.type === 'stdout') owed = e.bytes
           else await call.onEvent(e)
         }
         for await (const data of res) {
           let chunk = data as Buffer
-          let nl: number
-          while ((nl = chunk.indexOf(10)) >= 0) {
+          while (chunk.byteLength > 0) {
+            if (owed > 0) {
+              const piece = chunk.subarray(0, owed)
+              owed -= piece.byteLength
+              chunk = chunk.subarray(piece.byteLength)
+              await call.onEvent({ type: 'stdout', data: piece })
+              continue
+            }
+            const nl = chunk.indexOf(10)
+            if (nl < 0) {
+              pieces.push(chunk)
+              break
+            }
             pieces.push(chunk.subarray(0, nl))
             const whole = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces)
             pieces = []
             chunk = chunk.subarray(nl + 1)
             await line(whole)
           }
-          if (chunk.byteLength > 0) pieces.push(chunk)
         }
+        if (owed > 0) throw lost(`the connection closed ${owed} bytes short of a stdout frame`)
         if (!res.complete) throw lost('the connection closed mid-response')
         await line(Buffer.concat(pieces))
         if (terminal == null) throw lost('no result in the response')

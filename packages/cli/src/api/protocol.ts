@@ -60,8 +60,18 @@ export interface ProgressApiEvent {
 /** A diagnostic line for stderr (printed unless `--quiet`/`--json`). */
 export interface LogApiEvent { type: 'log', line: string }
 
-/** Bytes for the client's stdout (`export -o -`, `car export -o -`, `dag walk`), base64. */
-export interface StdoutApiEvent { type: 'stdout', data: string }
+/**
+ * Bytes for the client's stdout (`export -o -`, `car export -o -`, `dag walk`). On the wire a
+ * binary frame: the line {@link StdoutFrameHeader} `{"type":"stdout","bytes":N}`, then exactly
+ * `N` raw bytes (spec/api.md §3); the client may hand them on in several pieces.
+ */
+export interface StdoutApiEvent { type: 'stdout', data: Uint8Array }
+
+/** The NDJSON line that starts a stdout frame: `bytes` raw bytes follow it (no newline after them). */
+export interface StdoutFrameHeader { type: 'stdout', bytes: number }
+
+/** Largest stdout frame, bytes (a chunk larger than this is sent as several frames). */
+export const MAX_STDOUT_FRAME_BYTES = 16 * 1024 * 1024
 
 /** The command's result: the object `--json` prints; always the last event of a success. */
 export interface ResultApiEvent { type: 'result', result: unknown }
@@ -69,8 +79,11 @@ export interface ResultApiEvent { type: 'result', result: unknown }
 /** The command failed: the error's `name` and first message line, and the exit code; always last. */
 export interface ErrorApiEvent { type: 'error', error: { name: string, message: string }, exitCode: number }
 
-/** One line of a command's `application/x-ndjson` response. */
+/** A command's event, as the renderer gets it. */
 export type ApiEvent = ProgressApiEvent | LogApiEvent | StdoutApiEvent | ResultApiEvent | ErrorApiEvent
+
+/** One NDJSON line of a command's response: an event, or the header of a stdout frame. */
+export type ApiLine = Exclude<ApiEvent, StdoutApiEvent> | StdoutFrameHeader
 
 /** The JSON type an option must have. */
 export type OptionType = 'string' | 'boolean' | 'string[]'
@@ -108,17 +121,32 @@ export function checkOptions (command: string, text: string, types: OptionTypes)
   return options
 }
 
-/** One line of NDJSON for `event`. */
-export function encodeEvent (event: ApiEvent): string {
+/** One line of NDJSON for `event` (a stdout frame: {@link encodeStdoutFrame}). */
+export function encodeEvent (event: ApiLine): string {
   return JSON.stringify(event) + '\n'
 }
 
 /**
- * Parse one NDJSON response line.
- * @throws {SyntaxError} not JSON; {TypeError} not an event (no known `type`)
+ * The pieces of stdout frames carrying `data`: header line, raw bytes (one frame per
+ * {@link MAX_STDOUT_FRAME_BYTES}), to be written in order.
  */
-export function decodeEvent (line: string): ApiEvent {
+export function encodeStdoutFrame (data: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (let at = 0; at < data.byteLength; at += MAX_STDOUT_FRAME_BYTES) {
+    const piece = data.subarray(at, at + MAX_STDOUT_FRAME_BYTES)
+    out.push(Buffer.from(encodeEvent({ type: 'stdout', bytes: piece.byteLength })), piece)
+  }
+  return out
+}
+
+/**
+ * Parse one NDJSON response line.
+ * @throws {SyntaxError} not JSON; {TypeError} not an event (no known `type`), or a stdout
+ *   header whose `bytes` is not an integer in 1..{@link MAX_STDOUT_FRAME_BYTES}
+ */
+export function decodeEvent (line: string): ApiLine {
   const v = JSON.parse(line)
   if (v == null || typeof v !== 'object' || !['progress', 'log', 'stdout', 'result', 'error'].includes(v.type)) throw new TypeError(`not an API event: ${line.slice(0, 80)}`)
-  return v as ApiEvent
+  if (v.type === 'stdout' && !(Number.isInteger(v.bytes) && v.bytes >= 1 && v.bytes <= MAX_STDOUT_FRAME_BYTES)) throw new TypeError(`a stdout frame of ${JSON.stringify(v.bytes)} bytes: expected 1..${MAX_STDOUT_FRAME_BYTES}`)
+  return v as ApiLine
 }

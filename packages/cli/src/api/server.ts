@@ -17,7 +17,7 @@ import { loadCommand } from '../commands/registry.js'
 import { ApiRequestError, ApiSocketRefusedError, DaemonConnectionError } from '../errors.js'
 import { exitCodeFor } from '../output.js'
 import { removeIfThere } from './client.js'
-import { checkOptions, encodeEvent, isCommandName, type ApiEvent, type ApiFile } from './protocol.js'
+import { checkOptions, encodeEvent, isCommandName, type ApiFile, type ApiLine } from './protocol.js'
 
 const log = logger('tensorswap:cli:api')
 
@@ -94,7 +94,7 @@ async function hasBytes (rest: AsyncIterable<Uint8Array>, max: number): Promise<
 
 /** Answer a request that cannot run with one `error` event (and the HTTP status). */
 function refuse (res: ServerResponse, status: number, err: Error, closeAfter = false): void {
-  const event: ApiEvent = { type: 'error', error: { name: err.name, message: err.message.split('\n')[0] }, exitCode: exitCodeFor(err) }
+  const event: ApiLine = { type: 'error', error: { name: err.name, message: err.message.split('\n')[0] }, exitCode: exitCodeFor(err) }
   res.writeHead(status, { 'content-type': 'application/x-ndjson', ...(closeAfter ? { connection: 'close' } : {}) })
   res.end(encodeEvent(event))
 }
@@ -145,7 +145,8 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     res.on('close', () => { if (!res.writableFinished) controller.abort(new DaemonConnectionError('the client went away')) })
     res.writeHead(200, { 'content-type': 'application/x-ndjson' })
     res.flushHeaders()
-    const emit = (event: ApiEvent): boolean => res.destroyed ? true : res.write(encodeEvent(event))
+    const emit = (event: ApiLine): boolean => res.destroyed ? true : res.write(encodeEvent(event))
+    const writeStdout = (piece: Uint8Array): boolean => res.destroyed ? true : res.write(piece)
     const drained = async (): Promise<void> => {
       if (res.destroyed) throw controller.signal.reason ?? new DaemonConnectionError('the client went away')
       await new Promise<void>((resolve) => {
@@ -154,7 +155,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
         res.once('close', done)
       })
     }
-    const ctx = createContext({ repo, node, daemon: true, signal: controller.signal, emit, stdout: eventStdout(emit, drained), stdin })
+    const ctx = createContext({ repo, node, daemon: true, signal: controller.signal, emit, stdout: eventStdout(writeStdout, drained), stdin })
     let outcome = 'ok'
     try {
       const result = await spec.execute(ctx, options)
