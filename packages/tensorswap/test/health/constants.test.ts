@@ -68,9 +68,7 @@ describe('documented health and bandwidth-limit defaults', () => {
     for (const rate of [1_000_000, 10_000]) {
       const limiter = new BandwidthLimiter({ maxUploadRate: rate }, () => now)
       const burst = Math.max(c.MIN_RATE_LIMIT_BURST_BYTES, rate * c.DEFAULT_RATE_LIMIT_BURST_MS / 1000)
-      const started = performance.now()
-      await limiter.upload('p', burst) // the full bucket covers it: no wait
-      assert.ok(performance.now() - started < 50)
+      await limiter.upload('p', burst) // the full bucket covers it: no wait (the limiter's clock, not the wall's)
       assert.equal(limiter.stats().upload.waitedMs, 0)
       // one byte more is debt: it waits 1 byte's time at the rate
       const waited = limiter.upload('p', 1)
