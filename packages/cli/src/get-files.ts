@@ -272,10 +272,17 @@ export async function getFiles (ctx: CommandContext, node: TensorSwapNode | unde
       files,
       filesWritten: written?.files ?? 0,
       filesKept: written?.kept ?? 0,
-      peers: before != null ? peersSince(before, lastPeers) : {}
+      peers: before != null ? peersSince(before, lastPeers) : {},
+      // blocks that arrived twice (two peers answered one want), as get's (src/summary.ts)
+      ...(node != null && before != null ? duplicates(before, node.exchange.stats()) : {})
     },
     ...(written != null ? { written } : {})
   }
+}
+
+/** Blocks and bytes received more than once between two exchange snapshots. */
+function duplicates (before: ReturnType<TensorSwapNode['exchange']['stats']>, after: ReturnType<TensorSwapNode['exchange']['stats']>): { duplicateBlocks: number, duplicateBytes: number } {
+  return { duplicateBlocks: after.duplicateBlocks - before.duplicateBlocks, duplicateBytes: after.duplicateBytes - before.duplicateBytes }
 }
 
 /** Size in bytes of the UnixFS file at `cid` (stored). */
