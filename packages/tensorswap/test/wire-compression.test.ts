@@ -1,0 +1,287 @@
+/**
+ * Wire compression units (spec/tensorswap.md §12): byte planes, compressing and inflating one
+ * block, the shape checks `decodeMessage` makes of fields 100/101, message splitting under the
+ * inflated-bytes cap, and the pure compression policy. Real tensors: test/compression/.
+ */
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { constants as zlib, zstdCompressSync } from 'node:zlib'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { BITSWAP_120, COMPRESSION_MAX_RATIO, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_INFLATED_MESSAGE_BYTES, MIN_COMPRESS_BLOCK_BYTES, TENSORSWAP_100 } from '../src/constants.js'
+import { Message } from '../src/wire/bitswap.js'
+import { decodeMessage, decodePrefix, encodeMessage, encodePrefix, splitMessage } from '../src/wire/codec.js'
+import { compressBlock, inflateBlock, inflateBlocks, PLANE_STORED, PLANE_ZSTD, SUPPORTED_PLANE_CODECS } from '../src/wire/compression.js'
+import { CompressionPolicy } from '../src/wire/compression-policy.js'
+import { analyseBlock, joinPlanes, planeLength, splitPlanes } from '../src/wire/planes.js'
+import type { CompressedBlockIn } from '../src/wire/compression.js'
+import type { PlaneWidth } from '../src/wire/planes.js'
+
+const RAW = 0x55
+
+function rawCid (bytes: Uint8Array): CID {
+  return CID.createV1(RAW, Digest.create(0x12, createHash('sha256').update(bytes).digest()))
+}
+
+/**
+ * Float32 values shaped like trained weights (sum of uniforms ~ normal, scale 0.05), from a
+ * seeded generator, little-endian: the sign/exponent byte varies little, the mantissa a lot.
+ */
+function weightLike (elements: number, seed = 1): Uint8Array {
+  let s = seed >>> 0
+  const next = (): number => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32 }
+  const v = new Float32Array(elements)
+  for (let i = 0; i < elements; i++) v[i] = (next() + next() + next() + next() - 2) * 0.05
+  return new Uint8Array(v.buffer)
+}
+
+/** The same values as IEEE half (truncated mantissa; enough for a shape test). */
+function halfLike (elements: number, seed = 1): Uint8Array {
+  const f = new Float32Array(weightLike(elements, seed).buffer)
+  const out = new Uint8Array(elements * 2)
+  const dv = new DataView(out.buffer)
+  const u = new Uint32Array(f.buffer)
+  for (let i = 0; i < elements; i++) {
+    const x = u[i]
+    const sign = (x >>> 16) & 0x8000
+    const exp = ((x >>> 23) & 0xff) - 127 + 15
+    const half = exp <= 0 ? sign : exp >= 31 ? sign | 0x7c00 : sign | (exp << 10) | ((x >>> 13) & 0x3ff)
+    dv.setUint16(i * 2, half, true)
+  }
+  return out
+}
+
+/** A compressed block as `decodeMessage` hands it over, from the wire form. */
+function incoming (c: Message.CompressedBlock): CompressedBlockIn {
+  return { prefix: decodePrefix(c.prefix, 'prefix'), length: c.length, width: c.width as PlaneWidth, planes: c.planes }
+}
+
+/** A message of one compressed block (as a hostile sender may write it), encoded. */
+function encodeCompressed (blocks: Message.CompressedBlock[]): Uint8Array {
+  return Message.encode({ blocks: [], payload: [], blockPresences: [], pendingBytes: 0, compressed: blocks, acceptCodecs: 0 })
+}
+
+describe('byte planes', () => {
+  it('split puts byte k of every element in plane k; a tail shorter than an element goes to the first planes', () => {
+    const b = Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    assert.deepEqual(splitPlanes(b, 4).map(p => [...p]), [[0, 4, 8], [1, 5, 9], [2, 6], [3, 7]])
+    assert.deepEqual(splitPlanes(b.subarray(0, 7), 2).map(p => [...p]), [[0, 2, 4, 6], [1, 3, 5]])
+    assert.deepEqual(splitPlanes(b, 1).map(p => [...p]), [[...b]])
+    assert.deepEqual([0, 1, 2, 3].map(k => planeLength(10, 4, k)), [3, 3, 2, 2])
+    assert.equal(planeLength(1, 4, 3), 0)
+  })
+
+  it('join(split(bytes)) is the identity for any bytes and width (property)', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 4099 }), fc.constantFrom<PlaneWidth>(1, 2, 4), (bytes, width) => {
+      const planes = splitPlanes(bytes, width)
+      assert.equal(planes.length, width)
+      planes.forEach((p, k) => { assert.equal(p.byteLength, planeLength(bytes.byteLength, width, k)) })
+      assert.deepEqual(joinPlanes(planes, bytes.byteLength), bytes)
+    }), { numRuns: 300 })
+  })
+
+  it('analysis finds the element width of float data and no structure in random bytes', () => {
+    assert.equal(analyseBlock(weightLike(64 * 1024)).width, 4)
+    assert.equal(analyseBlock(halfLike(128 * 1024)).width, 2)
+    const random = analyseBlock(randomBytes(256 * 1024))
+    assert.ok(random.ratio > 0.99, `random bytes: estimated ratio ${random.ratio}`)
+    const zeros = analyseBlock(new Uint8Array(64 * 1024))
+    assert.equal(zeros.width, 1, 'a tie goes to the fewest planes')
+    assert.equal(zeros.ratio, 0)
+  })
+})
+
+describe('compressBlock / inflateBlock', () => {
+  it('round-trips float data: same bytes, same CID, fewer bytes on the wire', async () => {
+    for (const [what, bytes] of [['f32', weightLike(256 * 1024)], ['f16', halfLike(512 * 1024)], ['odd length', weightLike(70_001).subarray(0, 280_003)]] as const) {
+      const cid = rawCid(bytes)
+      const c = await compressBlock({ cid, bytes }, encodePrefix(cid))
+      assert.ok(c != null, `${what}: compressed`)
+      const wire = c.planes.reduce((n, p) => n + p.data.byteLength, 0)
+      assert.ok(wire <= bytes.byteLength * COMPRESSION_MAX_RATIO, `${what}: ${wire} of ${bytes.byteLength}`)
+      assert.ok(c.planes.some(p => p.codec === PLANE_ZSTD), `${what}: a zstd plane`)
+      const back = await inflateBlock(incoming(c))
+      assert.ok(back != null)
+      assert.ok(back.cid.equals(cid), `${what}: the CID rebuilt from the bytes is the block's`)
+      assert.deepEqual(back.bytes, bytes)
+    }
+  })
+
+  it('leaves short blocks and random bytes plain', async () => {
+    const short = weightLike(MIN_COMPRESS_BLOCK_BYTES / 4 - 1)
+    assert.equal(await compressBlock({ cid: rawCid(short), bytes: short }, encodePrefix(rawCid(short))), undefined)
+    const random = randomBytes(256 * 1024)
+    assert.equal(await compressBlock({ cid: rawCid(random), bytes: random }, encodePrefix(rawCid(random))), undefined)
+  })
+
+  it('a plane that inflates past its length (zip bomb) is refused: MessageTooLargeError', async () => {
+    const cid = rawCid(new Uint8Array(64 * 1024))
+    // 8 MiB of zeros in 275 bytes, for a block that says it is 64 KiB
+    const bomb = zstdCompressSync(new Uint8Array(8 << 20))
+    await assert.rejects(inflateBlock({ prefix: decodePrefix(encodePrefix(cid), 'p'), length: 64 * 1024, width: 1, planes: [{ codec: PLANE_ZSTD, data: bomb }] }), { name: 'MessageTooLargeError' })
+  })
+
+  it('a truncated frame, a frame that inflates short, a frame asking for a large window, an unknown codec: InvalidMessageError', async () => {
+    const bytes = weightLike(64 * 1024)
+    const cid = rawCid(bytes)
+    const c = await compressBlock({ cid, bytes }, encodePrefix(cid))
+    assert.ok(c != null)
+    const k = c.planes.findIndex(p => p.codec === PLANE_ZSTD)
+    const withPlane = (data: Uint8Array, codec = PLANE_ZSTD): CompressedBlockIn => {
+      const planes = c.planes.slice()
+      planes[k] = { codec, data: data as Uint8Array<ArrayBuffer> }
+      return { ...incoming(c), planes }
+    }
+    const frame = c.planes[k].data
+    await assert.rejects(inflateBlock(withPlane(frame.subarray(0, frame.byteLength >> 1))), { name: 'InvalidMessageError' })
+    await assert.rejects(inflateBlock(withPlane(zstdCompressSync(new Uint8Array(planeLength(bytes.byteLength, c.width, k) - 1)))), { name: 'InvalidMessageError' })
+    await assert.rejects(inflateBlock(withPlane(randomBytes(frame.byteLength))), { name: 'InvalidMessageError' })
+    // a frame whose header asks for a 128 MiB window (window descriptor exponent 17): refused before decoding
+    const plain = zstdCompressSync(new Uint8Array(planeLength(bytes.byteLength, c.width, k)), { params: { [zlib.ZSTD_c_contentSizeFlag]: 0, [zlib.ZSTD_c_checksumFlag]: 0 } })
+    const wide = Buffer.from(plain)
+    assert.equal(wide[4], 0, 'no single-segment flag: byte 5 is the window descriptor')
+    wide[5] = 17 << 3
+    await assert.rejects(inflateBlock(withPlane(wide)), (err: any) => err.name === 'InvalidMessageError' && /windowTooLarge/.test(err.message))
+    await assert.rejects(inflateBlock(withPlane(frame, 7)), { name: 'InvalidMessageError' })
+  })
+
+  it('planes that inflate to other bytes yield a block of another CID (the want is not satisfied)', async () => {
+    const bytes = weightLike(64 * 1024)
+    const cid = rawCid(bytes)
+    const c = await compressBlock({ cid, bytes }, encodePrefix(cid))
+    assert.ok(c != null)
+    const k = c.planes.findIndex(p => p.codec === PLANE_STORED)
+    assert.ok(k >= 0, 'a stored (mantissa) plane')
+    const planes = c.planes.map(p => ({ ...p, data: new Uint8Array(p.data) }))
+    planes[k].data[10] ^= 0xff
+    const { blocks } = await inflateBlocks([{ ...incoming(c), planes }])
+    assert.equal(blocks.length, 1)
+    assert.equal(blocks[0].cid.equals(cid), false)
+    assert.ok(blocks[0].cid.equals(rawCid(blocks[0].bytes)), 'the CID is always the hash of the bytes')
+  })
+})
+
+describe('fields 100 and 101 on the wire', () => {
+  it('round-trip on /tensorswap/1.0.0 through encode, split and decode, then inflate (property)', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1024, max: 40_000 }), fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 0, max: 3 }), async (elements, seed, cut) => {
+      const bytes = weightLike(elements, seed).subarray(0, elements * 4 - cut)
+      const cid = rawCid(bytes)
+      const c = await compressBlock({ cid, bytes }, encodePrefix(cid))
+      if (c == null) return
+      const parts = splitMessage({ blocks: [], presences: [], pendingBytes: 0, compressed: [c], acceptCodecs: SUPPORTED_PLANE_CODECS }, TENSORSWAP_100)
+      assert.equal(parts.length, 1)
+      const m = decodeMessage(parts[0])
+      assert.equal(m.acceptCodecs, SUPPORTED_PLANE_CODECS)
+      assert.equal(m.compressed.length, 1)
+      const { blocks } = await inflateBlocks(m.compressed)
+      assert.ok(blocks[0].cid.equals(cid))
+      assert.deepEqual(blocks[0].bytes, bytes)
+    }), { numRuns: 40 })
+  })
+
+  it('Bitswap peers see neither: acceptCodecs is dropped and compressed blocks cannot be encoded for them', async () => {
+    const bytes = weightLike(16 * 1024)
+    const cid = rawCid(bytes)
+    const c = await compressBlock({ cid, bytes }, encodePrefix(cid))
+    assert.ok(c != null)
+    const wants = { wantlist: { full: true, entries: [{ cid, priority: 1, cancel: false, wantType: 'block' as const, sendDontHave: true }] }, blocks: [], presences: [], pendingBytes: 0, acceptCodecs: SUPPORTED_PLANE_CODECS }
+    assert.equal(decodeMessage(encodeMessage(wants, TENSORSWAP_100)).acceptCodecs, SUPPORTED_PLANE_CODECS)
+    const bitswap = encodeMessage(wants, BITSWAP_120)
+    assert.equal(decodeMessage(bitswap).acceptCodecs, 0)
+    assert.equal(Message.decode(bitswap).acceptCodecs, 0, 'field 101 is not on the wire')
+    assert.throws(() => splitMessage({ blocks: [], presences: [], pendingBytes: 0, compressed: [c] }, BITSWAP_120), /cannot be sent on \/ipfs\/bitswap\/1\.2\.0/)
+  })
+
+  it('decode refuses a declared length over the block limit or a message inflating over its cap: MessageTooLargeError, nothing inflated', () => {
+    const prefix = encodePrefix(rawCid(Uint8Array.of(1))) as Uint8Array<ArrayBuffer>
+    const tiny = zstdCompressSync(new Uint8Array(16))
+    const big = { prefix, length: DEFAULT_MAX_BLOCK_BYTES + 1, width: 1, planes: [{ codec: PLANE_ZSTD, data: tiny }] }
+    assert.throws(() => decodeMessage(encodeCompressed([big])), { name: 'MessageTooLargeError' })
+    const two = { prefix, length: DEFAULT_MAX_BLOCK_BYTES, width: 1, planes: [{ codec: PLANE_ZSTD, data: tiny }] }
+    const over = Math.floor(DEFAULT_MAX_INFLATED_MESSAGE_BYTES / DEFAULT_MAX_BLOCK_BYTES) + 1
+    assert.throws(() => decodeMessage(encodeCompressed(Array.from({ length: over }, () => two))), { name: 'MessageTooLargeError' })
+    assert.equal(decodeMessage(encodeCompressed(Array.from({ length: over - 1 }, () => two))).compressed.length, over - 1, 'at the cap: accepted')
+  })
+
+  it('decode refuses malformed shapes: InvalidMessageError', () => {
+    const prefix = encodePrefix(rawCid(Uint8Array.of(1))) as Uint8Array<ArrayBuffer>
+    const z = zstdCompressSync(new Uint8Array(600))
+    const ok = { prefix, length: 1000, width: 2, planes: [{ codec: PLANE_ZSTD, data: z }, { codec: PLANE_STORED, data: new Uint8Array(500) }] }
+    assert.equal(decodeMessage(encodeCompressed([ok])).compressed.length, 1, 'control: the well-formed block decodes')
+    const bad: Array<[string, Message.CompressedBlock]> = [
+      ['width 3', { ...ok, width: 3, planes: [...ok.planes, ok.planes[1]] }],
+      ['planes not equal to width', { ...ok, planes: ok.planes.slice(0, 1) }],
+      ['a stored plane of the wrong length', { ...ok, planes: [ok.planes[0], { codec: PLANE_STORED, data: new Uint8Array(499) }] }],
+      ['a zstd plane no shorter than its plane', { ...ok, planes: [{ codec: PLANE_ZSTD, data: new Uint8Array(500) }, ok.planes[1]] }],
+      ['an empty zstd plane', { ...ok, planes: [{ codec: PLANE_ZSTD, data: new Uint8Array(0) }, ok.planes[1]] }],
+      ['an unknown codec', { ...ok, planes: [{ codec: 2, data: z }, ok.planes[1]] }],
+      ['a bad prefix', { ...ok, prefix: Uint8Array.of(0xff) }]
+    ]
+    for (const [what, block] of bad) assert.throws(() => decodeMessage(encodeCompressed([block])), { name: 'InvalidMessageError' }, what)
+  })
+
+  it('split keeps the compressed blocks of each part under the inflated-bytes cap', async () => {
+    const blocks = await Promise.all(Array.from({ length: 6 }, async (_, i) => {
+      const bytes = weightLike(256 * 1024, i + 1)
+      const cid = rawCid(bytes)
+      const c = await compressBlock({ cid, bytes }, encodePrefix(cid))
+      assert.ok(c != null)
+      return c
+    }))
+    const cap = 2 * 1024 * 1024
+    const parts = splitMessage({ blocks: [], presences: [], pendingBytes: 0, compressed: blocks }, TENSORSWAP_100, { maxInflatedBytes: cap })
+    assert.equal(parts.length, 3)
+    for (const p of parts) {
+      const m = decodeMessage(p, { maxInflatedBytes: cap })
+      assert.ok(m.compressed.reduce((n, b) => n + b.length, 0) <= cap)
+    }
+  })
+})
+
+describe('CompressionPolicy', () => {
+  const MiB = 1024 * 1024
+  it('sends plain until a link rate is measured (MIN_RATE_WRITES writes of at least MIN_RATE_WRITE_BYTES)', () => {
+    const p = new CompressionPolicy()
+    assert.equal(p.worthTrying('a'), false)
+    p.recordWrite('a', 1000, 100) // too short to count
+    assert.equal(p.link('a').writes, 0)
+    p.recordWrite('a', MiB, 100)
+    assert.equal(p.worthTrying('a'), false, 'one write is not a rate')
+    p.recordWrite('a', MiB, 100)
+    assert.ok(Math.abs((p.link('a').bytesPerMs ?? 0) - MiB / 100) < 1)
+    assert.equal(p.worthTrying('a'), true, '10 MB/s against a 100 MB/s prior compressor')
+    assert.equal(p.shouldCompress('a', 0.8), true)
+    assert.equal(p.shouldCompress('a', 0.96), false, 'over maxRatio')
+    p.forget('a')
+    assert.equal(p.worthTrying('a'), false)
+  })
+
+  it('never compresses for a link faster than share x compressor speed (loopback)', () => {
+    const p = new CompressionPolicy()
+    for (let i = 0; i < 10; i++) p.recordWrite('lo', 4 * MiB, 2) // 2 GB/s
+    assert.equal(p.worthTrying('lo'), false)
+    assert.equal(p.shouldCompress('lo', 0.1), false)
+  })
+
+  it('a measured compressor slower than the prior turns compression off for the same link', () => {
+    const p = new CompressionPolicy()
+    for (let i = 0; i < 4; i++) p.recordWrite('a', MiB, 30) // ~35 MB/s
+    assert.equal(p.worthTrying('a'), true)
+    p.recordCompress(MiB, 100) // 10 MB/s compressor
+    assert.equal(p.compressBytesPerMs, MiB / 100)
+    assert.equal(p.worthTrying('a'), false)
+  })
+
+  it('the decision is monotone: compressing for a link means compressing for any slower one (property)', () => {
+    fc.assert(fc.property(fc.double({ min: 1, max: 1e6, noNaN: true }), fc.double({ min: 1, max: 1e6, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 1e3, max: 1e6, noNaN: true }), (r1, r2, ratio, speed) => {
+      const [fast, slow] = r1 >= r2 ? [r1, r2] : [r2, r1]
+      const p = new CompressionPolicy({ priorCompressBytesPerMs: speed, minWrites: 1, minWriteBytes: 0 })
+      p.recordWrite('fast', Math.round(fast * 1000), 1000)
+      p.recordWrite('slow', Math.round(slow * 1000), 1000)
+      if (p.shouldCompress('fast', ratio)) assert.equal(p.shouldCompress('slow', ratio), true)
+      if (p.shouldCompress('slow', ratio)) assert.equal(p.worthTrying('slow'), true)
+    }), { numRuns: 500 })
+  })
+})
