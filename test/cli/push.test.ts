@@ -7,7 +7,8 @@
  * - a checkpoint with 2 of its 20 tensors replaced moves at most 15% of its bytes on the
  *   second push, and `diff` names exactly those 2 tensors;
  * - a request that is not DAG-CBOR, one announcing an absurd size, one from a peer not allowed
- *   are refused with a reason, and the receiver keeps serving.
+ *   are refused with a reason, the pusher penalised (`peers` shows its score), nothing stored,
+ *   and the receiver keeps serving.
  */
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -21,6 +22,7 @@ import { PUSH_PROTOCOL, createTensorSwap, decodePushResponse, type PushResponse 
 import { multiaddr } from '@multiformats/multiaddr'
 import { runCli, runCliJson } from '../helpers/cli.js'
 import { writeRealWeightsFile } from '../helpers/model.js'
+import { storeBytes } from '../helpers/store.js'
 import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
 
 const TENSORS = 20
@@ -149,6 +151,9 @@ describe('tensorswap push', () => {
       const { root } = await node.add(c)
       const answer = await rawPush(node.libp2p, addrOf(receiver.ready, 'tcp'), dagCbor.encode({ root, bytes: 1000, blocks: 2 }))
       assert.deepEqual(answer, { ok: false, reason: 'the DAG is larger than the 1000 bytes announced' })
+      const peers = await runCliJson(['--repo', receiverRepo(), 'peers'])
+      const score = peers.peers.find((p: { peerId: string }) => p.peerId === node.libp2p.peerId.toString())?.penaltyScore ?? 0
+      assert.ok(score > 45 && score <= 50, `a false size is penalised as malformed: ${score}`)
       // told the truth, the same push goes through
       const r = await node.push(root, { peer: addrOf(receiver.ready, 'tcp') })
       assert.equal(r.announced.bytes >= 2 * TENSOR_BYTES, true)
@@ -166,12 +171,26 @@ describe('tensorswap push', () => {
       assert.equal(notCbor?.ok, false)
       assert.match((notCbor as { reason: string }).reason, /not DAG-CBOR/)
 
-      const root = CID.parse((await runCliJson(['--repo', pusherRepo(), 'add', join(work, 'ckpt', 'a.safetensors')])).root)
+      // a checkpoint neither node holds: a refused push must store nothing of it
+      const d = join(work, 'ckpt', 'd.safetensors')
+      await writeSafetensors(d, [{ name: 'd.0', data: weights.subarray((TENSORS + 3) * TENSOR_BYTES, (TENSORS + 4) * TENSOR_BYTES) }])
+      const root = CID.parse((await runCliJson(['--repo', pusherRepo(), 'add', d])).root)
+      const before = { receiver: await storeBytes(receiverRepo()), refuser: await storeBytes(join(work, 'refuser')) }
       const absurd = await rawPush(libp2p, addr, dagCbor.encode({ root, bytes: 2 ** 50, blocks: 1 }))
       assert.deepEqual(absurd, { ok: false, reason: `announced DAG of ${2 ** 50} bytes exceeds the limit of ${64 * 2 ** 30} bytes` })
 
       const notAllowed = await rawPush(libp2p, addrOf(refuser.ready, 'tcp'), dagCbor.encode({ root, bytes: 1000, blocks: 1 }))
       assert.deepEqual(notAllowed, { ok: false, reason: 'pushes from this peer are not accepted' })
+
+      // both penalised the pusher (receiver: malformed 50 + pushRefused 10; refuser: pushRefused 10), neither stored anything
+      const score = async (repo: string): Promise<number> => {
+        const peers = await runCliJson(['--repo', repo, 'peers'])
+        return peers.peers.find((p: { peerId: string }) => p.peerId === libp2p.peerId.toString())?.penaltyScore ?? 0
+      }
+      const [onReceiver, onRefuser] = [await score(receiverRepo()), await score(join(work, 'refuser'))]
+      assert.ok(onReceiver > 55 && onReceiver <= 60, `receiver's score of the pusher: ${onReceiver}`)
+      assert.ok(onRefuser > 5 && onRefuser <= 10, `refuser's score of the pusher: ${onRefuser}`)
+      assert.deepEqual({ receiver: await storeBytes(receiverRepo()), refuser: await storeBytes(join(work, 'refuser')) }, before)
     } finally {
       await libp2p.stop()
     }

@@ -3,7 +3,7 @@
  * process, for tests that need the fetcher's exchange statistics (penalties, unrequested and
  * duplicate blocks) rather than only the CLI summary.
  *
- *   node fetch-peer.js --repo DIR --root CID --peer MULTIADDR... [--output DIR]
+ *   node fetch-peer.js --repo DIR --root CID --peer MULTIADDR... [--output DIR] [--wire-compression off|auto]
  *     -> {"event":"block","peer"}                                            per block stored from a peer
  *     -> {"event":"done","fetch":{...},"export":{...},"stats":{...}}        exit 0
  *     -> {"event":"error","name","message","stats":{...}}                    exit 1
@@ -19,13 +19,15 @@ const { values } = parseArgs({
     repo: { type: 'string' },
     root: { type: 'string' },
     peer: { type: 'string', multiple: true },
-    output: { type: 'string' }
+    output: { type: 'string' },
+    'wire-compression': { type: 'string' }
   }
 })
 
 function emit (obj: Record<string, unknown>): void { process.stdout.write(JSON.stringify(obj) + '\n') }
 
-const node = await createTensorSwap({ repo: values.repo, listen: [] })
+const wireCompression = values['wire-compression'] as 'off' | 'auto' | undefined
+const node = await createTensorSwap({ repo: values.repo, listen: [], ...(wireCompression != null ? { exchange: { wireCompression } } : {}) })
 await node.start()
 let code = 0
 try {

@@ -34,7 +34,13 @@ export const PENALTY = {
    * (`DEFAULT_INBOUND_MESSAGES_PER_SECOND`, burst `DEFAULT_INBOUND_MESSAGE_BURST`): small, a burst
    * is not an attack; a flood of 100 excess messages within a half-life is banned.
    */
-  rateLimited: 1
+  rateLimited: 1,
+  /**
+   * A push refused because the pusher is not accepted or announced a DAG over the limit
+   * (spec/tensorswap.md §8): an honest pusher asks once; one retrying ten times within a
+   * half-life is banned.
+   */
+  pushRefused: 10
 } as const
 
 /** An offence name. */

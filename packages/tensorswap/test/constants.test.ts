@@ -89,7 +89,8 @@ describe('documented defaults', () => {
       unverifiableBlock: 'block with a hash function we cannot verify',
       wantOverflow: `want-list message with entries dropped (over ${c.DEFAULT_MAX_WANTLIST_SIZE} in the message, truncated; or past the per-peer cap): one large want-list is never banned, eleven in a row are`,
       rateLimited: `want-list message dropped over the message rate (${c.DEFAULT_INBOUND_MESSAGES_PER_SECOND}/s, burst ${c.DEFAULT_INBOUND_MESSAGE_BURST}): a burst is never banned, a flood of ${c.DEFAULT_PENALTY_THRESHOLD} excess messages within a half-life is`,
-      slowReader: `a serving batch the peer stopped reading: none of its bytes taken for ${c.DEFAULT_SEND_STALL_MS / 1000} s (\`sendStallMs\`; a slow reader whose bytes keep leaving is waited for), or the whole send over boxo's \`sendTimeout\` (${c.SEND_LATENCY_MS / 1000} s + size at ${c.MIN_SEND_RATE_BYTES_PER_S * 8 / 1000} kbit/s, ${c.MIN_SEND_TIMEOUT_MS / 1000} s .. ${c.MAX_SEND_TIMEOUT_MS / 60_000} min): the send is abandoned, its stream reset, the engine slot freed`
+      slowReader: `a serving batch the peer stopped reading: none of its bytes taken for ${c.DEFAULT_SEND_STALL_MS / 1000} s (\`sendStallMs\`; a slow reader whose bytes keep leaving is waited for), or the whole send over boxo's \`sendTimeout\` (${c.SEND_LATENCY_MS / 1000} s + size at ${c.MIN_SEND_RATE_BYTES_PER_S * 8 / 1000} kbit/s, ${c.MIN_SEND_TIMEOUT_MS / 1000} s .. ${c.MAX_SEND_TIMEOUT_MS / 60_000} min): the send is abandoned, its stream reset, the engine slot freed`,
+      pushRefused: 'a push refused because the pusher is not accepted or its announced DAG is over the limit (§8)'
     }
     for (const [offence, row] of Object.entries(byOffence)) {
       const cell = points.get(row)

@@ -23,8 +23,12 @@ export interface PushPolicyInit {
   maxDagBytes?: number
 }
 
-/** What {@link PushPolicy.admit} decided: admitted (call `release` later) or refused with a reason. */
-export type PushDecision = { ok: true } | { ok: false, reason: string }
+/**
+ * What {@link PushPolicy.admit} decided: admitted (call `release` later) or refused with a
+ * reason. `offence`: the refusal is one the pusher is penalised for (spec/tensorswap.md §8 "Bad
+ * input": a pusher not accepted, an announced DAG over the limit); a full pending queue is not.
+ */
+export type PushDecision = { ok: true } | { ok: false, reason: string, offence: boolean }
 
 /** Who may push what; counts pending pushes per peer. */
 export class PushPolicy {
@@ -56,15 +60,16 @@ export class PushPolicy {
   /**
    * Decide on a request of `peer` (a peer id string). Checks in order: the peer is accepted,
    * the announced size is within the limit, the peer has fewer than `maxPendingPerPeer` pushes
-   * pending. An admitted push counts as pending until {@link release}.
+   * pending. An admitted push counts as pending until {@link release}. The first two refusals
+   * are offences (the driver penalises the pusher `pushRefused`), the third is not.
    */
   admit (peer: string, request: PushRequest): PushDecision {
-    if (!this.#any && !this.#allowed.has(peer)) return { ok: false, reason: 'pushes from this peer are not accepted' }
+    if (!this.#any && !this.#allowed.has(peer)) return { ok: false, reason: 'pushes from this peer are not accepted', offence: true }
     if (request.bytes > this.#maxDagBytes) {
-      return { ok: false, reason: `announced DAG of ${request.bytes} bytes exceeds the limit of ${this.#maxDagBytes} bytes` }
+      return { ok: false, reason: `announced DAG of ${request.bytes} bytes exceeds the limit of ${this.#maxDagBytes} bytes`, offence: true }
     }
     const pending = this.pending(peer)
-    if (pending >= this.#maxPending) return { ok: false, reason: `too many pending pushes (${pending} of at most ${this.#maxPending})` }
+    if (pending >= this.#maxPending) return { ok: false, reason: `too many pending pushes (${pending} of at most ${this.#maxPending})`, offence: false }
     this.#pending.set(peer, pending + 1)
     return { ok: true }
   }

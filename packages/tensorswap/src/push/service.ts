@@ -37,8 +37,10 @@ export interface PushServiceComponents {
 
 /**
  * The receiver: handles {@link PUSH_PROTOCOL} while started. Each stream carries one request;
- * a peer's bad input is refused (and penalised: `malformed` for a request that does not decode,
- * `oversized` for a frame over the cap, which also resets the stream), never thrown.
+ * a peer's bad input is refused (and penalised: `malformed` for a request that does not decode
+ * or a DAG larger than it announced, `oversized` for a frame over the cap, which also resets
+ * the stream, `pushRefused` for a pusher not accepted or a DAG announced over the limit), never
+ * thrown.
  */
 export class PushService {
   /** Who may push what, and the pushes pending per peer (pure). */
@@ -111,7 +113,8 @@ export class PushService {
         const decision = this.policy.admit(peerKey, request)
         if (!decision.ok) {
           log('push of %c (%d bytes, %d blocks) from %p refused: %s', request.root, request.bytes, request.blocks, peer, decision.reason)
-          response = decision
+          if (decision.offence) exchange.penalize(peer, 'pushRefused')
+          response = { ok: false, reason: decision.reason }
         } else {
           admitted = true
           log('push of %c (%d bytes, %d blocks) from %p accepted', request.root, request.bytes, request.blocks, peer)
@@ -155,6 +158,8 @@ export class PushService {
       return { ok: true, blocks: r.blocksFetched, bytes: r.bytesFetched, blocksAlreadyThere: r.blocksLocal, seconds }
     } catch (err: any) {
       if (signal.aborted) throw err
+      // a DAG larger than announced is a false request: counted as one that does not decode
+      if (overrun.signal.aborted) this.#components.exchange.penalize(peer, 'malformed')
       const reason = overrun.signal.aborted ? (overrun.signal.reason as Error).message : `fetch failed: ${String(err.name)}: ${String(err.message)}`
       log('push of %c from %p failed: %s', root, peer, reason)
       return { ok: false, reason }

@@ -23,7 +23,7 @@ describe('PushPolicy', () => {
   it('refuses every push by default', () => {
     const p = new PushPolicy()
     assert.equal(p.acceptsAny, false)
-    assert.deepEqual(p.admit(A, req()), { ok: false, reason: 'pushes from this peer are not accepted' })
+    assert.deepEqual(p.admit(A, req()), { ok: false, reason: 'pushes from this peer are not accepted', offence: true })
   })
 
   it('admits listed peers only, or any', () => {
@@ -36,7 +36,7 @@ describe('PushPolicy', () => {
   it('caps pending pushes per peer until released', () => {
     const p = new PushPolicy({ accept: 'any' })
     for (let i = 0; i < DEFAULT_MAX_PENDING_PUSHES_PER_PEER; i++) assert.equal(p.admit(A, req()).ok, true)
-    assert.deepEqual(p.admit(A, req()), { ok: false, reason: `too many pending pushes (2 of at most 2)` })
+    assert.deepEqual(p.admit(A, req()), { ok: false, reason: `too many pending pushes (2 of at most 2)`, offence: false }, 'a full queue is no offence')
     assert.equal(p.admit(B, req()).ok, true, 'another peer is not held up')
     p.release(A)
     assert.equal(p.pending(A), 1)
@@ -48,7 +48,7 @@ describe('PushPolicy', () => {
   it('refuses an announced DAG over the limit, and does not count it pending', () => {
     const p = new PushPolicy({ accept: 'any', maxDagBytes: 1000 })
     assert.equal(p.admit(A, req(1000)).ok, true)
-    assert.deepEqual(p.admit(A, req(1001)), { ok: false, reason: 'announced DAG of 1001 bytes exceeds the limit of 1000 bytes' })
+    assert.deepEqual(p.admit(A, req(1001)), { ok: false, reason: 'announced DAG of 1001 bytes exceeds the limit of 1000 bytes', offence: true })
     assert.equal(p.pending(A), 1)
     assert.equal(new PushPolicy({ accept: 'any' }).maxDagBytes, 64 * 2 ** 30)
   })

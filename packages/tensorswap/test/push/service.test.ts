@@ -1,7 +1,7 @@
 /**
  * The push driver over real libp2p nodes (loopback TCP), with a stand-in exchange whose fetch
  * the test releases: the pending cap holds across streams, a closed pusher stream aborts the
- * fetch, bad requests are penalised (`malformed`, `oversized`) and answered or reset.
+ * fetch, bad requests are penalised (`malformed`, `oversized`, `pushRefused`) and answered or reset.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -88,5 +88,15 @@ describe('PushService', () => {
     big.send(new Uint8Array(5000))
     await assert.rejects(big.answer())
     assert.deepEqual(offences, ['malformed', 'oversized'])
+  })
+
+  it('penalises an announced DAG over the limit (answered, nothing fetched); a full queue is not penalised', async () => {
+    offences.length = 0
+    const fetched = fetches.length
+    const absurd = await open()
+    absurd.send(encodePushRequest({ root: ROOT, bytes: 2 ** 50, blocks: 1 }))
+    assert.deepEqual(await absurd.answer(), { ok: false, reason: `announced DAG of ${2 ** 50} bytes exceeds the limit of ${64 * 2 ** 30} bytes` })
+    assert.equal(fetches.length, fetched, 'no fetch started')
+    assert.deepEqual(offences, ['pushRefused'])
   })
 })
