@@ -109,7 +109,7 @@ addLimitOptions(program.command('serve'))
   .option('--mdns', 'discover peers on the local network with mDNS')
   .option('--dht-mode <mode>', 'auto | client | server (default: server on a LAN-only node, else auto)')
   .option('--reprovide-interval <ms>', 'provide the recorded roots again this often (default: 22 h)')
-  .addOption(new Option('--wire-compression <mode>', 'compress blocks for TensorSwap peers where the link is slow enough for it to pay (spec/tensorswap.md §10)').choices(['off', 'auto']).default('auto'))
+  .addOption(new Option('--wire-compression <mode>', 'compress blocks for TensorSwap peers where the link is slow enough for it to pay (spec/tensorswap.md §12)').choices(['off', 'auto']).default('auto'))
   .addHelpText('after', '\nExample:\n  tensorswap serve --listen /ip4/0.0.0.0/tcp/4001 --gateway 127.0.0.1:8080\n  tensorswap serve --bootstrap /ip4/10.0.0.2/tcp/4001/p2p/12D3Koo... --max-upload-rate 10M')
   .action(async (_o, cmd: Command) => { await (await import('./commands/serve.js')).serve(opts(cmd)) })
 

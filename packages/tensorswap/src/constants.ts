@@ -531,7 +531,7 @@ export const MIN_RATE_LIMIT_BURST_BYTES = 16 * KiB
 /** Per-peer byte buckets kept before full (idle) ones are forgotten. */
 export const MAX_IDLE_RATE_BUCKETS = 1024
 
-// --- wire compression (src/wire/compression*.ts, spec/tensorswap.md §10) ---
+// --- wire compression (src/wire/compression*.ts, spec/tensorswap.md §12) ---
 
 /** Whether a node compresses blocks on the wire and accepts compressed ones: `'auto'` or `'off'` (`serve --wire-compression`). */
 export const DEFAULT_WIRE_COMPRESSION = 'auto'

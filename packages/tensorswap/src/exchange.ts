@@ -147,7 +147,7 @@ export interface ExchangeStats {
   wantlistSize: number
   /** Penalised peers: decayed score and, while banned, when the ban ends (epoch ms). */
   penalties: Record<string, { score: number, bannedUntilMs?: number }>
-  /** Wire compression (spec/tensorswap.md §10): blocks compressed and inflated, link estimates. */
+  /** Wire compression (spec/tensorswap.md §12): blocks compressed and inflated, link estimates. */
   compression: CompressionStats
 }
 

@@ -22,7 +22,7 @@
  *   is up (dialled or accepted), it replaces that peer's *data* stream in both directions.
  *   Messages read from a lane go through the same decoding and handlers as stream messages.
  *   A lane that fails is dropped and the data channel falls back to a libp2p stream.
- * - Wire compression (`wire/compression*.ts`, spec/tensorswap.md §10): on `/tensorswap/1.0.0`
+ * - Wire compression (`wire/compression*.ts`, spec/tensorswap.md §12): on `/tensorswap/1.0.0`
  *   our want-lists say which plane codecs we decode (`acceptCodecs`); blocks for a peer that
  *   said so are compressed when the {@link CompressionPolicy} finds it pays (its link rate is
  *   measured here, from the data channel's writes), and compressed blocks we receive are
@@ -97,7 +97,7 @@ export interface NetworkInit {
    */
   bandwidth?: BandwidthPacer
   /**
-   * Wire compression on `/tensorswap/1.0.0` (spec/tensorswap.md §10): `'auto'` offers to decode
+   * Wire compression on `/tensorswap/1.0.0` (spec/tensorswap.md §12): `'auto'` offers to decode
    * compressed blocks and compresses blocks for peers that offer it when the link is slow enough
    * for it to pay; `'off'` does neither. @default {@link DEFAULT_WIRE_COMPRESSION}
    */

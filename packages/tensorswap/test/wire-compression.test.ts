@@ -5,11 +5,14 @@
  */
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { constants as zlib, zstdCompressSync } from 'node:zlib'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
+import * as c from '../src/constants.js'
 import { BITSWAP_120, COMPRESSION_MAX_RATIO, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_INFLATED_MESSAGE_BYTES, MIN_COMPRESS_BLOCK_BYTES, TENSORSWAP_100 } from '../src/constants.js'
 import { Message } from '../src/wire/bitswap.js'
 import { decodeMessage, decodePrefix, encodeMessage, encodePrefix, splitMessage } from '../src/wire/codec.js'
@@ -283,5 +286,32 @@ describe('CompressionPolicy', () => {
       if (p.shouldCompress('fast', ratio)) assert.equal(p.shouldCompress('slow', ratio), true)
       if (p.shouldCompress('slow', ratio)) assert.equal(p.worthTrying('slow'), true)
     }), { numRuns: 500 })
+  })
+})
+
+describe('spec/tensorswap.md §12 states the constants', () => {
+  it('limits table and the decision\'s parameters', async () => {
+    const spec = await readFile(fileURLToPath(new URL('../../../../spec/tensorswap.md', import.meta.url)), 'utf8')
+    const section = spec.slice(spec.indexOf('## 12. Wire compression'))
+    const prose = section.replace(/\s+/g, ' ')
+    const row = (name: string): string | undefined => new RegExp(`^\\| ${name} \\| ([^|]+) \\|`, 'm').exec(section)?.[1].trim()
+    const MiB = 1024 * 1024
+    assert.equal(row('decompressed length of a compressed block'), `${c.DEFAULT_MAX_BLOCK_BYTES / MiB} MiB (the block limit, §3)`)
+    assert.equal(row('decompressed bytes of the compressed blocks of one message'), `${c.DEFAULT_MAX_INFLATED_MESSAGE_BYTES / MiB} MiB`)
+    assert.equal(row('zstd window of a plane'), `2^${c.ZSTD_WINDOW_LOG_MAX} bytes`)
+    assert.equal(row('smallest block compressed'), `${c.MIN_COMPRESS_BLOCK_BYTES / 1024} KiB`)
+    assert.equal(row('largest ratio sent compressed'), String(c.COMPRESSION_MAX_RATIO))
+    assert.equal(row('zstd level'), String(c.DEFAULT_ZSTD_LEVEL))
+    assert.equal(row('zstd'), String(PLANE_ZSTD))
+    assert.equal(row('stored'), String(PLANE_STORED))
+    for (const phrase of [
+      `(bit 1: zstd, value ${SUPPORTED_PLANE_CODECS})`,
+      `decay ${c.LINK_RATE_DECAY} per write, writes under ${c.MIN_RATE_WRITE_BYTES / 1024} KiB not counted, trusted after ${c.MIN_RATE_WRITES} writes`,
+      `EWMA α ${c.COMPRESS_SPEED_ALPHA}, assumed ${c.DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS.toLocaleString('en')} bytes/ms`,
+      `a share s = ${c.COMPRESSOR_TIME_SHARE} of the time`,
+      `a link faster than ${c.COMPRESSOR_TIME_SHARE * c.COMPRESSION_MAX_RATIO} C`,
+      `estimated ratio is over ${c.PLANE_STORE_RATIO} stored`,
+      `at most ${c.DEFAULT_MAX_INFLATED_MESSAGE_BYTES / MiB} MiB decompressed, besides the ${c.DEFAULT_MAX_MESSAGE_BYTES / MiB} MiB encoded cap`
+    ]) assert.ok(prose.includes(phrase), `spec says "${phrase}"`)
   })
 })

@@ -44,7 +44,7 @@ export interface ServeOptions extends GlobalOptions, RoutingFlags, LimitFlags {
   acceptPush?: string[]
   /** `--max-push-bytes`: largest announced DAG of a push, bytes. */
   maxPushBytes?: string
-  /** `--wire-compression off|auto`: compress blocks for TensorSwap peers where it pays (spec/tensorswap.md §10). @default 'auto' */
+  /** `--wire-compression off|auto`: compress blocks for TensorSwap peers where it pays (spec/tensorswap.md §12). @default 'auto' */
   wireCompression?: 'off' | 'auto'
 }
 

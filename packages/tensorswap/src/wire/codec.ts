@@ -69,7 +69,7 @@ export interface BitswapMessage {
   /** Bytes the sender still has queued for the receiver (1.2.0; 0 when unknown). */
   pendingBytes: number
   /**
-   * `/tensorswap/1.0.0` only (spec/tensorswap.md §10): blocks in compressed wire form
+   * `/tensorswap/1.0.0` only (spec/tensorswap.md §12): blocks in compressed wire form
    * (`compression.ts` makes them). Encoding them for another protocol throws.
    */
   compressed?: Message.CompressedBlock[]
@@ -342,7 +342,7 @@ export function supportsHave (protocol: string): boolean {
  */
 export function downgradeMessage (message: BitswapMessage, protocol: string): BitswapMessage {
   if (protocol !== TENSORSWAP_100) {
-    // Bitswap peers see plain blocks only, and no TensorSwap field (spec/tensorswap.md §10)
+    // Bitswap peers see plain blocks only, and no TensorSwap field (spec/tensorswap.md §12)
     if ((message.compressed?.length ?? 0) > 0) throw new Error(`compressed blocks cannot be sent on ${protocol}`)
     if (message.acceptCodecs != null) message = { ...message, acceptCodecs: undefined }
   }

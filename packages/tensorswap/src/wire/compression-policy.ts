@@ -1,5 +1,5 @@
 /**
- * When to compress (spec/tensorswap.md §10): pure state (time is an input) that the network
+ * When to compress (spec/tensorswap.md §12): pure state (time is an input) that the network
  * feeds with what it measures, and asks before each batch of blocks it sends.
  *
  * - **Link rate** per peer, from the data channel's writes: (decayed sum of bytes written) /

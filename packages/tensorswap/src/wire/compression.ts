@@ -1,5 +1,5 @@
 /**
- * Tensor-aware block compression for `/tensorswap/1.0.0` (spec/tensorswap.md §10): a block is
+ * Tensor-aware block compression for `/tensorswap/1.0.0` (spec/tensorswap.md §12): a block is
  * split into byte planes by its element width (`planes.ts`) and each plane is stored or
  * compressed with zstd (Node's built-in `zlib.zstdCompress`, run on the libuv thread pool).
  * The CID of a compressed block is never sent: the receiver rebuilds it by hashing the

@@ -1,5 +1,5 @@
 /**
- * Byte grouping of tensor blocks (spec/tensorswap.md §10): a block of `width`-byte elements is
+ * Byte grouping of tensor blocks (spec/tensorswap.md §12): a block of `width`-byte elements is
  * split into `width` *planes*, plane k holding byte k of every element (bytes k, k + width,
  * k + 2·width, ...). The bytes of a float that carry the sign and exponent (the last byte of
  * a little-endian F32, F16 or BF16) vary little across a tensor and compress well on their
