@@ -277,6 +277,17 @@ describe('CompressionPolicy', () => {
     assert.equal(p.worthTrying('a'), false)
   })
 
+  it('a slow compressor measurement is forgotten after COMPRESS_SPEED_MAX_AGE_MS, so it is measured again', () => {
+    const p = new CompressionPolicy()
+    for (let i = 0; i < 4; i++) p.recordWrite('a', MiB, 100) // 10 MB/s
+    p.recordCompress(MiB, 1000, 0) // 1 MB/s: a batch that waited behind disk reads
+    assert.equal(p.worthTrying('a', 1), false)
+    assert.equal(p.worthTrying('a', c.COMPRESS_SPEED_MAX_AGE_MS - 1), false)
+    assert.equal(p.worthTrying('a', c.COMPRESS_SPEED_MAX_AGE_MS), true, 'back to the prior: the next batch is compressed and measured')
+    p.recordCompress(MiB, 5, c.COMPRESS_SPEED_MAX_AGE_MS + 10)
+    assert.equal(p.worthTrying('a', c.COMPRESS_SPEED_MAX_AGE_MS + 20), true)
+  })
+
   it('the decision is monotone: compressing for a link means compressing for any slower one (property)', () => {
     fc.assert(fc.property(fc.double({ min: 1, max: 1e6, noNaN: true }), fc.double({ min: 1, max: 1e6, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 1e3, max: 1e6, noNaN: true }), (r1, r2, ratio, speed) => {
       const [fast, slow] = r1 >= r2 ? [r1, r2] : [r2, r1]
@@ -308,6 +319,7 @@ describe('spec/tensorswap.md §12 states the constants', () => {
       `(bit 1: zstd, value ${SUPPORTED_PLANE_CODECS})`,
       `decay ${c.LINK_RATE_DECAY} per write, writes under ${c.MIN_RATE_WRITE_BYTES / 1024} KiB not counted, trusted after ${c.MIN_RATE_WRITES} writes`,
       `EWMA α ${c.COMPRESS_SPEED_ALPHA}, assumed ${c.DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS.toLocaleString('en')} bytes/ms`,
+      `a speed not refreshed for ${c.COMPRESS_SPEED_MAX_AGE_MS / 1000} s (nothing compressed since) is forgotten for the assumed one`,
       `a share s = ${c.COMPRESSOR_TIME_SHARE} of the time`,
       `a link faster than ${c.COMPRESSOR_TIME_SHARE * c.COMPRESSION_MAX_RATIO} C`,
       `estimated ratio is over ${c.PLANE_STORE_RATIO} stored`,

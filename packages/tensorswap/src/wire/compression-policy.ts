@@ -17,7 +17,7 @@
  * @module
  */
 
-import { COMPRESS_SPEED_ALPHA, COMPRESSION_MAX_RATIO, COMPRESSOR_TIME_SHARE, DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS, LINK_RATE_DECAY, MIN_RATE_WRITE_BYTES, MIN_RATE_WRITES } from '../constants.js'
+import { COMPRESS_SPEED_ALPHA, COMPRESS_SPEED_MAX_AGE_MS, COMPRESSION_MAX_RATIO, COMPRESSOR_TIME_SHARE, DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS, LINK_RATE_DECAY, MIN_RATE_WRITE_BYTES, MIN_RATE_WRITES } from '../constants.js'
 
 /** Options of {@link CompressionPolicy}; defaults in `constants.ts`. */
 export interface CompressionPolicyInit {
@@ -57,10 +57,13 @@ export class CompressionPolicy {
   readonly #minWrites: number
   #compressBytesPerMs: number
   #compressMeasured = false
+  #compressMeasuredAtMs = 0
+  readonly #prior: number
 
   /** @param init - see {@link CompressionPolicyInit} */
   constructor (init: CompressionPolicyInit = {}) {
-    this.#compressBytesPerMs = init.priorCompressBytesPerMs ?? DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS
+    this.#prior = init.priorCompressBytesPerMs ?? DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS
+    this.#compressBytesPerMs = this.#prior
     this.#share = init.compressorShare ?? COMPRESSOR_TIME_SHARE
     this.#maxRatio = init.maxRatio ?? COMPRESSION_MAX_RATIO
     this.#decay = init.rateDecay ?? LINK_RATE_DECAY
@@ -88,13 +91,24 @@ export class CompressionPolicy {
   }
 
   /**
-   * The compressor took `ms` for `rawBytes` (analysis, planes and zstd of one block).
+   * The compressor took `ms` for `rawBytes` (analysis, planes and zstd of one batch).
+   *
+   * @param nowMs - when (any monotonic clock in ms, the same as {@link worthTrying}'s) @default performance.now()
    */
-  recordCompress (rawBytes: number, ms: number): void {
+  recordCompress (rawBytes: number, ms: number, nowMs = performance.now()): void {
     if (rawBytes <= 0) return
     const speed = rawBytes / Math.max(ms, 0.01)
     this.#compressBytesPerMs = this.#compressMeasured ? this.#compressBytesPerMs * (1 - COMPRESS_SPEED_ALPHA) + speed * COMPRESS_SPEED_ALPHA : speed
     this.#compressMeasured = true
+    this.#compressMeasuredAtMs = nowMs
+  }
+
+  /** Forget a compressor speed measured over {@link COMPRESS_SPEED_MAX_AGE_MS} ago (back to the prior). */
+  #age (nowMs: number): void {
+    if (this.#compressMeasured && nowMs - this.#compressMeasuredAtMs >= COMPRESS_SPEED_MAX_AGE_MS) {
+      this.#compressMeasured = false
+      this.#compressBytesPerMs = this.#prior
+    }
   }
 
   /** The link estimate of `peer`. */
@@ -107,8 +121,11 @@ export class CompressionPolicy {
   /**
    * Whether blocks to `peer` are worth looking at: a rate is known and the link is slower than
    * the compressor can keep up with (`share × speed`). Cheap; asked once per batch.
+   *
+   * @param nowMs - when (as {@link recordCompress}'s clock) @default performance.now()
    */
-  worthTrying (peer: string): boolean {
+  worthTrying (peer: string, nowMs = performance.now()): boolean {
+    this.#age(nowMs)
     const rate = this.link(peer).bytesPerMs
     return rate != null && this.#saves(rate, 0)
   }
