@@ -12,12 +12,12 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { cp, mkdtemp, open, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { getBlockUnverified, openRepo } from '@tensorswap/blockstore'
+import { openRepo } from '@tensorswap/blockstore'
 import { CID } from 'multiformats/cid'
 import { BIN, runCli, runCliJson } from '../helpers/cli.js'
 import { copyHumanModel, digestTree, writeRealWeightsFile } from '../helpers/model.js'
@@ -178,46 +178,47 @@ describe('a flipped byte in a seeder\'s stored block is never served (separate p
   let work: string
   let model: string
   let root: string
-  let corruptRepo: string
+  let pristineRepo: string
   let honestRepo: string
   let flipped: CID
   let leaf: { cid: CID, file: string, offset: number, length: number }
 
-  /** Put a copy of the flipped block with one byte flipped (in its middle) into the corrupt seeder's repo. */
-  /** Restore the flipped leaf from the honest repo, then flip the byte in its middle again (in its data file). */
-  async function corruptIt (): Promise<void> {
-    const honest = await openRepo(honestRepo, { create: false })
-    let bytes: Uint8Array
+  /**
+   * A fresh copy (at `name`) of the pristine seeder repo with one byte flipped in the middle of
+   * the flipped leaf, in its data file. Each test corrupts its own copy: a seeder that meets the
+   * corrupt block drops it, so a repo one test served is not the repo the next one needs.
+   */
+  async function corruptCopy (name: string): Promise<string> {
+    const repo = join(work, name)
+    await cp(pristineRepo, repo, { recursive: true })
+    const fh = await open(join(repo, relative(pristineRepo, leaf.file)), 'r+')
     try {
-      bytes = await getBlockUnverified(honest.blockstore, flipped)
-    } finally {
-      await honest.close()
-    }
-    const fh = await open(leaf.file, 'r+')
-    try {
-      const copy = Buffer.from(bytes)
-      copy[copy.length >> 1] ^= 0xff
-      await fh.write(copy, 0, copy.length, leaf.offset)
+      const bytes = Buffer.alloc(1)
+      const at = leaf.offset + (leaf.length >> 1)
+      await fh.read(bytes, 0, 1, at)
+      bytes[0] ^= 0xff
+      await fh.write(bytes, 0, 1, at)
     } finally {
       await fh.close()
     }
+    return repo
   }
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'ts-corrupt-'))
     model = await copyHumanModel('handlandmark-full', join(work, 'model'))
-    corruptRepo = join(work, 'corrupt')
+    pristineRepo = join(work, 'pristine')
     honestRepo = join(work, 'honest')
-    root = (await runCliJson(['--repo', corruptRepo, 'add', model])).root
+    root = (await runCliJson(['--repo', pristineRepo, 'add', model])).root
     assert.equal((await runCliJson(['--repo', honestRepo, 'add', model])).root, root)
     // the largest leaf (a tensor chunk) is the one to flip a byte in
-    leaf = await largestLeaf(corruptRepo)
+    leaf = await largestLeaf(pristineRepo)
     flipped = leaf.cid
   })
   after(async () => { await rm(work, { recursive: true, force: true }) })
 
   it('with an honest second seeder the get completes byte-exact', async () => {
-    await corruptIt()
+    const corruptRepo = await corruptCopy('corrupt-two')
     const corrupt = await startServe(corruptRepo, ['/ip4/127.0.0.1/tcp/0'])
     const honest = await startServe(honestRepo, ['/ip4/127.0.0.1/tcp/0'])
     try {
@@ -232,7 +233,7 @@ describe('a flipped byte in a seeder\'s stored block is never served (separate p
   })
 
   it('with the corrupt seeder alone the get fails naming the block and the seeder, which no longer holds it', async () => {
-    await corruptIt()
+    const corruptRepo = await corruptCopy('corrupt-alone')
     assert.equal(await indexed(corruptRepo, flipped), true)
     const corrupt = await startServe(corruptRepo, ['/ip4/127.0.0.1/tcp/0'])
     const addr = addrOf(corrupt.ready, 'tcp')
