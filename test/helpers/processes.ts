@@ -41,7 +41,8 @@ async function waitFor<T> (child: ChildProcess, parse: (line: string, lines: str
 
 function stopper (child: ChildProcess): () => Promise<number | null> {
   return async () => {
-    if (child.exitCode != null) return child.exitCode
+    // a child killed by a signal has exitCode null and signalCode set: it has exited all the same
+    if (child.exitCode != null || child.signalCode != null) return child.exitCode
     const exited = new Promise<number | null>(resolve => child.once('exit', (code) => { resolve(code) }))
     child.kill('SIGTERM')
     return await exited
