@@ -226,6 +226,11 @@ dag.command('walk')
   .addHelpText('after', '\nExample:\n  tensorswap dag walk bafy... --selector \'{"R":{"l":{"none":{}},":>":{"a":{">":{"@":{}}}}}}\' | head')
   .action(act('dag/walk', 'cid'))
 
+program.command('completion')
+  .description('print a bash completion script (commands and options; zsh: run bashcompinit first)')
+  .addHelpText('after', '\nExample:\n  tensorswap completion > /etc/bash_completion.d/tensorswap   # every new shell\n  source <(tensorswap completion)                             # this shell')
+  .action(async () => { process.stdout.write((await import('./completion.js')).bashCompletion(program)) })
+
 const json = process.argv.includes('--json')
 try {
   await program.parseAsync(process.argv)
