@@ -34,7 +34,9 @@ describe('get of small-block models killed -9, then resumed', () => {
     const added = await runCliJson(['--repo', join(work, 'seed'), 'add', model])
     root = added.root
     modelBytes = added.bytes
-    seeder = await startServe(join(work, 'seed'))
+    // the seeder's uplink is capped so the transfer takes ~4 s on any machine: a kill at a random
+    // moment then lands mid-way (uncapped, a fast machine finished before the first kill)
+    seeder = await startServe(join(work, 'seed'), undefined, ['--max-upload-rate', String(Math.ceil(modelBytes / 4))])
   })
   after(async () => {
     await seeder?.stop()

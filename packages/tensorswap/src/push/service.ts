@@ -153,6 +153,9 @@ export class PushService {
           if (moved > announcedBytes) overrun.abort(new Error(`the DAG is larger than the ${announcedBytes} bytes announced`))
         }
       })
+      // the last block can land before the abort is acted on: the size is checked here too
+      if (moved > announcedBytes && !overrun.signal.aborted) overrun.abort(new Error(`the DAG is larger than the ${announcedBytes} bytes announced`))
+      overrun.signal.throwIfAborted()
       const seconds = (performance.now() - started) / 1000
       log('push of %c from %p done: %d blocks, %d bytes fetched, %d there already, %d s', root, peer, r.blocksFetched, r.bytesFetched, r.blocksLocal, seconds)
       return { ok: true, blocks: r.blocksFetched, bytes: r.bytesFetched, blocksAlreadyThere: r.blocksLocal, seconds }

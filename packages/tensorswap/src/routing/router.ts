@@ -405,7 +405,11 @@ export class ContentRouter {
         track(this.#dial([ma], dialSignal).then(
           (peer) => { add({ peerId: peer.toString(), addrs: [ma.decapsulateCode(421).toString()], source: 'given' }) },
           (err) => {
-            outer?.throwIfAborted()
+            // a dial still retrying when the fetch ended was skipped too: say so either way
+            if (outer?.aborted === true) {
+              log('skipping given peer %a: not reached before the fetch ended - %e', ma, err)
+              return
+            }
             log('skipping given peer %a: unreachable - %e', ma, err)
             skipped.push({ addr: ma.toString(), reason: `unreachable: ${String(err?.message ?? err)}` })
           }))
