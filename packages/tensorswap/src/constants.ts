@@ -142,6 +142,18 @@ export const DEFAULT_PEER_IDLE_TIMEOUT_MS = 10_000
 export const DEFAULT_UNPROVEN_PEER_TIMEOUT_MS = 1_000
 
 /**
+ * Past {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS}, a peer that has not delivered a block yet keeps
+ * a want while its bytes (frames still in transit included) have arrived at least this fast
+ * since the want was sent, bytes/s: its first message is on the way and moving the want would
+ * fetch the block twice (three providers sharing a 100 Mbit/s downlink took over a second for a
+ * first 4 MiB message, and 1-5 blocks came twice, test/swarm/multi-provider.test.ts). A peer
+ * sending nothing (HAVE, then silence) still loses its wants after the timeout; one trickling
+ * bytes must keep up this rate, and whatever it sends is verified. Ours: well above a trickle,
+ * well below a share of a real link (100 Mbit/s split ten ways is 1.25 MB/s).
+ */
+export const DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND = 256 * 1024
+
+/**
  * A want-block is given up at a peer after this long even if the peer is delivering other
  * blocks, in ms (guards against a peer that silently drops one want). 6x the idle timeout.
  */

@@ -224,7 +224,8 @@ export class Exchange {
       onPeerConnected: (peer, protocol) => { this.#onPeerConnected(peer, protocol) },
       onPeerDisconnected: (peer) => { this.#onPeerDisconnected(peer) },
       onBadInput: (peer, err) => { this.#onBadInput(peer, err) },
-      isBanned: (peer) => this.penalties.isBanned(peer.toString(), Date.now())
+      isBanned: (peer) => this.penalties.isBanned(peer.toString(), Date.now()),
+      onBytes: (peer, bytes) => { this.wantList.bytesArrived(peer.toString(), bytes) }
     }, init, { privateKey: components.privateKey })
   }
 

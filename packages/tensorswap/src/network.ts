@@ -65,6 +65,8 @@ export interface NetworkHandlers {
   onBadInput(peer: PeerId, err: Error): void
   /** Whether streams from `peer` are to be refused. */
   isBanned(peer: PeerId): boolean
+  /** `bytes` were read from `peer` (a chunk of a frame not yet whole; stream or bulk lane). */
+  onBytes?(peer: PeerId, bytes: number): void
 }
 
 /** Options of {@link Network}. */
@@ -416,7 +418,8 @@ export class Network {
    */
   async #readMessages (stream: FramedStream, peer: PeerId, protocol: string, label: string): Promise<void> {
     try {
-      for await (const frame of readFrames(stream, { maxFrameBytes: this.#maxMessageBytes + FRAME_SLACK_BYTES })) {
+      const onBytes = this.#handlers.onBytes == null ? undefined : (n: number): void => { this.#safe(() => { this.#handlers.onBytes?.(peer, n) }) }
+      for await (const frame of readFrames(stream, { maxFrameBytes: this.#maxMessageBytes + FRAME_SLACK_BYTES, onBytes })) {
         if (!this.#running) break
         if (this.#handlers.isBanned(peer)) {
           stream.abort(new Error('peer banned'))

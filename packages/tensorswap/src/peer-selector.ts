@@ -58,6 +58,11 @@ export interface PeerStats {
   samples: number
   /** Wants that timed out at this peer. */
   failures: number
+  /**
+   * Bytes read from the peer's exchange streams and bulk lane so far, frames still being
+   * assembled included (so a block in transit shows before it is whole).
+   */
+  bytesArrived: number
 }
 
 interface PeerState extends PeerStats {
@@ -131,7 +136,7 @@ export class PeerSelector {
     }
     this.#peers.set(peer, {
       peer, supportsHave, latencyMs: this.#priorLatencyMs, throughput: this.#priorThroughput,
-      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, failures: 0
+      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, failures: 0, bytesArrived: 0
     })
   }
 
@@ -314,6 +319,16 @@ export class PeerSelector {
     if (s == null) return
     s.lastHeardMs = nowMs
     if (sentAtMs != null) s.latencyMs = (1 - this.#alpha) * s.latencyMs + this.#alpha * Math.max(0, nowMs - sentAtMs)
+  }
+
+  /**
+   * `bytes` were read from `peer`'s exchange stream or bulk lane (part of a frame, not yet a
+   * message): counted in {@link PeerStats.bytesArrived}, which the want-list's unproven-peer
+   * timeout reads (a first block in transit is not given up).
+   */
+  onBytes (peer: string, bytes: number): void {
+    const s = this.#peers.get(peer)
+    if (s != null) s.bytesArrived += bytes
   }
 
   /** Anything arrived from `peer` (keeps its wants from timing out). */

@@ -38,7 +38,7 @@
  * @module
  */
 
-import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_HAVE_WAIT_MS, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_UNPROVEN_PEER_TIMEOUT_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_HAVE_WAIT_MS, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND, DEFAULT_UNPROVEN_PEER_TIMEOUT_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
 import { blockKey } from './wire/block-key.js'
 import type { PeerSelector } from './peer-selector.js'
 import type { PresenceType, WantEntry } from './wire/codec.js'
@@ -56,6 +56,8 @@ export interface WantListInit {
   wantTimeoutMs?: number
   /** A want times out at a peer that never delivered a block after this long, when another peer could be asked, ms. @default {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS} */
   unprovenPeerTimeoutMs?: number
+  /** Past the unproven-peer timeout, an unproven peer keeps a want while its bytes arrive at least this fast since the want was sent, bytes/s. @default {@link DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND} */
+  unprovenMinBytesPerSecond?: number
   /** An unavailable want is retried after this long, ms. @default {@link DEFAULT_UNAVAILABLE_RETRY_MS} */
   unavailableRetryMs?: number
   /** How many recently finished keys to remember, so late duplicates are not called unrequested. @default 4096 */
@@ -113,6 +115,8 @@ interface Want {
   version: number
   peer?: string
   sentAtMs?: number
+  /** The peer's {@link PeerStats.bytesArrived} when the want-block was sent to it. */
+  bytesArrivedAtSend?: number
   /** Peers that said DONT_HAVE, timed out or sent a corrupt copy for this want. */
   tried: Set<string>
   /** Why each peer in `tried` is there. */
@@ -206,6 +210,7 @@ export class WantListManager {
   readonly #peerIdleTimeoutMs: number
   readonly #wantTimeoutMs: number
   readonly #unprovenPeerTimeoutMs: number
+  readonly #unprovenMinBytesPerSecond: number
   readonly #unavailableRetryMs: number
   readonly #recentKeys: number
   readonly #haveWaitMs: number
@@ -227,6 +232,7 @@ export class WantListManager {
     this.#peerIdleTimeoutMs = init.peerIdleTimeoutMs ?? DEFAULT_PEER_IDLE_TIMEOUT_MS
     this.#wantTimeoutMs = init.wantTimeoutMs ?? DEFAULT_WANT_TIMEOUT_MS
     this.#unprovenPeerTimeoutMs = init.unprovenPeerTimeoutMs ?? DEFAULT_UNPROVEN_PEER_TIMEOUT_MS
+    this.#unprovenMinBytesPerSecond = init.unprovenMinBytesPerSecond ?? DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND
     this.#unavailableRetryMs = init.unavailableRetryMs ?? DEFAULT_UNAVAILABLE_RETRY_MS
     this.#recentKeys = init.recentKeys ?? 4096
     this.#haveWaitMs = init.haveWaitMs ?? DEFAULT_HAVE_WAIT_MS
@@ -454,6 +460,14 @@ export class WantListManager {
   }
 
   /**
+   * `bytes` of a message from `peer` were read (a frame still being assembled counts): see
+   * {@link PeerSelector.onBytes}; keeps a first block in transit at an unproven peer.
+   */
+  bytesArrived (peer: string, bytes: number): void {
+    this.#selector.onBytes(peer, bytes)
+  }
+
+  /**
    * A peer disconnected: its outstanding wants go back to pending (asked elsewhere at the next
    * flush), and what it told us is forgotten.
    */
@@ -569,6 +583,7 @@ export class WantListManager {
       w.state = 'inflight'
       w.peer = peer
       w.sentAtMs = nowMs
+      w.bytesArrivedAtSend = this.#selector.stats(peer)?.bytesArrived ?? 0
       this.#ask(w, peer)
       this.#bytesInFlight += w.estBytes
       this.#selector.onSent(peer, w.estBytes, nowMs)
@@ -586,11 +601,19 @@ export class WantListManager {
   /**
    * Whether `w` (in flight) sits at a peer that never delivered a block for longer than the
    * unproven-peer timeout while another peer could be asked for it (its HAVEs do not count:
-   * a peer cannot hold wants with promises).
+   * a peer cannot hold wants with promises). A peer whose bytes have been arriving since the
+   * want was sent at {@link DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND} or more keeps it: its first
+   * frame is in transit (a 4 MiB message takes over a second on a third of 100 Mbit/s), and
+   * asking another peer would fetch the block twice.
    */
   #unprovenTimedOut (w: Want, nowMs: number): boolean {
-    if (w.peer == null || w.sentAtMs == null || nowMs - w.sentAtMs <= this.#unprovenPeerTimeoutMs) return false
-    if ((this.#selector.stats(w.peer)?.samples ?? 1) > 0) return false
+    if (w.peer == null || w.sentAtMs == null) return false
+    const elapsed = nowMs - w.sentAtMs
+    if (elapsed <= this.#unprovenPeerTimeoutMs) return false
+    const stats = this.#selector.stats(w.peer)
+    if ((stats?.samples ?? 1) > 0) return false
+    const arrived = (stats?.bytesArrived ?? 0) - (w.bytesArrivedAtSend ?? 0)
+    if (arrived > 0 && arrived * 1000 >= this.#unprovenMinBytesPerSecond * elapsed) return false
     const exclude = new Set(w.tried).add(w.peer)
     return this.#selector.eligible(w.key, { exclude, allowed: this.#allowed(w) }).length > 0
   }

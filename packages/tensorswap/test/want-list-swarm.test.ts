@@ -159,6 +159,37 @@ describe('WantListManager swarm sessions', () => {
     wl.assertInvariants()
   })
 
+  it('an unproven peer loses a want it sends nothing for, keeps one whose bytes are arriving', () => {
+    // A and B said HAVE; the want-block went to one of them (never delivered a block before)
+    const run = (bytesPerSecond: number): { first: string, after: Record<string, string[]> } => {
+      const { wl } = setup({ unprovenPeerTimeoutMs: 1000, unprovenMinBytesPerSecond: 256 * 1024 }, ['A', 'B'])
+      const c = cidOf(7)
+      wl.openSession(1)
+      wl.addSessionPeer(1, 'A')
+      wl.addSessionPeer(1, 'B')
+      wl.want(c, 1, { nowMs: 0, sizeHint: MiB })
+      wl.flush(0)
+      wl.presence(c, 'A', 'have', 5)
+      wl.presence(c, 'B', 'have', 5)
+      wl.flush(5)
+      const first = wl.peerOf(c)
+      assert.ok(first != null, 'the want-block went to a peer that said HAVE')
+      // bytes of its first frame arrive every 100 ms at `bytesPerSecond`
+      for (let t = 100; t <= 1500; t += 100) {
+        wl.bytesArrived(first, bytesPerSecond / 10)
+        wl.tick(t)
+      }
+      return { first, after: sends(wl.flush(1500)) }
+    }
+    const silent = run(0)
+    const other = silent.first === 'A' ? 'B' : 'A'
+    assert.deepEqual(silent.after, { [silent.first]: [`cancel:${short(cidOf(7))}`], [other]: [`block:${short(cidOf(7))}`] }, 'moved after the timeout')
+    const trickle = run(100 * 1024)
+    assert.equal(Object.keys(trickle.after).length, 2, 'a trickle under the floor does not hold the want')
+    const arriving = run(1024 * 1024)
+    assert.deepEqual(arriving.after, {}, 'a block in transit stays where it was asked')
+  })
+
   it('keeps its invariants and never has a block in flight at two peers (property, fake clock)', () => {
     const peers = ['A', 'B', 'C', 'D']
     const op = fc.oneof(

@@ -204,6 +204,11 @@ export interface ReadFramesOptions extends AbortOptions {
    * @default {@link DEFAULT_READ_HIGH_WATER_BYTES}
    */
   highWaterBytes?: number
+  /**
+   * Called with the length of every chunk read from the stream, before it is framed (so a
+   * reader sees a large frame arriving before it is whole). Must not throw.
+   */
+  onBytes?: (bytes: number) => void
 }
 
 /**
@@ -255,8 +260,10 @@ export async function * readFrames (stream: FramedStream, options: ReadFramesOpt
   let resuming = false
 
   const threshold = (): number => Math.max(highWater, bodyLength == null ? 0 : prefixLength + bodyLength)
+  const onBytes = options.onBytes
   const onMessage = (evt: Event & { data: Uint8Array | Uint8ArrayList }): void => {
     buffer.append(evt.data)
+    onBytes?.(evt.data.byteLength)
     if (!resuming && buffer.byteLength >= threshold() && stream.readStatus === 'readable') {
       log.trace('pausing stream with %d bytes buffered', buffer.byteLength)
       stream.pause()
