@@ -469,8 +469,9 @@ export class GraphSyncNetwork {
         if (action.type === 'start') this.#track(this.#serve(connection, action.responder))
         else if (action.type === 'reply') this.#track(this.#reply(connection, action.message))
       }
-      if (msg.responses.length > 0) await this.#route(peerStr, msg)
+      // download limit: blocks are handed over once their frame is paid for (spec/tensorswap.md §11)
       if (this.#init.bandwidth != null && msg.blocks.length > 0) await this.#init.bandwidth.download(peerStr, frame.byteLength, { signal: this.#shutdown.signal })
+      if (msg.responses.length > 0) await this.#route(peerStr, msg)
     }
     // the peer closed its side; we never write on a stream it opened: close ours, so the stream
     // ends and stops counting against maxInboundStreams (libp2p counts it until both sides close)

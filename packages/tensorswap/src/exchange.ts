@@ -476,6 +476,7 @@ export class Exchange {
    * @throws nothing of a dial (logged; the deadline decides); `signal.reason` is swallowed too
    */
   async #recover (session: number, given: Array<PeerId | Multiaddr | string>, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    log('session %d: want-list before recovering: %o', session, this.wantList.summary())
     const retry = (): void => {
       this.wantList.retrySession(session)
       this.#scheduleFlush()

@@ -66,6 +66,17 @@ export interface WantListInit {
   haveWaitMs?: number
 }
 
+/** A snapshot of a {@link WantListManager} for logs ({@link WantListManager.summary}); bytes are estimates. */
+export interface WantListSummary {
+  wants: number
+  states: Record<WantState, number>
+  bytesInFlight: number
+  maxBytesInFlight: number
+  /** Heap entries (stale ones included). */
+  queued: number
+  peers: Record<string, { wantsInFlight: number, bytesInFlight: number, byteCap: number, blocks: number, failures: number }>
+}
+
 /** Options of {@link WantListManager.openSession}. */
 export interface SwarmSessionOptions {
   /** Send each want as a want-have to every session peer first; want-blocks only to HAVE peers. @default true */
@@ -755,6 +766,23 @@ export class WantListManager {
       }
     }
     list.push(entry)
+  }
+
+  /**
+   * What the manager holds, for a diagnostic log line (a stalled session logs it before it
+   * recovers): wants by state, bytes in flight against the cap, and per selector peer its
+   * wants and bytes in flight, its byte cap and its blocks delivered.
+   */
+  summary (): WantListSummary {
+    const states: Record<WantState, number> = { pending: 0, inflight: 0, unavailable: 0 }
+    for (const w of this.#wants.values()) states[w.state]++
+    const peers: WantListSummary['peers'] = {}
+    for (const peer of this.#selector.peers()) {
+      const st = this.#selector.stats(peer)
+      if (st == null) continue
+      peers[peer] = { wantsInFlight: st.wantsInFlight, bytesInFlight: st.bytesInFlight, byteCap: this.#selector.peerByteCap(peer), blocks: st.samples, failures: st.failures }
+    }
+    return { wants: this.#wants.size, states, bytesInFlight: this.#bytesInFlight, maxBytesInFlight: this.#maxBytesInFlight, queued: this.#heap.size, peers }
   }
 
   /**

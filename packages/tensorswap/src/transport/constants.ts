@@ -109,3 +109,21 @@ export const DEFAULT_STREAM_MAX_READ_BUFFER = 4 * MiB
  * 500 kB); measured in bench/README.md.
  */
 export const DEFAULT_QUIC_UDP_BUFFER_BYTES = 500_000
+
+/**
+ * Concurrent outbound `/ipfs/ping/1.0.0` streams per connection (`@libp2p/ping`'s default is 1).
+ * Two pingers share the protocol: libp2p's connection monitor (every 10 s; it aborts the
+ * connection when its ping fails) and our health monitor (src/health/). With a cap of 1, a
+ * monitor ping that fired while a health ping was open failed with
+ * `TooManyOutboundProtocolStreamsError` and the monitor aborted a connection carrying a
+ * transfer (a rate-limited 27.5 MB fetch stalled 30 s, test/status/rate-limit.test.ts). Ours:
+ * both pingers with room for one slow ping each.
+ */
+export const DEFAULT_PING_MAX_OUTBOUND_STREAMS = 4
+
+/**
+ * Concurrent inbound `/ipfs/ping/1.0.0` streams per connection (`@libp2p/ping`'s default is 2):
+ * the remote's two pingers (see {@link DEFAULT_PING_MAX_OUTBOUND_STREAMS}), each with one
+ * slow ping outstanding, and no more (a ping stream is cheap but not free).
+ */
+export const DEFAULT_PING_MAX_INBOUND_STREAMS = 4

@@ -21,6 +21,8 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
   DEFAULT_MAX_INCOMING_PENDING_PER_HOST,
+  DEFAULT_PING_MAX_INBOUND_STREAMS,
+  DEFAULT_PING_MAX_OUTBOUND_STREAMS,
   DEFAULT_QUIC_KEEPALIVE_MS,
   DEFAULT_QUIC_MAX_CONCURRENT_STREAMS,
   DEFAULT_QUIC_MAX_CONNECTION_DATA,
@@ -233,7 +235,8 @@ export function libp2pNodeOptions (init: Libp2pNodeInit = {}): Libp2pOptions<Tra
     },
     services: {
       identify: identify(),
-      ping: ping(),
+      // libp2p's connection monitor and our health monitor both ping: room for both at once
+      ping: ping({ maxOutboundStreams: DEFAULT_PING_MAX_OUTBOUND_STREAMS, maxInboundStreams: DEFAULT_PING_MAX_INBOUND_STREAMS }),
       ...routing.services
     }
   }

@@ -45,6 +45,18 @@ describe('createLibp2pNode + dialPreferred', () => {
     await conn.close()
   })
 
+  it('a ping while another is open on the same connection succeeds (libp2p\'s connection monitor and the health monitor both ping)', async () => {
+    const conn = await dialPreferred(client, server.getMultiaddrs(), { preference: ['quic', 'tcp'] })
+    // libp2p's connection monitor aborts the connection when its ping fails: with @libp2p/ping's
+    // default of one outbound stream, the second of two overlapping pings failed to open
+    const open = await conn.newStream('/ipfs/ping/1.0.0')
+    const rtts = await Promise.all([client.services.ping.ping(server.peerId), client.services.ping.ping(server.peerId)])
+    for (const rtt of rtts) assert.ok(rtt >= 0)
+    assert.equal(conn.status, 'open')
+    await open.close()
+    await conn.close()
+  })
+
   it('falls back when the preferred address fails', async () => {
     const tcpAddr = server.getMultiaddrs().find(ma => transportOf(ma) === 'tcp')!
     // a QUIC address on a port nobody listens on, for the same peer
