@@ -49,6 +49,8 @@ import type { SocketStream } from './transport/socket-stream.js'
 import type { AbortOptions, Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
 const log = logger('tensorswap:exchange:network')
+/** Wire compression decisions and the measures behind them (link rate, compressor speed). */
+const wireLog = logger('tensorswap:wire')
 
 /** Which outbound stream a message travels on. */
 export type Channel = 'control' | 'data'
@@ -479,7 +481,11 @@ export class Network {
       parts ??= splitMessage(await compressing as BitswapMessage, out.protocol, { maxMessageBytes: this.#maxMessageBytes })
       const started = performance.now()
       await out.writer.write(parts, options)
-      if (channel === 'data') this.#policy?.recordWrite(peer.toString(), parts.reduce((n, p) => n + p.byteLength, 0), performance.now() - started)
+      if (channel === 'data' && this.#policy != null) {
+        const written = parts.reduce((n, p) => n + p.byteLength, 0)
+        this.#policy.recordWrite(peer.toString(), written, performance.now() - started)
+        wireLog('write %d bytes in %s ms, link estimate %s bytes/ms', written, (performance.now() - started).toFixed(2), this.#policy.link(peer.toString()).bytesPerMs?.toFixed(0))
+      }
     })
     out.tail = run.catch(() => {})
     try {
@@ -504,7 +510,12 @@ export class Network {
    */
   #compressFor (peer: string, message: BitswapMessage): Promise<BitswapMessage> | undefined {
     const policy = this.#policy
-    if (policy == null || message.blocks.length === 0 || ((this.#peerAccepts.get(peer) ?? 0) & SUPPORTED_PLANE_CODECS) === 0 || !policy.worthTrying(peer)) return undefined
+    if (policy == null || message.blocks.length === 0 || ((this.#peerAccepts.get(peer) ?? 0) & SUPPORTED_PLANE_CODECS) === 0) return undefined
+    if (!policy.worthTrying(peer)) {
+      wireLog('batch of %d blocks plain: link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
+      return undefined
+    }
+    const queued = performance.now()
     const run = this.#compressTail.then(async () => {
       const started = performance.now()
       const plain: Block[] = []
@@ -533,6 +544,7 @@ export class Network {
         this.#compression.wireBytesCompressed += c.planes.reduce((n, p) => n + p.data.byteLength, 0)
       }))
       if (rawBytes > 0) policy.recordCompress(rawBytes, performance.now() - started)
+      wireLog('batch of %d blocks: %d compressed, %d raw bytes to %d, %s ms (queued %s ms), link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, compressed.length, rawBytes, compressed.reduce((n, c) => n + c.planes.reduce((m, p) => m + p.data.byteLength, 0), 0), (performance.now() - started).toFixed(1), (started - queued).toFixed(1), policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
       return { ...message, blocks: plain, compressed }
     })
     this.#compressTail = run.catch(() => {})
