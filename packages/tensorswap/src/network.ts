@@ -37,7 +37,7 @@ import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_
 import { InvalidMessageError, MessageTooLargeError } from './errors.js'
 import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
 import { decodeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
-import { compressBlock, inflateBlocks, SUPPORTED_PLANE_CODECS } from './wire/compression.js'
+import { compressBlockSync, inflateBlocks, SUPPORTED_PLANE_CODECS } from './wire/compression.js'
 import { CompressionPolicy } from './wire/compression-policy.js'
 import { analyseBlock } from './wire/planes.js'
 import type { Message } from './wire/bitswap.js'
@@ -189,6 +189,8 @@ export class Network {
   readonly #acceptCodecs: number
   /** Present when we compress (wire compression `auto`). */
   readonly #policy?: CompressionPolicy
+  /** Time this thread spent compressing, ms (a write's wait for its drain excludes it). */
+  #compressWorkMs = 0
   /** Per peer: the plane codecs its last want-list on `/tensorswap/1.0.0` offered. */
   readonly #peerAccepts = new Map<string, number>()
   /** Compressions run one batch at a time (its planes in parallel), so their measured speed is the compressor's. */
@@ -480,11 +482,15 @@ export class Network {
       options.signal?.throwIfAborted()
       parts ??= splitMessage(await compressing as BitswapMessage, out.protocol, { maxMessageBytes: this.#maxMessageBytes })
       const started = performance.now()
+      const compressedBefore = this.#compressWorkMs
       await out.writer.write(parts, options)
       if (channel === 'data' && this.#policy != null) {
+        const ended = performance.now()
         const written = parts.reduce((n, p) => n + p.byteLength, 0)
-        this.#policy.recordWrite(peer.toString(), written, performance.now() - started)
-        wireLog('write %d bytes in %s ms, link estimate %s bytes/ms', written, (performance.now() - started).toFixed(2), this.#policy.link(peer.toString()).bytesPerMs?.toFixed(0))
+        const own = this.#compressWorkMs - compressedBefore
+        this.#policy.recordWrite(peer.toString(), written, started, ended, own)
+        const l = this.#policy.link(peer.toString())
+        wireLog('write %d bytes at %s in %s ms (compressing %s ms), link estimate %s bytes/ms, blocked %s', written, started.toFixed(1), (ended - started).toFixed(2), own.toFixed(1), l.bytesPerMs?.toFixed(0), l.blockedShare?.toFixed(2))
       }
     })
     out.tail = run.catch(() => {})
@@ -506,7 +512,10 @@ export class Network {
    * The message to write for `message`'s blocks to `peer`: with the blocks worth compressing
    * in compressed form, or `undefined` when none is looked at (the peer does not decode
    * compressed blocks, or its link is too fast for compression to pay: the common, free path).
-   * Compression runs one batch at a time; a failure of zlib leaves the block plain.
+   * Compression runs one batch at a time, one block at a time on this thread
+   * (`compressBlockSync`, timed: the policy learns the compressor's own work, not a wait for
+   * the thread pool), the event loop running between blocks; a failure of zlib leaves the
+   * block plain.
    */
   #compressFor (peer: string, message: BitswapMessage): Promise<BitswapMessage> | undefined {
     const policy = this.#policy
@@ -521,30 +530,40 @@ export class Network {
       const plain: Block[] = []
       const compressed: Message.CompressedBlock[] = []
       let rawBytes = 0
-      await Promise.all(message.blocks.map(async (block) => {
+      let workMs = 0
+      for (const block of message.blocks) {
         const analysis = block.bytes.byteLength >= MIN_COMPRESS_BLOCK_BYTES ? analyseBlock(block.bytes) : undefined
         if (analysis == null || !policy.shouldCompress(peer, analysis.ratio)) {
           if (analysis != null) this.#compression.blocksNotWorthIt++
           plain.push(block)
-          return
+          continue
         }
-        rawBytes += block.bytes.byteLength
-        const c = await compressBlock(block, encodePrefix(block.cid), { analysis }).catch((err: any) => {
+        // synchronous, so that its time is the compressor's own work; the event loop runs
+        // between blocks (the writes queued before this batch go on meanwhile)
+        if (compressed.length > 0 || plain.length > 0) await new Promise(resolve => setImmediate(resolve))
+        let c: Message.CompressedBlock | undefined
+        const t0 = performance.now()
+        try {
+          c = compressBlockSync(block, encodePrefix(block.cid), { analysis })
+        } catch (err: any) {
           log.error('compressing block %c failed, sent plain - %e', block.cid, err)
-          return undefined
-        })
+        }
+        const took = performance.now() - t0
+        workMs += took
+        this.#compressWorkMs += took
+        rawBytes += block.bytes.byteLength
         if (c == null) {
           this.#compression.blocksNotWorthIt++
           plain.push(block)
-          return
+          continue
         }
         compressed.push(c)
         this.#compression.blocksCompressed++
         this.#compression.rawBytesCompressed += block.bytes.byteLength
         this.#compression.wireBytesCompressed += c.planes.reduce((n, p) => n + p.data.byteLength, 0)
-      }))
-      if (rawBytes > 0) policy.recordCompress(rawBytes, performance.now() - started)
-      wireLog('batch of %d blocks: %d compressed, %d raw bytes to %d, %s ms (queued %s ms), link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, compressed.length, rawBytes, compressed.reduce((n, c) => n + c.planes.reduce((m, p) => m + p.data.byteLength, 0), 0), (performance.now() - started).toFixed(1), (started - queued).toFixed(1), policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
+      }
+      if (rawBytes > 0) policy.recordCompress(rawBytes, workMs)
+      wireLog('batch of %d blocks: %d compressed, %d raw bytes to %d, work %s ms of %s ms (queued %s ms), link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, compressed.length, rawBytes, compressed.reduce((n, c) => n + c.planes.reduce((m, p) => m + p.data.byteLength, 0), 0), workMs.toFixed(1), (performance.now() - started).toFixed(1), (started - queued).toFixed(1), policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
       return { ...message, blocks: plain, compressed }
     })
     this.#compressTail = run.catch(() => {})
