@@ -1,7 +1,7 @@
 /**
  * Wire compression and push, one-off (not a case of `npm run bench`; `cases` is empty):
  *
- *   flock /tmp/heavy.lock node dist-bench/bench/cases/compression.js [--mib 48] [--runs 2] [--rate 100] [--only push|fetch|capped|loopback|ratio] [--seeder-log DIR]
+ *   flock /tmp/heavy.lock node dist-bench/bench/cases/compression.js [--mib 48] [--runs 2] [--rate 100] [--only push|fetch|capped|loopback|ratio] [--seeder-log DIR] [--bin bundle|src]
  *
  * `--only fetch` runs 1 and 2 (the F16 fetch, capped link then loopback), `capped` or `loopback`
  * one of them, `ratio` only 5, `push` 3 and 4. `--seeder-log DIR` writes each seeder's stderr
@@ -42,7 +42,13 @@ import type { BenchCase } from '../lib/types.js'
 /** Not a harness case (see the module comment). */
 export const cases: BenchCase[] = []
 
-const BIN = fileURLToPath(new URL('../../../packages/cli/dist/src/bin.js', import.meta.url))
+/**
+ * The CLI: the committed entry point (`packages/cli/bin/tensorswap.js`, what `tensorswap` runs:
+ * the esbuild bundle while fresh), or with `--bin src` the unbundled `dist/src/bin.js` (~0.5 s
+ * more start-up per process, bench/README.md "Start-up"; the figures before 2026-12-04 18:00).
+ */
+let BIN = fileURLToPath(new URL('../../../packages/cli/bin/tensorswap.js', import.meta.url))
+const SRC_BIN = fileURLToPath(new URL('../../../packages/cli/dist/src/bin.js', import.meta.url))
 const MiB = 1024 * 1024
 
 /** Spawn on `host` (a namespace) or here. */
@@ -103,7 +109,9 @@ const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
 const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { mib: { type: 'string', default: '48' }, runs: { type: 'string', default: '2' }, rate: { type: 'string', default: '100' }, only: { type: 'string' }, 'seeder-log': { type: 'string' } } })
+  const { values } = parseArgs({ options: { mib: { type: 'string', default: '48' }, runs: { type: 'string', default: '2' }, rate: { type: 'string', default: '100' }, only: { type: 'string' }, 'seeder-log': { type: 'string' }, bin: { type: 'string', default: 'bundle' } } })
+  if (values.bin === 'src') BIN = SRC_BIN
+  else if (values.bin !== 'bundle') throw new Error(`--bin ${values.bin}: expected bundle or src`)
   const only = values.only
   const want = (part: 'ratio' | 'capped' | 'loopback' | 'push'): boolean => only == null || only === part || (only === 'fetch' && (part === 'capped' || part === 'loopback'))
   const seederLog = values['seeder-log']

@@ -388,7 +388,7 @@ describe('CompressionPolicy', () => {
     assert.equal(p.worthTrying('a'), true)
     p.recordCompress(MiB, 100) // 10 MB/s compressor
     const prior = c.COMPRESS_PRIOR_WEIGHT_BYTES / c.DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS
-    const d = c.COMPRESS_SPEED_DECAY
+    const d = c.COMPRESS_SPEED_DECAY // per MiB: this batch is 1 MiB
     assert.ok(Math.abs(p.compressBytesPerMs - (c.COMPRESS_PRIOR_WEIGHT_BYTES * d + MiB) / (prior * d + 100)) < 1e-6, 'the prior weighs as one batch')
     assert.equal(p.worthTrying('a'), false)
   })
@@ -399,6 +399,16 @@ describe('CompressionPolicy', () => {
     p.recordCompress(5184, 1.4) // measured: 3.7 MB/s
     assert.ok(p.compressBytesPerMs > 0.8 * c.DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS, `${p.compressBytesPerMs.toFixed(0)} bytes/ms`)
     assert.equal(p.worthTrying('a'), true)
+  })
+
+  it('many small batches do not erase the history, and one paused block among them weighs by its bytes (measured sequence)', () => {
+    const p = new CompressionPolicy()
+    busy(p, 'a', 10, MiB, 80) // 13 MB/s
+    for (let i = 0; i < 4; i++) p.recordCompress(500_000, 6, i) // ~83 MB/s
+    for (let i = 0; i < 20; i++) p.recordCompress(7000, 0.4, 10 + i) // small blocks, ~17 MB/s each
+    p.recordCompress(49152, 10.4, 40) // a pause
+    assert.ok(p.compressBytesPerMs > 40_000, `${p.compressBytesPerMs.toFixed(0)} bytes/ms`)
+    assert.equal(p.worthTrying('a', 41), true, 'a 13 MB/s link is still worth compressing for')
   })
 
   it('the compressor speed weighs batches by their bytes: a small slow batch barely moves it', () => {
@@ -451,8 +461,10 @@ describe('spec/tensorswap.md §12 states the constants', () => {
     for (const phrase of [
       `(bit 1: zstd, value ${SUPPORTED_PLANE_CODECS})`,
       `a write starting more than ${c.LINK_BUSY_GAP_MS} ms after the previous one drained opens a new period`,
-      `periods under ${c.LINK_MIN_PERIOD_MS} ms not counted, decay ${c.LINK_PERIOD_DECAY} per period`,
-      `decay ${c.COMPRESS_SPEED_DECAY} per batch, assumed ${c.DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS.toLocaleString('en')} bytes/ms`,
+      `periods under ${c.LINK_MIN_PERIOD_MS} ms not counted, decay ${c.LINK_PERIOD_DECAY} per period, the open period counted once it is ${c.LINK_MIN_PERIOD_MS} ms long`,
+      `at least ${c.LINK_MIN_BLOCKED_SHARE} of the busy time waiting for their drain`,
+      `decay ${c.COMPRESS_SPEED_DECAY} per MiB compressed, assumed ${c.DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS.toLocaleString('en')} bytes/ms`,
+      `the assumed speed weighing as one batch of ${c.COMPRESS_PRIOR_WEIGHT_BYTES / MiB} MiB`,
       `a speed not refreshed for ${c.COMPRESS_SPEED_MAX_AGE_MS / 1000} s (nothing compressed since) is forgotten for the assumed one`,
       `a share s = ${c.COMPRESSOR_TIME_SHARE} of the time`,
       `a link faster than ${c.COMPRESSOR_TIME_SHARE * c.COMPRESSION_MAX_RATIO} C`,

@@ -7,9 +7,9 @@
  *   writes spend a good share of the time waiting for their drain ({@link LinkRateEstimator}).
  *   Per-write drain times read 10-44 MB/s on a 12.5 MB/s link (socket buffers swallow writes).
  * - **Compressor speed**: raw bytes per ms of the compressor's own work (planes and zstd, timed
- *   around the synchronous calls, so never its wait for a thread), decayed sums over batches,
- *   starting from a conservative prior that weighs as one batch; back to the prior when not
- *   refreshed for a while.
+ *   around the synchronous calls, so never its wait for a thread), sums decayed per MiB
+ *   compressed, starting from a conservative prior that weighs as 1 MiB; back to the prior
+ *   when not refreshed for a while.
  * - **Decision**, per block, from the ratio the sample analysis predicts: sending it compressed
  *   takes `max(compressTime / share, ratio × bytes / rate)` per block (the compressor may take
  *   at most `share` of the time), plain takes `bytes / rate`; compress when that saves at least
@@ -22,6 +22,8 @@
 
 import { COMPRESS_PRIOR_WEIGHT_BYTES, COMPRESS_SPEED_DECAY, COMPRESS_SPEED_MAX_AGE_MS, COMPRESSION_MAX_RATIO, COMPRESSOR_TIME_SHARE, DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS } from '../constants.js'
 import { LinkRateEstimator, type LinkRateInit } from './link-rate.js'
+
+const MIB = 1024 * 1024
 
 /** Options of {@link CompressionPolicy}; defaults in `constants.ts`. */
 export interface CompressionPolicyInit {
@@ -105,8 +107,9 @@ export class CompressionPolicy {
       this.#compressBytes = COMPRESS_PRIOR_WEIGHT_BYTES
       this.#compressMs = COMPRESS_PRIOR_WEIGHT_BYTES / this.#prior
     }
-    this.#compressBytes = this.#compressBytes * COMPRESS_SPEED_DECAY + rawBytes
-    this.#compressMs = this.#compressMs * COMPRESS_SPEED_DECAY + Math.max(workMs, 0.01)
+    const keep = COMPRESS_SPEED_DECAY ** (rawBytes / MIB)
+    this.#compressBytes = this.#compressBytes * keep + rawBytes
+    this.#compressMs = this.#compressMs * keep + Math.max(workMs, 0.01)
     this.#compressBytesPerMs = this.#compressBytes / this.#compressMs
     this.#compressMeasured = true
     this.#compressMeasuredAtMs = nowMs
