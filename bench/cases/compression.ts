@@ -26,7 +26,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -51,22 +51,36 @@ let BIN = fileURLToPath(new URL('../../../packages/cli/bin/tensorswap.js', impor
 const SRC_BIN = fileURLToPath(new URL('../../../packages/cli/dist/src/bin.js', import.meta.url))
 const MiB = 1024 * 1024
 
-/** Spawn on `host` (a namespace) or here. */
-function start (host: TestHost | undefined, args: string[]): ChildProcess {
-  return host != null ? host.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Spawn node (or `cmd`) on `host` (a namespace) or here. */
+function start (host: TestHost | undefined, args: string[], cmd = process.execPath): ChildProcess {
+  return host != null ? host.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
-/** Run to exit; stdout, wall ms. */
-async function run (host: TestHost | undefined, args: string[]): Promise<{ stdout: string, ms: number }> {
+/** CPU seconds (user + system) `pid` has used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+async function cpuOf (pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Run to exit under `/usr/bin/time`; stdout, wall ms, CPU seconds (user + system) of the process. */
+async function runTimed (host: TestHost | undefined, args: string[]): Promise<{ stdout: string, ms: number, cpu: number }> {
+  const { stdout, stderr, ms } = await run(host, ['-f', 'CPU %U %S', process.execPath, ...args], '/usr/bin/time')
+  const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(stderr)
+  if (m == null) throw new Error(`no CPU figure from /usr/bin/time: ${stderr.slice(-300)}`)
+  return { stdout, ms, cpu: Number(m[1]) + Number(m[2]) }
+}
+
+/** Run to exit; stdout, stderr, wall ms. */
+async function run (host: TestHost | undefined, args: string[], cmd?: string): Promise<{ stdout: string, stderr: string, ms: number }> {
   const t0 = performance.now()
-  const child = start(host, args)
+  const child = start(host, args, cmd)
   let stdout = ''
   let stderr = ''
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d })
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
   if (code !== 0) throw new Error(`${args.slice(0, 4).join(' ')} exited ${code}: ${stderr.slice(-1500)}`)
-  return { stdout, ms: performance.now() - t0 }
+  return { stdout, stderr, ms: performance.now() - t0 }
 }
 
 /** `tensorswap serve` on `listen`; resolves with its address once listening. */
@@ -149,14 +163,18 @@ async function main (): Promise<void> {
     if (size > 0) say(`F16 checkpoint: ${size} bytes`)
     for (const [where, seedHost, leechHost, listen] of ([[`${rate} Mbit/s`, a, b, `/ip4/${a.ip}/tcp/4001`], ['loopback', undefined, undefined, '/ip4/127.0.0.1/tcp/0']] as const).filter(([w]) => want(w === 'loopback' ? 'loopback' : 'capped'))) {
       const times: Record<string, number[]> = { off: [], auto: [] }
+      const cpu: Record<string, { seeder: number[], leecher: number[] }> = { off: { seeder: [], leecher: [] }, auto: { seeder: [], leecher: [] } }
       let n = 0
       for (let r = 0; r < runs; r++) {
         for (const mode of r % 2 === 0 ? ['off', 'auto'] : ['auto', 'off']) {
           const seeder = await serve(seedHost, join(work, 'seed'), listen, ['--wire-compression', mode], seederLog == null ? undefined : join(seederLog, `${where.replace(/\W/g, '')}-${mode}-${n}.log`))
           try {
             const leech = join(work, `leech-${n++}`)
-            const { ms } = await run(leechHost, [BIN, '--repo', leech, 'get', root, '-o', join(leech, 'out'), '--peer', seeder.addr, '--json'])
+            const seederCpu0 = await cpuOf(seeder.child.pid as number)
+            const { ms, cpu: leecherCpu } = await runTimed(leechHost, [BIN, '--repo', leech, 'get', root, '-o', join(leech, 'out'), '--peer', seeder.addr, '--json'])
             times[mode].push(ms)
+            cpu[mode].seeder.push(await cpuOf(seeder.child.pid as number) - seederCpu0)
+            cpu[mode].leecher.push(leecherCpu)
             await rm(leech, { recursive: true, force: true })
           } finally {
             await stop(seeder.child)
@@ -166,6 +184,8 @@ async function main (): Promise<void> {
       const off = median(times.off)
       const auto = median(times.auto)
       say(`${where}: get of the F16 checkpoint, off ${times.off.map(fmt).join(' / ')}, auto ${times.auto.map(fmt).join(' / ')}; off/auto (median) = ${(off / auto).toFixed(3)}`)
+      const cpus = (xs: number[]): string => xs.map(x => x.toFixed(2)).join(' / ')
+      say(`${where}: CPU seconds during the get (user + system): seeder off ${cpus(cpu.off.seeder)}, auto ${cpus(cpu.auto.seeder)}; leecher (whole process) off ${cpus(cpu.off.leecher)}, auto ${cpus(cpu.auto.leecher)}; auto/off (median) seeder ${(median(cpu.auto.seeder) / median(cpu.off.seeder)).toFixed(2)}, leecher ${(median(cpu.auto.leecher) / median(cpu.off.leecher)).toFixed(2)}`)
     }
 
     // 3 + 4. gradient round trip and delta push
