@@ -572,8 +572,8 @@ export const DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS = 100_000
 /**
  * The share of the time per byte the compressor may take: a block is compressed only when
  * compressing it takes at most this share of the time its plain bytes would take on the link,
- * so the compressor (which runs on the thread pool, beside the sends) never becomes the
- * bottleneck. Ours.
+ * so the compressor (which runs on the event loop between the writes, while the socket buffer
+ * drains) never becomes the bottleneck. Ours.
  */
 export const COMPRESSOR_TIME_SHARE = 0.5
 
