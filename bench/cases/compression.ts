@@ -163,6 +163,8 @@ async function main (): Promise<void> {
     if (size > 0) say(`F16 checkpoint: ${size} bytes`)
     for (const [where, seedHost, leechHost, listen] of ([[`${rate} Mbit/s`, a, b, `/ip4/${a.ip}/tcp/4001`], ['loopback', undefined, undefined, '/ip4/127.0.0.1/tcp/0']] as const).filter(([w]) => want(w === 'loopback' ? 'loopback' : 'capped'))) {
       const times: Record<string, number[]> = { off: [], auto: [] }
+      /** The fetch alone, as `get --json` reports it (`seconds`: start-up and writing the files excluded), ms. */
+      const fetches: Record<string, number[]> = { off: [], auto: [] }
       const cpu: Record<string, { seeder: number[], leecher: number[] }> = { off: { seeder: [], leecher: [] }, auto: { seeder: [], leecher: [] } }
       let n = 0
       for (let r = 0; r < runs; r++) {
@@ -171,8 +173,9 @@ async function main (): Promise<void> {
           try {
             const leech = join(work, `leech-${n++}`)
             const seederCpu0 = await cpuOf(seeder.child.pid as number)
-            const { ms, cpu: leecherCpu } = await runTimed(leechHost, [BIN, '--repo', leech, 'get', root, '-o', join(leech, 'out'), '--peer', seeder.addr, '--json'])
+            const { stdout, ms, cpu: leecherCpu } = await runTimed(leechHost, [BIN, '--repo', leech, 'get', root, '-o', join(leech, 'out'), '--peer', seeder.addr, '--json'])
             times[mode].push(ms)
+            fetches[mode].push(Number(JSON.parse(stdout).seconds) * 1000)
             cpu[mode].seeder.push(await cpuOf(seeder.child.pid as number) - seederCpu0)
             cpu[mode].leecher.push(leecherCpu)
             await rm(leech, { recursive: true, force: true })
@@ -184,6 +187,7 @@ async function main (): Promise<void> {
       const off = median(times.off)
       const auto = median(times.auto)
       say(`${where}: get of the F16 checkpoint, off ${times.off.map(fmt).join(' / ')}, auto ${times.auto.map(fmt).join(' / ')}; off/auto (median) = ${(off / auto).toFixed(3)}`)
+      say(`${where}: the fetch alone (get --json "seconds"), off ${fetches.off.map(fmt).join(' / ')}, auto ${fetches.auto.map(fmt).join(' / ')}; off/auto (median) = ${(median(fetches.off) / median(fetches.auto)).toFixed(3)}`)
       const cpus = (xs: number[]): string => xs.map(x => x.toFixed(2)).join(' / ')
       say(`${where}: CPU seconds during the get (user + system): seeder off ${cpus(cpu.off.seeder)}, auto ${cpus(cpu.auto.seeder)}; leecher (whole process) off ${cpus(cpu.off.leecher)}, auto ${cpus(cpu.auto.leecher)}; auto/off (median) seeder ${(median(cpu.auto.seeder) / median(cpu.off.seeder)).toFixed(2)}, leecher ${(median(cpu.auto.leecher) / median(cpu.off.leecher)).toFixed(2)}`)
     }
