@@ -193,7 +193,7 @@ export class Network {
   #compressWorkMs = 0
   /** Per peer: the plane codecs its last want-list on `/tensorswap/1.0.0` offered. */
   readonly #peerAccepts = new Map<string, number>()
-  /** Compressions run one batch at a time (its planes in parallel), so their measured speed is the compressor's. */
+  /** Compressions run one batch at a time, one block at a time on this thread (timed: the compressor's own work). */
   #compressTail: Promise<unknown> = Promise.resolve()
   readonly #compression = { blocksCompressed: 0, rawBytesCompressed: 0, wireBytesCompressed: 0, blocksNotWorthIt: 0, blocksInflated: 0, rawBytesInflated: 0, wireBytesInflated: 0 }
   /** Peers that opened a stream before identify told the registrar: their disconnect comes from here. */
