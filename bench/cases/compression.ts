@@ -1,7 +1,11 @@
 /**
  * Wire compression and push, one-off (not a case of `npm run bench`; `cases` is empty):
  *
- *   flock /tmp/heavy.lock node dist-bench/bench/cases/compression.js [--mib 48] [--runs 2] [--rate 100] [--only push]
+ *   flock /tmp/heavy.lock node dist-bench/bench/cases/compression.js [--mib 48] [--runs 2] [--rate 100] [--only push|fetch|capped|loopback|ratio] [--seeder-log DIR] [--bin bundle|src]
+ *
+ * `--only fetch` runs 1 and 2 (the F16 fetch, capped link then loopback), `capped` or `loopback`
+ * one of them, `ratio` only 5, `push` 3 and 4. `--seeder-log DIR` writes each seeder's stderr
+ * with `DEBUG=tensorswap:wire` (the compression decisions) to `DIR/<where>-<mode>-<n>.log`.
  *
  * Needs root (network namespaces, `tc tbf`). Every figure below is measured in the same run:
  * 1. A real F16 checkpoint (the human-models float16 weights as stored, as one safetensors file)
@@ -21,7 +25,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -37,31 +42,57 @@ import type { BenchCase } from '../lib/types.js'
 /** Not a harness case (see the module comment). */
 export const cases: BenchCase[] = []
 
-const BIN = fileURLToPath(new URL('../../../packages/cli/dist/src/bin.js', import.meta.url))
+/**
+ * The CLI: the committed entry point (`packages/cli/bin/tensorswap.js`, what `tensorswap` runs:
+ * the esbuild bundle while fresh), or with `--bin src` the unbundled `dist/src/bin.js` (~0.5 s
+ * more start-up per process, bench/README.md "Start-up"; the figures before 2026-12-04 18:00).
+ */
+let BIN = fileURLToPath(new URL('../../../packages/cli/bin/tensorswap.js', import.meta.url))
+const SRC_BIN = fileURLToPath(new URL('../../../packages/cli/dist/src/bin.js', import.meta.url))
 const MiB = 1024 * 1024
 
-/** Spawn on `host` (a namespace) or here. */
-function start (host: TestHost | undefined, args: string[]): ChildProcess {
-  return host != null ? host.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Spawn node (or `cmd`) on `host` (a namespace) or here. */
+function start (host: TestHost | undefined, args: string[], cmd = process.execPath): ChildProcess {
+  return host != null ? host.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
-/** Run to exit; stdout, wall ms. */
-async function run (host: TestHost | undefined, args: string[]): Promise<{ stdout: string, ms: number }> {
+/** CPU seconds (user + system) `pid` has used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+async function cpuOf (pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Run to exit under `/usr/bin/time`; stdout, wall ms, CPU seconds (user + system) of the process. */
+async function runTimed (host: TestHost | undefined, args: string[]): Promise<{ stdout: string, ms: number, cpu: number }> {
+  const { stdout, stderr, ms } = await run(host, ['-f', 'CPU %U %S', process.execPath, ...args], '/usr/bin/time')
+  const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(stderr)
+  if (m == null) throw new Error(`no CPU figure from /usr/bin/time: ${stderr.slice(-300)}`)
+  return { stdout, ms, cpu: Number(m[1]) + Number(m[2]) }
+}
+
+/** Run to exit; stdout, stderr, wall ms. */
+async function run (host: TestHost | undefined, args: string[], cmd?: string): Promise<{ stdout: string, stderr: string, ms: number }> {
   const t0 = performance.now()
-  const child = start(host, args)
+  const child = start(host, args, cmd)
   let stdout = ''
   let stderr = ''
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d })
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
   if (code !== 0) throw new Error(`${args.slice(0, 4).join(' ')} exited ${code}: ${stderr.slice(-1500)}`)
-  return { stdout, ms: performance.now() - t0 }
+  return { stdout, stderr, ms: performance.now() - t0 }
 }
 
 /** `tensorswap serve` on `listen`; resolves with its address once listening. */
-async function serve (host: TestHost | undefined, repo: string, listen: string, extra: string[]): Promise<{ child: ChildProcess, addr: string }> {
-  const child = start(host, [BIN, '--repo', repo, 'serve', '--listen', listen, ...extra])
-  child.stderr?.resume()
+async function serve (host: TestHost | undefined, repo: string, listen: string, extra: string[], logFile?: string): Promise<{ child: ChildProcess, addr: string }> {
+  const args = [BIN, '--repo', repo, 'serve', '--listen', listen, ...extra]
+  const child = logFile == null
+    ? start(host, args)
+    : host != null
+      ? host.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: 'tensorswap:wire' } })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: 'tensorswap:wire' } })
+  if (logFile != null) child.stderr?.pipe(createWriteStream(logFile))
+  else child.stderr?.resume()
   const addr = await new Promise<string>((resolve, reject) => {
     child.once('exit', code => { reject(new Error(`serve exited ${code}`)) })
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', l => { if (l.startsWith('listening ')) resolve(l.slice(10)) })
@@ -92,7 +123,13 @@ const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
 const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { mib: { type: 'string', default: '48' }, runs: { type: 'string', default: '2' }, rate: { type: 'string', default: '100' }, only: { type: 'string' } } })
+  const { values } = parseArgs({ options: { mib: { type: 'string', default: '48' }, runs: { type: 'string', default: '2' }, rate: { type: 'string', default: '100' }, only: { type: 'string' }, 'seeder-log': { type: 'string' }, bin: { type: 'string', default: 'bundle' } } })
+  if (values.bin === 'src') BIN = SRC_BIN
+  else if (values.bin !== 'bundle') throw new Error(`--bin ${values.bin}: expected bundle or src`)
+  const only = values.only
+  const want = (part: 'ratio' | 'capped' | 'loopback' | 'push'): boolean => only == null || only === part || (only === 'fetch' && (part === 'capped' || part === 'loopback'))
+  const seederLog = values['seeder-log']
+  if (seederLog != null) await mkdir(seederLog, { recursive: true })
   const checkpointBytes = Number(values.mib) * MiB
   const runs = Number(values.runs)
   const rate = Number(values.rate)
@@ -103,7 +140,7 @@ async function main (): Promise<void> {
   const say = (l: string): void => { lines.push(l); process.stdout.write(l + '\n') }
   try {
     // 5. ratio per dtype
-    for (const dtype of values.only === 'push' ? [] : ['F32', 'F16', 'BF16'] as RealDtype[]) {
+    for (const dtype of !want('ratio') ? [] : ['F32', 'F16', 'BF16'] as RealDtype[]) {
       let raw = 0
       let wire = 0
       for (const t of await realTensors(dtype, 32 * MiB, 0)) {
@@ -120,19 +157,27 @@ async function main (): Promise<void> {
 
     // 1 + 2. F16 checkpoint, capped link then loopback
     await mkdir(join(work, 'f16'))
-    const size = values.only === 'push' ? 0 : await writeTensorsSafetensors(join(work, 'f16', 'model.safetensors'), 'F16', await realTensors('F16', checkpointBytes, 0))
-    const root = values.only === 'push' ? '' : JSON.parse((await run(undefined, [BIN, '--repo', join(work, 'seed'), 'add', join(work, 'f16'), '--json'])).stdout).root
+    const fetching = want('capped') || want('loopback')
+    const size = !fetching ? 0 : await writeTensorsSafetensors(join(work, 'f16', 'model.safetensors'), 'F16', await realTensors('F16', checkpointBytes, 0))
+    const root = !fetching ? '' : JSON.parse((await run(undefined, [BIN, '--repo', join(work, 'seed'), 'add', join(work, 'f16'), '--json'])).stdout).root
     if (size > 0) say(`F16 checkpoint: ${size} bytes`)
-    for (const [where, seedHost, leechHost, listen] of values.only === 'push' ? [] : [[`${rate} Mbit/s`, a, b, `/ip4/${a.ip}/tcp/4001`], ['loopback', undefined, undefined, '/ip4/127.0.0.1/tcp/0']] as const) {
+    for (const [where, seedHost, leechHost, listen] of ([[`${rate} Mbit/s`, a, b, `/ip4/${a.ip}/tcp/4001`], ['loopback', undefined, undefined, '/ip4/127.0.0.1/tcp/0']] as const).filter(([w]) => want(w === 'loopback' ? 'loopback' : 'capped'))) {
       const times: Record<string, number[]> = { off: [], auto: [] }
+      /** The fetch alone, as `get --json` reports it (`seconds`: start-up and writing the files excluded), ms. */
+      const fetches: Record<string, number[]> = { off: [], auto: [] }
+      const cpu: Record<string, { seeder: number[], leecher: number[] }> = { off: { seeder: [], leecher: [] }, auto: { seeder: [], leecher: [] } }
       let n = 0
       for (let r = 0; r < runs; r++) {
         for (const mode of r % 2 === 0 ? ['off', 'auto'] : ['auto', 'off']) {
-          const seeder = await serve(seedHost, join(work, 'seed'), listen, ['--wire-compression', mode])
+          const seeder = await serve(seedHost, join(work, 'seed'), listen, ['--wire-compression', mode], seederLog == null ? undefined : join(seederLog, `${where.replace(/\W/g, '')}-${mode}-${n}.log`))
           try {
             const leech = join(work, `leech-${n++}`)
-            const { ms } = await run(leechHost, [BIN, '--repo', leech, 'get', root, '-o', join(leech, 'out'), '--peer', seeder.addr, '--json'])
+            const seederCpu0 = await cpuOf(seeder.child.pid as number)
+            const { stdout, ms, cpu: leecherCpu } = await runTimed(leechHost, [BIN, '--repo', leech, 'get', root, '-o', join(leech, 'out'), '--peer', seeder.addr, '--json'])
             times[mode].push(ms)
+            fetches[mode].push(Number(JSON.parse(stdout).seconds) * 1000)
+            cpu[mode].seeder.push(await cpuOf(seeder.child.pid as number) - seederCpu0)
+            cpu[mode].leecher.push(leecherCpu)
             await rm(leech, { recursive: true, force: true })
           } finally {
             await stop(seeder.child)
@@ -142,37 +187,42 @@ async function main (): Promise<void> {
       const off = median(times.off)
       const auto = median(times.auto)
       say(`${where}: get of the F16 checkpoint, off ${times.off.map(fmt).join(' / ')}, auto ${times.auto.map(fmt).join(' / ')}; off/auto (median) = ${(off / auto).toFixed(3)}`)
+      say(`${where}: the fetch alone (get --json "seconds"), off ${fetches.off.map(fmt).join(' / ')}, auto ${fetches.auto.map(fmt).join(' / ')}; off/auto (median) = ${(median(fetches.off) / median(fetches.auto)).toFixed(3)}`)
+      const cpus = (xs: number[]): string => xs.map(x => x.toFixed(2)).join(' / ')
+      say(`${where}: CPU seconds during the get (user + system): seeder off ${cpus(cpu.off.seeder)}, auto ${cpus(cpu.auto.seeder)}; leecher (whole process) off ${cpus(cpu.off.leecher)}, auto ${cpus(cpu.auto.leecher)}; auto/off (median) seeder ${(median(cpu.auto.seeder) / median(cpu.off.seeder)).toFixed(2)}, leecher ${(median(cpu.auto.leecher) / median(cpu.off.leecher)).toFixed(2)}`)
     }
 
     // 3 + 4. gradient round trip and delta push
-    const f32 = Buffer.concat((await realTensors('F32', 12 * MiB, 0)).map(t => t.bytes))
-    const grads = Array.from({ length: 44 }, (_, i) => f32.subarray(i * 256 * 1024, (i + 1) * 256 * 1024))
-    const ckA = grads.slice(0, 40).map((bytes, i) => ({ name: `grad.${i}`, bytes }))
-    const ckB = ckA.map((t, i) => i % 10 === 3 ? { name: t.name, bytes: grads[40 + (i - 3) / 10] } : t)
-    await mkdir(join(work, 'ga'))
-    await mkdir(join(work, 'gb'))
-    const sizeA = await writeTensorsSafetensors(join(work, 'ga', 'grads.safetensors'), 'F32', ckA)
-    await writeTensorsSafetensors(join(work, 'gb', 'grads.safetensors'), 'F32', ckB)
-    const rootA = JSON.parse((await run(undefined, [BIN, '--repo', join(work, 'pusher'), 'add', join(work, 'ga'), '--json'])).stdout).root
-    const rootB = JSON.parse((await run(undefined, [BIN, '--repo', join(work, 'pusher'), 'add', join(work, 'gb'), '--json'])).stdout).root
-    for (const [where, recvHost, pushHost, listen, ip] of [['loopback', undefined, undefined, '/ip4/127.0.0.1/tcp/0', '127.0.0.1'], [`${rate} Mbit/s`, a, b, `/ip4/${a.ip}/tcp/4002`, a.ip]] as const) {
-      const raws: number[] = []
-      const trips: number[] = []
-      let delta: any
-      for (let r = 0; r < runs; r++) {
-        raws.push(await rawTcp(recvHost, ip, pushHost, sizeA))
-        const repo = join(work, `recv-${where.replace(/\W/g, '')}-${r}`)
-        const receiver = await serve(recvHost, repo, listen, ['--accept-push', 'any'])
-        try {
-          const first = JSON.parse((await run(pushHost, [BIN, '--repo', join(work, 'pusher'), 'push', rootA, '--peer', receiver.addr, '--json'])).stdout)
-          trips.push(first.seconds * 1000)
-          delta = JSON.parse((await run(pushHost, [BIN, '--repo', join(work, 'pusher'), 'push', rootB, '--peer', receiver.addr, '--json'])).stdout)
-        } finally {
-          await stop(receiver.child)
+    if (want('push')) {
+      const f32 = Buffer.concat((await realTensors('F32', 12 * MiB, 0)).map(t => t.bytes))
+      const grads = Array.from({ length: 44 }, (_, i) => f32.subarray(i * 256 * 1024, (i + 1) * 256 * 1024))
+      const ckA = grads.slice(0, 40).map((bytes, i) => ({ name: `grad.${i}`, bytes }))
+      const ckB = ckA.map((t, i) => i % 10 === 3 ? { name: t.name, bytes: grads[40 + (i - 3) / 10] } : t)
+      await mkdir(join(work, 'ga'))
+      await mkdir(join(work, 'gb'))
+      const sizeA = await writeTensorsSafetensors(join(work, 'ga', 'grads.safetensors'), 'F32', ckA)
+      await writeTensorsSafetensors(join(work, 'gb', 'grads.safetensors'), 'F32', ckB)
+      const rootA = JSON.parse((await run(undefined, [BIN, '--repo', join(work, 'pusher'), 'add', join(work, 'ga'), '--json'])).stdout).root
+      const rootB = JSON.parse((await run(undefined, [BIN, '--repo', join(work, 'pusher'), 'add', join(work, 'gb'), '--json'])).stdout).root
+      for (const [where, recvHost, pushHost, listen, ip] of [['loopback', undefined, undefined, '/ip4/127.0.0.1/tcp/0', '127.0.0.1'], [`${rate} Mbit/s`, a, b, `/ip4/${a.ip}/tcp/4002`, a.ip]] as const) {
+        const raws: number[] = []
+        const trips: number[] = []
+        let delta: any
+        for (let r = 0; r < runs; r++) {
+          raws.push(await rawTcp(recvHost, ip, pushHost, sizeA))
+          const repo = join(work, `recv-${where.replace(/\W/g, '')}-${r}`)
+          const receiver = await serve(recvHost, repo, listen, ['--accept-push', 'any'])
+          try {
+            const first = JSON.parse((await run(pushHost, [BIN, '--repo', join(work, 'pusher'), 'push', rootA, '--peer', receiver.addr, '--json'])).stdout)
+            trips.push(first.seconds * 1000)
+            delta = JSON.parse((await run(pushHost, [BIN, '--repo', join(work, 'pusher'), 'push', rootB, '--peer', receiver.addr, '--json'])).stdout)
+          } finally {
+            await stop(receiver.child)
+          }
         }
+        say(`${where}: push of ${sizeA} bytes (40 x 256 KiB F32), round trip ${trips.map(t => `${t.toFixed(0)} ms`).join(' / ')}; raw TCP of the same bytes ${raws.map(t => `${t.toFixed(0)} ms`).join(' / ')}; round trip / raw (median) = ${(median(trips) / median(raws)).toFixed(2)}`)
+        say(`${where}: delta push (4 of 40 tensors changed): moved ${delta.bytes} bytes in ${delta.blocks} blocks, ${delta.blocksAlreadyThere} there already; moved / checkpoint = ${(delta.bytes / sizeA).toFixed(3)}; round trip ${(delta.seconds * 1000).toFixed(0)} ms`)
       }
-      say(`${where}: push of ${sizeA} bytes (40 x 256 KiB F32), round trip ${trips.map(t => `${t.toFixed(0)} ms`).join(' / ')}; raw TCP of the same bytes ${raws.map(t => `${t.toFixed(0)} ms`).join(' / ')}; round trip / raw (median) = ${(median(trips) / median(raws)).toFixed(2)}`)
-      say(`${where}: delta push (4 of 40 tensors changed): moved ${delta.bytes} bytes in ${delta.blocks} blocks, ${delta.blocksAlreadyThere} there already; moved / checkpoint = ${(delta.bytes / sizeA).toFixed(3)}; round trip ${(delta.seconds * 1000).toFixed(0)} ms`)
     }
   } finally {
     await net.destroy()

@@ -584,35 +584,61 @@ export const DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS = 100_000
 /**
  * The share of the time per byte the compressor may take: a block is compressed only when
  * compressing it takes at most this share of the time its plain bytes would take on the link,
- * so the compressor (which runs on the thread pool, beside the sends) never becomes the
- * bottleneck. Ours.
+ * so the compressor (which runs on the event loop between the writes, while the socket buffer
+ * drains) never becomes the bottleneck. Ours.
  */
 export const COMPRESSOR_TIME_SHARE = 0.5
 
-/** Smoothing of the measured compressor speed (EWMA weight of the newest block). */
-export const COMPRESS_SPEED_ALPHA = 0.2
+/**
+ * Weight the past keeps in the measured compressor speed per MiB compressed since: the speed is
+ * (decayed sum of raw bytes compressed) / (decayed sum of the compressor's own work on them,
+ * ms), decayed by bytes, not by batch, so twenty batches of one small block do not erase the
+ * history, and one block slowed by a pause (49 KB in 10.4 ms, measured on a 100 Mbit/s link;
+ * its neighbours took 0.3 ms) weighs by its bytes. Ours.
+ */
+export const COMPRESS_SPEED_DECAY = 0.8
+
+/**
+ * The prior compressor speed weighs as this many raw bytes compressed at
+ * {@link DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS} (decayed like the bytes measured), so the first small block
+ * (5 KB in 1.4 ms, zstd's set-up included: 3.7 MB/s) does not stand for the compressor alone.
+ * Measured on a 100 Mbit/s link: that one block turned compression off for 2 s. Ours.
+ */
+export const COMPRESS_PRIOR_WEIGHT_BYTES = 1024 * KiB
 
 /**
  * A measured compressor speed not refreshed for this long is replaced by the prior
  * ({@link DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS}), ms. Only compressing measures the speed, so one
- * slow batch (the thread pool busy with the store's reads) turned compression off for the rest
- * of a transfer: measured on a 100 Mbit/s link, 1 block of 582 compressed. At worst one batch
- * every 2 s is compressed where it does not pay. Ours.
+ * slow measurement (a core taken by another process) would turn compression off for the rest
+ * of a transfer; at worst one batch every 2 s is compressed where it does not pay. Ours.
  */
 export const COMPRESS_SPEED_MAX_AGE_MS = 2_000
 
 /**
- * Weight kept by the link-rate estimate at each new data write: the rate is (decayed sum of
- * bytes written) / (decayed sum of the time the writes took to drain), so writes that a socket
- * buffer swallowed at once weigh little against the ones the link paced.
+ * Link rate (`wire/link-rate.ts`): a data write that starts more than this after the previous
+ * one drained opens a new busy period, ms. Measured on a 100 Mbit/s link (bench/README.md),
+ * the seeder's writes follow each other after 0.2-10 ms (preparing the next message), while
+ * the socket buffer and tbf's 50 ms queue keep the link busy; a longer gap may have let it
+ * idle. Ours.
  */
-export const LINK_RATE_DECAY = 0.75
+export const LINK_BUSY_GAP_MS = 10
 
-/** Data writes shorter than this do not count towards the link rate, bytes. */
-export const MIN_RATE_WRITE_BYTES = 64 * KiB
+/**
+ * Link rate: busy periods shorter than this do not count, and no rate is given until this much
+ * busy time was measured, ms. Short periods are the ones a socket buffer swallows whole. Ours.
+ */
+export const LINK_MIN_PERIOD_MS = 50
 
-/** Data writes measured before a link rate is trusted (until then blocks are sent plain). */
-export const MIN_RATE_WRITES = 2
+/** Link rate: weight the past busy periods keep at each closed one (sums of bytes and of ms). Ours. */
+export const LINK_PERIOD_DECAY = 0.5
+
+/**
+ * Link rate: a rate is given only while the writes spend at least this share of the busy time
+ * waiting for their drain. Below it the sender sets the pace, not the link: compressing would
+ * only take time from a sender that has none to spare. Measured (bench/README.md): 0.68-0.95
+ * on a 100 Mbit/s link once its queue is full, 0.17-0.46 on loopback (2 cores, loaded). Ours.
+ */
+export const LINK_MIN_BLOCKED_SHARE = 0.6
 
 /**
  * Most bytes the compressed blocks of one message may decompress to: twice the message cap

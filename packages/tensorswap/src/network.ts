@@ -37,7 +37,7 @@ import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_
 import { InvalidMessageError, MessageTooLargeError } from './errors.js'
 import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
 import { decodeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
-import { compressBlock, inflateBlocks, SUPPORTED_PLANE_CODECS } from './wire/compression.js'
+import { compressBlockSync, inflateBlocks, SUPPORTED_PLANE_CODECS } from './wire/compression.js'
 import { CompressionPolicy } from './wire/compression-policy.js'
 import { analyseBlock } from './wire/planes.js'
 import type { Message } from './wire/bitswap.js'
@@ -49,6 +49,8 @@ import type { SocketStream } from './transport/socket-stream.js'
 import type { AbortOptions, Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
 const log = logger('tensorswap:exchange:network')
+/** Wire compression decisions and the measures behind them (link rate, compressor speed). */
+const wireLog = logger('tensorswap:wire')
 
 /** Which outbound stream a message travels on. */
 export type Channel = 'control' | 'data'
@@ -190,9 +192,11 @@ export class Network {
   readonly #acceptCodecs: number
   /** Present when we compress (wire compression `auto`). */
   readonly #policy?: CompressionPolicy
+  /** Time this thread spent compressing, ms (a write's wait for its drain excludes it). */
+  #compressWorkMs = 0
   /** Per peer: the plane codecs its last want-list on `/tensorswap/1.0.0` offered. */
   readonly #peerAccepts = new Map<string, number>()
-  /** Compressions run one batch at a time (its planes in parallel), so their measured speed is the compressor's. */
+  /** Compressions run one batch at a time, one block at a time on this thread (timed: the compressor's own work). */
   #compressTail: Promise<unknown> = Promise.resolve()
   readonly #compression = { blocksCompressed: 0, rawBytesCompressed: 0, wireBytesCompressed: 0, blocksNotWorthIt: 0, blocksInflated: 0, rawBytesInflated: 0, wireBytesInflated: 0 }
   /** Peers that opened a stream before identify told the registrar: their disconnect comes from here. */
@@ -485,8 +489,16 @@ export class Network {
       options.signal?.throwIfAborted()
       parts ??= splitMessage(await compressing as BitswapMessage, out.protocol, { maxMessageBytes: this.#maxMessageBytes })
       const started = performance.now()
+      const compressedBefore = this.#compressWorkMs
       await out.writer.write(parts, options)
-      if (channel === 'data') this.#policy?.recordWrite(peer.toString(), parts.reduce((n, p) => n + p.byteLength, 0), performance.now() - started)
+      if (channel === 'data' && this.#policy != null) {
+        const ended = performance.now()
+        const written = parts.reduce((n, p) => n + p.byteLength, 0)
+        const own = this.#compressWorkMs - compressedBefore
+        this.#policy.recordWrite(peer.toString(), written, started, ended, own)
+        const l = wireLog.enabled ? this.#policy.link(peer.toString()) : undefined
+        if (l != null) wireLog('write %d bytes at %s in %s ms (compressing %s ms), link estimate %s bytes/ms, blocked %s', written, started.toFixed(1), (ended - started).toFixed(2), own.toFixed(1), l.bytesPerMs?.toFixed(0), l.blockedShare?.toFixed(2))
+      }
     })
     out.tail = run.catch(() => {})
     try {
@@ -507,39 +519,58 @@ export class Network {
    * The message to write for `message`'s blocks to `peer`: with the blocks worth compressing
    * in compressed form, or `undefined` when none is looked at (the peer does not decode
    * compressed blocks, or its link is too fast for compression to pay: the common, free path).
-   * Compression runs one batch at a time; a failure of zlib leaves the block plain.
+   * Compression runs one batch at a time, one block at a time on this thread
+   * (`compressBlockSync`, timed: the policy learns the compressor's own work, not a wait for
+   * the thread pool), the event loop running between blocks; a failure of zlib leaves the
+   * block plain.
    */
   #compressFor (peer: string, message: BitswapMessage): Promise<BitswapMessage> | undefined {
     const policy = this.#policy
-    if (policy == null || message.blocks.length === 0 || ((this.#peerAccepts.get(peer) ?? 0) & SUPPORTED_PLANE_CODECS) === 0 || !policy.worthTrying(peer)) return undefined
+    if (policy == null || message.blocks.length === 0 || ((this.#peerAccepts.get(peer) ?? 0) & SUPPORTED_PLANE_CODECS) === 0) return undefined
+    if (!policy.worthTrying(peer)) {
+      if (wireLog.enabled) wireLog('batch of %d blocks plain: link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
+      return undefined
+    }
+    const queued = performance.now()
     const run = this.#compressTail.then(async () => {
       const started = performance.now()
       const plain: Block[] = []
       const compressed: Message.CompressedBlock[] = []
       let rawBytes = 0
-      await Promise.all(message.blocks.map(async (block) => {
+      let workMs = 0
+      for (const block of message.blocks) {
         const analysis = block.bytes.byteLength >= MIN_COMPRESS_BLOCK_BYTES ? analyseBlock(block.bytes) : undefined
         if (analysis == null || !policy.shouldCompress(peer, analysis.ratio)) {
           if (analysis != null) this.#compression.blocksNotWorthIt++
           plain.push(block)
-          return
+          continue
         }
-        rawBytes += block.bytes.byteLength
-        const c = await compressBlock(block, encodePrefix(block.cid), { analysis }).catch((err: any) => {
+        // synchronous, so that its time is the compressor's own work; the event loop runs
+        // between blocks (the writes queued before this batch go on meanwhile)
+        if (compressed.length > 0 || plain.length > 0) await new Promise(resolve => setImmediate(resolve))
+        let c: Message.CompressedBlock | undefined
+        const t0 = performance.now()
+        try {
+          c = compressBlockSync(block, encodePrefix(block.cid), { analysis })
+        } catch (err: any) {
           log.error('compressing block %c failed, sent plain - %e', block.cid, err)
-          return undefined
-        })
+        }
+        const took = performance.now() - t0
+        workMs += took
+        this.#compressWorkMs += took
+        rawBytes += block.bytes.byteLength
         if (c == null) {
           this.#compression.blocksNotWorthIt++
           plain.push(block)
-          return
+          continue
         }
         compressed.push(c)
         this.#compression.blocksCompressed++
         this.#compression.rawBytesCompressed += block.bytes.byteLength
         this.#compression.wireBytesCompressed += c.planes.reduce((n, p) => n + p.data.byteLength, 0)
-      }))
-      if (rawBytes > 0) policy.recordCompress(rawBytes, performance.now() - started)
+      }
+      if (rawBytes > 0) policy.recordCompress(rawBytes, workMs)
+      if (wireLog.enabled) wireLog('batch of %d blocks: %d compressed, %d raw bytes to %d, work %s ms of %s ms (queued %s ms), link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, compressed.length, rawBytes, compressed.reduce((n, c) => n + c.planes.reduce((m, p) => m + p.data.byteLength, 0), 0), workMs.toFixed(1), (performance.now() - started).toFixed(1), (started - queued).toFixed(1), policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
       return { ...message, blocks: plain, compressed }
     })
     this.#compressTail = run.catch(() => {})

@@ -2,22 +2,28 @@
  * When to compress (spec/tensorswap.md §12): pure state (time is an input) that the network
  * feeds with what it measures, and asks before each batch of blocks it sends.
  *
- * - **Link rate** per peer, from the data channel's writes: (decayed sum of bytes written) /
- *   (decayed sum of the time each write took to drain). A write a socket buffer swallowed at
- *   once adds bytes but almost no time, so once the buffer is full the link's pace dominates.
- * - **Compressor speed**: raw bytes per ms of the blocks it compressed (analysis, planes,
- *   zstd), EWMA; a conservative prior until the first block.
+ * - **Link rate** per peer, from the data channel's writes, over busy periods (writes following
+ *   each other within a few ms): bytes / elapsed, decayed over periods, given only while the
+ *   writes spend a good share of the time waiting for their drain ({@link LinkRateEstimator}).
+ *   Per-write drain times read 10-44 MB/s on a 12.5 MB/s link (socket buffers swallow writes).
+ * - **Compressor speed**: raw bytes per ms of the compressor's own work (planes and zstd, timed
+ *   around the synchronous calls, so never its wait for a thread), sums decayed per MiB
+ *   compressed, starting from a conservative prior that weighs as 1 MiB; back to the prior
+ *   when not refreshed for a while.
  * - **Decision**, per block, from the ratio the sample analysis predicts: sending it compressed
- *   takes `max(compressTime / share, ratio × bytes / rate)` per block (the compressor runs on
- *   the thread pool beside the sends, and may take at most `share` of the time), plain takes
- *   `bytes / rate`; compress when that saves at least `1 - maxRatio` of the time. With no
- *   measured rate yet, or a link faster than `share × compressor speed`, blocks go plain
- *   without being looked at, so a fast link (loopback) costs nothing.
+ *   takes `max(compressTime / share, ratio × bytes / rate)` per block (the compressor may take
+ *   at most `share` of the time), plain takes `bytes / rate`; compress when that saves at least
+ *   `1 - maxRatio` of the time. With no measured rate yet, or a link faster than
+ *   `share × maxRatio × compressor speed`, blocks go plain without being looked at, so a fast
+ *   link (loopback) costs nothing.
  *
  * @module
  */
 
-import { COMPRESS_SPEED_ALPHA, COMPRESS_SPEED_MAX_AGE_MS, COMPRESSION_MAX_RATIO, COMPRESSOR_TIME_SHARE, DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS, LINK_RATE_DECAY, MIN_RATE_WRITE_BYTES, MIN_RATE_WRITES } from '../constants.js'
+import { COMPRESS_PRIOR_WEIGHT_BYTES, COMPRESS_SPEED_DECAY, COMPRESS_SPEED_MAX_AGE_MS, COMPRESSION_MAX_RATIO, COMPRESSOR_TIME_SHARE, DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS } from '../constants.js'
+import { LinkRateEstimator, type LinkRateInit } from './link-rate.js'
+
+const MIB = 1024 * 1024
 
 /** Options of {@link CompressionPolicy}; defaults in `constants.ts`. */
 export interface CompressionPolicyInit {
@@ -27,34 +33,33 @@ export interface CompressionPolicyInit {
   compressorShare?: number
   /** Compress only when it saves at least `1 - maxRatio` of the time (and of the bytes). @default {@link COMPRESSION_MAX_RATIO} */
   maxRatio?: number
-  /** Weight the link rate keeps at each write. @default {@link LINK_RATE_DECAY} */
-  rateDecay?: number
-  /** Writes shorter than this are not measured, bytes. @default {@link MIN_RATE_WRITE_BYTES} */
-  minWriteBytes?: number
-  /** Writes measured before the rate is trusted. @default {@link MIN_RATE_WRITES} */
-  minWrites?: number
+  /** Link-rate measurement (busy periods). */
+  link?: LinkRateInit
 }
 
 /** What the policy knows of one peer's link. */
 export interface LinkEstimate {
-  /** Estimated rate of the data channel, bytes/ms (undefined until enough writes). */
+  /** Estimated rate of the data channel, bytes/ms (undefined until enough busy time). */
   bytesPerMs?: number
   /** Writes measured. */
   writes: number
+  /** Busy periods closed and counted (besides the open one). */
+  periods: number
+  /** Share of the busy time the writes waited for their drain (undefined until measured). */
+  blockedShare?: number
 }
-
-interface Link { bytes: number, ms: number, writes: number }
 
 /**
  * Per-peer link rates and the compressor's speed; decides per block. See the module comment.
  */
 export class CompressionPolicy {
-  readonly #links = new Map<string, Link>()
+  readonly #links = new Map<string, LinkRateEstimator>()
   readonly #share: number
   readonly #maxRatio: number
-  readonly #decay: number
-  readonly #minWriteBytes: number
-  readonly #minWrites: number
+  readonly #linkInit: LinkRateInit
+  /** Decayed sums of the compressor's raw bytes and own work (ms). */
+  #compressBytes = 0
+  #compressMs = 0
   #compressBytesPerMs: number
   #compressMeasured = false
   #compressMeasuredAtMs = 0
@@ -66,39 +71,46 @@ export class CompressionPolicy {
     this.#compressBytesPerMs = this.#prior
     this.#share = init.compressorShare ?? COMPRESSOR_TIME_SHARE
     this.#maxRatio = init.maxRatio ?? COMPRESSION_MAX_RATIO
-    this.#decay = init.rateDecay ?? LINK_RATE_DECAY
-    this.#minWriteBytes = init.minWriteBytes ?? MIN_RATE_WRITE_BYTES
-    this.#minWrites = init.minWrites ?? MIN_RATE_WRITES
+    this.#linkInit = init.link ?? {}
   }
 
   /** The compressor speed in use, raw bytes/ms (the prior until a block was compressed). */
   get compressBytesPerMs (): number { return this.#compressBytesPerMs }
 
   /**
-   * A write of `bytes` on `peer`'s data channel took `ms` to drain.
+   * A write of `bytes` on `peer`'s data channel started at `startMs` (its bytes ready, the
+   * previous write drained) and drained at `endMs`.
    *
    * @param bytes - encoded bytes written
-   * @param ms - from the write's start to its drain
+   * @param startMs - start of the write, ms (the clock of {@link worthTrying})
+   * @param endMs - its drain, ms
+   * @param ownMs - this thread's own work (compressing) while the write waited, ms
    */
-  recordWrite (peer: string, bytes: number, ms: number): void {
-    if (bytes < this.#minWriteBytes) return
-    const l = this.#links.get(peer) ?? { bytes: 0, ms: 0, writes: 0 }
-    l.bytes = l.bytes * this.#decay + bytes
-    // a write is never instantaneous: 0.05 ms keeps a swallowed write from meaning an infinite rate
-    l.ms = l.ms * this.#decay + Math.max(ms, 0.05)
-    l.writes++
-    this.#links.set(peer, l)
+  recordWrite (peer: string, bytes: number, startMs: number, endMs: number, ownMs = 0): void {
+    let l = this.#links.get(peer)
+    if (l == null) {
+      l = new LinkRateEstimator(this.#linkInit)
+      this.#links.set(peer, l)
+    }
+    l.record(bytes, startMs, endMs, ownMs)
   }
 
   /**
-   * The compressor took `ms` for `rawBytes` (analysis, planes and zstd of one batch).
+   * The compressor spent `workMs` of its own work (planes and zstd, not waiting) on `rawBytes`.
    *
    * @param nowMs - when (any monotonic clock in ms, the same as {@link worthTrying}'s) @default performance.now()
    */
-  recordCompress (rawBytes: number, ms: number, nowMs = performance.now()): void {
+  recordCompress (rawBytes: number, workMs: number, nowMs = performance.now()): void {
     if (rawBytes <= 0) return
-    const speed = rawBytes / Math.max(ms, 0.01)
-    this.#compressBytesPerMs = this.#compressMeasured ? this.#compressBytesPerMs * (1 - COMPRESS_SPEED_ALPHA) + speed * COMPRESS_SPEED_ALPHA : speed
+    if (!this.#compressMeasured) {
+      // the prior counts as one batch, so a first small (slow per byte) block does not rule
+      this.#compressBytes = COMPRESS_PRIOR_WEIGHT_BYTES
+      this.#compressMs = COMPRESS_PRIOR_WEIGHT_BYTES / this.#prior
+    }
+    const keep = COMPRESS_SPEED_DECAY ** (rawBytes / MIB)
+    this.#compressBytes = this.#compressBytes * keep + rawBytes
+    this.#compressMs = this.#compressMs * keep + Math.max(workMs, 0.01)
+    this.#compressBytesPerMs = this.#compressBytes / this.#compressMs
     this.#compressMeasured = true
     this.#compressMeasuredAtMs = nowMs
   }
@@ -114,8 +126,8 @@ export class CompressionPolicy {
   /** The link estimate of `peer`. */
   link (peer: string): LinkEstimate {
     const l = this.#links.get(peer)
-    if (l == null) return { writes: 0 }
-    return { writes: l.writes, bytesPerMs: l.writes >= this.#minWrites ? l.bytes / l.ms : undefined }
+    if (l == null) return { writes: 0, periods: 0 }
+    return { writes: l.writes, periods: l.periods, bytesPerMs: l.bytesPerMs, blockedShare: l.blockedShare }
   }
 
   /**

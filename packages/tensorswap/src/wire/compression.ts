@@ -1,7 +1,8 @@
 /**
  * Tensor-aware block compression for `/tensorswap/1.0.0` (spec/tensorswap.md §12): a block is
  * split into byte planes by its element width (`planes.ts`) and each plane is stored or
- * compressed with zstd (Node's built-in `zlib.zstdCompress`, run on the libuv thread pool).
+ * compressed with zstd (Node's built-in zlib: `zstdCompress` on the libuv thread pool, or
+ * `zstdCompressSync` where the caller wants to time the compressor's own work).
  * The CID of a compressed block is never sent: the receiver rebuilds it by hashing the
  * decompressed bytes, exactly as for a plain block, so a block that decompresses to the wrong
  * bytes cannot satisfy a want.
@@ -14,7 +15,7 @@
  */
 
 import { promisify } from 'node:util'
-import { constants as zlib, zstdCompress, zstdDecompress } from 'node:zlib'
+import { constants as zlib, zstdCompress, zstdCompressSync, zstdDecompress } from 'node:zlib'
 import { cidOf } from '@tensorswap/blockstore'
 import { COMPRESSION_MAX_RATIO, DEFAULT_ZSTD_LEVEL, MIN_COMPRESS_BLOCK_BYTES, PLANE_STORE_RATIO, ZSTD_WINDOW_LOG_MAX } from '../constants.js'
 import { InvalidMessageError, MessageTooLargeError } from '../errors.js'
@@ -65,24 +66,75 @@ export interface CompressBlockOptions {
  * @throws zlib's errors (none expected for valid options)
  */
 export async function compressBlock (block: Block, prefix: Uint8Array, options: CompressBlockOptions = {}): Promise<Message.CompressedBlock | undefined> {
-  const bytes = block.bytes
+  const plan = planBlock(block.bytes, options)
+  if (plan == null) return undefined
+  const planes = await Promise.all(plan.planes.map(async (plane, k) => plan.zstd[k] ? asPlane(plane, await compress(plane, plan.params(plane))) : stored(plane)))
+  return finish(block.bytes, prefix, plan, planes)
+}
+
+/**
+ * {@link compressBlock} on this thread: the same result, computed synchronously, so the time
+ * the call takes is the compressor's own work (planes and zstd), never a wait for a thread of
+ * the pool (which the store's disk reads share). One 1 MiB block of F16 takes a few ms; the
+ * network calls it only for a link slower than the compressor, where the event loop has time.
+ *
+ * @param block - the block (bytes and CID)
+ * @param prefix - the block's CID prefix as sent (`encodePrefix(block.cid)`)
+ * @returns as {@link compressBlock}
+ * @throws zlib's errors (none expected for valid options)
+ */
+export function compressBlockSync (block: Block, prefix: Uint8Array, options: CompressBlockOptions = {}): Message.CompressedBlock | undefined {
+  const plan = planBlock(block.bytes, options)
+  if (plan == null) return undefined
+  const planes = plan.planes.map((plane, k) => plan.zstd[k] ? asPlane(plane, zstdCompressSync(plane, plan.params(plane))) : stored(plane))
+  return finish(block.bytes, prefix, plan, planes)
+}
+
+type Plane = Message.CompressedBlock['planes'][number]
+
+interface Plan {
+  planes: Uint8Array[]
+  /** Per plane: give it to zstd (else stored). */
+  zstd: boolean[]
+  width: PlaneWidth
+  maxRatio: number
+  params: (plane: Uint8Array) => { pledgedSrcSize: number, params: Record<number, number> }
+}
+
+/** The planes of `bytes` and which go to zstd, or `undefined` when the block is sent plain. */
+function planBlock (bytes: Uint8Array, options: CompressBlockOptions): Plan | undefined {
   const maxRatio = options.maxRatio ?? COMPRESSION_MAX_RATIO
   if (bytes.byteLength < MIN_COMPRESS_BLOCK_BYTES) return undefined
   const analysis = options.analysis ?? analyseBlock(bytes)
   if (analysis.ratio > maxRatio) return undefined
   const level = options.level ?? DEFAULT_ZSTD_LEVEL
-  const planes = await Promise.all(splitPlanes(bytes, analysis.width).map(async (plane, k) => {
-    const stored = { codec: PLANE_STORED, data: plane as Uint8Array<ArrayBuffer> }
-    if (plane.byteLength === 0 || (analysis.planeRatios[k] ?? 1) > PLANE_STORE_RATIO) return stored
-    const z = await compress(plane, {
+  const planes = splitPlanes(bytes, analysis.width)
+  return {
+    planes,
+    zstd: planes.map((plane, k) => plane.byteLength > 0 && (analysis.planeRatios[k] ?? 1) <= PLANE_STORE_RATIO),
+    width: analysis.width,
+    maxRatio,
+    params: plane => ({
       pledgedSrcSize: plane.byteLength,
       params: { [zlib.ZSTD_c_compressionLevel]: level, [zlib.ZSTD_c_windowLog]: Math.min(ZSTD_WINDOW_LOG_MAX, Math.max(10, Math.ceil(Math.log2(plane.byteLength)))) }
     })
-    return z.byteLength < plane.byteLength ? { codec: PLANE_ZSTD, data: new Uint8Array(z.buffer, z.byteOffset, z.byteLength) as Uint8Array<ArrayBuffer> } : stored
-  }))
+  }
+}
+
+function stored (plane: Uint8Array): Plane {
+  return { codec: PLANE_STORED, data: plane as Uint8Array<ArrayBuffer> }
+}
+
+/** The zstd frame `z` of `plane`, or the plane stored when zstd did not shrink it. */
+function asPlane (plane: Uint8Array, z: Buffer): Plane {
+  return z.byteLength < plane.byteLength ? { codec: PLANE_ZSTD, data: new Uint8Array(z.buffer, z.byteOffset, z.byteLength) as Uint8Array<ArrayBuffer> } : stored(plane)
+}
+
+/** The wire form, or `undefined` when the planes total more than `maxRatio` of the block. */
+function finish (bytes: Uint8Array, prefix: Uint8Array, plan: Plan, planes: Plane[]): Message.CompressedBlock | undefined {
   const wire = planes.reduce((n, p) => n + p.data.byteLength, 0)
-  if (wire > bytes.byteLength * maxRatio) return undefined
-  return { prefix: prefix as Uint8Array<ArrayBuffer>, length: bytes.byteLength, width: analysis.width, planes }
+  if (wire > bytes.byteLength * plan.maxRatio) return undefined
+  return { prefix: prefix as Uint8Array<ArrayBuffer>, length: bytes.byteLength, width: plan.width, planes }
 }
 
 /**
