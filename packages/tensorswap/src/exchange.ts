@@ -587,7 +587,7 @@ export class Exchange {
   }
 
   #tick (): void {
-    this.wantList.tick(Date.now())
+    for (const t of this.wantList.tick(Date.now())) log('want %c at %s given up after %d ms (%s timeout), asking elsewhere', t.cid, t.peer, t.waitedMs, t.why)
     this.#flush()
   }
 
@@ -671,6 +671,7 @@ export class Exchange {
         for (const w of waiters) w.resolve({ bytes: block.bytes, peer: key })
         this.#probeAnswered(key, blockKey(block.cid))
       } else if (res.recent) {
+        log.trace('late duplicate %c from %p (%d bytes)', block.cid, peer, block.bytes.byteLength)
         this.#counters.duplicateBlocks++
         this.#counters.duplicateBytes += block.bytes.byteLength
         this.#probeAnswered(key, blockKey(block.cid))

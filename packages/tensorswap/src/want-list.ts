@@ -66,6 +66,13 @@ export interface WantListInit {
   haveWaitMs?: number
 }
 
+/**
+ * A want-block given up at a peer by {@link WantListManager.tick}: `why` is the rule that fired
+ * (`idle`: the peer silent for the idle timeout; `want`: the want older than the want timeout;
+ * `unproven`: a peer that never delivered, past the unproven-peer timeout); `waitedMs` since it was sent.
+ */
+export interface WantTimeout { cid: CID, peer: string, why: 'idle' | 'want' | 'unproven', waitedMs: number }
+
 /** A snapshot of a {@link WantListManager} for logs ({@link WantListManager.summary}); bytes are estimates. */
 export interface WantListSummary {
   wants: number
@@ -500,14 +507,19 @@ export class WantListManager {
   /**
    * Time passes: time out wants at silent or slow peers (cancel sent, peer penalised in the
    * selector, want re-queued) and retry unavailable wants whose delay is over.
+   *
+   * @returns the wants timed out now, for the log
    */
-  tick (nowMs: number): void {
+  tick (nowMs: number): WantTimeout[] {
+    const timeouts: WantTimeout[] = []
     for (const w of this.#wants.values()) {
       if (w.state === 'inflight' && w.peer != null && w.sentAtMs != null) {
         const heard = this.#selector.stats(w.peer)?.lastHeardMs ?? w.sentAtMs
         const idle = nowMs - Math.max(w.sentAtMs, heard)
-        if (idle > this.#peerIdleTimeoutMs || nowMs - w.sentAtMs > this.#wantTimeoutMs || this.#unprovenTimedOut(w, nowMs)) {
+        const why = idle > this.#peerIdleTimeoutMs ? 'idle' : nowMs - w.sentAtMs > this.#wantTimeoutMs ? 'want' : this.#unprovenTimedOut(w, nowMs) ? 'unproven' : undefined
+        if (why != null) {
           const peer = w.peer
+          timeouts.push({ cid: w.cid, peer, why, waitedMs: nowMs - w.sentAtMs })
           this.#queueCancel(peer, w.cid)
           this.#unask(w, peer)
           this.#release(w)
@@ -520,6 +532,7 @@ export class WantListManager {
         this.#enqueue(w)
       }
     }
+    return timeouts
   }
 
   /**
