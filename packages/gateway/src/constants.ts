@@ -77,6 +77,14 @@ export const DEFAULT_SEND_GRACE_MS = 30_000
  */
 export const RESPONSE_WRITE_SLICE_BYTES = 64 * 1024
 
+/**
+ * Bytes of recently verified blocks the gateway keeps for its responses (`VerifiedBlockCache`
+ * in blocks.ts; option `verifiedBlockCacheBytes`, 0 turns it off): 16 blocks of 1 MiB, so
+ * readers that start one DAG together (a CAR each, or 200 slow ones) read and hash each block
+ * once. Ours (Kubo's gateway reads through the blockstore's ARC cache of blocks, not bytes).
+ */
+export const DEFAULT_VERIFIED_BLOCK_CACHE_BYTES = 16 * 1024 * 1024
+
 /** `Retry-After` seconds sent with a 503 for too many concurrent responses: short, the overload passes with the responses in flight. Ours. */
 export const BUSY_RETRY_AFTER_SECONDS = 1
 

@@ -25,6 +25,7 @@ export type { StatusSource, StatusSnapshot, StatusPeer, StatusTransfer, StatusRo
 export { STATUS_PAGE_HTML } from './status-page.js'
 export type { GatewayServer, GatewayServerInit, GatewayProgressEvents, SendFloor } from './server.js'
 export type { FetchMissing } from './blocks.js'
+export { VerifiedBlockCache } from './blocks.js'
 export { createMetrics, gatewayMetrics, exchangeMetrics, METRIC_NAMES } from './metrics.js'
 export type { GatewayMetrics, ExchangeMetrics, CreateMetricsInit } from './metrics.js'
 export { parseGatewayRequest, parseAccept, parseEntityBytes, parseRange, resolveRange, resolveEntityBytes } from './request.js'

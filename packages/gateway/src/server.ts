@@ -26,9 +26,9 @@ import { logger } from '@libp2p/logger'
 import contentDispositionHeader from 'content-disposition'
 import fresh from 'fresh'
 import { CustomProgressEvent } from 'progress-events'
-import { BlockReader } from './blocks.js'
+import { BlockReader, VerifiedBlockCache } from './blocks.js'
 import { carBlocks, carHeader, carSectionPrefix } from './car.js'
-import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW, RESPONSE_WRITE_SLICE_BYTES } from './constants.js'
+import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS, DEFAULT_VERIFIED_BLOCK_CACHE_BYTES, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW, RESPONSE_WRITE_SLICE_BYTES } from './constants.js'
 import { GatewayBusyError, GatewayError, NotImplementedError, RangeNotSatisfiableError, SlowClientError, StatusForbiddenError } from './errors.js'
 import { createMetrics, gatewayMetrics } from './metrics.js'
 import { encodePath, renderListing } from './listing.js'
@@ -91,6 +91,13 @@ export interface GatewayServerInit {
    * @default 30000 (DEFAULT_SEND_GRACE_MS)
    */
   sendGraceMs?: number
+  /**
+   * Bytes of recently verified blocks kept for the responses (`VerifiedBlockCache`), so readers
+   * of the same DAG read and hash each block once; 0 keeps none.
+   *
+   * @default 16777216 (DEFAULT_VERIFIED_BLOCK_CACHE_BYTES)
+   */
+  verifiedBlockCacheBytes?: number
   /**
    * Registry the gateway metrics are registered on and `/metrics` renders.
    *
@@ -171,13 +178,16 @@ interface Ctx {
  * the connection is cut (an incomplete CAR or file, which clients must detect). At most
  * `maxConcurrentResponses` responses are served at once; more get 503 with `Retry-After`.
  *
- * @throws RangeError when `maxConcurrentResponses` is not a positive integer, or
+ * @throws RangeError when `maxConcurrentResponses` is not a positive integer, `verifiedBlockCacheBytes`
+ *   is negative, or
  *   `minClientBytesPerSecond` / `sendGraceMs` is not a positive finite number
  */
 export function createGatewayServer (init: GatewayServerInit): GatewayServer {
   const registry = init.metrics ?? createMetrics()
   const metrics = gatewayMetrics(registry)
   const fetchTimeoutMs = init.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
+  /** Blocks verified last, shared by every response (see `VerifiedBlockCache`). */
+  const verified = new VerifiedBlockCache(init.verifiedBlockCacheBytes ?? DEFAULT_VERIFIED_BLOCK_CACHE_BYTES)
   const maxConcurrent = init.maxConcurrentResponses ?? DEFAULT_MAX_CONCURRENT_RESPONSES
   if (!Number.isSafeInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`maxConcurrentResponses must be a positive integer, got ${maxConcurrent}`)
   const minRate = init.minClientBytesPerSecond ?? DEFAULT_MIN_CLIENT_BYTES_PER_SECOND
@@ -252,6 +262,7 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
         blockstore: init.blockstore,
         fetchTimeoutMs,
         localOnly: r.onlyIfCached,
+        cache: verified,
         ...(init.fetchMissing != null ? { fetchMissing: init.fetchMissing } : {})
       })
       // only-if-cached: the reader answers every absent block (root, path, entity) with
