@@ -8,10 +8,11 @@
  *
  *   node hostile-peer.js --mode MODE [--dial MULTIADDR] [--blocks DIR] [--count N]
  *     [--per-message N] [--hold-after N] [--probe CID] [--transport quic|tcp] [--listen IP]
- *     [--say-have]
+ *     [--say-have] [--random]
  *
  * `--listen IP` listens on that address (a namespaced host's) instead of 127.0.0.1;
- * `--say-have` makes `bad-bytes` answer want-haves with HAVE first (a liar that lures wants).
+ * `--say-have` makes `bad-bytes` answer want-haves with HAVE first (a liar that lures wants);
+ * `--random` makes it send random bytes of the right size instead of altered real ones.
  *
  * Attacks on a serving victim (`--dial` its address; each ends with a probe of the ban):
  *   oversize-frame   one frame declaring 5 MiB (over the 4 MiB cap)
@@ -39,7 +40,9 @@
  * Roles towards a fetching victim (the victim dials us; we answer its wants):
  *   unrequested-blocks  push `--count` (default 20) random blocks nobody asked for
  *   bad-bytes           answer each want-block with the block's bytes altered (real bytes with
- *                       one flipped byte when `--blocks` holds the block, else random bytes)
+ *                       one flipped byte when `--blocks` holds the block, else random bytes);
+ *                       with `--random`, random bytes of the block's size (from `--blocks`,
+ *                       else 1 MiB) for every want: nothing of the real block at all
  *   stall               take every want, never answer
  *   have-silence        answer every want-have with HAVE (block or not), then never send a
  *                       block nor a DONT_HAVE: a provider that lures wants and sits on them
@@ -80,7 +83,8 @@ const { values } = parseArgs({
     from: { type: 'string' },
     rate: { type: 'string' },
     listen: { type: 'string' },
-    'say-have': { type: 'boolean' }
+    'say-have': { type: 'boolean' },
+    random: { type: 'boolean' }
   }
 })
 const mode = values.mode ?? ''
@@ -257,8 +261,12 @@ async function onWants (peer: PeerId, entries: WantEntry[]): Promise<void> {
     for (const e of wants) {
       if (e.wantType !== 'block') continue
       let bytes: Uint8Array
-      if (store != null && await store.has(e.cid)) {
-        bytes = new Uint8Array(await getBlockUnverified(store, e.cid))
+      const real = store != null && await store.has(e.cid) ? new Uint8Array(await getBlockUnverified(store, e.cid)) : undefined
+      if (values.random === true) {
+        // right-size noise: the size check of a corrupt copy passes, only the hash can tell
+        bytes = randomBytes(real?.byteLength ?? MiB)
+      } else if (real != null) {
+        bytes = real
         bytes[bytes.byteLength >> 1] ^= 0xff
       } else {
         bytes = randomBytes(1024)
