@@ -133,7 +133,7 @@ describe('gateway: 200 slow readers at 1 KiB/s (separate processes)', () => {
       assert.equal(honest.digest, reference.digest, 'the honest client got the same CAR as before the attack')
 
       // every reader is cut off by the floor: after ~grace / (1 - 1 KiB/s / 64 KiB/s) of waiting
-      // each (~30.5 s), plus the time the kernel's buffers took to fill and the accounting ticks
+      // each (~46 s with the 45 s grace), plus the time the kernel's buffers took to fill and the accounting ticks
       const predictedMs = DEFAULT_SEND_GRACE_MS / (1 - SLOW_RATE / DEFAULT_MIN_CLIENT_BYTES_PER_SECOND)
       const bound = predictedMs + 30_000
       let slow = 0

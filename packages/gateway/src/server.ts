@@ -28,7 +28,7 @@ import fresh from 'fresh'
 import { CustomProgressEvent } from 'progress-events'
 import { BlockReader, VerifiedBlockCache } from './blocks.js'
 import { carBlocks, carHeader, carSectionPrefix } from './car.js'
-import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS, DEFAULT_VERIFIED_BLOCK_CACHE_BYTES, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW, RESPONSE_WRITE_SLICE_BYTES } from './constants.js'
+import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS, DEFAULT_VERIFIED_BLOCK_CACHE_BYTES, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW, RESPONSE_WRITE_SLICE_BYTES, SLICE_AFTER_WAIT_MS } from './constants.js'
 import { GatewayBusyError, GatewayError, NotImplementedError, RangeNotSatisfiableError, SlowClientError, StatusForbiddenError } from './errors.js'
 import { createMetrics, gatewayMetrics } from './metrics.js'
 import { encodePath, renderListing } from './listing.js'
@@ -88,7 +88,7 @@ export interface GatewayServerInit {
    * Slack of the rate floor, ms: how far behind `minClientBytesPerSecond` a client may fall in
    * all (round trips, a TCP window's ramp, a pause) before it is cut off.
    *
-   * @default 30000 (DEFAULT_SEND_GRACE_MS)
+   * @default 45000 (DEFAULT_SEND_GRACE_MS)
    */
   sendGraceMs?: number
   /**
@@ -143,7 +143,7 @@ export interface GatewayServer {
  * deadline per drain (boxo's `sendTimeout`, nginx's `send_timeout`), the grace is not granted
  * afresh at each write, and a client cannot stay just under the floor by draining in bursts. A
  * reader taking r < minRate bytes/s is cut after about `sendGraceMs / (1 - r / minRate)` of
- * waiting (1 KiB/s against 64 KiB/s with the 30 s default: ~30.5 s). Time spent reading
+ * waiting (1 KiB/s against 64 KiB/s with the 45 s default: ~46 s). Time spent reading
  * blocks from disk or peers is not the client's and is not counted. The bytes are seen as they
  * leave this process, in the kernel's steps: the grace has to cover one (`DEFAULT_SEND_GRACE_MS`).
  */
@@ -156,6 +156,8 @@ export interface SendFloor {
   waitedMs: number
   /** Bytes the client took while the response waited on it. */
   takenWhileWaiting: number
+  /** How long the last wait on the client lasted, ms: over `SLICE_AFTER_WAIT_MS`, bodies are written in slices. */
+  lastWaitMs: number
 }
 
 /** Per-request bookkeeping. */
@@ -213,7 +215,7 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
     const started = performance.now()
     const controller = new AbortController()
     const path = (req.url ?? '/').split('?')[0]
-    const ctx: Ctx = { route: 'other', format: 'none', bytes: 0, signal: controller.signal, res, path, floor: { slackMs: graceMs, flushed: 0, waitedMs: 0, takenWhileWaiting: 0 } }
+    const ctx: Ctx = { route: 'other', format: 'none', bytes: 0, signal: controller.signal, res, path, floor: { slackMs: graceMs, flushed: 0, waitedMs: 0, takenWhileWaiting: 0, lastWaitMs: 0 } }
     metrics.requestsInFlight.inc()
     res.once('close', () => {
       const aborted = !res.writableFinished
@@ -285,15 +287,20 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
   }
 
   /**
-   * Write with back-pressure, in slices of at most {@link RESPONSE_WRITE_SLICE_BYTES} (views,
-   * not copies; an empty chunk writes nothing): wait for 'drain' whenever the buffer is over its high-water mark, so the
-   * slow-client floor sees the client's progress slice by slice.
+   * Write with back-pressure: wait for 'drain' whenever the buffer is over its high-water mark.
+   * Once a wait on the client lasted over {@link SLICE_AFTER_WAIT_MS}, in slices of at most
+   * {@link RESPONSE_WRITE_SLICE_BYTES} (views, not copies), so the slow-client floor sees a slow
+   * client's progress slice by slice; a fast client gets whole blocks (slices for everyone cost
+   * a third of a CAR's throughput on loopback, see the constant).
+   * An empty chunk writes nothing.
    */
   async function write (ctx: Ctx, chunk: Uint8Array): Promise<void> {
     ctx.signal.throwIfAborted()
-    for (let offset = 0; offset < chunk.byteLength; offset += RESPONSE_WRITE_SLICE_BYTES) {
+    for (let offset = 0; offset < chunk.byteLength;) {
       ctx.signal.throwIfAborted()
-      const slice = chunk.byteLength <= RESPONSE_WRITE_SLICE_BYTES ? chunk : chunk.subarray(offset, offset + RESPONSE_WRITE_SLICE_BYTES)
+      const size = ctx.floor.lastWaitMs > SLICE_AFTER_WAIT_MS ? RESPONSE_WRITE_SLICE_BYTES : chunk.byteLength
+      const slice = offset === 0 && size >= chunk.byteLength ? chunk : chunk.subarray(offset, offset + size)
+      offset += slice.byteLength
       ctx.bytes += slice.byteLength
       metrics.responseBytes.inc({ route: ctx.route, format: ctx.format }, slice.byteLength)
       if (!ctx.res.write(slice)) {
@@ -322,6 +329,7 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
     let mark = flushed(ctx)
     credit(mark - floor.flushed)
     let last = performance.now()
+    const began = last
     const account = (): void => {
       const now = performance.now()
       const f = flushed(ctx)
@@ -351,6 +359,7 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
       clearInterval(timer)
       if (!slow.signal.aborted) account()
       floor.flushed = flushed(ctx)
+      floor.lastWaitMs = performance.now() - began
     }
   }
 
