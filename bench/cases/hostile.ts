@@ -6,10 +6,12 @@
  * K attackers, a leecher and a `verify`), so it has its own entry point:
  *
  *   npm run build && flock /tmp/heavy.lock node dist-bench/bench/cases/hostile.js \
- *     [--bytes 256MiB] [--k 2] [--attacks want-flood,streams,...] [--out hostile]
+ *     [--bytes 256MiB] [--k 2] [--attacks want-flood,streams,...] [--only slow-gateway,attack] [--out hostile]
  *
  * The phases run by test/helpers/hostile-swarm.js (the driver): each attack alone, then every
- * attack at once (`attack`), each with an `alone` phase (no attack) before and after it. Per
+ * attack at once (`attack`), each with an `alone` phase (no attack) before and after it.
+ * `--only` runs only the named attack phases (attack names, `attack` for all of `--attacks` at
+ * once), still each between two alone phases, to re-measure a few without the whole run. Per
  * phase: the get's MB/s (`get --json`: payload bytes / the command's seconds) and its ratio to
  * the mean of its two neighbouring alone phases (an alone phase: to the mean of all of them), whether `verify` found the leecher's repo
  * complete and uncorrupted, the seeder's peak RSS (VmRSS sampled every 100 ms; VmHWM of the
@@ -103,14 +105,18 @@ async function main (): Promise<void> {
       bytes: { type: 'string', default: '256MiB' },
       k: { type: 'string', default: '2' },
       attacks: { type: 'string', default: ALL.join(',') },
-      out: { type: 'string', default: 'hostile' }
+      out: { type: 'string', default: 'hostile' },
+      only: { type: 'string' }
     }
   })
   const attacks = values.attacks.split(',')
+  for (const a of attacks) if (!ALL.includes(a)) throw new Error(`--attacks: unknown attack ${a}; known: ${ALL.join(', ')}`)
+  const selected = values.only != null ? values.only.split(',') : [...attacks, 'attack']
+  for (const p of selected) if (p !== 'attack' && !attacks.includes(p)) throw new Error(`--only: ${p} is neither one of --attacks (${attacks.join(', ')}) nor attack (all of them at once)`)
   // an alone phase before and after every attack phase: each attack's ratio is to the mean of
   // its two neighbours, so a drift of the (shared) machine's load moves both alike
-  const phases = ['alone', ...[...attacks, 'attack'].flatMap(a => [a, 'alone'])]
-  const meta: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, bytes: values.bytes, k: Number(values.k), attacks, loadAvgStart: loadavg().map(x => x.toFixed(2)).join(' ') }
+  const phases = ['alone', ...selected.flatMap(a => [a, 'alone'])]
+  const meta: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, bytes: values.bytes, k: Number(values.k), attacks, phases: selected, loadAvgStart: loadavg().map(x => x.toFixed(2)).join(' ') }
   const child = spawn(process.execPath, [DRIVER, '--bytes', values.bytes, '--phases', phases.join(','), '--attacks', attacks.join(','), '--k', values.k], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-8000) })

@@ -8,10 +8,11 @@
  *
  *   node hostile-peer.js --mode MODE [--dial MULTIADDR] [--blocks DIR] [--count N]
  *     [--per-message N] [--hold-after N] [--probe CID] [--transport quic|tcp] [--listen IP]
- *     [--say-have]
+ *     [--say-have] [--random]
  *
  * `--listen IP` listens on that address (a namespaced host's) instead of 127.0.0.1;
- * `--say-have` makes `bad-bytes` answer want-haves with HAVE first (a liar that lures wants).
+ * `--say-have` makes `bad-bytes` answer want-haves with HAVE first (a liar that lures wants);
+ * `--random` makes it send random bytes of the right size instead of altered real ones.
  *
  * Attacks on a serving victim (`--dial` its address; each ends with a probe of the ban):
  *   oversize-frame   one frame declaring 5 MiB (over the 4 MiB cap)
@@ -29,7 +30,9 @@
  *                    e.g. 127.0.0.2: another host on loopback); each one the victim closes is
  *                    reopened until SIGTERM (a persistent attacker)
  *   slow-gateway     `--count` HTTP readers (default 200) of `--dial URL` (a gateway URL), each
- *                    reading `--rate` bytes per second (default 1024) from `--from`
+ *                    reading `--rate` bytes per second (default 1024) from `--from` (IPv4); a
+ *                    reader counts as cut off when its connection is gone from
+ *                    `/proc/net/tcp` (reset; Linux) or its socket closes before the end
  *   probe-only       no attack: the probe alone (a control for the probe)
  * The probe (`--probe CID`, a block the victim has) redials and sends a want-have on a fresh
  * stream; it reports whether that stream was reset and whether a HAVE came back.
@@ -37,7 +40,9 @@
  * Roles towards a fetching victim (the victim dials us; we answer its wants):
  *   unrequested-blocks  push `--count` (default 20) random blocks nobody asked for
  *   bad-bytes           answer each want-block with the block's bytes altered (real bytes with
- *                       one flipped byte when `--blocks` holds the block, else random bytes)
+ *                       one flipped byte when `--blocks` holds the block, else random bytes);
+ *                       with `--random`, random bytes of the block's size (from `--blocks`,
+ *                       else 1 MiB) for every want: nothing of the real block at all
  *   stall               take every want, never answer
  *   have-silence        answer every want-have with HAVE (block or not), then never send a
  *                       block nor a DONT_HAVE: a provider that lures wants and sits on them
@@ -53,6 +58,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { get as httpGet } from 'node:http'
+import { readFileSync } from 'node:fs'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { FsBlockstore, getBlockUnverified } from '@tensorswap/blockstore'
@@ -77,7 +83,8 @@ const { values } = parseArgs({
     from: { type: 'string' },
     rate: { type: 'string' },
     listen: { type: 'string' },
-    'say-have': { type: 'boolean' }
+    'say-have': { type: 'boolean' },
+    random: { type: 'boolean' }
   }
 })
 const mode = values.mode ?? ''
@@ -254,8 +261,12 @@ async function onWants (peer: PeerId, entries: WantEntry[]): Promise<void> {
     for (const e of wants) {
       if (e.wantType !== 'block') continue
       let bytes: Uint8Array
-      if (store != null && await store.has(e.cid)) {
-        bytes = new Uint8Array(await getBlockUnverified(store, e.cid))
+      const real = store != null && await store.has(e.cid) ? new Uint8Array(await getBlockUnverified(store, e.cid)) : undefined
+      if (values.random === true) {
+        // right-size noise: the size check of a corrupt copy passes, only the hash can tell
+        bytes = randomBytes(real?.byteLength ?? MiB)
+      } else if (real != null) {
+        bytes = real
         bytes[bytes.byteLength >> 1] ^= 0xff
       } else {
         bytes = randomBytes(1024)
@@ -555,6 +566,39 @@ async function idleTcp (address: string): Promise<void> {
   emit({ event: 'attack-done', mode, sockets: count, opened: cut.opened, refused: cut.refused })
 }
 
+/**
+ * Readers' connections to watch for a cut, by their local end as `/proc/net/tcp` spells it
+ * (`0300007F:1F90`): a reader taking 1 KiB/s does not see the victim's FIN (it waits behind
+ * megabytes of unread data) nor, while its socket is paused, a reset; the kernel does. Linux only.
+ */
+const watchedReaders = new Map<string, () => void>()
+let readerWatch: ReturnType<typeof setInterval> | undefined
+
+/** `127.0.0.3`, 8080 -> `0300007F:1F90` (the address in host byte order, little-endian here). */
+function procTcpKey (address: string, port: number): string {
+  const hex = address.split('.').map(b => Number(b).toString(16).toUpperCase().padStart(2, '0')).reverse().join('')
+  return `${hex}:${port.toString(16).toUpperCase().padStart(4, '0')}`
+}
+
+/** Every second: a watched reader whose connection is gone from `/proc/net/tcp` was reset by the victim. */
+function watchReaders (): void {
+  if (readerWatch != null) return
+  readerWatch = setInterval(() => {
+    if (watchedReaders.size === 0) return
+    const states = new Map<string, string>()
+    for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f.length > 3) states.set(f[1], f[3])
+    }
+    // gone from the table: reset (the victim's cut). CLOSE_WAIT (`08`) is a FIN, which queues
+    // behind the data: the response's end, or a cut we see once we read up to it (socket 'close')
+    for (const [key, onCut] of [...watchedReaders]) {
+      if (!states.has(key)) onCut()
+    }
+  }, 1_000)
+  readerWatch.unref()
+}
+
 /** One HTTP reader of `url` taking `rate` bytes per second. */
 function slowReader (index: number, url: string, rate: number): void {
   const started = Date.now()
@@ -567,24 +611,35 @@ function slowReader (index: number, url: string, rate: number): void {
     }
     res.pause()
     let ended = false
+    let gone = false
     const tick = setInterval(() => {
       // read at most `rate` bytes a second: the rest waits in our buffers, then in the kernel's
       const chunk = res.read(Math.min(rate, res.readableLength)) as Buffer | null
       if (chunk != null) cut.bytesRead += chunk.byteLength
       else res.read(0) // let the stream refill its buffer
     }, 1_000)
+    const socket = res.socket
+    const key = procTcpKey(socket.localAddress ?? '', socket.localPort ?? 0)
+    /** The victim cut us (seen by the kernel or by the socket, whichever first). */
+    const onGone = (): void => {
+      if (gone) return
+      gone = true
+      clearInterval(tick)
+      watchedReaders.delete(key)
+      if (stopping || ended) return
+      cut.cutOff++
+      cut.afterMs.push(Date.now() - started)
+      if (cut.cutOff <= 3 || cut.cutOff % 50 === 0) emit({ event: 'cut-off', index, afterMs: Date.now() - started, total: cut.cutOff })
+      socket.destroy()
+    }
+    watchedReaders.set(key, onGone)
+    watchReaders()
     res.on('end', () => {
       ended = true
       cut.completed++
     })
     // the socket, not the response: a paused response with unread bytes may never emit 'close'
-    res.socket.on('close', () => {
-      clearInterval(tick)
-      if (stopping || ended) return
-      cut.cutOff++
-      cut.afterMs.push(Date.now() - started)
-      if (cut.cutOff <= 3 || cut.cutOff % 50 === 0) emit({ event: 'cut-off', index, afterMs: Date.now() - started, total: cut.cutOff })
-    })
+    socket.on('close', onGone)
     res.on('error', () => {})
   })
   req.on('error', () => {

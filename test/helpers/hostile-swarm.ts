@@ -44,6 +44,8 @@ export const ATTACKS = {
   'slow-gateway': { target: 'gateway', args: ['--mode', 'slow-gateway', '--count', '200', '--rate', '1024', '--from', '127.0.0.3'] },
   /** A provider the leecher is given that answers want-blocks with flipped bytes. */
   'wrong-blocks': { target: 'leecher', args: ['--mode', 'bad-bytes', '--transport', 'tcp'] },
+  /** A provider the leecher is given that answers each want-block with random bytes of the block's size. */
+  'random-blocks': { target: 'leecher', args: ['--mode', 'bad-bytes', '--random', '--transport', 'tcp'] },
   /** A provider the leecher is given that says HAVE to everything and then sends nothing. */
   'have-silence': { target: 'leecher', args: ['--mode', 'have-silence', '--transport', 'tcp'] }
 } as const
@@ -128,6 +130,8 @@ export function metricSum (metrics: Record<string, number>, name: string): numbe
 /** What one attacker saw, and when the victim cut it off. */
 export interface AttackOutcome {
   attack: AttackName
+  /** The attacker's peer id. */
+  peerId: string
   /** The attacker's `attack-done` event (what it managed to do). */
   done?: any
   /** The attacker's `summary` event. */
@@ -172,8 +176,10 @@ export interface PhaseInit {
   settleMs?: number
   /** Bound on the whole get, ms. @default 600000 */
   getTimeoutMs?: number
-  /** Write the leecher's stderr here (run with `DEBUG=tensorswap:*` in the environment to get its logs). */
+  /** Write the leecher's stderr here (run with `DEBUG=tensorswap:*` in the environment, or in `leechEnv`, to get its logs). */
   leechLog?: string
+  /** Added to the leecher's environment (e.g. `{ DEBUG: 'tensorswap:exchange*' }`). */
+  leechEnv?: Record<string, string>
   /** Called with the running seeder and attackers once the get finished, before they stop. */
   beforeStop?: (ctx: { seeder: Running<ServeReady>, attackers: Map<string, { name: AttackName, peer: HostilePeer }> }) => Promise<void>
 }
@@ -222,7 +228,7 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
     const providers = [...attackers.values()].filter(a => ATTACKS[a.name].target === 'leecher').map(a => a.peer.addrs[0] as string)
     const started = Date.now()
     const r = await runCli(['--repo', leechRepo, 'get', seed.root, '--peer', addrOf(seeder.ready, 'quic'), ...providers.flatMap(p => ['--peer', p]), '--json'],
-      { signal: AbortSignal.timeout(init.getTimeoutMs ?? 600_000) })
+      { signal: AbortSignal.timeout(init.getTimeoutMs ?? 600_000), ...(init.leechEnv != null ? { env: init.leechEnv } : {}) })
     const wallMs = Date.now() - started
     if (init.leechLog != null) await writeFile(init.leechLog, r.stderr)
     const finishedAt = Date.now()
@@ -248,6 +254,7 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
       const wantsEvents = p.events.filter(e => e.event === 'wants')
       const outcome: AttackOutcome = {
         attack: name,
+        peerId: p.peerId,
         done: p.events.find(e => e.event === 'attack-done'),
         summary: summaryEvt,
         disconnectedAfterMs: at(e => e.event === 'disconnected'),

@@ -54,10 +54,11 @@ export interface ServeReady { peerId: string, addrs: string[], gateway?: string 
 
 /**
  * Start `tensorswap --repo <repo> serve` on loopback QUIC and TCP (random ports) and wait for
- * its `listening` lines (and its `gateway` line when `extraArgs` has `--gateway`).
+ * its `listening` lines (and its `gateway` line when `extraArgs` has `--gateway`). `env` is
+ * added to this process's environment for the child (e.g. `{ DEBUG: 'tensorswap:gateway*' }`).
  */
-export async function startServe (repo: string, listen = ['/ip4/127.0.0.1/udp/0/quic-v1', '/ip4/127.0.0.1/tcp/0'], extraArgs: string[] = []): Promise<Running<ServeReady>> {
-  const child = reapOnExit(spawn(process.execPath, [BIN, '--repo', repo, 'serve', ...listen.flatMap(a => ['--listen', a]), ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] }))
+export async function startServe (repo: string, listen = ['/ip4/127.0.0.1/udp/0/quic-v1', '/ip4/127.0.0.1/tcp/0'], extraArgs: string[] = [], env: Record<string, string> = {}): Promise<Running<ServeReady>> {
+  const child = reapOnExit(spawn(process.execPath, [BIN, '--repo', repo, 'serve', ...listen.flatMap(a => ['--listen', a]), ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }))
   const wantGateway = extraArgs.includes('--gateway')
   const ready = await waitFor(child, (_line, lines) => {
     const addrs = lines.filter(l => l.startsWith('listening ')).map(l => l.slice('listening '.length))

@@ -37,20 +37,65 @@ export const RETRY_AFTER_SECONDS = 60
 export const DEFAULT_MAX_CONCURRENT_RESPONSES = 1024
 
 /**
- * Slowest a client may take a response, bytes per second: while the handler waits for its
- * socket to drain, the wait is bounded by {@link DEFAULT_SEND_GRACE_MS} plus the buffered bytes
- * at this rate; a client slower than that is cut off (the socket destroyed, the walk stopped,
- * `tensorswap_gateway_slow_clients_total`), so 200 readers taking 1 KiB/s each do not hold a
- * block apiece in memory for the half hour a 1 MiB block takes them
- * (test/exchange/hostile-attacks.test.ts). 64 KiB/s (512 kbit/s) is five times boxo's 100 kbit/s floor
- * for a Bitswap send (`sendTimeout`): a gateway response is a download, a client below it
- * would take days for a model. A 1 MiB block must leave within ~21 s. Ours; nginx's
- * `send_timeout` (60 s between two writes) is the same idea without a rate.
+ * Slowest a client may take a response, bytes per second, measured over the time the response
+ * waits on the client (its socket buffer full): a leaky bucket holding
+ * {@link DEFAULT_SEND_GRACE_MS}, drained by every millisecond of waiting and refilled by every
+ * byte the client takes at this rate (`SendFloor` in server.ts). A client that falls the grace
+ * behind it is cut off (the connection reset, the walk stopped, logged under
+ * `tensorswap:gateway:server`, counted in `tensorswap_gateway_slow_clients_total`), so 200
+ * readers taking 1 KiB/s each are cut ~46 s after they first make the gateway wait, instead of
+ * holding a block apiece in memory and a response slot for the hours their response takes
+ * them (test/gateway/slow-readers.test.ts). 64 KiB/s (512 kbit/s) is five times boxo's
+ * 100 kbit/s floor for a Bitswap send (`sendTimeout`): a gateway response is a download, a
+ * client below it would take days for a model. Ours; nginx's `send_timeout` (60 s between two
+ * writes) is the same idea without a rate.
  */
 export const DEFAULT_MIN_CLIENT_BYTES_PER_SECOND = 64 * 1024
 
-/** Fixed part of the drain deadline (see {@link DEFAULT_MIN_CLIENT_BYTES_PER_SECOND}), ms: round trips and a TCP window's ramp. boxo `sendLatency` is 2 s; ours allows for a congested link. */
-export const DEFAULT_SEND_GRACE_MS = 5_000
+/**
+ * Slack of the rate floor (see {@link DEFAULT_MIN_CLIENT_BYTES_PER_SECOND}), ms: how far in
+ * all a client may fall behind the floor before it is cut off; never more is saved up. It must
+ * cover the longest time a client at the floor shows no progress to this process, and that is
+ * set by the kernel and the block being written, not the client: once a socket's send buffer
+ * is full, Linux reports it writable again only when about a third of it is free
+ * (`sk_stream_write_space`), and the buffer autotunes up to `net.ipv4.tcp_wmem` max (4 MiB by
+ * default), so progress arrives in steps of ~1.5 MiB (measured on loopback: 1.6 MiB every 6.5 s
+ * for a client at 256 KiB/s); at a client's first stall the whole block being written (1 MiB)
+ * waits in this process too (later ones are written in slices, {@link SLICE_AFTER_WAIT_MS}).
+ * ~2.5 MiB is ~40 s at 64 KiB/s: 45 s covers it (with a 5 s grace a client at 4x the floor was
+ * cut; a host with a larger `tcp_wmem` needs a larger grace or floor). boxo's `sendLatency` is
+ * 2 s, for messages, not a stream through a kernel buffer.
+ */
+export const DEFAULT_SEND_GRACE_MS = 45_000
+
+/**
+ * Largest single write of a response body to a slow client's socket, bytes (see
+ * {@link SLICE_AFTER_WAIT_MS}): a block (up to 1 MiB, more for a raw block) is written in slices
+ * of this size, each after the previous one left this process. Node counts a write as sent only when all of it reached the kernel, so
+ * the slow-client floor ({@link DEFAULT_MIN_CLIENT_BYTES_PER_SECOND}) sees a client's progress
+ * in steps of one write on top of the kernel's own (see {@link DEFAULT_SEND_GRACE_MS}): a whole
+ * 1 MiB block adds 16 s at the floor to the ~25 s of the kernel's step, a slice 1 s. 64 KiB is
+ * also Node's default stream high-water mark. Ours.
+ */
+export const RESPONSE_WRITE_SLICE_BYTES = 64 * 1024
+
+/**
+ * A response is written in {@link RESPONSE_WRITE_SLICE_BYTES} slices only after a wait on its
+ * client lasted longer than this, ms (and in whole blocks again after a shorter one): a client
+ * that keeps a block waiting for a second is under 1 MiB/s, where slices cost nothing that
+ * matters. Slicing every response cost a third of the gateway's CAR throughput on loopback
+ * (bench gateway/car-curl, 3 runs each, same hour: 387 MB/s sliced, 554 whole, 632 with this
+ * threshold); at 100 ms curl still got slices part of the time (444 MB/s). Ours.
+ */
+export const SLICE_AFTER_WAIT_MS = 1_000
+
+/**
+ * Bytes of recently verified blocks the gateway keeps for its responses (`VerifiedBlockCache`
+ * in blocks.ts; option `verifiedBlockCacheBytes`, 0 turns it off): 16 blocks of 1 MiB, so
+ * readers that start one DAG together (a CAR each, or 200 slow ones) read and hash each block
+ * once. Ours (Kubo's gateway reads through the blockstore's ARC cache of blocks, not bytes).
+ */
+export const DEFAULT_VERIFIED_BLOCK_CACHE_BYTES = 16 * 1024 * 1024
 
 /** `Retry-After` seconds sent with a 503 for too many concurrent responses: short, the overload passes with the responses in flight. Ours. */
 export const BUSY_RETRY_AFTER_SECONDS = 1

@@ -108,8 +108,9 @@ export class StatusForbiddenError extends GatewayError {
 
 /**
  * A client took a response more slowly than the gateway's floor
- * (`minClientBytesPerSecond`): its socket did not drain within the deadline. The response is
- * cut (the socket destroyed); nothing is answered, the error is only logged and counted.
+ * (`minClientBytesPerSecond`): over the time the response waited on it, it fell more than
+ * `sendGraceMs` behind that rate (`SendFloor` in server.ts). The response is cut (the connection
+ * reset); nothing is answered, the error is only logged and counted.
  */
 export class SlowClientError extends Error {
   static override name = 'SlowClientError'

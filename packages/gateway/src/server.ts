@@ -5,12 +5,14 @@
  * `http-gateways/trustless-gateway.md` and `path-gateway.md`, IPIP-402 and IPIP-412. The
  * behaviour is documented in `spec/gateway.md`.
  *
- * Every body is streamed: a block at a time is read, verified and written; when `write()`
+ * Every body is streamed: a block at a time is read, verified and written (in slices of
+ * `RESPONSE_WRITE_SLICE_BYTES`); when `write()`
  * returns false the handler waits for `'drain'`, so a slow client holds at most the socket's
  * high-water mark plus one block in this process. A client that goes away aborts the request's
  * signal: the walk stops, no further block is read. A client that reads more slowly than
- * `minClientBytesPerSecond` is cut off (`SlowClientError`, counted in
- * `tensorswap_gateway_slow_clients_total`), so slow readers cannot pin blocks in memory.
+ * `minClientBytesPerSecond` is cut off (`SlowClientError`, logged under
+ * `tensorswap:gateway:server` and counted in `tensorswap_gateway_slow_clients_total`), so slow
+ * readers cannot pin blocks in memory nor hold response slots: see {@link SendFloor}.
  *
  * @module
  */
@@ -24,9 +26,9 @@ import { logger } from '@libp2p/logger'
 import contentDispositionHeader from 'content-disposition'
 import fresh from 'fresh'
 import { CustomProgressEvent } from 'progress-events'
-import { BlockReader } from './blocks.js'
+import { BlockReader, VerifiedBlockCache } from './blocks.js'
 import { carBlocks, carHeader, carSectionPrefix } from './car.js'
-import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW } from './constants.js'
+import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS, DEFAULT_VERIFIED_BLOCK_CACHE_BYTES, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW, RESPONSE_WRITE_SLICE_BYTES, SLICE_AFTER_WAIT_MS } from './constants.js'
 import { GatewayBusyError, GatewayError, NotImplementedError, RangeNotSatisfiableError, SlowClientError, StatusForbiddenError } from './errors.js'
 import { createMetrics, gatewayMetrics } from './metrics.js'
 import { encodePath, renderListing } from './listing.js'
@@ -75,19 +77,27 @@ export interface GatewayServerInit {
    */
   maxConcurrentResponses?: number
   /**
-   * Slowest a client may take a response, bytes/s: each wait for the socket to drain is
-   * bounded by `sendGraceMs` plus the buffered bytes at this rate; past it the socket is
-   * destroyed (`SlowClientError`, logged and counted, never answered).
+   * Slowest a client may take a response, bytes/s, measured while the response waits on the
+   * client (a leaky bucket of `sendGraceMs`, see {@link SendFloor}); a client below it is cut
+   * off: the connection reset (`SlowClientError`, logged and counted, never answered).
    *
    * @default 65536 (DEFAULT_MIN_CLIENT_BYTES_PER_SECOND)
    */
   minClientBytesPerSecond?: number
   /**
-   * Fixed part of the drain deadline, ms (see `minClientBytesPerSecond`).
+   * Slack of the rate floor, ms: how far behind `minClientBytesPerSecond` a client may fall in
+   * all (round trips, a TCP window's ramp, a pause) before it is cut off.
    *
-   * @default 5000 (DEFAULT_SEND_GRACE_MS)
+   * @default 45000 (DEFAULT_SEND_GRACE_MS)
    */
   sendGraceMs?: number
+  /**
+   * Bytes of recently verified blocks kept for the responses (`VerifiedBlockCache`), so readers
+   * of the same DAG read and hash each block once; 0 keeps none.
+   *
+   * @default 16777216 (DEFAULT_VERIFIED_BLOCK_CACHE_BYTES)
+   */
+  verifiedBlockCacheBytes?: number
   /**
    * Registry the gateway metrics are registered on and `/metrics` renders.
    *
@@ -121,6 +131,35 @@ export interface GatewayServer {
   close: () => Promise<void>
 }
 
+/**
+ * The slow-client floor of one response, a leaky bucket in milliseconds.
+ *
+ * `slackMs` starts at `sendGraceMs`. Every millisecond the handler waits for the client (a
+ * `write()` returned false and no `'drain'` came yet) takes one from it; every byte the client
+ * takes (leaves this process's buffers for the kernel) gives back `1000 / minRate` ms, up to
+ * `sendGraceMs` (no credit is saved up beyond the grace). When `slackMs` falls below zero the
+ * client is cut off. So a client is cut as soon as it has fallen `sendGraceMs` behind the floor
+ * over the time it kept the gateway waiting, wherever that time lies in the response: unlike a
+ * deadline per drain (boxo's `sendTimeout`, nginx's `send_timeout`), the grace is not granted
+ * afresh at each write, and a client cannot stay just under the floor by draining in bursts. A
+ * reader taking r < minRate bytes/s is cut after about `sendGraceMs / (1 - r / minRate)` of
+ * waiting (1 KiB/s against 64 KiB/s with the 45 s default: ~46 s). Time spent reading
+ * blocks from disk or peers is not the client's and is not counted. The bytes are seen as they
+ * leave this process, in the kernel's steps: the grace has to cover one (`DEFAULT_SEND_GRACE_MS`).
+ */
+export interface SendFloor {
+  /** Slack left, ms (may be negative for an instant before the cut). */
+  slackMs: number
+  /** Body bytes out of this process at the last accounting (written minus still buffered). */
+  flushed: number
+  /** Total ms the response waited on the client. */
+  waitedMs: number
+  /** Bytes the client took while the response waited on it. */
+  takenWhileWaiting: number
+  /** How long the last wait on the client lasted, ms: over `SLICE_AFTER_WAIT_MS`, bodies are written in slices. */
+  lastWaitMs: number
+}
+
 /** Per-request bookkeeping. */
 interface Ctx {
   route: 'ipfs' | 'metrics' | 'status' | 'other'
@@ -129,6 +168,7 @@ interface Ctx {
   signal: AbortSignal
   res: ServerResponse
   path: string
+  floor: SendFloor
 }
 
 /**
@@ -140,19 +180,24 @@ interface Ctx {
  * the connection is cut (an incomplete CAR or file, which clients must detect). At most
  * `maxConcurrentResponses` responses are served at once; more get 503 with `Retry-After`.
  *
- * @throws RangeError when `maxConcurrentResponses` is not a positive integer, or
+ * @throws RangeError when `maxConcurrentResponses` is not a positive integer, `verifiedBlockCacheBytes`
+ *   is negative, or
  *   `minClientBytesPerSecond` / `sendGraceMs` is not a positive finite number
  */
 export function createGatewayServer (init: GatewayServerInit): GatewayServer {
   const registry = init.metrics ?? createMetrics()
   const metrics = gatewayMetrics(registry)
   const fetchTimeoutMs = init.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
+  /** Blocks verified last, shared by every response (see `VerifiedBlockCache`). */
+  const verified = new VerifiedBlockCache(init.verifiedBlockCacheBytes ?? DEFAULT_VERIFIED_BLOCK_CACHE_BYTES)
   const maxConcurrent = init.maxConcurrentResponses ?? DEFAULT_MAX_CONCURRENT_RESPONSES
   if (!Number.isSafeInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`maxConcurrentResponses must be a positive integer, got ${maxConcurrent}`)
   const minRate = init.minClientBytesPerSecond ?? DEFAULT_MIN_CLIENT_BYTES_PER_SECOND
   const graceMs = init.sendGraceMs ?? DEFAULT_SEND_GRACE_MS
   if (!(minRate > 0 && Number.isFinite(minRate))) throw new RangeError(`minClientBytesPerSecond must be a positive number, got ${minRate}`)
   if (!(graceMs > 0 && Number.isFinite(graceMs))) throw new RangeError(`sendGraceMs must be a positive number, got ${graceMs}`)
+  /** How often a waiting response's floor is accounted, ms: a fifth of the grace, at most 1 s. */
+  const floorTickMs = Math.max(10, Math.min(1000, graceMs / 5))
   /** Responses in progress that count against `maxConcurrent`. */
   let serving = 0
   /** Root listings of the status endpoint (immutable content). */
@@ -170,7 +215,7 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
     const started = performance.now()
     const controller = new AbortController()
     const path = (req.url ?? '/').split('?')[0]
-    const ctx: Ctx = { route: 'other', format: 'none', bytes: 0, signal: controller.signal, res, path }
+    const ctx: Ctx = { route: 'other', format: 'none', bytes: 0, signal: controller.signal, res, path, floor: { slackMs: graceMs, flushed: 0, waitedMs: 0, takenWhileWaiting: 0, lastWaitMs: 0 } }
     metrics.requestsInFlight.inc()
     res.once('close', () => {
       const aborted = !res.writableFinished
@@ -181,7 +226,7 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
       metrics.requestsInFlight.dec()
       metrics.requests.inc({ route: ctx.route, format: ctx.format, status: String(res.statusCode) })
       metrics.requestDuration.observe({ route: ctx.route, format: ctx.format }, (performance.now() - started) / 1000)
-      log('%s %s %d %d bytes%s', req.method, req.url, res.statusCode, ctx.bytes, aborted ? ' (aborted)' : '')
+      log('%s %s %d %d bytes%s, waited %d ms on the client', req.method, req.url, res.statusCode, ctx.bytes, aborted ? ' (aborted)' : '', Math.round(ctx.floor.waitedMs))
       init.onProgress?.(new CustomProgressEvent('tensorswap:gateway:response', { method: req.method ?? '', path, status: res.statusCode, bytes: ctx.bytes, aborted }))
     })
     try {
@@ -219,6 +264,7 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
         blockstore: init.blockstore,
         fetchTimeoutMs,
         localOnly: r.onlyIfCached,
+        cache: verified,
         ...(init.fetchMissing != null ? { fetchMissing: init.fetchMissing } : {})
       })
       // only-if-cached: the reader answers every absent block (root, path, entity) with
@@ -240,46 +286,101 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
     }
   }
 
-  /** Write with back-pressure: wait for 'drain' when the buffer is over its high-water mark. */
+  /**
+   * Write with back-pressure: wait for 'drain' whenever the buffer is over its high-water mark.
+   * Once a wait on the client lasted over {@link SLICE_AFTER_WAIT_MS}, in slices of at most
+   * {@link RESPONSE_WRITE_SLICE_BYTES} (views, not copies), so the slow-client floor sees a slow
+   * client's progress slice by slice; a fast client gets whole blocks (slices for everyone cost
+   * a third of a CAR's throughput on loopback, see the constant).
+   * An empty chunk writes nothing.
+   */
   async function write (ctx: Ctx, chunk: Uint8Array): Promise<void> {
     ctx.signal.throwIfAborted()
-    ctx.bytes += chunk.byteLength
-    metrics.responseBytes.inc({ route: ctx.route, format: ctx.format }, chunk.byteLength)
-    if (!ctx.res.write(chunk)) {
-      init.onProgress?.(new CustomProgressEvent('tensorswap:gateway:backpressure', {
-        path: ctx.path, writableLength: ctx.res.writableLength, socketBuffered: ctx.res.socket?.writableLength ?? 0
-      }))
-      await drained(ctx)
+    for (let offset = 0; offset < chunk.byteLength;) {
+      ctx.signal.throwIfAborted()
+      const size = ctx.floor.lastWaitMs > SLICE_AFTER_WAIT_MS ? RESPONSE_WRITE_SLICE_BYTES : chunk.byteLength
+      const slice = offset === 0 && size >= chunk.byteLength ? chunk : chunk.subarray(offset, offset + size)
+      offset += slice.byteLength
+      ctx.bytes += slice.byteLength
+      metrics.responseBytes.inc({ route: ctx.route, format: ctx.format }, slice.byteLength)
+      if (!ctx.res.write(slice)) {
+        init.onProgress?.(new CustomProgressEvent('tensorswap:gateway:backpressure', {
+          path: ctx.path, writableLength: ctx.res.writableLength, socketBuffered: ctx.res.socket?.writableLength ?? 0
+        }))
+        await drained(ctx)
+      }
+    }
+  }
+
+  /** Body bytes that left this process for the client's socket (written minus still buffered). */
+  function flushed (ctx: Ctx): number {
+    return Math.max(0, ctx.bytes - ctx.res.writableLength)
+  }
+
+  /**
+   * Wait for `'drain'` (or, for the end of the response, `'finish'`) under the response's {@link SendFloor}: the bytes the client took since
+   * the last wait are credited first, then every `floorTickMs` the time waited is debited and
+   * the bytes taken credited; a client whose slack runs out is cut off (connection reset, see `cutOff`) with
+   * {@link SlowClientError}.
+   */
+  async function drained (ctx: Ctx, event: 'drain' | 'finish' = 'drain'): Promise<void> {
+    const floor = ctx.floor
+    const credit = (bytes: number): void => { floor.slackMs = Math.min(graceMs, floor.slackMs + bytes * 1000 / minRate) }
+    let mark = flushed(ctx)
+    credit(mark - floor.flushed)
+    let last = performance.now()
+    const began = last
+    const account = (): void => {
+      const now = performance.now()
+      const f = flushed(ctx)
+      floor.slackMs -= now - last
+      floor.waitedMs += now - last
+      floor.takenWhileWaiting += f - mark
+      credit(f - mark)
+      last = now
+      mark = f
+    }
+    const slow = new AbortController()
+    const timer = setInterval(() => {
+      account()
+      if (floor.slackMs >= 0) return
+      const rate = floor.waitedMs > 0 ? Math.round(floor.takenWhileWaiting * 1000 / floor.waitedMs) : 0
+      slow.abort(new SlowClientError(`client took ${rate} bytes/s over the ${Math.round(floor.waitedMs)} ms the response waited on it, below the floor of ${minRate} bytes/s (grace ${graceMs} ms)`))
+    }, floorTickMs)
+    try {
+      await once(ctx.res, event, { signal: AbortSignal.any([ctx.signal, slow.signal]) })
+    } catch (err) {
+      if (!slow.signal.aborted || ctx.signal.aborted) throw err
+      metrics.slowClients.inc({ format: ctx.format })
+      log('%s: cut off a slow client (%s) after %d bytes - %e', ctx.path, ctx.res.socket?.remoteAddress ?? '?', flushed(ctx), slow.signal.reason)
+      cutOff(ctx)
+      throw slow.signal.reason
+    } finally {
+      clearInterval(timer)
+      if (!slow.signal.aborted) account()
+      floor.flushed = flushed(ctx)
+      floor.lastWaitMs = performance.now() - began
     }
   }
 
   /**
-   * Wait for `'drain'`, at most `graceMs` + the buffered bytes at `minRate`; a client slower
-   * than that is cut off (socket destroyed) with {@link SlowClientError}.
+   * Cut a slow client off with a TCP reset (`SO_LINGER` 0, `socket.resetAndDestroy()`), not a
+   * FIN: a FIN queues behind the bytes already in the kernel's send buffer (up to `tcp_wmem`,
+   * 4 MiB), which a client taking 1 KiB/s would need an hour to read, so the connection would
+   * stay open (FIN_WAIT1 here, ESTABLISHED there) with those bytes pinned in kernel memory; a
+   * reset drops them and the client sees the cut at once. nginx's `reset_timedout_connection`
+   * does the same for its `send_timeout`.
    */
-  async function drained (ctx: Ctx): Promise<void> {
-    const buffered = ctx.res.writableLength
-    const deadlineMs = Math.ceil(graceMs + buffered * 1000 / minRate)
-    const slow = new AbortController()
-    const timer = setTimeout(() => {
-      slow.abort(new SlowClientError(`client took less than ${minRate} bytes/s: ${buffered} bytes not drained in ${deadlineMs} ms`))
-    }, deadlineMs)
-    try {
-      await once(ctx.res, 'drain', { signal: AbortSignal.any([ctx.signal, slow.signal]) })
-    } catch (err) {
-      if (!slow.signal.aborted || ctx.signal.aborted) throw err
-      metrics.slowClients.inc({ format: ctx.format })
-      log('%s: cut off a slow client (%s) - %e', ctx.path, ctx.res.socket?.remoteAddress ?? '?', slow.signal.reason)
-      ctx.res.destroy()
-      throw slow.signal.reason
-    } finally {
-      clearTimeout(timer)
-    }
+  function cutOff (ctx: Ctx): void {
+    const socket = ctx.res.socket
+    if (socket != null && !socket.destroyed) socket.resetAndDestroy()
+    ctx.res.destroy()
   }
 
+  /** End the response and wait until its last bytes left this process, under the same floor as every write. */
   async function end (ctx: Ctx): Promise<void> {
     ctx.res.end()
-    if (!ctx.res.writableFinished) await once(ctx.res, 'finish', { signal: ctx.signal })
+    if (!ctx.res.writableFinished) await drained(ctx, 'finish')
   }
 
   async function serveRaw (ctx: Ctx, r: GatewayRequest, reader: BlockReader): Promise<void> {

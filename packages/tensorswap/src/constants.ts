@@ -206,8 +206,25 @@ export const DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS = 10_000
  */
 export const DEFAULT_PRIOR_LATENCY_MS = 50
 
-/** How often the exchange checks for timed-out wants, in ms. */
-export const DEFAULT_TICK_INTERVAL_MS = 1_000
+/**
+ * How often the exchange checks for timed-out wants, in ms. A want times out up to one interval
+ * after its deadline, so this is a quarter of the shortest one, {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS}:
+ * with 1 s a block held by a silent provider moved after 1-2 s (1.8 s measured, the manifest of
+ * a 256 MiB fetch: the whole fetch waited, bench/README.md "Hostile peers"), now after 1-1.25 s.
+ * A tick walks the want-list once (a few thousand entries at most).
+ */
+export const DEFAULT_TICK_INTERVAL_MS = 250
+
+/**
+ * Smallest block whose delivery time is a throughput sample, bytes. A smaller block arrives
+ * within a round trip: its time measures latency (the latency EWMA takes it), not bandwidth. A
+ * ~300-byte root over a 28 ms round trip read as 10 kB/s, a thousandth of the prior
+ * ({@link DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS}), and made the seeder that had just delivered it
+ * look slower than any stranger: the next block (the manifest, which the whole fetch waits for)
+ * went to a provider that never answered. 64 KiB: the initial TCP/QUIC window on loopback-class
+ * links. Ours.
+ */
+export const MIN_THROUGHPUT_SAMPLE_BYTES = 64 * 1024
 
 /** How often the debt ledger is flushed to the datastore, in ms (and always at stop). */
 export const DEFAULT_LEDGER_FLUSH_INTERVAL_MS = 30_000

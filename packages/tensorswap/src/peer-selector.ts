@@ -9,7 +9,10 @@
  * `pick` estimates when each candidate would finish the block,
  * `latency + (bytesInFlight + blockBytes) / throughput`, and takes the earliest; a peer that
  * said HAVE counts at face value, one we know nothing about at twice the estimate, one that
- * said DONT_HAVE is never asked. Because outstanding bytes enter the estimate, a DAG spreads
+ * said DONT_HAVE is never asked; a peer that has not delivered a block yet counts at twice its
+ * estimate again (its figures are the priors, and a promise is not a delivery). Only blocks of
+ * at least `MIN_THROUGHPUT_SAMPLE_BYTES` are throughput samples (a small one measures the
+ * round trip). Because outstanding bytes enter the estimate, a DAG spreads
  * over several peers in proportion to their measured speed. The per-peer caps bound how deep
  * the pipeline to one peer gets; the byte cap follows the peer's throughput
  * ({@link PeerSelectorInit.peerQueueMs}), so a slow or shared peer holds a short queue.
@@ -17,7 +20,7 @@
  * @module
  */
 
-import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_HEALTH_FACTOR } from './constants.js'
+import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_HEALTH_FACTOR, MIN_THROUGHPUT_SAMPLE_BYTES } from './constants.js'
 import type { PresenceType } from './wire/codec.js'
 
 /** Options of {@link PeerSelector}. */
@@ -68,6 +71,8 @@ export interface PeerStats {
 interface PeerState extends PeerStats {
   /** Arrival time of the previous block, ms (start of the next throughput interval). */
   lastBlockMs: number
+  /** Deliveries that were throughput samples (at least `MIN_THROUGHPUT_SAMPLE_BYTES`). */
+  throughputSamples: number
 }
 
 /** Which peers may be asked. */
@@ -136,7 +141,7 @@ export class PeerSelector {
     }
     this.#peers.set(peer, {
       peer, supportsHave, latencyMs: this.#priorLatencyMs, throughput: this.#priorThroughput,
-      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, failures: 0, bytesArrived: 0
+      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, failures: 0, throughputSamples: 0, bytesArrived: 0
     })
   }
 
@@ -168,7 +173,7 @@ export class PeerSelector {
   stats (peer: string): PeerStats | undefined {
     const s = this.#peers.get(peer)
     if (s == null) return undefined
-    const { lastBlockMs: _, ...stats } = s
+    const { lastBlockMs: _, throughputSamples: __, ...stats } = s
     return stats
   }
 
@@ -230,14 +235,16 @@ export class PeerSelector {
 
   /**
    * Estimated ms until `peer` would deliver a block of `bytes` asked now, adjusted for what it
-   * told us about `key` (HAVE: as is; nothing: doubled).
+   * told us about `key` (HAVE: as is; nothing: doubled) and for whether it ever delivered
+   * (not yet: doubled).
    */
   cost (peer: string, key: string, bytes: number): number {
     const s = this.#peers.get(peer)
     if (s == null) return Infinity
     // a sick peer (health score < 1, src/health/) looks slower by 1/score, at most 1/MIN_HEALTH_FACTOR
     const eta = (s.latencyMs + (s.bytesInFlight + bytes) / Math.max(s.throughput, 1e-6)) / Math.max(MIN_HEALTH_FACTOR, this.#health.get(peer) ?? 1)
-    return this.presence(key, peer) === 'have' ? eta : eta * 2
+    const unproven = s.samples === 0 ? 2 : 1
+    return (this.presence(key, peer) === 'have' ? eta : eta * 2) * unproven
   }
 
   /**
@@ -253,8 +260,17 @@ export class PeerSelector {
 
   /**
    * The best peer to ask for block `key` of about `bytes`, among eligible peers with room;
-   * {@link doubtful} peers only when every eligible peer is doubtful.
-   * Ties go to the lexicographically smaller peer id (deterministic).
+   * {@link doubtful} peers only when every eligible peer is doubtful. While an eligible peer
+   * has delivered, one that has not yet is given one want-block at a time (a probe, as TCP's
+   * slow start): before the first throughput sample every peer is at the priors, and a burst of
+   * leaves used to put ~9 MiB at a provider that never answered, which the fetch's tail then
+   * waited the unproven-peer timeout for; an honest new peer delivers its probe in a round trip
+   * and has the full caps from then on.
+   * Ties go to the peer tracked first ({@link addPeer} order: the first to connect and speak an
+   * exchange protocol; deterministic). Not to the smaller peer id: that tie decided where the
+   * first block of every fetch went (all peers are at their priors then), and an attacker can
+   * grind a key for a small id (`12D3KooW1...`) to be asked first; a provider given with
+   * `--peer` that said nothing held the root for the unproven-peer timeout.
    *
    * @returns a peer id, or `undefined` when every eligible peer is at its cap (or none is eligible)
    */
@@ -263,11 +279,14 @@ export class PeerSelector {
     let bestCost = Infinity
     const eligible = this.eligible(key, options)
     const trusted = eligible.some(p => !this.doubtful(p))
+    const proven = eligible.some(p => (this.#peers.get(p)?.samples ?? 0) > 0)
     for (const peer of eligible) {
       if (trusted && this.doubtful(peer)) continue
       if (!this.canAccept(peer, bytes)) continue
+      const s = this.#peers.get(peer) as PeerState
+      if (proven && s.samples === 0 && s.wantsInFlight > 0) continue
       const c = this.cost(peer, key, bytes)
-      if (c < bestCost || (c === bestCost && best != null && peer < best)) {
+      if (c < bestCost) {
         best = peer
         bestCost = c
       }
@@ -296,7 +315,8 @@ export class PeerSelector {
   /**
    * `peer` delivered a block of `bytes` that we had asked it for at `sentAtMs` (estimated
    * `estimatedBytes`). Updates throughput (bytes over the time since the previous delivery or
-   * the send, whichever is later) and, when it was the only want outstanding, latency.
+   * the send, whichever is later; only for a block of at least `MIN_THROUGHPUT_SAMPLE_BYTES`)
+   * and, when it was the only want outstanding, latency. Every delivery counts in `samples`.
    */
   onBlock (peer: string, bytes: number, estimatedBytes: number, sentAtMs: number, nowMs: number): void {
     const s = this.#peers.get(peer)
@@ -305,8 +325,11 @@ export class PeerSelector {
     this.onReleased(peer, estimatedBytes)
     const interval = Math.max(1, nowMs - Math.max(s.lastBlockMs, sentAtMs))
     const a = this.#alpha
-    const sample = Math.max(1, bytes) / interval
-    s.throughput = s.samples === 0 ? sample : (1 - a) * s.throughput + a * sample
+    if (bytes >= MIN_THROUGHPUT_SAMPLE_BYTES) {
+      const sample = bytes / interval
+      s.throughput = s.throughputSamples === 0 ? sample : (1 - a) * s.throughput + a * sample
+      s.throughputSamples++
+    }
     if (alone) s.latencyMs = (1 - a) * s.latencyMs + a * Math.max(0, nowMs - sentAtMs)
     s.samples++
     s.lastBlockMs = nowMs
