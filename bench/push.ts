@@ -1,7 +1,9 @@
 /**
  * One-off measurement of push (spec/tensorswap.md §8), not part of `npm run bench`:
  *
- *   flock /tmp/heavy.lock node dist-bench/bench/push.js [--rounds 8]
+ *   flock /tmp/heavy.lock node dist-bench/bench/push.js [--rounds 8] [--receiver-prof DIR]
+ *
+ * (`--receiver-prof DIR`: the receiver runs with `--cpu-prof`, its profile written to DIR at exit.)
  *
  * A receiver runs as `tensorswap serve --accept-push any` in its own process on loopback TCP;
  * the pusher is an in-process node (a training loop's node). Each round is a new "gradient": a
@@ -46,10 +48,11 @@ async function rawTcp (bytes: number): Promise<number> {
 
 const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '8' } } })
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '8' }, 'receiver-prof': { type: 'string' } } })
 const rounds = Number(values.rounds)
 const work = await mkdtemp(join(tmpdir(), 'ts-bench-push-'))
-const child = spawn(process.execPath, [BIN, '--repo', join(work, 'receiver'), 'serve', '--listen', '/ip4/127.0.0.1/tcp/0', '--accept-push', 'any'], { stdio: ['ignore', 'pipe', 'inherit'] })
+const prof = values['receiver-prof'] == null ? [] : ['--cpu-prof', '--cpu-prof-dir', values['receiver-prof']]
+const child = spawn(process.execPath, [...prof, BIN, '--repo', join(work, 'receiver'), 'serve', '--listen', '/ip4/127.0.0.1/tcp/0', '--accept-push', 'any'], { stdio: ['ignore', 'pipe', 'inherit'] })
 const addr = await new Promise<string>((resolve) => {
   createInterface({ input: child.stdout }).on('line', (l) => { if (l.startsWith('listening ')) resolve(l.slice(10)) })
 })
