@@ -72,6 +72,8 @@ try {
     roots.push((await node.add(dir)).root)
   }
   const ratios: number[] = []
+  const trips: number[] = []
+  const raws: number[] = []
   for (let r = 0; r < rounds; r++) {
     const raw = await rawTcp(size)
     const t0 = performance.now()
@@ -83,10 +85,12 @@ try {
     const ms = performance.now() - t0
     const ratio = ms / raw
     ratios.push(ratio)
+    trips.push(ms)
+    raws.push(raw)
     const fetchMs = res.receiverSeconds * 1000
     process.stdout.write(`${r === 0 ? 'cold' : 'warm'} ${r}: ${res.bytes} bytes in ${res.blocks} blocks (${res.blocksAlreadyThere} there); round trip ${ms.toFixed(0)} ms = count ${(announced - t0).toFixed(0)} + dial, request and answer ${(t0 + ms - announced).toFixed(0)} (receiver's fetch ${fetchMs.toFixed(0)}); raw TCP ${raw.toFixed(0)} ms; round trip / raw ${ratio.toFixed(2)}\n`)
   }
-  process.stdout.write(`\nDAG ${size} bytes file; cold round trip / raw ${ratios[0].toFixed(2)}; warm (median of ${rounds - 1}) ${median(ratios.slice(1)).toFixed(2)}\n`)
+  process.stdout.write(`\nDAG ${size} bytes file; cold round trip / raw ${ratios[0].toFixed(2)}; warm: median round trip ${median(trips.slice(1)).toFixed(0)} ms / median raw TCP ${median(raws).toFixed(0)} ms = ${(median(trips.slice(1)) / median(raws)).toFixed(2)} (median of the per-round ratios ${median(ratios.slice(1)).toFixed(2)})\n`)
 } finally {
   await node.stop()
   child.kill('SIGTERM')
