@@ -6,6 +6,8 @@
  * - a receiver without `--accept-push` refuses: exit 1, its reason printed;
  * - a checkpoint with 2 of its 20 tensors replaced moves at most 15% of its bytes on the
  *   second push, and `diff` names exactly those 2 tensors;
+ * - a pusher without listen addresses (in-process) opens the bulk lane to the receiver itself
+ *   during its first push, and its next push travels on that lane;
  * - a request that is not DAG-CBOR, one announcing an absurd size, one from a peer not allowed
  *   are refused with a reason, the pusher penalised (`peers` shows its score), nothing stored,
  *   and the receiver keeps serving.
@@ -158,6 +160,36 @@ describe('tensorswap push', () => {
       const r = await node.push(root, { peer: addrOf(receiver.ready, 'tcp') })
       assert.equal(r.announced.bytes >= 2 * TENSOR_BYTES, true)
       assert.ok(r.blocks + r.blocksAlreadyThere === r.announced.blocks, JSON.stringify(r))
+    } finally {
+      await node.stop()
+    }
+  })
+
+  it('a pusher without listen addresses opens the bulk lane itself: the next push travels on it', async () => {
+    // the receiver cannot open a lane to a node that accepts none: the pusher opens it
+    // (spec/tensorswap.md §7); the bytes it sends are counted per protocol by its exchange
+    const node = await createTensorSwap({ repo: join(work, 'lane-pusher'), listen: [] })
+    const sent = (): { lane: number, stream: number } => {
+      const wire = node.exchange.stats().wire[receiver.ready.peerId] ?? {}
+      return { lane: wire['/tensorswap/bulk/1.0.0']?.bytesSent ?? 0, stream: wire['/tensorswap/1.0.0']?.bytesSent ?? 0 }
+    }
+    try {
+      await node.start()
+      const pushed: number[] = []
+      const counts: Array<{ lane: number, stream: number }> = []
+      for (const flip of [0x5a, 0xa5]) {
+        // 8 tensors not pushed before: real weights with one byte in 4096 flipped
+        const c = join(work, 'ckpt', `lane-${flip}.safetensors`)
+        await writeSafetensors(c, tensors.slice(0, 8).map(t => ({ name: t.name, data: Buffer.from(t.data).map((x, j) => j % 4096 === 0 ? x ^ flip : x) })))
+        const { root } = await node.add(c)
+        const r = await node.push(root, { peer: addrOf(receiver.ready, 'tcp') })
+        assert.ok(r.bytes >= 8 * TENSOR_BYTES, JSON.stringify(r))
+        pushed.push(r.bytes)
+        counts.push(sent())
+      }
+      assert.ok(counts[0].lane > 0, `the first push opened the lane: ${JSON.stringify(counts[0])}`)
+      const second = counts[1].lane - counts[0].lane
+      assert.ok(second >= 0.95 * pushed[1], `the second push sent ${second} bytes on the lane, ${counts[1].stream - counts[0].stream} on the stream, of ${pushed[1]}`)
     } finally {
       await node.stop()
     }

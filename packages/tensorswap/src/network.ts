@@ -18,7 +18,9 @@
  * - Hostile input never crashes the node: a bad frame or message aborts that stream and is
  *   reported through `onBadInput` for penalties; banned peers' streams are refused.
  * - Bulk lane (`bulk-lane.ts`, spec/tensorswap.md "Bulk lane"): when we ask a TensorSwap peer
- *   for blocks, we also open a direct TLS lane to it in the background; once a lane to a peer
+ *   for blocks, we also open a direct TLS lane to it in the background (a node without lane
+ *   addresses, which nobody can open a lane to, opens one to a peer that asks it for blocks
+ *   instead: a pusher without listen addresses); once a lane to a peer
  *   is up (dialled or accepted), it replaces that peer's *data* stream in both directions.
  *   Messages read from a lane go through the same decoding and handlers as stream messages.
  *   A lane that fails is dropped and the data channel falls back to a libp2p stream.
@@ -188,6 +190,8 @@ export class Network {
   readonly #laneAttempts = new Map<string, Promise<void> | number>()
   /** Want-blocks sent per peer while connected (opens lanes, {@link LANE_MIN_BLOCK_WANTS}). */
   readonly #blockWantsSent = new Map<string, number>()
+  /** Want-blocks received per peer while connected, counted only while we have no lane address (we open the lane then). */
+  readonly #blockWantsReceived = new Map<string, number>()
   /** Plane codecs we offer to decode (0: wire compression off). */
   readonly #acceptCodecs: number
   /** Present when we compress (wire compression `auto`). */
@@ -289,6 +293,7 @@ export class Network {
     this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
     this.#laneAttempts.clear()
     this.#blockWantsSent.clear()
+    this.#blockWantsReceived.clear()
     const closing: Array<Promise<void>> = []
     for (const [key, out] of this.#outbound) {
       clearTimeout(out.idleTimer)
@@ -378,6 +383,7 @@ export class Network {
     log('peer %p gone (%s), %d connections open', peer, why, this.#libp2p.getConnections(peer).length)
     this.#laneAttempts.delete(key)
     this.#blockWantsSent.delete(key)
+    this.#blockWantsReceived.delete(key)
     this.#peerAccepts.delete(key)
     this.#policy?.forget(key)
     for (const channel of ['control', 'data'] as const) {
@@ -438,7 +444,11 @@ export class Network {
           }
           // tolerate the slack: count it against the message cap plus slack
           message = decodeMessage(frame, { ...this.#limits, maxMessageBytes: this.#maxMessageBytes + FRAME_SLACK_BYTES })
-          if (protocol === TENSORSWAP_100 && message.wantlist != null) this.#peerAccepts.set(peer.toString(), message.acceptCodecs & SUPPORTED_PLANE_CODECS)
+          if (protocol === TENSORSWAP_100 && message.wantlist != null) {
+            this.#peerAccepts.set(peer.toString(), message.acceptCodecs & SUPPORTED_PLANE_CODECS)
+            // a peer cannot open a lane to a node without lane addresses: that node opens it
+            if (this.#lanes != null && this.#lanes.addresses().length === 0) this.#countWants(peer, message, this.#blockWantsReceived)
+          }
           if (message.compressed.length > 0) await this.#inflate(protocol, message)
         } catch (err: any) {
           log('bad message from %p on %s - %e', peer, label, err)
@@ -651,17 +661,19 @@ export class Network {
   }
 
   /**
-   * Count the want-blocks sent to `peer`; from the {@link LANE_MIN_BLOCK_WANTS}th on, make sure a
+   * Count the want-blocks sent to `peer` (or, with `counts` = {@link #blockWantsReceived}, received
+   * from it while we have no lane address of our own: a pusher without listen addresses, whose
+   * receiver cannot open a lane to it); from the {@link LANE_MIN_BLOCK_WANTS}th on, make sure a
    * lane is open. A bulk fetch, not the first nodes of a DAG walk, opens it, so its handshake
    * does not compete with the first blocks (spec/tensorswap.md section 7).
    */
-  #countWants (peer: PeerId, message: BitswapMessage): void {
+  #countWants (peer: PeerId, message: Pick<BitswapMessage, 'wantlist'>, counts: Map<string, number> = this.#blockWantsSent): void {
     const entries = message.wantlist?.entries
     if (entries == null) return
     const key = peer.toString()
-    let n = this.#blockWantsSent.get(key) ?? 0
+    let n = counts.get(key) ?? 0
     for (const e of entries) if (!e.cancel && e.wantType === 'block') n++
-    this.#blockWantsSent.set(key, n)
+    counts.set(key, n)
     if (n >= LANE_MIN_BLOCK_WANTS) this.#ensureLane(peer)
   }
 

@@ -7,7 +7,7 @@
  */
 import { logger } from '@libp2p/logger'
 import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
-import { dagBlocks } from '@tensorswap/blockstore'
+import { BlockNotFoundError, blockSize, getVerifiedBlock, links, type SizedBlockstore } from '@tensorswap/blockstore'
 import { dialWithRetry, FrameWriter, readFrames } from '@tensorswap/transport'
 import { DEFAULT_MAX_PUSH_FRAME_BYTES, DEFAULT_PUSH_REQUEST_TIMEOUT_MS, PUSH_PROTOCOL } from './constants.js'
 import { InvalidPushMessageError, PushNoResponseError, PushRefusedError } from './errors.js'
@@ -199,9 +199,55 @@ export interface PushResult extends Omit<PushAccepted, 'ok' | 'seconds'> {
   announced: { blocks: number, bytes: number }
 }
 
+/** The multicodec of raw blocks (leaves): no links, so their size is all the count needs. */
+const CODEC_RAW = 0x55
+
 /**
- * Ask `peer` to fetch the DAG under `root` from us (spec/tensorswap.md §8): count the DAG (every
- * block read and verified: a DAG we do not hold whole is not offered), open
+ * Count the distinct blocks and bytes of the DAG under `root` as stored (spec/tensorswap.md §8
+ * "Push": what the request announces). Inner nodes (dag-pb, dag-cbor, ...) are read and verified
+ * to follow their links; raw leaves, which have no links and are most of a tensor DAG's bytes,
+ * are only looked up by size (`blockSize`: one index lookup or `stat`, no read, no re-hash: they
+ * were verified when stored, and the receiver verifies every block it fetches). A store that
+ * cannot tell a size (no `size` method) has its leaves read and verified instead.
+ *
+ * @returns `{ blocks, bytes }`: distinct blocks (identity CIDs counted, as the walk yields them) and their bytes
+ * @throws BlockNotFoundError (blockstore) - a block of the DAG is not stored here (a DAG we do not hold whole is not offered)
+ * @throws BlockHashMismatchError (blockstore) - an inner node's bytes do not match its CID
+ * @throws the codecs' decode errors of an inner node; `signal.reason`
+ */
+export async function countDag (store: Pick<Blockstore, 'get'>, root: CID, options: AbortOptions = {}): Promise<{ blocks: number, bytes: number }> {
+  const { signal } = options
+  const sized = typeof (store as Partial<SizedBlockstore>).size === 'function'
+  const seen = new Set<string>()
+  const stack: CID[] = [root]
+  let blocks = 0
+  let bytes = 0
+  while (stack.length > 0) {
+    signal?.throwIfAborted()
+    const cid = stack.pop() as CID
+    const key = cid.toString()
+    if (seen.has(key)) continue
+    seen.add(key)
+    if (cid.code === CODEC_RAW && sized) {
+      const size = await blockSize(store, cid, { signal })
+      if (size === undefined) throw new BlockNotFoundError(`block ${cid} not found`, cid)
+      blocks++
+      bytes += size
+      continue
+    }
+    const block = await getVerifiedBlock(store, cid, { signal })
+    blocks++
+    bytes += block.byteLength
+    const children = links(cid, block)
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
+  }
+  return { blocks, bytes }
+}
+
+/**
+ * Ask `peer` to fetch the DAG under `root` from us (spec/tensorswap.md §8): count the DAG
+ * ({@link countDag}: inner nodes read and verified, raw leaves by stored size; a DAG we do not
+ * hold whole is not offered), open
  * {@link PUSH_PROTOCOL} through `dialWithRetry`, send the request, serve the receiver's wants
  * with our running exchange, and wait for its answer.
  *
@@ -214,12 +260,7 @@ export interface PushResult extends Omit<PushAccepted, 'ok' | 'seconds'> {
 export async function pushDag (components: { libp2p: Pick<Libp2p, 'dial'>, blockstore: Pick<Blockstore, 'get'> }, root: CID, options: PushOptions): Promise<PushResult> {
   const { signal } = options
   const started = performance.now()
-  let blocks = 0
-  let bytes = 0
-  for await (const b of dagBlocks(components.blockstore, root, { signal })) {
-    blocks++
-    bytes += b.bytes.byteLength
-  }
+  const { blocks, bytes } = await countDag(components.blockstore, root, { signal })
   options.onProgress?.(new CustomProgressEvent<PushAnnouncedDetail>('tensorswap:push:announced', { root, blocks, bytes }))
   const { conn, stream } = await dialWithRetry(async (o) => {
     const conn = await components.libp2p.dial(options.peer, o)
