@@ -260,12 +260,7 @@ export class PeerSelector {
 
   /**
    * The best peer to ask for block `key` of about `bytes`, among eligible peers with room;
-   * {@link doubtful} peers only when every eligible peer is doubtful. While an eligible peer
-   * has delivered, one that has not yet is given one want-block at a time (a probe, as TCP's
-   * slow start): before the first throughput sample every peer is at the priors, and a burst of
-   * leaves used to put ~9 MiB at a provider that never answered, which the fetch's tail then
-   * waited the unproven-peer timeout for; an honest new peer delivers its probe in a round trip
-   * and has the full caps from then on.
+   * {@link doubtful} peers only when every eligible peer is doubtful.
    * Ties go to the peer tracked first ({@link addPeer} order: the first to connect and speak an
    * exchange protocol; deterministic). Not to the smaller peer id: that tie decided where the
    * first block of every fetch went (all peers are at their priors then), and an attacker can
@@ -279,12 +274,9 @@ export class PeerSelector {
     let bestCost = Infinity
     const eligible = this.eligible(key, options)
     const trusted = eligible.some(p => !this.doubtful(p))
-    const proven = eligible.some(p => (this.#peers.get(p)?.samples ?? 0) > 0)
     for (const peer of eligible) {
       if (trusted && this.doubtful(peer)) continue
       if (!this.canAccept(peer, bytes)) continue
-      const s = this.#peers.get(peer) as PeerState
-      if (proven && s.samples === 0 && s.wantsInFlight > 0) continue
       const c = this.cost(peer, key, bytes)
       if (c < bestCost) {
         best = peer
