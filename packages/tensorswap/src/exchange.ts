@@ -225,7 +225,7 @@ export class Exchange {
       onPeerDisconnected: (peer) => { this.#onPeerDisconnected(peer) },
       onBadInput: (peer, err) => { this.#onBadInput(peer, err) },
       isBanned: (peer) => this.penalties.isBanned(peer.toString(), Date.now()),
-      onBytes: (peer, bytes) => { this.wantList.bytesArrived(peer.toString(), bytes) }
+      onBytes: (peer, bytes) => { this.peerSelector.onBytes(peer.toString(), bytes) }
     }, init, { privateKey: components.privateKey })
   }
 

@@ -346,6 +346,11 @@ export class PeerSelector {
     if (s != null) s.bytesArrived += bytes
   }
 
+  /** {@link PeerStats.bytesArrived} of `peer` without copying its stats (0 when untracked). */
+  bytesArrived (peer: string): number {
+    return this.#peers.get(peer)?.bytesArrived ?? 0
+  }
+
   /** Anything arrived from `peer` (keeps its wants from timing out). */
   onHeard (peer: string, nowMs: number): void {
     const s = this.#peers.get(peer)

@@ -478,14 +478,6 @@ export class WantListManager {
   }
 
   /**
-   * `bytes` of a message from `peer` were read (a frame still being assembled counts): see
-   * {@link PeerSelector.onBytes}; keeps a first block in transit at an unproven peer.
-   */
-  bytesArrived (peer: string, bytes: number): void {
-    this.#selector.onBytes(peer, bytes)
-  }
-
-  /**
    * A peer disconnected: its outstanding wants go back to pending (asked elsewhere at the next
    * flush), and what it told us is forgotten.
    */
@@ -607,7 +599,7 @@ export class WantListManager {
       w.state = 'inflight'
       w.peer = peer
       w.sentAtMs = nowMs
-      w.bytesArrivedAtSend = this.#selector.stats(peer)?.bytesArrived ?? 0
+      w.bytesArrivedAtSend = this.#selector.bytesArrived(peer)
       this.#ask(w, peer)
       this.#bytesInFlight += w.estBytes
       this.#selector.onSent(peer, w.estBytes, nowMs)
@@ -636,7 +628,7 @@ export class WantListManager {
     if (elapsed <= this.#unprovenPeerTimeoutMs) return false
     const stats = this.#selector.stats(w.peer)
     if ((stats?.samples ?? 1) > 0) return false
-    const arrived = (stats?.bytesArrived ?? 0) - (w.bytesArrivedAtSend ?? 0)
+    const arrived = this.#selector.bytesArrived(w.peer) - (w.bytesArrivedAtSend ?? 0)
     if (arrived > 0 && arrived * 1000 >= this.#unprovenMinBytesPerSecond * elapsed) return false
     const exclude = new Set(w.tried).add(w.peer)
     return this.#selector.eligible(w.key, { exclude, allowed: this.#allowed(w) }).length > 0

@@ -162,7 +162,7 @@ describe('WantListManager swarm sessions', () => {
   it('an unproven peer loses a want it sends nothing for, keeps one whose bytes are arriving', () => {
     // A and B said HAVE; the want-block went to one of them (never delivered a block before)
     const run = (bytesPerSecond: number): { first: string, after: Record<string, string[]> } => {
-      const { wl } = setup({ unprovenPeerTimeoutMs: 1000, unprovenMinBytesPerSecond: 256 * 1024 }, ['A', 'B'])
+      const { wl, sel } = setup({ unprovenPeerTimeoutMs: 1000, unprovenMinBytesPerSecond: 256 * 1024 }, ['A', 'B'])
       const c = cidOf(7)
       wl.openSession(1)
       wl.addSessionPeer(1, 'A')
@@ -176,7 +176,7 @@ describe('WantListManager swarm sessions', () => {
       assert.ok(first != null, 'the want-block went to a peer that said HAVE')
       // bytes of its first frame arrive every 100 ms at `bytesPerSecond`
       for (let t = 100; t <= 1500; t += 100) {
-        wl.bytesArrived(first, bytesPerSecond / 10)
+        sel.onBytes(first, bytesPerSecond / 10)
         wl.tick(t)
       }
       return { first, after: sends(wl.flush(1500)) }

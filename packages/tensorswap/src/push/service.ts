@@ -6,6 +6,7 @@
  * @module
  */
 import { logger } from '@libp2p/logger'
+import * as raw from 'multiformats/codecs/raw'
 import { CustomProgressEvent, type ProgressEvent, type ProgressOptions } from 'progress-events'
 import { BlockNotFoundError, blockSize, getVerifiedBlock, links, type SizedBlockstore } from '@tensorswap/blockstore'
 import { dialWithRetry, FrameWriter, readFrames } from '@tensorswap/transport'
@@ -199,9 +200,6 @@ export interface PushResult extends Omit<PushAccepted, 'ok' | 'seconds'> {
   announced: { blocks: number, bytes: number }
 }
 
-/** The multicodec of raw blocks (leaves): no links, so their size is all the count needs. */
-const CODEC_RAW = 0x55
-
 /**
  * Count the distinct blocks and bytes of the DAG under `root` as stored (spec/tensorswap.md §8
  * "Push": what the request announces). Inner nodes (dag-pb, dag-cbor, ...) are read and verified
@@ -228,7 +226,8 @@ export async function countDag (store: Pick<Blockstore, 'get'>, root: CID, optio
     const key = cid.toString()
     if (seen.has(key)) continue
     seen.add(key)
-    if (cid.code === CODEC_RAW && sized) {
+    // raw leaves have no links: their size is all the count needs
+    if (cid.code === raw.code && sized) {
       const size = await blockSize(store, cid, { signal })
       if (size === undefined) throw new BlockNotFoundError(`block ${cid} not found`, cid)
       blocks++
