@@ -6,7 +6,7 @@
  * K attackers, a leecher and a `verify`), so it has its own entry point:
  *
  *   npm run build && flock /tmp/heavy.lock node dist-bench/bench/cases/hostile.js \
- *     [--bytes 256MiB] [--k 2] [--attacks want-flood,streams,...] [--only slow-gateway,attack] [--out hostile]
+ *     [--bytes 256MiB] [--k 2] [--attacks want-flood,streams,...] [--only slow-gateway,attack] [--nice 19] [--out hostile]
  *
  * The phases run by test/helpers/hostile-swarm.js (the driver): each attack alone, then every
  * attack at once (`attack`), each with an `alone` phase (no attack) before and after it.
@@ -15,7 +15,10 @@
  * phase: the get's MB/s (`get --json`: payload bytes / the command's seconds) and its ratio to
  * the mean of its two neighbouring alone phases (an alone phase: to the mean of all of them), whether `verify` found the leecher's repo
  * complete and uncorrupted, the seeder's peak RSS (VmRSS sampled every 100 ms; VmHWM of the
- * process) and when the victim cut the attackers off. Writes `bench/results/<out>.json` and
+ * process), the CPU seconds the seeder and the attackers used during the get (on this machine the
+ * attackers share the victims' cores; `--nice 19` runs them at the lowest priority, as if they
+ * were other machines, and their CPU seconds show whether they still ran) and when the victim
+ * cut the attackers off. Writes `bench/results/<out>.json` and
  * `.md` and prints the table.
  *
  * @module
@@ -44,6 +47,7 @@ interface Phase {
   metrics: Record<string, number>
   outcomes: Array<{ attack: string, disconnectedAfterMs?: number, firstCutOffAfterMs?: number, done?: any, summary?: any, wants?: { total: number, lastFiveSeconds: number } }>
   seederAlive: boolean
+  cpuDuringGet?: { seeder: number, attackers: number, wall: number }
 }
 
 /** Report row of a phase. */
@@ -58,6 +62,8 @@ export interface HostileRow {
   seederPeakRssMiB: number
   seederHwmMiB: number
   seederAlive: boolean
+  /** CPU seconds used during the get (user + system): seeder, all attackers; and the get's wall time, s. */
+  cpu?: { seeder: number, attackers: number, wall: number }
   /** Per attacker: ms from its start to the victim's first hang-up / cut-off, if any. */
   cutOffMs: Array<number | null>
   error?: string
@@ -78,6 +84,7 @@ function row (p: Phase): HostileRow {
     seederPeakRssMiB: mib(p.seederRss.peakSampled),
     seederHwmMiB: mib(p.seederRss.hwm),
     seederAlive: p.seederAlive,
+    ...(p.cpuDuringGet != null ? { cpu: p.cpuDuringGet } : {}),
     cutOffMs: p.outcomes.map(o => o.disconnectedAfterMs ?? o.firstCutOffAfterMs ?? null),
     ...(p.get.code !== 0 ? { error: (p.get.stderr ?? '').trim().split('\n').at(-1) ?? '' } : {})
   }
@@ -87,14 +94,14 @@ function row (p: Phase): HostileRow {
 export function toMarkdown (meta: Record<string, unknown>, rows: HostileRow[]): string {
   const f = (x: number | undefined, d = 0): string => x == null || Number.isNaN(x) ? '–' : x.toFixed(d)
   const lines = [
-    `${String(meta.bytes)} bytes, K = ${String(meta.k)} attacker processes per mode, node ${String(meta.node)}, ${String(meta.cpus)} CPUs, load avg at start ${String(meta.loadAvgStart)}, at end ${String(meta.loadAvgEnd)}; ${String(meta.date)}.`,
+    `${String(meta.bytes)} bytes, K = ${String(meta.k)} attacker processes per mode${meta.nice != null ? ` at nice ${String(meta.nice)}` : ''}, node ${String(meta.node)}, ${String(meta.cpus)} CPUs, load avg at start ${String(meta.loadAvgStart)}, at end ${String(meta.loadAvgEnd)}; ${String(meta.date)}.`,
     '',
-    '| phase | get MB/s | × alone (neighbours) | verify | seeder peak RSS MiB (sampled / VmHWM) | seeder alive | attackers cut off after (s) |',
-    '|---|--:|--:|---|--:|---|---|'
+    '| phase | get MB/s | × alone (neighbours) | verify | seeder peak RSS MiB (sampled / VmHWM) | seeder alive | CPU s during the get: seeder / attackers (wall s) | attackers cut off after (s) |',
+    '|---|--:|--:|---|--:|---|--:|---|'
   ]
   for (const r of rows) {
     const cut = r.cutOffMs.length === 0 ? '–' : r.cutOffMs.map(x => x == null ? 'not cut' : (x / 1000).toFixed(1)).join(', ')
-    lines.push(`| ${r.phase.replace(/^\d+-/, '')} | ${r.ok ? f(r.MBps, 1) : `failed: ${r.error ?? ''}`} | ${f(r.ratio, 2)} | ${r.verified ? 'complete' : 'NOT complete'} | ${f(r.seederPeakRssMiB)} / ${f(r.seederHwmMiB)} | ${r.seederAlive ? 'yes' : 'NO'} | ${cut} |`)
+    lines.push(`| ${r.phase.replace(/^\d+-/, '')} | ${r.ok ? f(r.MBps, 1) : `failed: ${r.error ?? ''}`} | ${f(r.ratio, 2)} | ${r.verified ? 'complete' : 'NOT complete'} | ${f(r.seederPeakRssMiB)} / ${f(r.seederHwmMiB)} | ${r.seederAlive ? 'yes' : 'NO'} | ${r.cpu != null ? `${f(r.cpu.seeder, 1)} / ${f(r.cpu.attackers, 1)} (${f(r.cpu.wall, 1)})` : '–'} | ${cut} |`)
   }
   return lines.join('\n') + '\n'
 }
@@ -106,7 +113,8 @@ async function main (): Promise<void> {
       k: { type: 'string', default: '2' },
       attacks: { type: 'string', default: ALL.join(',') },
       out: { type: 'string', default: 'hostile' },
-      only: { type: 'string' }
+      only: { type: 'string' },
+      nice: { type: 'string' }
     }
   })
   const attacks = values.attacks.split(',')
@@ -116,8 +124,8 @@ async function main (): Promise<void> {
   // an alone phase before and after every attack phase: each attack's ratio is to the mean of
   // its two neighbours, so a drift of the (shared) machine's load moves both alike
   const phases = ['alone', ...selected.flatMap(a => [a, 'alone'])]
-  const meta: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, bytes: values.bytes, k: Number(values.k), attacks, phases: selected, loadAvgStart: loadavg().map(x => x.toFixed(2)).join(' ') }
-  const child = spawn(process.execPath, [DRIVER, '--bytes', values.bytes, '--phases', phases.join(','), '--attacks', attacks.join(','), '--k', values.k], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const meta: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, bytes: values.bytes, k: Number(values.k), attacks, phases: selected, loadAvgStart: loadavg().map(x => x.toFixed(2)).join(' '), ...(values.nice != null ? { nice: Number(values.nice) } : {}) }
+  const child = spawn(process.execPath, [DRIVER, '--bytes', values.bytes, '--phases', phases.join(','), '--attacks', attacks.join(','), '--k', values.k, ...(values.nice != null ? ['--nice', values.nice] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-8000) })
   const raw: Phase[] = []

@@ -9,7 +9,7 @@
  * seeder and the attacking providers, then `verify` of that repo, the seeder's `/metrics`, the
  * seeder's RSS (VmRSS sampled every 100 ms and VmHWM) and every attacker's summary.
  *
- *   node hostile-swarm.js --bytes 256MiB [--phases alone,attack] [--attacks a,b,...] [--k N] [--work DIR]
+ *   node hostile-swarm.js --bytes 256MiB [--phases alone,attack] [--attacks a,b,...] [--k N] [--nice N] [--work DIR]
  *     -> {"event":"phase", ...PhaseResult}   one line per phase
  *
  * A phase is `alone` (no attack; any name starting with it), `attack` (every attack of
@@ -19,7 +19,7 @@
  * @module
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { setPriority, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -82,6 +82,21 @@ export async function rssOf (pid: number): Promise<{ rss: number, hwm: number }>
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
   return { rss: kib('VmRSS'), hwm: kib('VmHWM') }
+}
+
+/**
+ * CPU time a process has used so far, seconds: user + system (`/proc/PID/stat` fields 14 and 15,
+ * in clock ticks of 1/100 s, Linux's USER_HZ). NaN when the process is gone.
+ */
+export async function cpuSecondsOf (pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // the command name (field 2) is in parentheses and may hold spaces: count fields after it
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
 }
 
 /** Sample `pid`'s RSS every `ms`; `stop()` returns the largest sample and the kernel's peak. */
@@ -161,6 +176,13 @@ export interface PhaseResult {
   outcomes: AttackOutcome[]
   /** Whether the seeder was still running at the end. */
   seederAlive: boolean
+  /**
+   * CPU seconds (user + system) used while the get ran, from its start to its end: by the seeder
+   * and by all attacker processes together; `wall` is the get's wall time, s. On a machine whose
+   * cores the attackers share with the victims, what they use is taken from the seeder and the
+   * leecher.
+   */
+  cpuDuringGet: { seeder: number, attackers: number, wall: number }
 }
 
 /** Options of {@link runPhase}. */
@@ -180,6 +202,12 @@ export interface PhaseInit {
   leechLog?: string
   /** Added to the leecher's environment (e.g. `{ DEBUG: 'tensorswap:exchange*' }`). */
   leechEnv?: Record<string, string>
+  /**
+   * Scheduling priority (nice value, -20..19) given to every attacker process once it is ready;
+   * 19 lets the seeder and the leecher run first whenever they want a core, as when the
+   * attackers are other machines. @default undefined (inherited, 0)
+   */
+  attackerNice?: number
   /** Called with the running seeder and attackers once the get finished, before they stop. */
   beforeStop?: (ctx: { seeder: Running<ServeReady>, attackers: Map<string, { name: AttackName, peer: HostilePeer }> }) => Promise<void>
 }
@@ -213,7 +241,9 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
             ? ['--dial', `${gateway}/ipfs/${seed.root}?format=car`]
             : ['--blocks', join(seed.seedRepo, 'blocks')]
       for (let i = 0; i < perAttack; i++) {
-        attackers.set(`${name}#${i}`, { name, peer: await startHostile([...a.args, ...target]) })
+        const peer = await startHostile([...a.args, ...target])
+        if (init.attackerNice != null) setPriority(peer.child.pid as number, init.attackerNice)
+        attackers.set(`${name}#${i}`, { name, peer })
         readyAt.set(`${name}#${i}`, Date.now())
         // libp2p accepts 5 inbound connections a second per host: the attackers that dial from
         // 127.0.0.1 (as the leecher does) are spread out so none of them is refused for the rate
@@ -226,10 +256,17 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
     const leechRepo = join(seed.work, `leech-${phase}`)
     await rm(leechRepo, { recursive: true, force: true })
     const providers = [...attackers.values()].filter(a => ATTACKS[a.name].target === 'leecher').map(a => a.peer.addrs[0] as string)
+    const cpuOf = async (): Promise<{ seeder: number, attackers: number }> => {
+      const each = await Promise.all([...attackers.values()].map(async a => await cpuSecondsOf(a.peer.child.pid as number)))
+      return { seeder: await cpuSecondsOf(seeder.child.pid as number), attackers: each.reduce((x, y) => x + (Number.isNaN(y) ? 0 : y), 0) }
+    }
+    const cpuBefore = await cpuOf()
     const started = Date.now()
     const r = await runCli(['--repo', leechRepo, 'get', seed.root, '--peer', addrOf(seeder.ready, 'quic'), ...providers.flatMap(p => ['--peer', p]), '--json'],
       { signal: AbortSignal.timeout(init.getTimeoutMs ?? 600_000), ...(init.leechEnv != null ? { env: init.leechEnv } : {}) })
     const wallMs = Date.now() - started
+    const cpuAfter = await cpuOf()
+    const cpuDuringGet = { seeder: cpuAfter.seeder - cpuBefore.seeder, attackers: cpuAfter.attackers - cpuBefore.attackers, wall: wallMs / 1000 }
     if (init.leechLog != null) await writeFile(init.leechLog, r.stderr)
     const finishedAt = Date.now()
     let summary: any
@@ -278,7 +315,8 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
       seederRss: { beforeGet, peakSampled: sampled.peakRss, hwm: sampled.hwm },
       metrics,
       outcomes,
-      seederAlive: !seederExited
+      seederAlive: !seederExited,
+      cpuDuringGet
     }
   } finally {
     await rss.stop()
@@ -316,6 +354,7 @@ async function main (): Promise<void> {
       work: { type: 'string' },
       settle: { type: 'string', default: '0' },
       k: { type: 'string', default: '1' },
+      nice: { type: 'string' },
       'leech-log': { type: 'string' }
     }
   })
@@ -332,6 +371,7 @@ async function main (): Promise<void> {
         attacks: phaseAttacks(phase, attacks),
         perAttack: Number(values.k),
         settleMs: Number(values.settle),
+        ...(values.nice != null ? { attackerNice: Number(values.nice) } : {}),
         ...(values['leech-log'] != null ? { leechLog: `${values['leech-log']}.${i}-${phase}` } : {})
       })
       process.stdout.write(JSON.stringify({ event: 'phase', ...result }) + '\n')

@@ -54,7 +54,8 @@ describe('three providers found by routing, one killed mid-fetch (100 Mbit/s hos
 
     const repo = join(work, 'leecher')
     const out = join(work, 'out')
-    const get = getOn(leecher, repo, root, ['-o', out, '--bootstrap', boot], 50_000)
+    // the routing log (which provider was found when, which dial failed) goes into any failure's message
+    const get = getOn(leecher, repo, root, ['-o', out, '--bootstrap', boot], 50_000, { DEBUG: 'tensorswap:routing*' })
     // a quarter of the weights are stored: the fetch is spread and running
     await untilOnDisk([repo, out], MODEL_BYTES / 4)
     const victim = providers[1]
@@ -65,7 +66,7 @@ describe('three providers found by routing, one killed mid-fetch (100 Mbit/s hos
 
     const peers = r.json.peers as Record<string, { bytesReceived: number, blocksReceived: number, source: string }>
     for (const id of ids) {
-      assert.ok((peers[id]?.bytesReceived ?? 0) > 0, `provider ${id} served part of the fetch: ${JSON.stringify(peers)}`)
+      assert.ok((peers[id]?.bytesReceived ?? 0) > 0, `provider ${id} (${id === victim.peerId ? 'the killed one' : 'a survivor'}) served part of the fetch: ${JSON.stringify(peers)}\nrouting log:\n${r.stderr.slice(-8000)}`)
       assert.ok(['dht', 'connected'].includes(peers[id].source), `provider ${id} found by routing: ${peers[id].source}`)
     }
     const killed = peers[victim.peerId].bytesReceived
