@@ -9,7 +9,7 @@
  * seeder and the attacking providers, then `verify` of that repo, the seeder's `/metrics`, the
  * seeder's RSS (VmRSS sampled every 100 ms and VmHWM) and every attacker's summary.
  *
- *   node hostile-swarm.js --bytes 256MiB [--phases alone,attack] [--attacks a,b,...] [--k N] [--nice N] [--work DIR]
+ *   node hostile-swarm.js --bytes 256MiB [--phases alone,attack] [--attacks a,b,...] [--k N] [--nice N] [--leech-log FILE [--leech-debug 'tensorswap:*']] [--work DIR]
  *     -> {"event":"phase", ...PhaseResult}   one line per phase
  *
  * A phase is `alone` (no attack; any name starting with it), `attack` (every attack of
@@ -355,7 +355,8 @@ async function main (): Promise<void> {
       settle: { type: 'string', default: '0' },
       k: { type: 'string', default: '1' },
       nice: { type: 'string' },
-      'leech-log': { type: 'string' }
+      'leech-log': { type: 'string' },
+      'leech-debug': { type: 'string' }
     }
   })
   const attacks = values.attacks != null ? values.attacks.split(',') as AttackName[] : ALL_ATTACKS
@@ -372,7 +373,8 @@ async function main (): Promise<void> {
         perAttack: Number(values.k),
         settleMs: Number(values.settle),
         ...(values.nice != null ? { attackerNice: Number(values.nice) } : {}),
-        ...(values['leech-log'] != null ? { leechLog: `${values['leech-log']}.${i}-${phase}` } : {})
+        ...(values['leech-log'] != null ? { leechLog: `${values['leech-log']}.${i}-${phase}` } : {}),
+        ...(values['leech-debug'] != null ? { leechEnv: { DEBUG: values['leech-debug'] } } : {})
       })
       process.stdout.write(JSON.stringify({ event: 'phase', ...result }) + '\n')
     }

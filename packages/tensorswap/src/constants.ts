@@ -142,6 +142,22 @@ export const DEFAULT_PEER_IDLE_TIMEOUT_MS = 10_000
 export const DEFAULT_UNPROVEN_PEER_TIMEOUT_MS = 1_000
 
 /**
+ * While another peer answers want-blocks fast, the unproven-peer timeout shrinks to this many
+ * times that peer's delivery time (`PeerSelector.fastestDeliveryMs`: want sent to block
+ * received, queueing included), within {@link DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS} ..
+ * {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS}. A silent provider next to a loopback seeder held
+ * its wants for the whole second while the fetch of 256 MiB took 1.1-1.6 s (the hostile bench's
+ * all-at-once phase at 0.66-0.84 of alone, bench/README.md "Hostile peers"); on a 100 Mbit/s
+ * link a busy seeder's delivery time is a few hundred ms and the timeout stays at 1 s. A
+ * silent peer is told apart from a slow one only by this comparison and by bytes arriving
+ * ({@link DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND}).
+ */
+export const DEFAULT_UNPROVEN_DELIVERY_FACTOR = 4
+
+/** Floor of the shrunk unproven-peer timeout ({@link DEFAULT_UNPROVEN_DELIVERY_FACTOR}), ms: a few loopback round trips of a busy node's event loop. */
+export const DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS = 250
+
+/**
  * Past {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS}, a peer that has not delivered a block yet keeps
  * a want while its bytes (frames still in transit included) have arrived at least this fast
  * since the want was sent, bytes/s: its first message is on the way and moving the want would
@@ -208,12 +224,12 @@ export const DEFAULT_PRIOR_LATENCY_MS = 50
 
 /**
  * How often the exchange checks for timed-out wants, in ms. A want times out up to one interval
- * after its deadline, so this is a quarter of the shortest one, {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS}:
+ * after its deadline, so this is under half of the shortest one, {@link DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS}:
  * with 1 s a block held by a silent provider moved after 1-2 s (1.8 s measured, the manifest of
- * a 256 MiB fetch: the whole fetch waited, bench/README.md "Hostile peers"), now after 1-1.25 s.
- * A tick walks the want-list once (a few thousand entries at most).
+ * a 256 MiB fetch: the whole fetch waited, bench/README.md "Hostile peers"). A tick walks the
+ * want-list once (a few thousand entries at most) and flushes.
  */
-export const DEFAULT_TICK_INTERVAL_MS = 250
+export const DEFAULT_TICK_INTERVAL_MS = 100
 
 /**
  * Smallest block whose delivery time is a throughput sample, bytes. A smaller block arrives

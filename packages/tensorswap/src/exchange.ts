@@ -683,6 +683,7 @@ export class Exchange {
         this.#counters.unrequestedBlocks++
         if (res.mismatch != null) log('block %c from %p: its bytes do not match (they hash to %c); asking elsewhere', res.mismatch, peer, block.cid)
         else log('unrequested block %c from %p dropped', block.cid, peer)
+        if (res.moved != null) log('%p never delivered a block and sent junk: its %d wants asked elsewhere', peer, res.moved)
         this.#penalize(peer, 'unrequestedBlock')
       }
     }

@@ -59,6 +59,13 @@ export interface PeerStats {
   lastHeardMs: number
   /** Block deliveries measured. */
   samples: number
+  /**
+   * How long a want-block takes to be answered by this peer, ms: an EWMA of want sent to block
+   * received over deliveries of at least `MIN_THROUGHPUT_SAMPLE_BYTES` (queueing at the peer and
+   * transfer included); `NaN` before the first. What a working peer takes, against which a silent one is judged
+   * ({@link PeerSelector.fastestDeliveryMs}).
+   */
+  deliveryMs: number
   /** Wants that timed out at this peer. */
   failures: number
   /**
@@ -73,6 +80,8 @@ interface PeerState extends PeerStats {
   lastBlockMs: number
   /** Deliveries that were throughput samples (at least `MIN_THROUGHPUT_SAMPLE_BYTES`). */
   throughputSamples: number
+  /** It sent a block that matched no want while unproven: its bytes in transit earn no patience ({@link PeerSelector.forfeitArrivals}). */
+  arrivalsForfeited: boolean
 }
 
 /** Which peers may be asked. */
@@ -141,7 +150,7 @@ export class PeerSelector {
     }
     this.#peers.set(peer, {
       peer, supportsHave, latencyMs: this.#priorLatencyMs, throughput: this.#priorThroughput,
-      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, failures: 0, throughputSamples: 0, bytesArrived: 0
+      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, deliveryMs: NaN, failures: 0, throughputSamples: 0, bytesArrived: 0, arrivalsForfeited: false
     })
   }
 
@@ -173,7 +182,7 @@ export class PeerSelector {
   stats (peer: string): PeerStats | undefined {
     const s = this.#peers.get(peer)
     if (s == null) return undefined
-    const { lastBlockMs: _, throughputSamples: __, ...stats } = s
+    const { lastBlockMs: _, throughputSamples: __, arrivalsForfeited: ___, ...stats } = s
     return stats
   }
 
@@ -323,6 +332,11 @@ export class PeerSelector {
       s.throughputSamples++
     }
     if (alone) s.latencyMs = (1 - a) * s.latencyMs + a * Math.max(0, nowMs - sentAtMs)
+    if (bytes >= MIN_THROUGHPUT_SAMPLE_BYTES) {
+      // a small block's time is a round trip, not what a real block takes
+      const delivery = Math.max(0, nowMs - sentAtMs)
+      s.deliveryMs = Number.isNaN(s.deliveryMs) ? delivery : (1 - a) * s.deliveryMs + a * delivery
+    }
     s.samples++
     s.lastBlockMs = nowMs
     s.lastHeardMs = nowMs
@@ -346,9 +360,37 @@ export class PeerSelector {
     if (s != null) s.bytesArrived += bytes
   }
 
-  /** {@link PeerStats.bytesArrived} of `peer` without copying its stats (0 when untracked). */
+  /**
+   * {@link PeerStats.bytesArrived} of `peer` without copying its stats: 0 when untracked or
+   * after {@link forfeitArrivals}.
+   */
   bytesArrived (peer: string): number {
-    return this.#peers.get(peer)?.bytesArrived ?? 0
+    const s = this.#peers.get(peer)
+    return s == null || s.arrivalsForfeited ? 0 : s.bytesArrived
+  }
+
+  /**
+   * `peer` sent bytes that are no block we asked it for: from now on what arrives from it no
+   * longer counts as a block in transit ({@link bytesArrived} reads 0), so a liar that streams
+   * junk cannot hold wants past the unproven-peer timeout with it.
+   */
+  forfeitArrivals (peer: string): void {
+    const s = this.#peers.get(peer)
+    if (s != null) s.arrivalsForfeited = true
+  }
+
+  /**
+   * The {@link PeerStats.deliveryMs} of the peer that answers want-blocks fastest, ms; undefined
+   * while no peer delivered a block. The want-list gives up sooner on an unproven peer when a
+   * proven one answers fast (spec/tensorswap.md §9). Undefined also while only small blocks
+   * (under `MIN_THROUGHPUT_SAMPLE_BYTES`) arrived.
+   */
+  fastestDeliveryMs (): number | undefined {
+    let best: number | undefined
+    for (const s of this.#peers.values()) {
+      if (!Number.isNaN(s.deliveryMs) && (best == null || s.deliveryMs < best)) best = s.deliveryMs
+    }
+    return best
   }
 
   /** Anything arrived from `peer` (keeps its wants from timing out). */

@@ -38,7 +38,7 @@
  * @module
  */
 
-import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_HAVE_WAIT_MS, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND, DEFAULT_UNPROVEN_PEER_TIMEOUT_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_HAVE_WAIT_MS, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_UNPROVEN_DELIVERY_FACTOR, DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND, DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS, DEFAULT_UNPROVEN_PEER_TIMEOUT_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
 import { blockKey } from './wire/block-key.js'
 import type { PeerSelector } from './peer-selector.js'
 import type { PresenceType, WantEntry } from './wire/codec.js'
@@ -56,6 +56,10 @@ export interface WantListInit {
   wantTimeoutMs?: number
   /** A want times out at a peer that never delivered a block after this long, when another peer could be asked, ms. @default {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS} */
   unprovenPeerTimeoutMs?: number
+  /** While a proven peer answers want-blocks fast, the unproven-peer timeout is this many times its delivery time (within `unprovenPeerMinTimeoutMs .. unprovenPeerTimeoutMs`). @default {@link DEFAULT_UNPROVEN_DELIVERY_FACTOR} */
+  unprovenDeliveryFactor?: number
+  /** Floor of that shrunk timeout, ms. @default {@link DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS} */
+  unprovenPeerMinTimeoutMs?: number
   /** Past the unproven-peer timeout, an unproven peer keeps a want while its bytes arrive at least this fast since the want was sent, bytes/s. @default {@link DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND} */
   unprovenMinBytesPerSecond?: number
   /** An unavailable want is retried after this long, ms. @default {@link DEFAULT_UNAVAILABLE_RETRY_MS} */
@@ -210,6 +214,11 @@ export interface BlockReceivedResult {
    * was failed over to other peers.
    */
   mismatch?: CID
+  /**
+   * Not wanted, not a late duplicate, from a peer that never delivered a block: every other
+   * want in flight there was failed over too; how many.
+   */
+  moved?: number
 }
 
 /**
@@ -229,6 +238,8 @@ export class WantListManager {
   readonly #wantTimeoutMs: number
   readonly #unprovenPeerTimeoutMs: number
   readonly #unprovenMinBytesPerSecond: number
+  readonly #unprovenDeliveryFactor: number
+  readonly #unprovenPeerMinTimeoutMs: number
   readonly #unavailableRetryMs: number
   readonly #recentKeys: number
   readonly #haveWaitMs: number
@@ -251,6 +262,8 @@ export class WantListManager {
     this.#wantTimeoutMs = init.wantTimeoutMs ?? DEFAULT_WANT_TIMEOUT_MS
     this.#unprovenPeerTimeoutMs = init.unprovenPeerTimeoutMs ?? DEFAULT_UNPROVEN_PEER_TIMEOUT_MS
     this.#unprovenMinBytesPerSecond = init.unprovenMinBytesPerSecond ?? DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND
+    this.#unprovenDeliveryFactor = init.unprovenDeliveryFactor ?? DEFAULT_UNPROVEN_DELIVERY_FACTOR
+    this.#unprovenPeerMinTimeoutMs = Math.min(init.unprovenPeerMinTimeoutMs ?? DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS, this.#unprovenPeerTimeoutMs)
     this.#unavailableRetryMs = init.unavailableRetryMs ?? DEFAULT_UNAVAILABLE_RETRY_MS
     this.#recentKeys = init.recentKeys ?? 4096
     this.#haveWaitMs = init.haveWaitMs ?? DEFAULT_HAVE_WAIT_MS
@@ -411,7 +424,14 @@ export class WantListManager {
         this.#tried(corrupt, peer, 'mismatch')
         this.#enqueue(corrupt)
       }
-      return { wanted: false, recent, sessions: [], ...(corrupt != null ? { mismatch: corrupt.cid } : {}) }
+      let moved = 0
+      if (!recent) {
+        // junk: what else arrives from this peer is no block in transit; a peer that never
+        // delivered and sends junk loses every want it holds now (an honest one sends neither)
+        this.#selector.forfeitArrivals(peer)
+        if ((this.#selector.stats(peer)?.samples ?? 1) === 0) moved = this.#failPeerWants(peer, 'mismatch')
+      }
+      return { wanted: false, recent, sessions: [], ...(corrupt != null ? { mismatch: corrupt.cid } : {}), ...(moved > 0 ? { moved } : {}) }
     }
     this.#selector.onHeard(peer, nowMs)
     if (w.state === 'inflight' && w.peer != null) {
@@ -625,7 +645,8 @@ export class WantListManager {
   #unprovenTimedOut (w: Want, nowMs: number): boolean {
     if (w.peer == null || w.sentAtMs == null) return false
     const elapsed = nowMs - w.sentAtMs
-    if (elapsed <= this.#unprovenPeerTimeoutMs) return false
+    if (elapsed <= this.#unprovenPeerMinTimeoutMs) return false
+    if (elapsed <= this.unprovenTimeoutMs()) return false
     const stats = this.#selector.stats(w.peer)
     if ((stats?.samples ?? 1) > 0) return false
     const arrived = this.#selector.bytesArrived(w.peer) - (w.bytesArrivedAtSend ?? 0)
@@ -634,9 +655,36 @@ export class WantListManager {
     return this.#selector.eligible(w.key, { exclude, allowed: this.#allowed(w) }).length > 0
   }
 
+  /**
+   * The unproven-peer timeout now, ms: `unprovenPeerTimeoutMs`, or less while a proven peer
+   * answers want-blocks fast: `unprovenDeliveryFactor` times its delivery time
+   * (`PeerSelector.fastestDeliveryMs`), never under `unprovenPeerMinTimeoutMs`.
+   */
+  unprovenTimeoutMs (): number {
+    const fastest = this.#selector.fastestDeliveryMs()
+    if (fastest == null) return this.#unprovenPeerTimeoutMs
+    return Math.min(this.#unprovenPeerTimeoutMs, Math.max(this.#unprovenPeerMinTimeoutMs, this.#unprovenDeliveryFactor * fastest))
+  }
+
   #tried (w: Want, peer: string, reason: TriedReason): void {
     w.tried.add(peer)
     w.why.set(peer, reason)
+  }
+
+  /** Fail over every want in flight at `peer` (cancel queued, tried with `reason`); returns how many. */
+  #failPeerWants (peer: string, reason: TriedReason): number {
+    let n = 0
+    for (const w of this.#wants.values()) {
+      if (w.state !== 'inflight' || w.peer !== peer) continue
+      this.#queueCancel(peer, w.cid)
+      this.#unask(w, peer)
+      this.#release(w)
+      this.#tried(w, peer, reason)
+      this.#enqueue(w)
+      n++
+    }
+    if (n > 0) this.#selector.onFailure(peer)
+    return n
   }
 
   #clearTried (w: Want): void {

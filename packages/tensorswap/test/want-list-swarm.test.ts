@@ -190,6 +190,90 @@ describe('WantListManager swarm sessions', () => {
     assert.deepEqual(arriving.after, {}, 'a block in transit stays where it was asked')
   })
 
+  it('gives up on an unproven peer sooner while a proven one answers fast', () => {
+    // A (proven or not) and B said HAVE; the want-block went to B, which sends nothing
+    const run = (proven: boolean, at: number): string | undefined => {
+      const { wl, sel } = setup({ unprovenPeerTimeoutMs: 1000, unprovenPeerMinTimeoutMs: 250, unprovenDeliveryFactor: 4 }, ['A', 'B'])
+      wl.openSession(1)
+      wl.addSessionPeer(1, 'A')
+      wl.addSessionPeer(1, 'B')
+      if (proven) {
+        // A answers a want-block in 20 ms
+        const c0 = cidOf(20)
+        wl.want(c0, 1, { nowMs: 0, sizeHint: MiB })
+        wl.flush(0)
+        wl.presence(c0, 'A', 'have', 5)
+        wl.flush(5)
+        assert.equal(wl.blockReceived(c0, 'A', MiB, 25).wanted, true)
+        assert.equal(sel.fastestDeliveryMs(), 20)
+      }
+      const c = cidOf(21)
+      wl.want(c, 1, { nowMs: 100, sizeHint: MiB })
+      wl.flush(100)
+      wl.presence(c, 'B', 'have', 105)
+      wl.flush(105)
+      assert.equal(wl.peerOf(c), 'B')
+      wl.presence(c, 'A', 'have', 110)
+      wl.flush(110)
+      for (let t = 200; t <= at; t += 100) wl.tick(t)
+      wl.flush(at)
+      wl.assertInvariants()
+      return wl.peerOf(c)
+    }
+    assert.equal(run(true, 400), 'A', '4 x 20 ms is under the floor: moved after 250 ms')
+    assert.equal(run(true, 300), 'B', 'not before the floor')
+    assert.equal(run(false, 1000), 'B', 'no proven peer: the full second')
+    assert.equal(run(false, 1200), 'A', 'and then moved')
+  })
+
+  it('an unproven peer that sends junk loses every want it holds at once, and its bytes earn no patience', () => {
+    const { wl, sel } = setup({}, ['A', 'B'])
+    wl.openSession(1)
+    wl.addSessionPeer(1, 'A')
+    wl.addSessionPeer(1, 'B')
+    const cs = [cidOf(30), cidOf(31)]
+    for (const c of cs) wl.want(c, 1, { nowMs: 0, sizeHint: MiB })
+    wl.flush(0)
+    for (const c of cs) wl.presence(c, 'B', 'have', 5)
+    wl.flush(5)
+    assert.deepEqual(cs.map(c => wl.peerOf(c)), ['B', 'B'])
+    for (const c of cs) wl.presence(c, 'A', 'have', 6)
+    wl.flush(6)
+    sel.onBytes('B', MiB)
+    assert.equal(sel.bytesArrived('B'), MiB)
+    // a block of the right size that hashes to nothing we want: ambiguous between the two wants
+    const junk = wl.blockReceived(cidOf(99), 'B', MiB, 20)
+    assert.equal(junk.wanted, false)
+    assert.equal(junk.mismatch, undefined, 'two wants of that size: not one corrupt copy')
+    assert.equal(junk.moved, 2)
+    assert.equal(sel.bytesArrived('B'), 0, 'what B sends no longer counts as in transit')
+    const out = sends(wl.flush(20))
+    assert.deepEqual(out.B?.sort(), cs.map(c => `cancel:${short(c)}`).sort())
+    assert.deepEqual(cs.map(c => wl.peerOf(c)), ['A', 'A'])
+    wl.assertInvariants()
+  })
+
+  it('a proven peer that sends junk keeps its other wants', () => {
+    const { wl, sel } = setup({}, ['A', 'B'])
+    wl.openSession(1)
+    wl.addSessionPeer(1, 'B')
+    const [c0, c1, c2] = [cidOf(40), cidOf(41), cidOf(42)]
+    wl.want(c0, 1, { nowMs: 0, sizeHint: MiB })
+    wl.flush(0)
+    wl.presence(c0, 'B', 'have', 5)
+    wl.flush(5)
+    assert.equal(wl.blockReceived(c0, 'B', MiB, 15).wanted, true)
+    for (const c of [c1, c2]) wl.want(c, 1, { nowMs: 20, sizeHint: MiB })
+    wl.flush(20)
+    for (const c of [c1, c2]) wl.presence(c, 'B', 'have', 25)
+    wl.flush(25)
+    const junk = wl.blockReceived(cidOf(98), 'B', MiB, 30)
+    assert.equal(junk.moved, undefined)
+    assert.deepEqual([c1, c2].map(c => wl.peerOf(c)), ['B', 'B'])
+    assert.equal(sel.bytesArrived('B'), 0)
+    wl.assertInvariants()
+  })
+
   it('keeps its invariants and never has a block in flight at two peers (property, fake clock)', () => {
     const peers = ['A', 'B', 'C', 'D']
     const op = fc.oneof(
