@@ -209,8 +209,8 @@ export class Exchange {
    * a peer leaves it when it speaks one after all ({@link #onPeerConnected}).
    */
   readonly #noExchange = new Set<string>()
-  /** Exchange stream opens in progress for single-block wants from given peers (by peer id string). */
-  readonly #opening = new Map<string, Promise<void>>()
+  /** Exchange stream opens in progress for single-block wants from given peers (by peer id string): whether the peer refused. */
+  readonly #opening = new Map<string, Promise<boolean>>()
   /** Sessions watching how many of their given peers are connected: each recounts when called. */
   readonly #candidateWatchers = new Set<() => void>()
 
@@ -335,13 +335,13 @@ export class Exchange {
       // refuses every exchange protocol, the want fails at once instead of waiting for ever
       const given = o.peers
       if (o.failOnTimeout && given != null && given.length > 0 && !given.some(p => this.peerSelector.has(p))) {
-        void Promise.all(given.map(async p => { await this.#openExchange(p, o.signal) })).then(() => {
-          if (!given.every(p => this.#noExchange.has(p)) || !(this.#waiters.get(key) ?? []).includes(waiter)) return
+        void Promise.all(given.map(async p => await this.#openExchange(p, o.signal))).then((refused) => {
+          if (!refused.every(r => r) || !(this.#waiters.get(key) ?? []).includes(waiter)) return
           this.#removeWaiter(key, waiter)
           this.wantList.cancel(cid, o.session)
           this.#scheduleFlush()
           waiter.reject(new NoExchangeProtocolError(`block ${cid}: ${given.join(', ')} ${given.length === 1 ? 'speaks' : 'speak'} no exchange protocol (${PROTOCOLS.join(', ')} refused); blocks already stored stay, a re-run resumes`, [...given], 0))
-        })
+        }, (err: any) => { log.error('opening exchange streams for %c failed - %e', cid, err) })
       }
     })
   }
@@ -352,20 +352,34 @@ export class Exchange {
    * attempts: a node that just started may register its protocols a moment after it listens).
    * Nothing is dialled: a peer without a connection is left to the want-list.
    *
-   * @throws nothing (failures are logged; a refusal of every protocol is kept in {@link #noExchange})
+   * @returns whether this open ended with the peer refusing every exchange protocol (kept in
+   *   {@link #noExchange}); false when it speaks one, is not connected, another error ended the
+   *   open, or `signal` aborted first
+   * @throws nothing (failures are logged)
    */
-  async #openExchange (peerKey: string, signal?: AbortSignal): Promise<void> {
-    if (this.peerSelector.has(peerKey)) return
+  async #openExchange (peerKey: string, signal?: AbortSignal): Promise<boolean> {
+    if (this.peerSelector.has(peerKey)) return false
     const peer = this.network.peerId(peerKey) ?? this.#libp2p.getConnections().find(c => c.remotePeer.toString() === peerKey)?.remotePeer
-    if (peer == null) return
+    if (peer == null) return false
     let opening = this.#opening.get(peerKey)
     if (opening == null) {
       opening = dialWithRetry(async (o) => { await this.#connectExchange(peer, o.signal) }, { signal: this.#shutdown.signal, target: `${peerKey} exchange` })
-        .catch((err: any) => { log('opening an exchange stream to %p failed - %e', peer, err) })
+        .then(() => false, (err: any) => {
+          log('opening an exchange stream to %p failed - %e', peer, err)
+          return err?.name === 'UnsupportedProtocolError'
+        })
         .finally(() => { this.#opening.delete(peerKey) })
       this.#opening.set(peerKey, opening)
     }
-    await (signal == null ? opening : Promise.race([opening, new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })]))
+    if (signal == null) return await opening
+    let onAbort = (): void => {}
+    const aborted = new Promise<boolean>(resolve => { onAbort = () => { resolve(false) } })
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await Promise.race([opening, aborted])
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
   }
 
   /**
