@@ -289,7 +289,9 @@ export class Exchange {
    *
    * @throws `NotStartedError`; `UnsupportedHashError` (a `BlockVerificationError`) when `cid`'s
    *   hash cannot be verified (`canVerify` of `@tensorswap/blockstore`);
-   *   `BlockUnavailableError` (unless `failOnUnavailable: false`); `signal.reason`
+   *   `BlockUnavailableError` (unless `failOnUnavailable: false`); `NoExchangeProtocolError`
+   *   when `peers` are given, none speaks an exchange protocol with us yet, and every one of them
+   *   refuses all of them when the stream is opened; `signal.reason`
    */
   async want (cid: CID, options: WantBlockOptions = {}): Promise<Uint8Array> {
     const { bytes } = await this.#want(cid, { session: ++this.#sessionIds, priority: options.priority ?? 1, signal: options.signal, peers: options.peers, failOnUnavailable: options.failOnUnavailable ?? true, failOnTimeout: true })
@@ -408,11 +410,15 @@ export class Exchange {
   /**
    * Fetch the DAG under `root` into the blockstore (see `Session`): DFS / computation order,
    * deep pipeline, resume from what is stored, fail-over between peers, and the progress
-   * deadline (`progressTimeoutMs`: redial the given peers and re-send the wants once, then fail).
+   * deadline (`progressTimeoutMs`: redial the given peers and re-send the wants once, then fail),
+   * and prompt redials with back-off and jitter while none of the given peers is connected
+   * (spec/tensorswap.md section 4, "Prompt redial").
    *
    * @throws `NotStartedError`; `BlockUnavailableError` (every candidate answered it has no
    *   valid copy of a block; the message names the block and each peer's answer);
    *   `FetchStalledError` (no block within the deadline, twice; the message names the peers);
+   *   `NoExchangeProtocolError` (a `FetchStalledError`: so, and every given peer refused every
+   *   exchange protocol);
    *   `signal.reason`; `PeerDialError` (a given peer could not be dialled); blockstore and decode errors of the DAG's blocks
    */
   async fetch (root: CID, options: FetchOptions = {}): Promise<SessionResult> {
