@@ -4,8 +4,11 @@
  *
  * - the only seeder is killed (SIGKILL) or stopped (SIGTERM) mid-transfer and never comes
  *   back: `get --timeout 5` exits 1 with one line naming the peer (`FetchStalledError`);
- * - the seeder is killed and restarted on the same address and repo: `get` completes
- *   byte-exact;
+ * - the seeder is killed and restarted on the same address and repo about 3 s later: `get`
+ *   redials at once (back-off, not the 60 s deadline it was given) and completes byte-exact;
+ * - the only given peer runs libp2p (identify, ping) but no exchange protocol: `get` (a
+ *   session) fails at its deadline, `get --tensors` (single-block wants after GraphSync was
+ *   refused) at once, each with one line naming the peer (`NoExchangeProtocolError`);
  * - a seeder whose stored block has a flipped byte never serves it: it deletes the block and
  *   answers DONT_HAVE, so with an honest second seeder the get completes byte-exact, and
  *   alone the get fails naming the block and the seeder.
@@ -20,6 +23,7 @@ import { after, before, describe, it } from 'node:test'
 import { openRepo } from '@tensorswap/blockstore'
 import { CID } from 'multiformats/cid'
 import { BIN, runCli, runCliJson } from '../helpers/cli.js'
+import { killAll, startHostile } from '../helpers/hostile.js'
 import { copyHumanModel, digestTree, writeRealWeightsFile } from '../helpers/model.js'
 import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
 import { storeBytes, storedBlocks } from '../helpers/store.js'
@@ -149,28 +153,81 @@ describe('a fetch never hangs: the only seeder goes away mid-transfer (separate 
     })
   }
 
-  it('seeder SIGKILLed and restarted on the same address and repo: get completes byte-exact', async () => {
+  it('seeder SIGKILLed and restarted on the same address and repo 3 s later: get redials at once (not at its 60 s deadline) and completes byte-exact', async () => {
     const port = await freePort()
     const listen = [`/ip4/127.0.0.1/tcp/${port}`]
     let seeder: Running<ServeReady> = await startServe(seedRepo, listen)
     const addr = addrOf(seeder.ready, 'tcp')
     const repo = join(work, 'leech-restart')
     const out = join(work, 'out-restart')
-    const get = startGet(repo, root, out, [addr], ['--timeout', '5'])
+    // a deadline far longer than the outage: only a prompt redial finishes the get in time
+    const get = startGet(repo, root, out, [addr], ['--timeout', '60'])
     try {
       await untilBlocks(repo, out, 3, get)
       await kill(seeder.child, 'SIGKILL')
+      const killedAt = Date.now()
       const before = await storeBytes(repo, out)
+      await new Promise(resolve => setTimeout(resolve, 3000))
       seeder = await startServe(seedRepo, listen)
       assert.equal(addrOf(seeder.ready, 'tcp'), addr, 'same address, same peer id')
       const code = await get.exited
+      const tookMs = Date.now() - killedAt
       assert.equal(code, 0, get.stderr())
       assert.deepEqual(await digestTree(out), new Map([['weights.bin', (await digestTree(work)).get('weights.bin')]]))
       assert.ok(before < await storeBytes(repo, out), 'blocks came after the restart')
+      // the outage is 3 s (plus the restart); waiting for the 60 s deadline would take 60 s and more
+      assert.ok(tookMs < 25_000, `get finished ${tookMs} ms after the kill`)
     } finally {
       await kill(get.child, 'SIGKILL')
       await seeder.stop()
     }
+  })
+})
+
+describe('a given peer that speaks no exchange protocol (separate processes)', () => {
+  let work: string
+  let root: string
+  let peer: Awaited<ReturnType<typeof startHostile>>
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ts-no-exchange-'))
+    const model = await copyHumanModel('handlandmark-full', join(work, 'model'))
+    root = (await runCliJson(['--repo', join(work, 'seed'), 'add', model])).root
+    // identify and ping only: neither /ipfs/bitswap/* nor /tensorswap/* nor GraphSync
+    peer = await startHostile(['--mode', 'no-exchange', '--transport', 'tcp'])
+  })
+  after(async () => {
+    await killAll()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  /** One line naming the peer, the cause and that a re-run resumes; exit 1. */
+  function assertNamed (r: { code: number | null, stderr: string }, addrOrId: string): void {
+    assert.equal(r.code, 1, r.stderr)
+    const lines = r.stderr.trim().split('\n')
+    assert.equal(lines.length, 1, r.stderr)
+    assert.match(lines[0] as string, /^tensorswap: NoExchangeProtocolError: /)
+    assert.ok((lines[0] as string).includes(addrOrId), lines[0])
+    assert.match(lines[0] as string, /speaks no exchange protocol/)
+    assert.match(lines[0] as string, /a re-run resumes/)
+  }
+
+  it('get: fails at the progress deadline (after redialling), naming the peer', async () => {
+    const addr = peer.addrs[0] as string
+    const started = Date.now()
+    const r = await runCli(['--repo', join(work, 'leech-get'), 'get', root, '-o', join(work, 'out-get'), '--peer', addr, '--timeout', '5'])
+    const tookMs = Date.now() - started
+    assertNamed(r, addr)
+    // two deadlines of 5 s, plus start-up and exit under load: bounded, not for ever
+    assert.ok(tookMs < 40_000, `get took ${tookMs} ms`)
+  })
+
+  it('get --tensors: GraphSync and Bitswap both refused, fails without waiting for a deadline, naming the peer', async () => {
+    const started = Date.now()
+    const r = await runCli(['--repo', join(work, 'leech-tensors'), 'get', root, '-o', join(work, 'out-tensors'), '--peer', peer.addrs[0] as string, '--tensors', '*', '--timeout', '30'])
+    const tookMs = Date.now() - started
+    assertNamed(r, peer.peerId)
+    assert.ok(tookMs < 25_000, `get --tensors took ${tookMs} ms (its deadline is 30 s)`)
   })
 })
 

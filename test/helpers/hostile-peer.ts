@@ -47,6 +47,9 @@
  *   have-silence        answer every want-have with HAVE (block or not), then never send a
  *                       block nor a DONT_HAVE: a provider that lures wants and sits on them
  *   dont-have           answer every want with DONT_HAVE
+ *   no-exchange         register no exchange protocol at all (neither /ipfs/bitswap/* nor
+ *                       /tensorswap/*, nor GraphSync): a plain libp2p node with identify and
+ *                       ping only, so every exchange stream the victim opens is refused
  *   serve               answer wants with real blocks from `--blocks` (a FsBlockstore dir);
  *                       after `--hold-after N` blocks, go silent at the next want-block (so
  *                       the victim has wants outstanding here; the test then kills us)
@@ -309,7 +312,7 @@ async function onWants (peer: PeerId, entries: WantEntry[]): Promise<void> {
 }
 
 
-await libp2p.handle([...PROTOCOLS], (stream: Stream, connection: Connection) => {
+if (mode !== 'no-exchange') await libp2p.handle([...PROTOCOLS], (stream: Stream, connection: Connection) => {
   const peer = connection.remotePeer
   void (async () => {
     try {

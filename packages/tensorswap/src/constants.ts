@@ -206,6 +206,22 @@ export const DEFAULT_FETCH_REDIAL_BACKOFF_MS = 250
 export const DEFAULT_FETCH_REDIAL_ATTEMPTS = 12
 
 /**
+ * Longest wait between two prompt redials of a fetch whose last connected peer went away, ms:
+ * the waits start at {@link DEFAULT_FETCH_REDIAL_BACKOFF_MS} and double up to this, each drawn
+ * at random between half and all of it (jitter, so leechers of one seeder that restarts do
+ * not redial in step). Our own figure: a restarted `serve` is back within a few seconds, and
+ * the progress deadline bounds the whole (spec/tensorswap.md section 4, "Progress deadline").
+ */
+export const DEFAULT_FETCH_REDIAL_MAX_BACKOFF_MS = 4_000
+
+/**
+ * Most prompt redials after the last connected peer of a fetch went away, per loss (a block
+ * arriving or a peer coming back starts a new count): 250 ms, 0.5, 1, 2, 4, 4, ... s apart
+ * (before jitter), about 31 s in all, so the progress deadline usually ends them first.
+ */
+export const DEFAULT_FETCH_PROMPT_REDIALS = 10
+
+/**
  * EWMA smoothing factor for per-peer latency and throughput samples (weight of the newest
  * sample). 0.2: about the last 5 samples dominate, enough to follow a peer that slows down.
  */

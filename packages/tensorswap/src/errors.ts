@@ -103,6 +103,20 @@ export class FetchStalledError extends Error {
 }
 
 /**
+ * A fetch from given peers got nothing because they speak no exchange protocol: opening a
+ * stream to them for `/tensorswap/1.0.0`, `/ipfs/bitswap/1.2.0` and `/ipfs/bitswap/1.1.0` failed
+ * protocol negotiation (they run libp2p, identify and ping, but no block exchange). A session
+ * fetch fails with it when its progress deadline passed after redialling and every given peer
+ * still refused (a {@link FetchStalledError}: `.peers` and `.idleMs` as there); a single-block
+ * want from given peers only fails with it as soon as all of them refused. The one-line message
+ * names the peers and says a re-run resumes (spec/tensorswap.md section 4, "Progress deadline").
+ */
+export class NoExchangeProtocolError extends FetchStalledError {
+  static override name = 'NoExchangeProtocolError'
+  override name = 'NoExchangeProtocolError'
+}
+
+/**
  * A method was called on an exchange that is not started (or already stopped).
  */
 export class NotStartedError extends Error {

@@ -16,9 +16,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { blockSize, canVerify, getVerifiedBlock, HASH_IDENTITY, UnsupportedHashError } from '@tensorswap/blockstore'
 import { CustomProgressEvent } from 'progress-events'
 import { dialWithRetry } from '@tensorswap/transport'
-import { DEFAULT_ENGINE_CONCURRENCY, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_SWARM_PRIORITY_JITTER, DEFAULT_FETCH_REDIAL_ATTEMPTS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_STALL_MS, DEFAULT_TICK_INTERVAL_MS, sendTimeoutMs } from './constants.js'
+import { PROTOCOLS, DEFAULT_ENGINE_CONCURRENCY, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_SWARM_PRIORITY_JITTER, DEFAULT_FETCH_REDIAL_ATTEMPTS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_STALL_MS, DEFAULT_TICK_INTERVAL_MS, sendTimeoutMs } from './constants.js'
 import { Engine } from './engine.js'
-import { BlockUnavailableError, FetchStalledError, NotStartedError, PeerDialError } from './errors.js'
+import { BlockUnavailableError, FetchStalledError, NoExchangeProtocolError, NotStartedError, PeerDialError } from './errors.js'
 import { DebtLedger } from './ledger.js'
 import { Network } from './network.js'
 import { PeerSelector } from './peer-selector.js'
@@ -203,6 +203,16 @@ export class Exchange {
   #counters = { blocksReceived: 0, duplicateBlocks: 0, duplicateBytes: 0, unrequestedBlocks: 0, blocksSent: 0 }
   /** Running swarm sessions: their root, peer set and the peers sent the root want-have. */
   readonly #swarms = new Map<number, { root: CID, key: string, peers: SessionPeers, probed: Set<string> }>()
+  /**
+   * Peers (by id string) that refused every exchange protocol the last time we opened a stream
+   * to them (`UnsupportedProtocolError`: libp2p, identify and ping, but no block exchange);
+   * a peer leaves it when it speaks one after all ({@link #onPeerConnected}).
+   */
+  readonly #noExchange = new Set<string>()
+  /** Exchange stream opens in progress for single-block wants from given peers (by peer id string): whether the peer refused. */
+  readonly #opening = new Map<string, Promise<boolean>>()
+  /** Sessions watching how many of their given peers are connected: each recounts when called. */
+  readonly #candidateWatchers = new Set<() => void>()
 
   /**
    * @param components - see {@link ExchangeComponents}
@@ -279,7 +289,9 @@ export class Exchange {
    *
    * @throws `NotStartedError`; `UnsupportedHashError` (a `BlockVerificationError`) when `cid`'s
    *   hash cannot be verified (`canVerify` of `@tensorswap/blockstore`);
-   *   `BlockUnavailableError` (unless `failOnUnavailable: false`); `signal.reason`
+   *   `BlockUnavailableError` (unless `failOnUnavailable: false`); `NoExchangeProtocolError`
+   *   when `peers` are given, none speaks an exchange protocol with us yet, and every one of them
+   *   refuses all of them when the stream is opened; `signal.reason`
    */
   async want (cid: CID, options: WantBlockOptions = {}): Promise<Uint8Array> {
     const { bytes } = await this.#want(cid, { session: ++this.#sessionIds, priority: options.priority ?? 1, signal: options.signal, peers: options.peers, failOnUnavailable: options.failOnUnavailable ?? true, failOnTimeout: true })
@@ -320,7 +332,71 @@ export class Exchange {
       list.push(waiter)
       this.wantList.want(cid, o.session, { priority: o.priority, sizeHint: o.sizeHint, peers: o.peers, nowMs: Date.now() })
       this.#scheduleFlush()
+      // a single-block want (no progress deadline watches it) from given peers none of which
+      // speaks an exchange protocol with us yet: open the stream now; when every one of them
+      // refuses every exchange protocol, the want fails at once instead of waiting for ever
+      const given = o.peers
+      if (o.failOnTimeout && given != null && given.length > 0 && !given.some(p => this.peerSelector.has(p))) {
+        void Promise.all(given.map(async p => await this.#openExchange(p, o.signal))).then((refused) => {
+          if (!refused.every(r => r) || !(this.#waiters.get(key) ?? []).includes(waiter)) return
+          this.#removeWaiter(key, waiter)
+          this.wantList.cancel(cid, o.session)
+          this.#scheduleFlush()
+          waiter.reject(new NoExchangeProtocolError(`block ${cid}: ${given.join(', ')} ${given.length === 1 ? 'speaks' : 'speak'} no exchange protocol (${PROTOCOLS.join(', ')} refused); blocks already stored stay, a re-run resumes`, [...given], 0))
+        }, (err: any) => { log.error('opening exchange streams for %c failed - %e', cid, err) })
+      }
     })
+  }
+
+  /**
+   * Open the exchange stream to the connected peer `peerKey` (by id string) if it has none yet,
+   * at most one open per peer at a time, through `dialWithRetry` (`DEFAULT_DIAL_ATTEMPTS`
+   * attempts: a node that just started may register its protocols a moment after it listens).
+   * Nothing is dialled: a peer without a connection is left to the want-list.
+   *
+   * @returns whether this open ended with the peer refusing every exchange protocol (kept in
+   *   {@link #noExchange}); false when it speaks one, is not connected, another error ended the
+   *   open, or `signal` aborted first
+   * @throws nothing (failures are logged)
+   */
+  async #openExchange (peerKey: string, signal?: AbortSignal): Promise<boolean> {
+    if (this.peerSelector.has(peerKey)) return false
+    const peer = this.network.peerId(peerKey) ?? this.#libp2p.getConnections().find(c => c.remotePeer.toString() === peerKey)?.remotePeer
+    if (peer == null) return false
+    let opening = this.#opening.get(peerKey)
+    if (opening == null) {
+      opening = dialWithRetry(async (o) => { await this.#connectExchange(peer, o.signal) }, { signal: this.#shutdown.signal, target: `${peerKey} exchange` })
+        .then(() => false, (err: any) => {
+          log('opening an exchange stream to %p failed - %e', peer, err)
+          return err?.name === 'UnsupportedProtocolError'
+        })
+        .finally(() => { this.#opening.delete(peerKey) })
+      this.#opening.set(peerKey, opening)
+    }
+    if (signal == null) return await opening
+    let onAbort = (): void => {}
+    const aborted = new Promise<boolean>(resolve => { onAbort = () => { resolve(false) } })
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await Promise.race([opening, aborted])
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /**
+   * `network.connect(peer)`, noting in {@link #noExchange} a peer that refuses every exchange
+   * protocol (libp2p's `UnsupportedProtocolError`).
+   *
+   * @throws what `network.connect` throws
+   */
+  async #connectExchange (peer: PeerId, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.network.connect(peer, { signal })
+    } catch (err: any) {
+      if (err?.name === 'UnsupportedProtocolError') this.#noExchange.add(peer.toString())
+      throw err
+    }
   }
 
   #removeWaiter (key: string, waiter: Waiter): void {
@@ -334,11 +410,15 @@ export class Exchange {
   /**
    * Fetch the DAG under `root` into the blockstore (see `Session`): DFS / computation order,
    * deep pipeline, resume from what is stored, fail-over between peers, and the progress
-   * deadline (`progressTimeoutMs`: redial the given peers and re-send the wants once, then fail).
+   * deadline (`progressTimeoutMs`: redial the given peers and re-send the wants once, then fail),
+   * and prompt redials with back-off and jitter while none of the given peers is connected
+   * (spec/tensorswap.md section 4, "Prompt redial").
    *
    * @throws `NotStartedError`; `BlockUnavailableError` (every candidate answered it has no
    *   valid copy of a block; the message names the block and each peer's answer);
    *   `FetchStalledError` (no block within the deadline, twice; the message names the peers);
+   *   `NoExchangeProtocolError` (a `FetchStalledError`: so, and every given peer refused every
+   *   exchange protocol);
    *   `signal.reason`; `PeerDialError` (a given peer could not be dialled); blockstore and decode errors of the DAG's blocks
    */
   async fetch (root: CID, options: FetchOptions = {}): Promise<SessionResult> {
@@ -363,7 +443,7 @@ export class Exchange {
       const given = options.peers
       await Promise.all(connected.map((peer, i) => ({ peer, addr: given[i] })).filter(({ peer }) => !this.peerSelector.has(peer.toString())).map(async ({ peer, addr }) => {
         try {
-          await this.network.connect(peer, { signal: options.signal })
+          await this.#connectExchange(peer, options.signal)
         } catch (err: any) {
           options.signal?.throwIfAborted()
           log('opening an exchange stream to %p failed - %e', peer, err)
@@ -373,7 +453,7 @@ export class Exchange {
           try {
             await this.#libp2p.hangUp(peer, { signal: options.signal })
             await this.#dial(typeof addr === 'string' ? multiaddr(addr) : addr, options.signal)
-            await this.network.connect(peer, { signal: options.signal })
+            await this.#connectExchange(peer, options.signal)
           } catch (err2: any) {
             options.signal?.throwIfAborted()
             log('opening an exchange stream to %p failed again - %e', peer, err2)
@@ -385,6 +465,8 @@ export class Exchange {
     const progressTimeoutMs = options.progressTimeoutMs ?? DEFAULT_FETCH_PROGRESS_TIMEOUT_MS
     const given = options.peers ?? []
     const swarm = options.swarm
+    /** The given peers' id strings, in `given`'s order (watched for prompt redials; not for swarm sessions). */
+    const givenKeys = swarm == null ? [...(peers ?? [])] : []
     let stopListening = (): void => {}
     if (swarm != null) {
       peers = undefined
@@ -410,9 +492,30 @@ export class Exchange {
       }),
       onStored: (cid) => { this.#blockStored(cid) },
       recover: async (_attempt, signal) => { await this.#recover(id, given, progressTimeoutMs, signal) },
+      ...(givenKeys.length > 0
+        ? {
+            watchCandidates: (listener: (connected: number) => void) => {
+              let last: number | undefined
+              const recount = (): void => {
+                const n = givenKeys.filter(k => this.peerSelector.has(k)).length
+                if (n === last) return
+                last = n
+                listener(n)
+              }
+              this.#candidateWatchers.add(recount)
+              recount()
+              return () => { this.#candidateWatchers.delete(recount) }
+            },
+            redial: async (attempt: number, signal: AbortSignal) => { await this.#redial(id, given, givenKeys, attempt, signal) }
+          }
+        : {}),
       stalledError: (idleMs, waiting) => {
         const tried = given.length > 0 ? given.map(p => p.toString()) : this.peerSelector.peers()
-        const names = tried.length > 0 ? tried.join(', ') : 'no peer (none connected)'
+        const refused = givenKeys.filter(k => this.#noExchange.has(k))
+        if (givenKeys.length > 0 && refused.length === givenKeys.length) {
+          return new NoExchangeProtocolError(`fetch of ${root} failed: ${tried.join(', ')} ${tried.length === 1 ? 'speaks' : 'speak'} no exchange protocol (${PROTOCOLS.join(', ')} refused), also after redialling for ${Math.round(idleMs / 1000)} s (${waiting} blocks wanted); blocks already stored stay, a re-run resumes`, tried, idleMs)
+        }
+        const names = tried.length > 0 ? tried.map((t, i) => refused.includes(givenKeys[i] as string) ? `${t} (speaks no exchange protocol)` : t).join(', ') : 'no peer (none connected)'
         return new FetchStalledError(`fetch of ${root} stalled: no block arrived for ${Math.round(idleMs / 1000)} s from ${names}, also after redialling (${waiting} blocks wanted); blocks already stored stay, a re-run resumes`, tried, idleMs)
       }
     }, { id, maxWantsAhead: this.#init.maxWantsAhead, maxBytesAhead: this.#init.maxBytesInFlight, children: this.#init.children ?? manifestChildren, progressTimeoutMs, priorityJitter: swarm != null ? DEFAULT_SWARM_PRIORITY_JITTER : 0 })
@@ -491,11 +594,36 @@ export class Exchange {
         const conn = await dialWithRetry(async (o) => await this.#libp2p.dial(target, o), {
           signal: bounded, target, attempts: DEFAULT_FETCH_REDIAL_ATTEMPTS, backoffMs: DEFAULT_FETCH_REDIAL_BACKOFF_MS
         })
-        await this.network.connect(conn.remotePeer, { signal: bounded })
+        await this.#connectExchange(conn.remotePeer, bounded)
         log('session %d: redialled %s', session, String(target))
         retry()
       } catch (err: any) {
         log('session %d: redialling %s failed - %e', session, String(target), err)
+      }
+    }))
+  }
+
+  /**
+   * A prompt redial of session `session` (`attempt` from 1; the session core spaces them with
+   * back-off and jitter): none of its given peers is connected. Each given peer that is not
+   * (`keys[i]` is `given[i]`'s id string) is dialled once (one `dialWithRetry` attempt, time-boxed
+   * as every dial) and its exchange stream opened; the session's wants are re-sent after each
+   * peer that came back (the want-list also re-assigns them when the peer connects).
+   *
+   * @throws nothing of a dial (logged; the core's next redial or the deadline decide)
+   */
+  async #redial (session: number, given: Array<PeerId | Multiaddr | string>, keys: string[], attempt: number, signal: AbortSignal): Promise<void> {
+    await Promise.all(given.map(async (p, i) => {
+      if (this.peerSelector.has(keys[i] as string)) return
+      const target = isPeerId(p) ? p : typeof p === 'string' ? multiaddr(p) : p
+      try {
+        const conn = await dialWithRetry(async (o) => await this.#libp2p.dial(target, o), { signal, target, attempts: 1 })
+        await this.#connectExchange(conn.remotePeer, signal)
+        log('session %d: redialled %s (prompt redial %d)', session, String(target), attempt)
+        this.wantList.retrySession(session)
+        this.#scheduleFlush()
+      } catch (err: any) {
+        log('session %d: prompt redial %d of %s failed - %e', session, attempt, String(target), err)
       }
     }))
   }
@@ -625,8 +753,10 @@ export class Exchange {
     const key = peer.toString()
     if (this.penalties.isBanned(key, Date.now())) return
     this.wantList.peerConnected(key, supportsHave(protocol), Date.now())
+    this.#noExchange.delete(key)
     log('peer %p speaks %s', peer, protocol)
     for (const id of this.#swarms.keys()) this.#probe(id, key)
+    for (const recount of this.#candidateWatchers) recount()
     this.#scheduleFlush()
   }
 
@@ -642,6 +772,7 @@ export class Exchange {
     this.engine.peerDisconnected(key)
     for (const state of this.#swarms.values()) state.probed.delete(key)
     this.inboundRate.forget(key)
+    for (const recount of this.#candidateWatchers) recount()
     this.#scheduleFlush()
   }
 

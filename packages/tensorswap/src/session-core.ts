@@ -20,10 +20,18 @@
  *   wants; the deadline starts again), then `stalled` (the session is over; the driver fails it
  *   with `FetchStalledError`). Time spent with nothing wanted (only local reads or puts) does
  *   not count (spec/tensorswap.md section 4, "Progress deadline").
+ * - {@link SessionCore.candidates}: how many of the session's candidate peers are connected
+ *   (speaking an exchange protocol) now. When that falls to 0 (the last one disconnected, or
+ *   none connected at the start), the driver need not wait for the deadline: `tick` returns
+ *   `redial` while blocks are wanted, the first time after `redialBackoffMs` and then after
+ *   waits that double up to `maxRedialBackoffMs`, each drawn at random between half and all
+ *   of its bound (jitter), at most `promptRedials` times; a candidate connecting again ends
+ *   them (a later loss starts a new count). Redials do not move the progress deadline, which
+ *   still bounds the whole; {@link SessionCore.nextWakeMs} says when the next one is due.
  *
  * Effects ({@link SessionEffect}): `progress` per block stored or found locally, `done` once
  * when the walk is complete and nothing is outstanding, `failed` once on the first failure,
- * `recover` and `stalled` from the progress deadline.
+ * `recover` and `stalled` from the progress deadline, `redial` after the candidates were lost.
  *
  * Order: depth-first, children in the order the children function gives them; the children of
  * a block are handed out before the siblings of that block not yet handed out, so with a
@@ -41,7 +49,7 @@
  * @module
  */
 
-import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_MAX_WANTS_AHEAD, SESSION_ROOT_PRIORITY } from './constants.js'
+import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_FETCH_PROMPT_REDIALS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_FETCH_REDIAL_MAX_BACKOFF_MS, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_MAX_WANTS_AHEAD, SESSION_ROOT_PRIORITY } from './constants.js'
 import { blockKey } from './wire/block-key.js'
 import type { BlockProgressDetail } from '@tensorswap/blockstore'
 import type { CID } from 'multiformats/cid'
@@ -89,8 +97,14 @@ export interface SessionCoreInit {
    * first. @default 0 (priorities strictly decreasing)
    */
   priorityJitter?: number
-  /** Uniform [0, 1) source for the jitter. @default Math.random */
+  /** Uniform [0, 1) source for the jitter (priorities and redial waits). @default Math.random */
   random?: () => number
+  /** Bound of the wait before the first prompt redial after the candidates were lost, ms. @default {@link DEFAULT_FETCH_REDIAL_BACKOFF_MS} */
+  redialBackoffMs?: number
+  /** Bound of the longest wait between prompt redials, ms. @default {@link DEFAULT_FETCH_REDIAL_MAX_BACKOFF_MS} */
+  maxRedialBackoffMs?: number
+  /** Most prompt redials per loss of the candidates (0 turns them off). @default {@link DEFAULT_FETCH_PROMPT_REDIALS} */
+  promptRedials?: number
 }
 
 /** A block handed out by {@link SessionCore.next}: look for it locally, else want it. */
@@ -130,6 +144,12 @@ export type SessionEffect =
    * the last block arrived, ms; `waiting` the blocks still wanted.
    */
   | { type: 'stalled', idleMs: number, waiting: number }
+  /**
+   * No candidate peer has been connected for `lostMs` while `waiting` blocks are wanted: dial
+   * the given peers that are not connected (once each: the core spaces the attempts) and
+   * re-send the wants. `attempt` counts from 1 per loss; the progress deadline is not moved.
+   */
+  | { type: 'redial', attempt: number, lostMs: number, waiting: number }
 
 /** Where a handed-out block is. */
 type Stage = 'visiting' | 'wanted' | 'storing'
@@ -170,6 +190,15 @@ export class SessionCore {
   #recovered = 0
   readonly #priorityJitter: number
   readonly #random: () => number
+  readonly #redialBackoffMs: number
+  readonly #maxRedialBackoffMs: number
+  readonly #promptRedials: number
+  /** Since when no candidate is connected, ms; `undefined` while one is (or none was reported). */
+  #lostAtMs: number | undefined
+  /** When the next prompt redial is due, ms; `undefined` when none is. */
+  #redialAtMs: number | undefined
+  /** Prompt redials made since the candidates were lost. */
+  #redials = 0
   #state: 'running' | 'done' | 'failed' = 'running'
 
   /**
@@ -185,6 +214,9 @@ export class SessionCore {
     this.#recoveries = init.recoveries ?? 1
     this.#priorityJitter = Math.max(0, Math.floor(init.priorityJitter ?? 0))
     this.#random = init.random ?? Math.random
+    this.#redialBackoffMs = Math.max(0, init.redialBackoffMs ?? DEFAULT_FETCH_REDIAL_BACKOFF_MS)
+    this.#maxRedialBackoffMs = Math.max(this.#redialBackoffMs, init.maxRedialBackoffMs ?? DEFAULT_FETCH_REDIAL_MAX_BACKOFF_MS)
+    this.#promptRedials = Math.max(0, Math.floor(init.promptRedials ?? DEFAULT_FETCH_PROMPT_REDIALS))
     this.#lastProgressMs = this.#deadlineStartMs = init.startMs ?? 0
     this.#push([{ cid: root }])
   }
@@ -301,6 +333,37 @@ export class SessionCore {
     this.#recovered = 0
   }
 
+  /**
+   * `connected` of the session's candidate peers speak an exchange protocol with us at `nowMs`
+   * (the driver reports every change, and the count at the start). A fall to 0 schedules prompt
+   * redials (see the module comment); a rise above 0 ends them.
+   */
+  candidates (connected: number, nowMs: number): void {
+    if (connected > 0) {
+      this.#lostAtMs = this.#redialAtMs = undefined
+      this.#redials = 0
+      return
+    }
+    if (this.#lostAtMs != null) return
+    this.#lostAtMs = nowMs
+    this.#redials = 0
+    this.#redialAtMs = this.#promptRedials > 0 ? nowMs + this.#redialWait(0) : undefined
+  }
+
+  /**
+   * When the next prompt redial is due, ms (the driver ticks then); `undefined` when none is
+   * scheduled. The progress deadline is ticked on the driver's own interval.
+   */
+  get nextWakeMs (): number | undefined {
+    return this.#state === 'running' ? this.#redialAtMs : undefined
+  }
+
+  /** The wait before prompt redial `n + 1`, ms: its bound doubles from `redialBackoffMs`, jittered into [bound / 2, bound). */
+  #redialWait (n: number): number {
+    const bound = Math.min(this.#maxRedialBackoffMs, this.#redialBackoffMs * 2 ** Math.min(n, 30))
+    return bound / 2 + this.#random() * bound / 2
+  }
+
   /** Blocks wanted from the network and not yet arrived. */
   get waiting (): number {
     let n = 0
@@ -309,19 +372,25 @@ export class SessionCore {
   }
 
   /**
-   * Time passes: check the progress deadline (see the module comment). Returns `recover`
-   * (redial, re-want) or, after every recovery, `stalled` (the session is then failed);
-   * nothing while the session is not running, nothing is wanted, or the deadline is not over.
+   * Time passes: check the progress deadline and the prompt redials (see the module comment).
+   * Returns `recover` (redial, re-want) or, after every recovery, `stalled` (the session is then
+   * failed); `redial` when one is due while no candidate is connected; nothing while the session
+   * is not running, nothing is wanted, or nothing is due.
    */
   tick (nowMs: number): SessionEffect[] {
     if (this.#state !== 'running') return []
     const waiting = this.waiting
     if (waiting === 0) {
-      // waiting on the disk or on local reads is not a stall
+      // waiting on the disk or on local reads is not a stall (a due redial waits for a want)
       this.#deadlineStartMs = nowMs
       return []
     }
-    if (nowMs - this.#deadlineStartMs < this.#progressTimeoutMs) return []
+    if (nowMs - this.#deadlineStartMs < this.#progressTimeoutMs) {
+      if (this.#redialAtMs == null || nowMs < this.#redialAtMs) return []
+      this.#redials++
+      this.#redialAtMs = this.#redials < this.#promptRedials ? nowMs + this.#redialWait(this.#redials) : undefined
+      return [{ type: 'redial', attempt: this.#redials, lostMs: nowMs - (this.#lostAtMs ?? nowMs), waiting }]
+    }
     const idleMs = nowMs - this.#lastProgressMs
     if (this.#recovered < this.#recoveries) {
       this.#recovered++
@@ -390,5 +459,7 @@ export class SessionCore {
     for (const f of this.#stack) if (f.i < 0 || f.i > f.items.length) throw new Error('stack cursor out of range')
     if (this.#state === 'done' && (this.#active.size > 0 || this.#stack.length > 0)) throw new Error('done with work left')
     if (this.#result.blocksFetched + this.#result.blocksLocal + this.#active.size > this.#seen.size) throw new Error('more blocks accounted than pushed')
+    if (this.#redialAtMs != null && this.#lostAtMs == null) throw new Error('a redial is due with a candidate connected')
+    if (this.#redials > this.#promptRedials) throw new Error(`${this.#redials} redials over ${this.#promptRedials}`)
   }
 }

@@ -19,6 +19,11 @@
  * wants), `stalled` fails the session with {@link SessionComponents.stalledError}'s error
  * (`FetchStalledError`).
  *
+ * Prompt redials: with {@link SessionComponents.watchCandidates} the driver feeds the core how
+ * many candidate peers are connected; when none is while blocks are wanted, the core's
+ * `redial` effects (back-off with jitter, bounded, timed by a one-shot timer at the core's
+ * `nextWakeMs`) call {@link SessionComponents.redial}, without waiting for the deadline.
+ *
  * Verification: the exchange matches a received block to a want by the multihash it computed
  * from the received bytes (`decodeMessage` rebuilds each CID by hashing), so bytes handed to
  * the session hash to the CID it asked for; the session stores them under that CID.
@@ -88,6 +93,18 @@ export interface SessionComponents {
    * wanted). @default a `FetchStalledError` naming no peer
    */
   stalledError?(idleMs: number, waiting: number): Error
+  /**
+   * Subscribe to the number of this session's candidate peers connected (speaking an exchange
+   * protocol): `listener` is called once at once with the current count, then on every
+   * change. Returns the unsubscribe function. Absent: no prompt redials (the deadline only).
+   */
+  watchCandidates?(listener: (connected: number) => void): () => void
+  /**
+   * No candidate is connected while blocks are wanted (`attempt` from 1 since they were lost):
+   * dial each given peer that is not connected, once, and re-send this session's wants. Its
+   * rejection is logged; the core spaces the attempts and the deadline bounds them.
+   */
+  redial?(attempt: number, signal: AbortSignal): Promise<void>
 }
 
 /** Options of {@link Session}. */
@@ -195,6 +212,9 @@ export class Session {
         else if (e.type === 'recover') {
           log('session %d: no block for %d ms (%d wanted), recovering (attempt %d)', this.id, e.idleMs, e.waiting, e.attempt)
           this.#components.recover?.(e.attempt, signal).catch((err: any) => { log('session %d: recovery failed - %e', this.id, err) })
+        } else if (e.type === 'redial') {
+          log('session %d: no candidate peer connected for %d ms (%d wanted), redialling (attempt %d)', this.id, e.lostMs, e.waiting, e.attempt)
+          this.#components.redial?.(e.attempt, signal).catch((err: any) => { log('session %d: redial failed - %e', this.id, err) })
         } else if (e.type === 'stalled') {
           log('session %d: no block for %d ms (%d wanted) after recovering: stalled', this.id, e.idleMs, e.waiting)
           failed.failure ??= { error: this.#components.stalledError?.(e.idleMs, e.waiting) ?? new FetchStalledError(`no block arrived for ${Math.round(e.idleMs / 1000)} s; blocks already stored stay, a re-run resumes`, [], e.idleMs) }
@@ -202,10 +222,30 @@ export class Session {
         }
       }
     }
+    /** One-shot timer for the core's next prompt redial (the interval ticks the deadline). */
+    let wakeTimer: ReturnType<typeof setTimeout> | undefined
+    let wakeAtMs: number | undefined
+    const tick = (): void => {
+      apply(core.tick(Date.now()))
+      armWake()
+    }
+    const armWake = (): void => {
+      const at = core.nextWakeMs
+      if (at === wakeAtMs) return
+      clearTimeout(wakeTimer)
+      wakeAtMs = at
+      if (at == null) return
+      wakeTimer = setTimeout(() => { wakeAtMs = undefined; tick() }, Math.max(0, at - Date.now()))
+      wakeTimer.unref?.()
+    }
     const ticker = Number.isFinite(progressTimeoutMs)
-      ? setInterval(() => { apply(core.tick(Date.now())) }, Math.max(10, Math.min(1000, progressTimeoutMs / 5)))
+      ? setInterval(tick, Math.max(10, Math.min(1000, progressTimeoutMs / 5)))
       : undefined
     ticker?.unref?.()
+    const unwatch = this.#components.watchCandidates?.((connected) => {
+      core.candidates(connected, Date.now())
+      armWake()
+    })
 
     try {
       while (true) {
@@ -269,6 +309,8 @@ export class Session {
       throwIfFailed()
     } finally {
       clearInterval(ticker)
+      clearTimeout(wakeTimer)
+      unwatch?.()
       // cancels every want still outstanding (the exchange listens on the signal)
       controller.abort(new Error(`session ${this.id} finished`))
     }

@@ -204,4 +204,104 @@ describe('SessionCore', () => {
     assert.deepEqual(c2.stored(v.key).map(e => e.type), ['progress', 'done'])
     assert.deepEqual(c2.tick(5000), [])
   })
+
+  it('prompt redials: the last candidate gone while blocks are wanted redials with doubling, jittered waits, bounded; a candidate back ends them; the deadline still bounds the whole', () => {
+    // random() = 0 draws the shortest wait (half the bound), 1 - eps the longest
+    const draws = [0, 0.999, 0, 0, 0, 0]
+    const core = new SessionCore(cids[0] as CID, { progressTimeoutMs: 10_000, startMs: 0, redialBackoffMs: 100, maxRedialBackoffMs: 400, promptRedials: 4, random: () => draws.shift() ?? 0 })
+    const root = core.next() as SessionVisit
+    core.want(root.key)
+    core.candidates(1, 0)
+    assert.equal(core.nextWakeMs, undefined, 'a candidate is connected: nothing due')
+    // the only candidate disconnects at t=1000
+    core.candidates(0, 1000)
+    assert.equal(core.nextWakeMs, 1050, 'first wait: half of 100 ms')
+    core.candidates(0, 1020) // still none: the loss is not restarted
+    assert.equal(core.nextWakeMs, 1050)
+    assert.deepEqual(core.tick(1049), [])
+    assert.deepEqual(core.tick(1050), [{ type: 'redial', attempt: 1, lostMs: 50, waiting: 1 }])
+    // the bound doubles (200 ms); this draw is near its top
+    assert.ok(Math.abs((core.nextWakeMs as number) - (1050 + 199.9)) < 0.01, String(core.nextWakeMs))
+    assert.deepEqual(core.tick(1249), [])
+    assert.deepEqual(core.tick(1250).map(e => e.type), ['redial'])
+    // 400 ms bound (the cap): 200 ms drawn; then capped again
+    assert.equal(core.nextWakeMs, 1450)
+    assert.deepEqual(core.tick(1450), [{ type: 'redial', attempt: 3, lostMs: 450, waiting: 1 }])
+    assert.equal(core.nextWakeMs, 1650)
+    assert.deepEqual(core.tick(1650), [{ type: 'redial', attempt: 4, lostMs: 650, waiting: 1 }])
+    assert.equal(core.nextWakeMs, undefined, 'at most promptRedials per loss')
+    assert.deepEqual(core.tick(5000), [])
+    core.assertInvariants()
+    // the redials did not move the deadline: it passes 10 s after the last progress (t=0)
+    assert.deepEqual(core.tick(10_000), [{ type: 'recover', attempt: 1, idleMs: 10_000, waiting: 1 }])
+    // the peer comes back: the count starts again at the next loss
+    core.candidates(1, 10_500)
+    assert.equal(core.nextWakeMs, undefined)
+    core.candidates(0, 11_000)
+    assert.equal(core.nextWakeMs, 11_050)
+    assert.deepEqual(core.tick(11_050), [{ type: 'redial', attempt: 1, lostMs: 50, waiting: 1 }])
+    // coming back before a due redial cancels it
+    core.candidates(2, 11_060)
+    assert.deepEqual(core.tick(11_200), [])
+    // the deadline (restarted by the recovery at t=10000) fails the session, redials or not
+    core.candidates(0, 19_990)
+    assert.deepEqual(core.tick(20_000).map(e => e.type), ['stalled'])
+    assert.equal(core.nextWakeMs, undefined, 'nothing is due once the session is over')
+  })
+
+  it('prompt redials wait for a want: none while only puts or local reads are outstanding; none with promptRedials 0', () => {
+    const core = new SessionCore(cids[0] as CID, { progressTimeoutMs: 10_000, startMs: 0, redialBackoffMs: 100, random: () => 0 })
+    const root = core.next() as SessionVisit
+    core.candidates(0, 0) // none connected at the start
+    assert.equal(core.nextWakeMs, 50)
+    assert.deepEqual(core.tick(60), [], 'the root is being looked up locally, not wanted')
+    core.want(root.key)
+    assert.deepEqual(core.tick(70), [{ type: 'redial', attempt: 1, lostMs: 70, waiting: 1 }])
+    const off = new SessionCore(cids[0] as CID, { progressTimeoutMs: 10_000, startMs: 0, promptRedials: 0 })
+    off.want((off.next() as SessionVisit).key)
+    off.candidates(0, 0)
+    assert.equal(off.nextWakeMs, undefined)
+    assert.deepEqual(off.tick(5000), [])
+  })
+
+  it('property: redials come only while no candidate is connected and blocks are wanted, at most promptRedials per loss, never before the wait bound', () => {
+    fc.assert(fc.property(fc.array(fc.record({ dt: fc.integer({ min: 0, max: 3000 }), op: fc.constantFrom('tick', 'up', 'down', 'arrive') }), { maxLength: 60 }), fc.integer({ min: 0, max: 6 }), (ops, max) => {
+      const core = new SessionCore(cids[0] as CID, { progressTimeoutMs: 20_000, startMs: 0, redialBackoffMs: 250, maxRedialBackoffMs: 4000, promptRedials: max })
+      const root = core.next() as SessionVisit
+      core.want(root.key)
+      let now = 0
+      let connected = 1
+      let lastRedialMs = -Infinity
+      let sinceLoss = 0
+      core.candidates(1, 0)
+      for (const { dt, op } of ops) {
+        now += dt
+        if (op === 'up') {
+          connected++
+          core.candidates(connected, now)
+          sinceLoss = 0
+        } else if (op === 'down') {
+          const before = connected
+          if (connected > 0) connected--
+          core.candidates(connected, now)
+          // a loss starts when the last candidate goes
+          if (before > 0 && connected === 0) lastRedialMs = now
+        } else if (op === 'arrive') {
+          core.progress(now)
+        } else {
+          for (const e of core.tick(now)) {
+            if (e.type !== 'redial') continue
+            assert.equal(connected, 0, 'a redial only while no candidate is connected')
+            assert.ok(e.waiting > 0)
+            sinceLoss++
+            assert.ok(sinceLoss <= max, `${sinceLoss} redials over ${max}`)
+            assert.ok(now - lastRedialMs >= 125 - 1e-9, `redial ${now - lastRedialMs} ms after the previous one`)
+            lastRedialMs = now
+          }
+        }
+        core.assertInvariants()
+        if (core.state !== 'running') return
+      }
+    }))
+  })
 })

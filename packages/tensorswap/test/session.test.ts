@@ -111,4 +111,53 @@ describe('Session (driver)', () => {
     setTimeout(() => { controller.abort(new Error('enough')) }, 10)
     await assert.rejects(run, { message: 'enough' })
   })
+
+  it('redials promptly when the candidates are lost while blocks are wanted (not at the deadline), and stops once one is back', async () => {
+    const { source, root, cids } = await tree(512 * KiB)
+    const store = new MemoryBlockstore()
+    let connected = true
+    let listener: ((n: number) => void) | undefined
+    const redials: number[] = []
+    let recovered = 0
+    let resume: (() => void) | undefined
+    const back = new Promise<void>(resolve => { resume = resolve })
+    let served = 0
+    const lostAt = { ms: 0 }
+    const components: SessionComponents = {
+      blockstore: store,
+      want: async (cid, options) => {
+        // the peer goes away after 3 blocks; wants wait until it is back
+        if (++served === 4) {
+          connected = false
+          lostAt.ms = Date.now()
+          listener?.(0)
+        }
+        if (!connected) await back
+        options.signal.throwIfAborted()
+        return { bytes: await readBlock(source, cid), peer: 'peerA' }
+      },
+      watchCandidates: (l) => {
+        listener = l
+        l(connected ? 1 : 0)
+        return () => { listener = undefined }
+      },
+      redial: async (attempt) => {
+        redials.push(attempt)
+        if (attempt < 2) return // the first dial fails: the core redials after a back-off
+        connected = true
+        listener?.(1)
+        resume?.()
+      },
+      recover: async () => { recovered++ }
+    }
+    const started = Date.now()
+    const result = await new Session(components, { id: 7, progressTimeoutMs: 60_000, maxWantsAhead: 1 }).run(root)
+    assert.equal(result.blocksFetched, cids.length)
+    assert.deepEqual(redials, [1, 2], 'redialled until the peer was back, then no more')
+    assert.equal(recovered, 0, 'the progress deadline was not needed')
+    // two waits of at most 250 ms and 500 ms (jittered down): far below the 60 s deadline
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`)
+    assert.ok(lostAt.ms > 0)
+    for (const c of cids) assert.ok(await store.has(c))
+  })
 })
