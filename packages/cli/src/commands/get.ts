@@ -6,7 +6,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { GetResult, TensorSwapNode } from 'tensorswap'
+import { emptyEntryCounts, type EntryCounts, type GetResult, type TensorSwapNode } from 'tensorswap'
 import { layerIndex, parseLayerRange, selectTensorIndices } from 'tensorswap/tensors'
 import { readManifest } from '@tensorswap/model'
 import { parseCid, parsePeerAddr } from '../args.js'
@@ -176,8 +176,9 @@ function peersSince (before: ReturnType<TensorSwapNode['exchange']['stats']>, pe
 /**
  * The whole DAG, then its files (kept when already right, src/write-files.ts); `--json`:
  * `{root, output, bytes, blocks, blocksLocal, seconds, MBps, files, filesWritten, filesKept,
- * peers:{<id>:{bytesReceived, blocksReceived, wireBytesReceived:{<protocol>: bytes}}}}` with
- * `bytes`/`blocks` fetched from the network (src/summary.ts).
+ * peers:{<id>:{bytesReceived, blocksReceived, wireBytesReceived:{<protocol>: bytes}}},
+ * duplicateBlocks, duplicateBytes, messages:{sent, received}}` with `bytes`/`blocks` fetched
+ * from the network (src/summary.ts) and `messages` as {@link MessageTotals}.
  */
 async function getAll (ctx: CommandContext, node: TensorSwapNode, root: CID, opts: GetCommandOptions, progressTimeoutMs?: number): Promise<GetCommandResult> {
   const { signal } = ctx
@@ -237,12 +238,47 @@ async function getAll (ctx: CommandContext, node: TensorSwapNode, root: CID, opt
     seconds: result.seconds,
     peers: peersSince(before, result.peers),
     ...duplicatesSince(before, node.exchange.stats()),
+    messages: messagesSince(before, node.exchange.stats()),
     ...(result.providers != null ? { providers: result.providers, searchedMs: Math.round(result.searchedMs ?? 0) } : {})
   })
 }
 
 /** What a whole-DAG `get` fetched. */
-interface Fetched { bytes: number, blocks: number, blocksLocal: number, seconds: number, peers: Record<string, unknown>, providers?: Array<{ peerId: string, source: string }>, searchedMs?: number, duplicateBlocks?: number, duplicateBytes?: number }
+interface Fetched { bytes: number, blocks: number, blocksLocal: number, seconds: number, peers: Record<string, unknown>, providers?: Array<{ peerId: string, source: string }>, searchedMs?: number, duplicateBlocks?: number, duplicateBytes?: number, messages?: MessageTotals }
+
+/** One direction of {@link MessageTotals}: frames, their bytes and their entries. */
+export type MessageTally = { messages: number, bytes: number } & EntryCounts
+
+/**
+ * `get --json` `messages`: the exchange's messages (frames) sent and received during this
+ * `get`, over every peer and protocol (Bitswap, `/tensorswap/1.0.0`, the bulk lane), with
+ * their bytes and entries (want-have, want-block, cancel, HAVE, DONT_HAVE, blocks and the
+ * presence entries' protobuf bytes, `EntryCounts` of packages/tensorswap/src/network.ts).
+ */
+export interface MessageTotals { sent: MessageTally, received: MessageTally }
+
+/** The exchange's wire counters summed over peers and protocols, `after` minus `before`. */
+function messagesSince (before: ReturnType<TensorSwapNode['exchange']['stats']>, after: ReturnType<TensorSwapNode['exchange']['stats']>): MessageTotals {
+  const tally = (): MessageTally => ({ messages: 0, bytes: 0, ...emptyEntryCounts() })
+  const out: MessageTotals = { sent: tally(), received: tally() }
+  const add = (stats: typeof after, sign: 1 | -1): void => {
+    for (const byProtocol of Object.values(stats.wire)) {
+      for (const w of Object.values(byProtocol)) {
+        out.sent.messages += sign * w.messagesSent
+        out.sent.bytes += sign * w.bytesSent
+        out.received.messages += sign * w.messagesReceived
+        out.received.bytes += sign * w.bytesReceived
+        for (const k of Object.keys(w.entriesSent) as Array<keyof EntryCounts>) {
+          out.sent[k] += sign * w.entriesSent[k]
+          out.received[k] += sign * w.entriesReceived[k]
+        }
+      }
+    }
+  }
+  add(after, 1)
+  add(before, -1)
+  return out
+}
 
 /**
  * Blocks (and their bytes) that arrived again after a copy was stored, during this `get`: a
@@ -275,6 +311,7 @@ async function gotResult (ctx: CommandContext, root: CID, opts: GetCommandOption
       filesKept: written?.kept ?? 0,
       peers: got.peers,
       ...(got.duplicateBlocks != null ? { duplicateBlocks: got.duplicateBlocks, duplicateBytes: got.duplicateBytes } : {}),
+      ...(got.messages != null ? { messages: got.messages } : {}),
       ...(got.providers != null ? { providers: got.providers, searchedMs: got.searchedMs } : {})
     },
     ...(got.providers != null ? { providers: got.providers } : {}),
