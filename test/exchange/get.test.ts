@@ -27,7 +27,7 @@ async function waitStored (child: { exitCode: number | null }, repo: string, out
 /**
  * `get --json` `messages` (packages/cli/src/commands/get.ts `MessageTotals`) from one honest
  * seeder: every block the DAG needed arrived once per block fetched (plus late duplicates),
- * each asked for by a want sent first, and the frames carried at least the block bytes.
+ * each asked for by a want sent first.
  */
 function assertMessageCounts (summary: any): void {
   const { sent, received } = summary.messages
@@ -36,7 +36,8 @@ function assertMessageCounts (summary: any): void {
   assert.ok(sent.wantBlock + sent.wantHave >= received.blocks, why)
   assert.ok(sent.wantBlock > 0 && sent.messages > 0, why)
   assert.ok(received.messages > 0 && received.messages <= received.bytes, why)
-  assert.ok(received.bytes >= summary.bytes, `${why} vs ${summary.bytes} block bytes`)
+  // (fewer bytes than the blocks' when wire compression paid, spec/tensorswap.md §12)
+  assert.ok(received.bytes > received.messages, why)
   // presence bytes only where there were presence entries, each at least a CID's 34+ bytes
   assert.equal(sent.presenceBytes > 0, sent.wantHave > 0, why)
   assert.ok(received.presenceBytes >= 34 * (received.have + received.dontHave), why)
@@ -91,6 +92,7 @@ describe('serve + get between two processes (real model)', () => {
       assertMessageCounts(summary)
       // one peer, all on /tensorswap/1.0.0 streams: the message bytes are the wire bytes
       assert.equal(summary.messages.received.bytes, wire['/tensorswap/1.0.0'])
+      assert.ok(summary.messages.received.bytes >= summary.bytes)
     } finally {
       await noLane.stop()
     }
