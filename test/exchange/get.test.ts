@@ -41,6 +41,7 @@ function assertMessageCounts (summary: any): void {
   // presence bytes only where there were presence entries, each at least a CID's 34+ bytes
   assert.equal(sent.presenceBytes > 0, sent.wantHave > 0, why)
   assert.ok(received.presenceBytes >= 34 * (received.have + received.dontHave), why)
+  assert.ok(sent.presenceMessages <= sent.messages && received.presenceMessages <= received.messages, why)
 }
 
 describe('serve + get between two processes (real model)', () => {

@@ -5,10 +5,27 @@
  *   node helia-peer.js seed <file> --transport quic|tcp [--encrypter tls|noise]
  *     -> {"event":"ready","peerId","addrs":[...],"cid"}   then serves until SIGTERM
  *   node helia-peer.js fetch <cid> --peer <multiaddr> [--path p]... --transport quic|tcp
- *     -> {"event":"fetched","files":[{"path","sha256","bytes"}],"seconds"}   then exits
+ *     -> {"event":"fetched","files":[{"path","sha256","bytes"}],"seconds","fromPeers"}   then exits
+ *
+ * For swarms on namespaced hosts (bench/cases/swarm.ts):
+ *
+ *   node helia-peer.js seed-blocks <dir> --listen /ip4/<ip>/tcp/0
+ *     serves the blocks of a flat FsBlockstore directory (test/helpers/store.ts `copyBlocks`,
+ *     the very DAG a TensorSwap repo holds) as its blockstore
+ *     -> {"event":"ready","peerId","addrs":[...]}   then serves until SIGTERM
+ *   node helia-peer.js fetch <cid> --go --listen /ip4/<ip>/tcp/0 [--path p]...
+ *     a leecher that serves what it has over Bitswap while it fetches (Helia's blockstore
+ *     answers wants, and wants it could not answer are answered when the block arrives):
+ *     -> {"event":"ready","peerId","addrs"}, then reads one stdin line {"peers":[multiaddr...]},
+ *     dials them all (some may fail, not all), `cat`s, and prints "fetched" as above
+ *
+ * `fromPeers`: per sender peer id, the bytes of the blocks Bitswap took from it (its
+ * `bitswap:block` progress events; a duplicate that lost the race is not seen there).
+ * `--listen` (repeatable) replaces the loopback listen address.
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
+import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { quic } from '@chainsafe/libp2p-quic'
@@ -19,6 +36,7 @@ import { unixfs } from '@helia/unixfs'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { tls } from '@libp2p/tls'
+import { FsBlockstore } from '@tensorswap/blockstore'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createHeliaLight } from 'helia'
 import { CID } from 'multiformats/cid'
@@ -28,8 +46,10 @@ const { values, positionals } = parseArgs({
   options: {
     transport: { type: 'string', default: 'tcp' },
     encrypter: { type: 'string', default: 'tls' },
-    peer: { type: 'string' },
-    path: { type: 'string', multiple: true }
+    peer: { type: 'string', multiple: true },
+    path: { type: 'string', multiple: true },
+    listen: { type: 'string', multiple: true },
+    go: { type: 'boolean', default: false }
   }
 })
 const [mode, arg] = positionals
@@ -43,8 +63,12 @@ const libp2pInit: any = values.transport === 'quic'
       streamMuxers: [yamux()]
     }
 libp2pInit.services = { identify: identify() }
+if (values.listen != null) libp2pInit.addresses = { listen: values.listen }
 
-const helia: any = withBitswap(withLibp2pLight(createHeliaLight({}), libp2pInit) as any)
+// seed-blocks: our own FsBlockstore (interface-blockstore 7) is Helia's blockstore
+const blockstore = mode === 'seed-blocks' ? new FsBlockstore(arg, { fsync: false }) : undefined
+if (blockstore != null) await blockstore.open()
+const helia: any = withBitswap(withLibp2pLight(createHeliaLight(blockstore != null ? { blockstore } as any : {}), libp2pInit) as any)
 await helia.start()
 const fs = unixfs(helia)
 
@@ -56,21 +80,51 @@ if (mode === 'seed') {
   const stop = (): void => { void helia.stop().then(() => process.exit(0)) }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+} else if (mode === 'seed-blocks') {
+  emit({ event: 'ready', peerId: helia.libp2p.peerId.toString(), addrs: helia.libp2p.getMultiaddrs().map((a: any) => a.toString()) })
+  const stop = (): void => { void helia.stop().then(async () => { await blockstore?.close(); process.exit(0) }) }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
 } else if (mode === 'fetch') {
   const cid = CID.parse(arg)
+  let peers = values.peer ?? []
+  if (values.go) {
+    emit({ event: 'ready', peerId: helia.libp2p.peerId.toString(), addrs: helia.libp2p.getMultiaddrs().map((a: any) => a.toString()) })
+    const line = await new Promise<string>((resolve, reject) => {
+      const rl = createInterface({ input: process.stdin })
+      rl.once('line', (l) => { resolve(l); rl.close() })
+      rl.once('close', () => { reject(new Error('stdin closed before the peer list')) })
+    })
+    peers = [...peers, ...(JSON.parse(line) as { peers: string[] }).peers]
+  }
   const started = performance.now()
-  await helia.libp2p.dial(multiaddr(values.peer as string))
+  const dialled = await Promise.allSettled(peers.map(async p => await helia.libp2p.dial(multiaddr(p))))
+  const failed = dialled.flatMap((d, i) => d.status === 'rejected' ? [`${peers[i]}: ${(d.reason as Error).message}`] : [])
+  if (failed.length > 0) process.stderr.write(`helia-peer: dials failed: ${failed.join('; ')}\n`)
+  if (peers.length > 0 && failed.length === peers.length) throw new Error(`no peer could be dialled: ${failed.join('; ')}`)
+  // which peer each block came from (Bitswap's progress events); sizes read back afterwards
+  const senders = new Map<string, string>()
+  const onProgress = (evt: any): void => {
+    if (evt.type === 'bitswap:block') senders.set(evt.detail.cid.toString(), evt.detail.sender.toString())
+  }
   const files = []
   for (const path of values.path ?? ['']) {
     const hash = createHash('sha256')
     let bytes = 0
-    for await (const chunk of fs.cat(cid, path === '' ? {} : { path })) { hash.update(chunk); bytes += chunk.byteLength }
+    for await (const chunk of fs.cat(cid, path === '' ? { onProgress } : { path, onProgress })) { hash.update(chunk); bytes += chunk.byteLength }
     files.push({ path, sha256: hash.digest('hex'), bytes })
   }
-  emit({ event: 'fetched', files, seconds: (performance.now() - started) / 1000 })
+  const seconds = (performance.now() - started) / 1000
+  const fromPeers: Record<string, number> = {}
+  for (const [c, sender] of senders) {
+    let n = 0
+    for await (const chunk of helia.blockstore.get(CID.parse(c), { offline: true })) n += chunk.byteLength
+    fromPeers[sender] = (fromPeers[sender] ?? 0) + n
+  }
+  emit({ event: 'fetched', files, seconds, fromPeers })
   await helia.stop()
   process.exit(0)
 } else {
-  process.stderr.write('usage: helia-peer seed <file> | fetch <cid> --peer <multiaddr>\n')
+  process.stderr.write('usage: helia-peer seed <file> | seed-blocks <dir> | fetch <cid> (--peer <multiaddr> | --go)\n')
   process.exit(2)
 }

@@ -178,6 +178,12 @@ export interface EntryCounts {
    * wrapper or the frame's length prefix): the presence traffic a have-map would replace.
    */
   presenceBytes: number
+  /**
+   * Messages (frames) that carried presence entries only (want-haves, HAVEs, DONT_HAVEs; no
+   * want-block, cancel or block): the messages a have-map could remove outright. A message
+   * split into parts counts once per part.
+   */
+  presenceMessages: number
 }
 
 /** Bytes, messages (frames) and entries written and read per peer and protocol. */
@@ -199,7 +205,7 @@ export interface CountedMessage extends Pick<BitswapMessage, 'wantlist' | 'block
 
 /** All-zero {@link EntryCounts}. */
 export function emptyEntryCounts (): EntryCounts {
-  return { wantHave: 0, wantBlock: 0, cancel: 0, have: 0, dontHave: 0, blocks: 0, presenceBytes: 0 }
+  return { wantHave: 0, wantBlock: 0, cancel: 0, have: 0, dontHave: 0, blocks: 0, presenceBytes: 0, presenceMessages: 0 }
 }
 
 /** Bytes of `n` as a protobuf varint (`n` >= 0). */
@@ -215,20 +221,25 @@ function fieldBytes (n: number): number {
 }
 
 /**
- * Add the entries of `message` (as written or decoded) to `into`; see {@link EntryCounts}.
+ * Add the entries of `message` (as written or decoded, in `frames` frames) to `into`; see {@link EntryCounts}.
  * Field sizes follow the Bitswap protobuf (wire/bitswap.proto) as protons encodes it: default
  * values (priority 0, wantType Block, cancel/sendDontHave false, type Have) are left out.
  */
-export function countEntries (message: CountedMessage, into: EntryCounts): void {
+export function countEntries (message: CountedMessage, into: EntryCounts, frames = 1): void {
+  let presences = message.presences.length
+  let others = message.blocks.length + (message.compressed?.length ?? 0)
   for (const e of message.wantlist?.entries ?? []) {
     if (e.cancel) {
       into.cancel++
+      others++
       continue
     }
     if (e.wantType === 'block') {
       into.wantBlock++
+      others++
       continue
     }
+    presences++
     into.wantHave++
     // block, priority (int32: a negative one is a 10-byte varint), wantType Have, sendDontHave
     const priority = e.priority === 0 ? 0 : 1 + (e.priority < 0 ? 10 : varintBytes(e.priority))
@@ -240,6 +251,7 @@ export function countEntries (message: CountedMessage, into: EntryCounts): void 
     into.presenceBytes += fieldBytes(fieldBytes(p.cid.bytes.byteLength) + (p.type === 'dont-have' ? 2 : 0))
   }
   into.blocks += message.blocks.length + (message.compressed?.length ?? 0)
+  if (presences > 0 && others === 0) into.presenceMessages += frames
 }
 
 /**
@@ -443,11 +455,11 @@ export class Network {
     if (dir === 'sent') {
       s.bytesSent += bytes
       s.messagesSent += frames
-      countEntries(message, s.entriesSent)
+      countEntries(message, s.entriesSent, frames)
     } else {
       s.bytesReceived += bytes
       s.messagesReceived += frames
-      countEntries(message, s.entriesReceived)
+      countEntries(message, s.entriesReceived, frames)
     }
   }
 
