@@ -13,7 +13,9 @@
  *   file through @helia/unixfs and serve what they hold over Bitswap while they fetch. Helia
  *   has no DHT with our seeder here, so each leecher is given the seeder's and the other
  *   leechers' addresses and dials them all. Time: each leecher's start-up (spawn to ready)
- *   plus peer list to exit (the wait while the other leechers start is left out).
+ *   plus peer list to exit (the wait while the other leechers start is left out). A Helia
+ *   leecher not done after `--helia-limit` seconds (default 180) is killed and reported as
+ *   stalled.
  *
  * For each N: the slowest leecher, the ratio to one leecher alone of the same implementation
  * in the same run, Helia's slowest over ours, the share of block bytes leechers got from
@@ -71,6 +73,8 @@ export interface SwarmRow {
   ratioMax: number
   /** Share of block bytes leechers got from other leechers. */
   fromLeechers: number
+  /** Helia only: leechers killed at `--helia-limit` (their `ms` is the limit; their bytes are not counted). */
+  stalled?: number
   /** Ours only: blocks that arrived twice, bytes. */
   duplicateBytes?: number
   /** Ours only. */
@@ -114,7 +118,7 @@ async function main (): Promise<void> {
   const h = await helpers()
   const { values } = parseArgs({
     allowNegative: true,
-    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true } }
+    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' } }
   })
   const bytes = parseSize(values.bytes)
   const counts = values.leechers.split(',').map(Number)
@@ -144,22 +148,30 @@ async function main (): Promise<void> {
       for (const r of rs) if (r.code !== 0) throw new Error(`a leecher exited ${r.code}: ${r.stderr.slice(-1000)}`)
       return rs as Array<{ ms: number, json: any }>
     }
-    const helias = async (n: number): Promise<Array<{ ms: number, json: any }>> => {
-      const leeches = await Promise.all(net.hosts.slice(1, n + 1).map(async (host: unknown) => await h.heliaLeechOn(host, added.filesRoot, ['weights.bin'], 600_000)))
+    const heliaLimitMs = Number(values['helia-limit']) * 1000
+    // a Helia leecher that has not finished after --helia-limit s is killed and counted as
+    // stalled (its time shows as the limit): the run goes on
+    const helias = async (n: number): Promise<Array<{ ms: number, json: any, stalled: boolean }>> => {
+      const leeches = await Promise.all(net.hosts.slice(1, n + 1).map(async (host: unknown) => await h.heliaLeechOn(host, added.filesRoot, ['weights.bin'], heliaLimitMs)))
       try {
         const rs = await Promise.all(leeches.map(async (l: any) => await l.go([heliaSeeder.addrs[0], ...leeches.filter((o: any) => o !== l).map((o: any) => o.addrs[0])])))
-        for (const r of rs) {
-          if (r.code !== 0) throw new Error(`a Helia leecher exited ${r.code}: ${r.stderr.slice(-1000)}`)
+        return rs.map((r: any) => {
+          if (r.code !== 0) {
+            process.stderr.write(`a Helia leecher exited ${r.code} after ${Math.round(r.ms)} ms (limit ${heliaLimitMs} ms): ${r.stderr.slice(-1000)}\n`)
+            return { ms: r.ms, json: { fromPeers: {} }, stalled: true }
+          }
           if (r.json.files[0].sha256 !== sha256) throw new Error(`a Helia leecher got other bytes (sha256 ${r.json.files[0].sha256 as string})`)
-        }
-        return rs
+          return { ...r, stalled: false }
+        })
       } finally {
         for (const l of leeches) await l.stop()
       }
     }
     const slowest = (rs: Array<{ ms: number }>): number => Math.max(...rs.map(r => r.ms))
     const alone = slowest(await ours(1, 'alone'))
-    const heliaAlone = heliaSeeder != null ? slowest(await helias(1)) : undefined
+    const heliaAloneRun = heliaSeeder != null ? await helias(1) : undefined
+    if (heliaAloneRun?.[0].stalled === true) throw new Error('the Helia leecher alone did not finish')
+    const heliaAlone = heliaAloneRun != null ? slowest(heliaAloneRun) : undefined
     const rows: SwarmRow[] = []
     const emit = (row: SwarmRow, aloneMs: number): void => {
       rows.push(row)
@@ -183,7 +195,9 @@ async function main (): Promise<void> {
       const fromPeers = hs.map(r => r.json.fromPeers as Record<string, number>)
       const hTotal = fromPeers.reduce((t, f) => t + Object.values(f).reduce((a, b) => a + b, 0), 0)
       const hOther = fromPeers.reduce((t, f) => t + Object.entries(f).filter(([id]) => id !== heliaSeeder.peerId).reduce((a, [, b]) => a + b, 0), 0)
-      emit({ impl: 'helia', leechers: n, ms: hs.map(r => Math.round(r.ms)), ratioMax: slowest(hs) / heliaAlone, fromLeechers: hTotal > 0 ? hOther / hTotal : 0 }, heliaAlone)
+      // with DEBUG=helia:*:error in the environment the Helia processes log their send errors
+      if (hs.some(r => r.stalled) && heliaSeeder.stderr() !== '') process.stderr.write(`Helia seeder's stderr (tail): ${heliaSeeder.stderr().slice(-4000)}\n`)
+      emit({ impl: 'helia', leechers: n, ms: hs.map(r => Math.round(r.ms)), ratioMax: slowest(hs) / heliaAlone, fromLeechers: hTotal > 0 ? hOther / hTotal : 0, stalled: hs.filter(r => r.stalled).length }, heliaAlone)
     }
     const s = (ms: number): string => (ms / 1000).toFixed(1)
     const pct = (x: number): string => `${(100 * x).toFixed(0)} %`
@@ -192,7 +206,9 @@ async function main (): Promise<void> {
     process.stdout.write(`| leechers | ours slowest s | ours / one alone | ours from leechers |${heliaCols ? ' Helia slowest s | Helia / one alone | Helia from leechers | Helia / ours |' : ''}\n|---|---|---|---|${heliaCols ? '---|---|---|---|' : ''}\n`)
     for (const r of rows.filter(r => r.impl === 'tensorswap')) {
       const hr = rows.find(x => x.impl === 'helia' && x.leechers === r.leechers)
-      process.stdout.write(`| ${r.leechers} | ${s(Math.max(...r.ms))} | ${r.ratioMax.toFixed(2)} | ${pct(r.fromLeechers)} |${hr != null ? ` ${s(Math.max(...hr.ms))} | ${hr.ratioMax.toFixed(2)} | ${pct(hr.fromLeechers)} | ${(Math.max(...hr.ms) / Math.max(...r.ms)).toFixed(2)} |` : ''}\n`)
+      const stalled = (hr?.stalled ?? 0) > 0 ? ` (${hr?.stalled ?? 0} of ${r.leechers} stalled, killed)` : ''
+      const gt = stalled !== '' ? '>= ' : ''
+      process.stdout.write(`| ${r.leechers} | ${s(Math.max(...r.ms))} | ${r.ratioMax.toFixed(2)} | ${pct(r.fromLeechers)} |${hr != null ? ` ${gt}${s(Math.max(...hr.ms))}${stalled} | ${gt}${hr.ratioMax.toFixed(2)} | ${pct(hr.fromLeechers)} | ${gt}${(Math.max(...hr.ms) / Math.max(...r.ms)).toFixed(2)} |` : ''}\n`)
     }
     process.stdout.write('\nOurs, per MB fetched (summed over the leechers\' `get --json` messages): frames sent / received, presence entries (want-have + HAVE + DONT_HAVE) sent / received, want-blocks sent, blocks received, frames carrying presence entries only (sent + received); presence share of frames, entries and bytes (sent + received)\n\n')
     process.stdout.write('| leechers | frames sent | frames received | presence sent | presence received | want-blocks sent | blocks received | presence-only frames | of frames | of entries | of bytes | duplicate bytes |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n')
