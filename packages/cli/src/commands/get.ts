@@ -6,7 +6,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { emptyEntryCounts, type EntryCounts, type GetResult, type TensorSwapNode } from 'tensorswap'
+import type { GetResult, TensorSwapNode } from 'tensorswap'
 import { layerIndex, parseLayerRange, selectTensorIndices } from 'tensorswap/tensors'
 import { readManifest } from '@tensorswap/model'
 import { parseCid, parsePeerAddr } from '../args.js'
@@ -16,7 +16,7 @@ import { defineCommand, type CommandContext } from '../command.js'
 import { unixfsDagBytes } from '../progress.js'
 import { getBlockUnverified } from '@tensorswap/blockstore'
 import * as dagCbor from '@ipld/dag-cbor'
-import { megabytesPerSecond, type JsonFile, type JsonTensor } from '../summary.js'
+import { megabytesPerSecond, messagesSince, type JsonFile, type JsonTensor, type MessageTotals } from '../summary.js'
 import { writeFiles } from '../write-files.js'
 import { localDag } from '../local-dag.js'
 import { canDiscover, daemonRouting, routingInit, type RoutingFlags } from '../routing.js'
@@ -245,40 +245,6 @@ async function getAll (ctx: CommandContext, node: TensorSwapNode, root: CID, opt
 
 /** What a whole-DAG `get` fetched. */
 interface Fetched { bytes: number, blocks: number, blocksLocal: number, seconds: number, peers: Record<string, unknown>, providers?: Array<{ peerId: string, source: string }>, searchedMs?: number, duplicateBlocks?: number, duplicateBytes?: number, messages?: MessageTotals }
-
-/** One direction of {@link MessageTotals}: frames, their bytes and their entries. */
-export type MessageTally = { messages: number, bytes: number } & EntryCounts
-
-/**
- * `get --json` `messages`: the exchange's messages (frames) sent and received during this
- * `get`, over every peer and protocol (Bitswap, `/tensorswap/1.0.0`, the bulk lane), with
- * their bytes and entries (want-have, want-block, cancel, HAVE, DONT_HAVE, blocks and the
- * presence entries' protobuf bytes, `EntryCounts` of packages/tensorswap/src/network.ts).
- */
-export interface MessageTotals { sent: MessageTally, received: MessageTally }
-
-/** The exchange's wire counters summed over peers and protocols, `after` minus `before`. */
-function messagesSince (before: ReturnType<TensorSwapNode['exchange']['stats']>, after: ReturnType<TensorSwapNode['exchange']['stats']>): MessageTotals {
-  const tally = (): MessageTally => ({ messages: 0, bytes: 0, ...emptyEntryCounts() })
-  const out: MessageTotals = { sent: tally(), received: tally() }
-  const add = (stats: typeof after, sign: 1 | -1): void => {
-    for (const byProtocol of Object.values(stats.wire)) {
-      for (const w of Object.values(byProtocol)) {
-        out.sent.messages += sign * w.messagesSent
-        out.sent.bytes += sign * w.bytesSent
-        out.received.messages += sign * w.messagesReceived
-        out.received.bytes += sign * w.bytesReceived
-        for (const k of Object.keys(w.entriesSent) as Array<keyof EntryCounts>) {
-          out.sent[k] += sign * w.entriesSent[k]
-          out.received[k] += sign * w.entriesReceived[k]
-        }
-      }
-    }
-  }
-  add(after, 1)
-  add(before, -1)
-  return out
-}
 
 /**
  * Blocks (and their bytes) that arrived again after a copy was stored, during this `get`: a
