@@ -15,7 +15,8 @@
  *   leechers' addresses and dials them all. Time: each leecher's start-up (spawn to ready)
  *   plus peer list to exit (the wait while the other leechers start is left out). A Helia
  *   leecher not done after `--helia-limit` seconds (default 180) is killed and reported as
- *   stalled.
+ *   stalled. `--helia-bitswap '<json>'` gives every Helia node @helia/bitswap options (e.g.
+ *   `{"messageSendTimeout":120000}`); Helia's defaults otherwise.
  *
  * For each N: the slowest leecher, the ratio to one leecher alone of the same implementation
  * in the same run, Helia's slowest over ours, the share of block bytes leechers got from
@@ -118,7 +119,7 @@ async function main (): Promise<void> {
   const h = await helpers()
   const { values } = parseArgs({
     allowNegative: true,
-    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' } }
+    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' }, 'helia-bitswap': { type: 'string' } }
   })
   const bytes = parseSize(values.bytes)
   const counts = values.leechers.split(',').map(Number)
@@ -139,7 +140,9 @@ async function main (): Promise<void> {
     const blocks = values.helia ? await h.copyBlocks(join(work, 'seed'), join(work, 'helia-blocks')) : undefined
     const seeder = await h.serveOn(net.hosts[0], join(work, 'seed'))
     stops.push(async () => { await seeder.stop() })
-    const heliaSeeder = blocks != null ? await h.heliaSeedOn(net.hosts[max + 1], blocks) : undefined
+    // --helia-bitswap '<json>': @helia/bitswap options for every Helia node (its defaults otherwise)
+    const heliaExtra = values['helia-bitswap'] != null ? ['--bitswap', values['helia-bitswap']] : []
+    const heliaSeeder = blocks != null ? await h.heliaSeedOn(net.hosts[max + 1], blocks, heliaExtra) : undefined
     if (heliaSeeder != null) stops.push(async () => { await heliaSeeder.stop() })
     await h.waitForProviders(net.hosts[1], join(work, 'probe'), root, seeder.addr, [seeder.peerId])
 
@@ -152,7 +155,7 @@ async function main (): Promise<void> {
     // a Helia leecher that has not finished after --helia-limit s is killed and counted as
     // stalled (its time shows as the limit): the run goes on
     const helias = async (n: number): Promise<Array<{ ms: number, json: any, stalled: boolean }>> => {
-      const leeches = await Promise.all(net.hosts.slice(1, n + 1).map(async (host: unknown) => await h.heliaLeechOn(host, added.filesRoot, ['weights.bin'], heliaLimitMs)))
+      const leeches = await Promise.all(net.hosts.slice(1, n + 1).map(async (host: unknown) => await h.heliaLeechOn(host, added.filesRoot, ['weights.bin'], heliaLimitMs, heliaExtra)))
       try {
         const rs = await Promise.all(leeches.map(async (l: any) => await l.go([heliaSeeder.addrs[0], ...leeches.filter((o: any) => o !== l).map((o: any) => o.addrs[0])])))
         return rs.map((r: any) => {

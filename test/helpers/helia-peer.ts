@@ -21,7 +21,8 @@
  *
  * `fromPeers`: per sender peer id, the bytes of the blocks Bitswap took from it (its
  * `bitswap:block` progress events; a duplicate that lost the race is not seen there).
- * `--listen` (repeatable) replaces the loopback listen address.
+ * `--listen` (repeatable) replaces the loopback listen address; `--bitswap '<json>'` passes
+ * options to @helia/bitswap (`withBitswap`; its defaults otherwise).
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -49,7 +50,8 @@ const { values, positionals } = parseArgs({
     peer: { type: 'string', multiple: true },
     path: { type: 'string', multiple: true },
     listen: { type: 'string', multiple: true },
-    go: { type: 'boolean', default: false }
+    go: { type: 'boolean', default: false },
+    bitswap: { type: 'string' }
   }
 })
 const [mode, arg] = positionals
@@ -68,7 +70,9 @@ if (values.listen != null) libp2pInit.addresses = { listen: values.listen }
 // seed-blocks: our own FsBlockstore (interface-blockstore 7) is Helia's blockstore
 const blockstore = mode === 'seed-blocks' ? new FsBlockstore(arg, { fsync: false }) : undefined
 if (blockstore != null) await blockstore.open()
-const helia: any = withBitswap(withLibp2pLight(createHeliaLight(blockstore != null ? { blockstore } as any : {}), libp2pInit) as any)
+// --bitswap '<json>': @helia/bitswap options (e.g. messageSendTimeout), its defaults otherwise
+const bitswapInit = values.bitswap != null ? JSON.parse(values.bitswap) : {}
+const helia: any = withBitswap(withLibp2pLight(createHeliaLight(blockstore != null ? { blockstore } as any : {}), libp2pInit) as any, bitswapInit)
 await helia.start()
 const fs = unixfs(helia)
 

@@ -239,8 +239,8 @@ function heliaStopper (child: ChildProcess): () => Promise<void> {
  *
  * @throws Error when it exits first or is not ready in 30 s
  */
-export async function heliaSeedOn (host: TestHost, blocksDir: string): Promise<HostHelia> {
-  const h = startHelia(host, ['seed-blocks', blocksDir, '--transport', 'tcp', '--listen', `/ip4/${host.ip}/tcp/0`])
+export async function heliaSeedOn (host: TestHost, blocksDir: string, extra: string[] = []): Promise<HostHelia> {
+  const h = startHelia(host, ['seed-blocks', blocksDir, '--transport', 'tcp', '--listen', `/ip4/${host.ip}/tcp/0`, ...extra])
   const ready = await heliaReady(host, h, 'helia seeder')
   return { child: h.child, ...ready, stderr: h.stderr, stop: heliaStopper(h.child) }
 }
@@ -249,12 +249,12 @@ export async function heliaSeedOn (host: TestHost, blocksDir: string): Promise<H
  * Start a Helia 7 leecher of `cid` (its `paths`, `cat` through @helia/unixfs) on `host`,
  * listening on the host's address; it dials the peers given to `go` and serves what it holds
  * over Bitswap while it fetches. Killed (SIGKILL) `limitMs` after `go`, which then shows as a
- * non-zero `code`.
+ * non-zero `code`. `extra`: more helia-peer.ts arguments (`--bitswap '<json>'`).
  *
  * @throws Error when it exits before it is ready or is not ready in 30 s
  */
-export async function heliaLeechOn (host: TestHost, cid: string, paths: string[], limitMs = 600_000): Promise<HostHeliaLeech> {
-  const h = startHelia(host, ['fetch', cid, '--go', '--transport', 'tcp', '--listen', `/ip4/${host.ip}/tcp/0`, ...paths.flatMap(p => ['--path', p])])
+export async function heliaLeechOn (host: TestHost, cid: string, paths: string[], limitMs = 600_000, extra: string[] = []): Promise<HostHeliaLeech> {
+  const h = startHelia(host, ['fetch', cid, '--go', '--transport', 'tcp', '--listen', `/ip4/${host.ip}/tcp/0`, ...paths.flatMap(p => ['--path', p]), ...extra])
   let fetched: any
   h.lines((evt) => { if (evt.event === 'fetched') fetched = evt })
   const ready = await heliaReady(host, h, 'helia leecher')
