@@ -16,7 +16,8 @@
  *   plus peer list to exit (the wait while the other leechers start is left out). A Helia
  *   leecher not done after `--helia-limit` seconds (default 180) is killed and reported as
  *   stalled. `--helia-bitswap '<json>'` gives every Helia node @helia/bitswap options (e.g.
- *   `{"messageSendTimeout":120000}`); Helia's defaults otherwise.
+ *   `{"messageSendTimeout":120000}`), `--helia-libp2p '<json>'` top-level libp2p options (e.g.
+ *   `{"connectionMonitor":{"abortConnectionOnPingFailure":false}}`); Helia's defaults otherwise.
  *
  * For each N: the slowest leecher, the ratio to one leecher alone of the same implementation
  * in the same run, Helia's slowest over ours, the share of block bytes leechers got from
@@ -119,7 +120,7 @@ async function main (): Promise<void> {
   const h = await helpers()
   const { values } = parseArgs({
     allowNegative: true,
-    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' }, 'helia-bitswap': { type: 'string' } }
+    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' }, 'helia-bitswap': { type: 'string' }, 'helia-libp2p': { type: 'string' } }
   })
   const bytes = parseSize(values.bytes)
   const counts = values.leechers.split(',').map(Number)
@@ -141,7 +142,8 @@ async function main (): Promise<void> {
     const seeder = await h.serveOn(net.hosts[0], join(work, 'seed'))
     stops.push(async () => { await seeder.stop() })
     // --helia-bitswap '<json>': @helia/bitswap options for every Helia node (its defaults otherwise)
-    const heliaExtra = values['helia-bitswap'] != null ? ['--bitswap', values['helia-bitswap']] : []
+    // --helia-libp2p '<json>': top-level libp2p options for them (e.g. the connection monitor's)
+    const heliaExtra = [...(values['helia-bitswap'] != null ? ['--bitswap', values['helia-bitswap']] : []), ...(values['helia-libp2p'] != null ? ['--libp2p', values['helia-libp2p']] : [])]
     const heliaSeeder = blocks != null ? await h.heliaSeedOn(net.hosts[max + 1], blocks, heliaExtra) : undefined
     if (heliaSeeder != null) stops.push(async () => { await heliaSeeder.stop() })
     await h.waitForProviders(net.hosts[1], join(work, 'probe'), root, seeder.addr, [seeder.peerId])

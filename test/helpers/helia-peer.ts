@@ -22,7 +22,8 @@
  * `fromPeers`: per sender peer id, the bytes of the blocks Bitswap took from it (its
  * `bitswap:block` progress events; a duplicate that lost the race is not seen there).
  * `--listen` (repeatable) replaces the loopback listen address; `--bitswap '<json>'` passes
- * options to @helia/bitswap (`withBitswap`; its defaults otherwise).
+ * options to @helia/bitswap (`withBitswap`; its defaults otherwise); `--libp2p '<json>'` merges
+ * top-level libp2p options in.
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -51,7 +52,8 @@ const { values, positionals } = parseArgs({
     path: { type: 'string', multiple: true },
     listen: { type: 'string', multiple: true },
     go: { type: 'boolean', default: false },
-    bitswap: { type: 'string' }
+    bitswap: { type: 'string' },
+    libp2p: { type: 'string' }
   }
 })
 const [mode, arg] = positionals
@@ -66,6 +68,8 @@ const libp2pInit: any = values.transport === 'quic'
     }
 libp2pInit.services = { identify: identify() }
 if (values.listen != null) libp2pInit.addresses = { listen: values.listen }
+// --libp2p '<json>': top-level libp2p options merged in (e.g. {"connectionMonitor":{"abortConnectionOnPingFailure":false}})
+if (values.libp2p != null) Object.assign(libp2pInit, JSON.parse(values.libp2p))
 
 // seed-blocks: our own FsBlockstore (interface-blockstore 7) is Helia's blockstore
 const blockstore = mode === 'seed-blocks' ? new FsBlockstore(arg, { fsync: false }) : undefined
@@ -112,12 +116,17 @@ if (mode === 'seed') {
     if (evt.type === 'bitswap:block') senders.set(evt.detail.cid.toString(), evt.detail.sender.toString())
   }
   const files = []
+  // every 5 s on stderr: bytes read so far and blocks received (where a stalled fetch stopped)
+  let catBytes = 0
+  const progress = setInterval(() => { process.stderr.write(`helia-peer: ${Math.round(performance.now() - started)} ms: ${catBytes} bytes read, ${senders.size} blocks received, ${helia.libp2p.getConnections().length} connections\n`) }, 5000)
+  progress.unref()
   for (const path of values.path ?? ['']) {
     const hash = createHash('sha256')
     let bytes = 0
-    for await (const chunk of fs.cat(cid, path === '' ? { onProgress } : { path, onProgress })) { hash.update(chunk); bytes += chunk.byteLength }
+    for await (const chunk of fs.cat(cid, path === '' ? { onProgress } : { path, onProgress })) { hash.update(chunk); bytes += chunk.byteLength; catBytes += chunk.byteLength }
     files.push({ path, sha256: hash.digest('hex'), bytes })
   }
+  clearInterval(progress)
   const seconds = (performance.now() - started) / 1000
   const fromPeers: Record<string, number> = {}
   for (const [c, sender] of senders) {
