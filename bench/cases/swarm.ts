@@ -1,20 +1,38 @@
 /**
- * Swarm distribution benchmark (issue 11): one seeder and N TensorSwap leechers, each on its
- * own namespaced host with its link capped (`tc tbf`, both directions), leechers given only the
- * seeder's address as `--bootstrap` (no `--peer`: they find the seeder and each other through
- * the DHT and the root want-have). For each N the wall time of every leecher's `get` process
- * is measured, all N started together; the ratio's denominator is one leecher alone on the same
- * net in the same run. Also: the share of bytes leechers got from other leechers and the
- * duplicate bytes. Not a harness case (it needs root and namespaces); run it under the lock:
+ * Swarm distribution benchmark (issue 11): one seeder and N leechers, each on its own
+ * namespaced host with its link capped (`tc tbf`, both directions), TensorSwap and Helia 7 in
+ * the same run on the same hosts and links (one after the other for each N, never at once).
  *
- *   flock /tmp/heavy.lock npx node dist-bench/bench/cases/swarm.js --bytes 48MiB --leechers 1,2,4,6 --rate 100
- *     -> {"event":"swarm", leechers, ms: [...], ratioMax, fromLeechers, duplicateBytes} per N, then a table
+ * - TensorSwap: a `serve` seeder; N `tensorswap get --json` leechers given only the seeder's
+ *   address as `--bootstrap` (no `--peer`: they find the seeder and each other through the DHT
+ *   and the root want-have; each leecher listens and serves while it fetches). Time: each
+ *   `get` process, spawn to exit.
+ * - Helia (`--helia`, the default; `--no-helia` leaves it out): a Helia node on its own host
+ *   serving a copy of the TensorSwap seeder's blocks (the same DAG, test/helpers/store.ts
+ *   `copyBlocks`), and N Helia leechers (test/helpers/helia-peer.ts) that `cat` the model's
+ *   file through @helia/unixfs and serve what they hold over Bitswap while they fetch. Helia
+ *   has no DHT with our seeder here, so each leecher is given the seeder's and the other
+ *   leechers' addresses and dials them all. Time: each leecher's start-up (spawn to ready)
+ *   plus peer list to exit (the wait while the other leechers start is left out). A Helia
+ *   leecher not done after `--helia-limit` seconds (default 180) is killed and reported as
+ *   stalled. `--helia-bitswap '<json>'` gives every Helia node @helia/bitswap options (e.g.
+ *   `{"messageSendTimeout":120000}`), `--helia-libp2p '<json>'` top-level libp2p options (e.g.
+ *   `{"connectionMonitor":{"abortConnectionOnPingFailure":false}}`); Helia's defaults otherwise.
  *
- * Helia leechers are not part of this run (see bench/README.md "Swarm").
+ * For each N: the slowest leecher, the ratio to one leecher alone of the same implementation
+ * in the same run, Helia's slowest over ours, the share of block bytes leechers got from
+ * other leechers (Helia: from its `bitswap:block` progress events), duplicate bytes (ours), and
+ * our leechers' Bitswap messages (frames) and presence entries (want-have, HAVE, DONT_HAVE)
+ * per MB fetched, sent and received (`get --json` `messages`). Not a harness case (it needs root
+ * and namespaces); run it under the lock:
+ *
+ *   flock /tmp/heavy.lock timeout 1500 node dist-bench/bench/cases/swarm.js --bytes 32MiB --leechers 1,2,4,8 --rate 100
+ *     -> {"event":"swarm", impl, leechers, ms: [...], ratioMax, fromLeechers, ...} per N and implementation, then a table
  *
  * @module
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -25,52 +43,186 @@ import type { BenchCase } from '../lib/types.js'
 /** None for the loopback harness (bench/run.ts): this case runs as its own script. */
 export const cases: BenchCase[] = []
 
-/** One N's figures. */
-export interface SwarmRow { leechers: number, ms: number[], ratioMax: number, fromLeechers: number, duplicateBytes: number }
+/** Our leechers' messages for one N, summed over the leechers, per MB (10^6 bytes) fetched. */
+export interface SwarmMessages {
+  /** Frames sent / received per MB. */
+  sentPerMB: number
+  receivedPerMB: number
+  /** Presence entries (want-have + HAVE + DONT_HAVE) sent / received per MB. */
+  presenceSentPerMB: number
+  presenceReceivedPerMB: number
+  /** Want-blocks sent, blocks received per MB. */
+  wantBlocksSentPerMB: number
+  blocksReceivedPerMB: number
+  /** Frames sent and received that carried presence entries only (a have-map could remove them outright) per MB. */
+  presenceFramesPerMB: number
+  /** Those frames' share of all frames sent and received. */
+  presenceShareOfFrames: number
+  /** Presence entries' share of all entries sent and received (want-have, want-block, cancel, HAVE, DONT_HAVE, blocks). */
+  presenceShareOfEntries: number
+  /** Presence entries' protobuf bytes, share of all bytes sent and received. */
+  presenceShareOfBytes: number
+  /** Sums behind the figures above. */
+  totals: { mb: number, sent: Record<string, number>, received: Record<string, number> }
+}
+
+/** One N's figures for one implementation. */
+export interface SwarmRow {
+  impl: 'tensorswap' | 'helia'
+  leechers: number
+  ms: number[]
+  /** Slowest over the slowest of one leecher alone (same implementation, same run). */
+  ratioMax: number
+  /** Share of block bytes leechers got from other leechers. */
+  fromLeechers: number
+  /** Helia only: leechers killed at `--helia-limit` (their `ms` is the limit; their bytes are not counted). */
+  stalled?: number
+  /** Ours only: blocks that arrived twice, bytes. */
+  duplicateBytes?: number
+  /** Ours only. */
+  messages?: SwarmMessages
+}
 
 /** The test helpers, compiled into dist-test/ by the test project (test/swarm/swarm-net.ts, test/helpers/). */
 async function helpers (): Promise<any> {
   const at = (p: string): string => new URL(`../../../dist-test/test/${p}`, import.meta.url).href
-  return { ...await import(at('helpers/cli.js')), ...await import(at('helpers/model.js')), ...await import(at('helpers/netns.js')), ...await import(at('swarm/swarm-net.js')) }
+  return { ...await import(at('helpers/cli.js')), ...await import(at('helpers/model.js')), ...await import(at('helpers/netns.js')), ...await import(at('helpers/store.js')), ...await import(at('swarm/swarm-net.js')) }
+}
+
+/** Sum `get --json` `messages` over leechers, per MB of block bytes fetched. */
+function messagesPerMB (jsons: any[]): SwarmMessages {
+  const sum = (dir: 'sent' | 'received'): Record<string, number> => {
+    const out: Record<string, number> = {}
+    for (const j of jsons) for (const [k, v] of Object.entries(j.messages[dir] as Record<string, number>)) out[k] = (out[k] ?? 0) + v
+    return out
+  }
+  const sent = sum('sent')
+  const received = sum('received')
+  const mb = jsons.reduce((t, j) => t + (j.bytes as number), 0) / 1e6
+  const presence = (c: Record<string, number>): number => c.wantHave + c.have + c.dontHave
+  const entries = (c: Record<string, number>): number => c.wantHave + c.wantBlock + c.cancel + c.have + c.dontHave + c.blocks
+  return {
+    sentPerMB: sent.messages / mb,
+    receivedPerMB: received.messages / mb,
+    presenceSentPerMB: presence(sent) / mb,
+    presenceReceivedPerMB: presence(received) / mb,
+    wantBlocksSentPerMB: sent.wantBlock / mb,
+    blocksReceivedPerMB: received.blocks / mb,
+    presenceFramesPerMB: (sent.presenceMessages + received.presenceMessages) / mb,
+    presenceShareOfFrames: (sent.presenceMessages + received.presenceMessages) / (sent.messages + received.messages),
+    presenceShareOfEntries: (presence(sent) + presence(received)) / (entries(sent) + entries(received)),
+    presenceShareOfBytes: (sent.presenceBytes + received.presenceBytes) / (sent.bytes + received.bytes),
+    totals: { mb, sent, received }
+  }
 }
 
 async function main (): Promise<void> {
-  const { runCliJson, writeRealWeightsFile, createTestNet, getOn, serveOn, waitForProviders } = await helpers()
-  const { values } = parseArgs({ options: { bytes: { type: 'string', default: '48MiB' }, leechers: { type: 'string', default: '1,2,4,6' }, rate: { type: 'string', default: '100' } } })
+  const h = await helpers()
+  const { values } = parseArgs({
+    allowNegative: true,
+    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' }, 'helia-bitswap': { type: 'string' }, 'helia-libp2p': { type: 'string' } }
+  })
   const bytes = parseSize(values.bytes)
   const counts = values.leechers.split(',').map(Number)
   const max = Math.max(...counts)
   const work = await mkdtemp(join(tmpdir(), 'ts-bench-swarm-'))
-  const net = await createTestNet(max + 1, { rateMbit: Number(values.rate), prefix: 'swb' })
+  // host 0: our seeder; 1..max: leechers (ours, then Helia's); max+1: the Helia seeder
+  const net = await h.createTestNet(max + 2, { rateMbit: Number(values.rate), prefix: 'swb' })
+  const stops: Array<() => Promise<void>> = []
   try {
     const model = join(work, 'model')
     await mkdir(model)
-    await writeRealWeightsFile(join(model, 'weights.bin'), bytes)
-    const root = (await runCliJson(['--repo', join(work, 'seed'), 'add', model])).root as string
-    const seeder = await serveOn(net.hosts[0], join(work, 'seed'))
-    try {
-      await waitForProviders(net.hosts[1], join(work, 'probe'), root, seeder.addr, [seeder.peerId])
-      const run = async (n: number, tag: string): Promise<Array<{ ms: number, json: any }>> => {
-        const rs = await Promise.all(net.hosts.slice(1, n + 1).map(async (h: unknown, i: number) => await getOn(h, join(work, `${tag}-${i}`), root, ['--bootstrap', seeder.addr], 600_000).done))
-        for (const r of rs) if (r.code !== 0) throw new Error(`a leecher exited ${r.code}: ${r.stderr.slice(-1000)}`)
-        return rs as Array<{ ms: number, json: any }>
+    const file = join(model, 'weights.bin')
+    await h.writeRealWeightsFile(file, bytes)
+    const sha256 = createHash('sha256').update(await readFile(file)).digest('hex')
+    const added = await h.runCliJson(['--repo', join(work, 'seed'), 'add', model])
+    const root = added.root as string
+    // the same blocks for the Helia seeder, copied while the repo is closed
+    const blocks = values.helia ? await h.copyBlocks(join(work, 'seed'), join(work, 'helia-blocks')) : undefined
+    const seeder = await h.serveOn(net.hosts[0], join(work, 'seed'))
+    stops.push(async () => { await seeder.stop() })
+    // --helia-bitswap '<json>': @helia/bitswap options for every Helia node (its defaults otherwise)
+    // --helia-libp2p '<json>': top-level libp2p options for them (e.g. the connection monitor's)
+    const heliaExtra = [...(values['helia-bitswap'] != null ? ['--bitswap', values['helia-bitswap']] : []), ...(values['helia-libp2p'] != null ? ['--libp2p', values['helia-libp2p']] : [])]
+    const heliaSeeder = blocks != null ? await h.heliaSeedOn(net.hosts[max + 1], blocks, heliaExtra) : undefined
+    if (heliaSeeder != null) stops.push(async () => { await heliaSeeder.stop() })
+    await h.waitForProviders(net.hosts[1], join(work, 'probe'), root, seeder.addr, [seeder.peerId])
+
+    const ours = async (n: number, tag: string): Promise<Array<{ ms: number, json: any }>> => {
+      const rs = await Promise.all(net.hosts.slice(1, n + 1).map(async (host: unknown, i: number) => await h.getOn(host, join(work, `${tag}-${i}`), root, ['--bootstrap', seeder.addr], 600_000).done))
+      for (const r of rs) if (r.code !== 0) throw new Error(`a leecher exited ${r.code}: ${r.stderr.slice(-1000)}`)
+      return rs as Array<{ ms: number, json: any }>
+    }
+    const heliaLimitMs = Number(values['helia-limit']) * 1000
+    // a Helia leecher that has not finished after --helia-limit s is killed and counted as
+    // stalled (its time shows as the limit): the run goes on
+    const helias = async (n: number): Promise<Array<{ ms: number, json: any, stalled: boolean }>> => {
+      const leeches = await Promise.all(net.hosts.slice(1, n + 1).map(async (host: unknown) => await h.heliaLeechOn(host, added.filesRoot, ['weights.bin'], heliaLimitMs, heliaExtra)))
+      try {
+        const rs = await Promise.all(leeches.map(async (l: any) => await l.go([heliaSeeder.addrs[0], ...leeches.filter((o: any) => o !== l).map((o: any) => o.addrs[0])])))
+        return rs.map((r: any) => {
+          if (r.code !== 0) {
+            process.stderr.write(`a Helia leecher exited ${r.code} after ${Math.round(r.ms)} ms (limit ${heliaLimitMs} ms): ${r.stderr.slice(-1000)}\n`)
+            return { ms: r.ms, json: { fromPeers: {} }, stalled: true }
+          }
+          if (r.json.files[0].sha256 !== sha256) throw new Error(`a Helia leecher got other bytes (sha256 ${r.json.files[0].sha256 as string})`)
+          return { ...r, stalled: false }
+        })
+      } finally {
+        for (const l of leeches) await l.stop()
       }
-      const alone = (await run(1, 'alone'))[0].ms
-      const rows: SwarmRow[] = []
-      for (const n of counts) {
-        const rs = await run(n, `n${n}`)
-        const total = rs.reduce((t, r) => t + (r.json.bytes as number), 0)
-        const other = rs.reduce((t, r) => t + Object.entries(r.json.peers as Record<string, { bytesReceived: number }>).filter(([id]) => id !== seeder.peerId).reduce((a, [, p]) => a + p.bytesReceived, 0), 0)
-        const row: SwarmRow = { leechers: n, ms: rs.map(r => Math.round(r.ms)), ratioMax: Math.max(...rs.map(r => r.ms)) / alone, fromLeechers: total > 0 ? other / total : 0, duplicateBytes: rs.reduce((t, r) => t + (r.json.duplicateBytes as number ?? 0), 0) }
-        rows.push(row)
-        process.stdout.write(JSON.stringify({ event: 'swarm', aloneMs: Math.round(alone), ...row }) + '\n')
-      }
-      process.stdout.write(`\n| leechers | slowest s | slowest / one alone (${(alone / 1000).toFixed(1)} s) | bytes from leechers |\n|---|---|---|---|\n`)
-      for (const r of rows) process.stdout.write(`| ${r.leechers} | ${(Math.max(...r.ms) / 1000).toFixed(1)} | ${r.ratioMax.toFixed(2)} | ${(100 * r.fromLeechers).toFixed(0)} % |\n`)
-    } finally {
-      await seeder.stop()
+    }
+    const slowest = (rs: Array<{ ms: number }>): number => Math.max(...rs.map(r => r.ms))
+    const alone = slowest(await ours(1, 'alone'))
+    const heliaAloneRun = heliaSeeder != null ? await helias(1) : undefined
+    if (heliaAloneRun?.[0].stalled === true) throw new Error('the Helia leecher alone did not finish')
+    const heliaAlone = heliaAloneRun != null ? slowest(heliaAloneRun) : undefined
+    const rows: SwarmRow[] = []
+    const emit = (row: SwarmRow, aloneMs: number): void => {
+      rows.push(row)
+      process.stdout.write(JSON.stringify({ event: 'swarm', aloneMs: Math.round(aloneMs), ...row }) + '\n')
+    }
+    for (const n of counts) {
+      const rs = await ours(n, `n${n}`)
+      const total = rs.reduce((t, r) => t + (r.json.bytes as number), 0)
+      const other = rs.reduce((t, r) => t + Object.entries(r.json.peers as Record<string, { bytesReceived: number }>).filter(([id]) => id !== seeder.peerId).reduce((a, [, p]) => a + p.bytesReceived, 0), 0)
+      emit({
+        impl: 'tensorswap',
+        leechers: n,
+        ms: rs.map(r => Math.round(r.ms)),
+        ratioMax: slowest(rs) / alone,
+        fromLeechers: total > 0 ? other / total : 0,
+        duplicateBytes: rs.reduce((t, r) => t + (r.json.duplicateBytes as number ?? 0), 0),
+        messages: messagesPerMB(rs.map(r => r.json))
+      }, alone)
+      if (heliaSeeder == null || heliaAlone == null) continue
+      const hs = await helias(n)
+      const fromPeers = hs.map(r => r.json.fromPeers as Record<string, number>)
+      const hTotal = fromPeers.reduce((t, f) => t + Object.values(f).reduce((a, b) => a + b, 0), 0)
+      const hOther = fromPeers.reduce((t, f) => t + Object.entries(f).filter(([id]) => id !== heliaSeeder.peerId).reduce((a, [, b]) => a + b, 0), 0)
+      // with DEBUG=helia:*:error in the environment the Helia processes log their send errors
+      if (hs.some(r => r.stalled) && heliaSeeder.stderr() !== '') process.stderr.write(`Helia seeder's stderr (tail): ${heliaSeeder.stderr().slice(-4000)}\n`)
+      emit({ impl: 'helia', leechers: n, ms: hs.map(r => Math.round(r.ms)), ratioMax: slowest(hs) / heliaAlone, fromLeechers: hTotal > 0 ? hOther / hTotal : 0, stalled: hs.filter(r => r.stalled).length }, heliaAlone)
+    }
+    const s = (ms: number): string => (ms / 1000).toFixed(1)
+    const pct = (x: number): string => `${(100 * x).toFixed(0)} %`
+    const heliaCols = heliaAlone != null
+    process.stdout.write(`\n${bytes} bytes, ${values.rate} Mbit/s links; one alone: ours ${s(alone)} s${heliaCols ? `, Helia ${s(heliaAlone)} s` : ''}\n\n`)
+    process.stdout.write(`| leechers | ours slowest s | ours / one alone | ours from leechers |${heliaCols ? ' Helia slowest s | Helia / one alone | Helia from leechers | Helia / ours |' : ''}\n|---|---|---|---|${heliaCols ? '---|---|---|---|' : ''}\n`)
+    for (const r of rows.filter(r => r.impl === 'tensorswap')) {
+      const hr = rows.find(x => x.impl === 'helia' && x.leechers === r.leechers)
+      const stalled = (hr?.stalled ?? 0) > 0 ? ` (${hr?.stalled ?? 0} of ${r.leechers} stalled, killed)` : ''
+      const gt = stalled !== '' ? '>= ' : ''
+      process.stdout.write(`| ${r.leechers} | ${s(Math.max(...r.ms))} | ${r.ratioMax.toFixed(2)} | ${pct(r.fromLeechers)} |${hr != null ? ` ${gt}${s(Math.max(...hr.ms))}${stalled} | ${gt}${hr.ratioMax.toFixed(2)} | ${pct(hr.fromLeechers)} | ${gt}${(Math.max(...hr.ms) / Math.max(...r.ms)).toFixed(2)} |` : ''}\n`)
+    }
+    process.stdout.write('\nOurs, per MB fetched (summed over the leechers\' `get --json` messages): frames sent / received, presence entries (want-have + HAVE + DONT_HAVE) sent / received, want-blocks sent, blocks received, frames carrying presence entries only (sent + received); presence share of frames, entries and bytes (sent + received)\n\n')
+    process.stdout.write('| leechers | frames sent | frames received | presence sent | presence received | want-blocks sent | blocks received | presence-only frames | of frames | of entries | of bytes | duplicate bytes |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n')
+    for (const r of rows.filter(r => r.impl === 'tensorswap')) {
+      const m = r.messages as SwarmMessages
+      process.stdout.write(`| ${r.leechers} | ${m.sentPerMB.toFixed(1)} | ${m.receivedPerMB.toFixed(1)} | ${m.presenceSentPerMB.toFixed(1)} | ${m.presenceReceivedPerMB.toFixed(1)} | ${m.wantBlocksSentPerMB.toFixed(1)} | ${m.blocksReceivedPerMB.toFixed(1)} | ${m.presenceFramesPerMB.toFixed(1)} | ${pct(m.presenceShareOfFrames)} | ${pct(m.presenceShareOfEntries)} | ${(100 * m.presenceShareOfBytes).toFixed(3)} % | ${r.duplicateBytes ?? 0} |\n`)
     }
   } finally {
+    for (const stop of stops.reverse()) await stop().catch((err: Error) => { process.stderr.write(`stopping: ${err.message}\n`) })
     await net.destroy()
     await rm(work, { recursive: true, force: true })
   }

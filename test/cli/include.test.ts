@@ -99,7 +99,8 @@ describe('get --include / --exclude', () => {
       const b = await run(['--repo', servedRepo, ...args(join(work, 'out-daemon'))])
       assert.equal(b.code, 0, b.stderr)
       const jb = JSON.parse(b.stdout)
-      const strip = (j: any, dir: string): string => normalise(JSON.stringify({ ...j, peers: Object.keys(j.peers) }), [dir])
+      // message counts (frames, cancels) depend on timing, like seconds: only their presence is compared
+      const strip = (j: any, dir: string): string => normalise(JSON.stringify({ ...j, peers: Object.keys(j.peers), messages: j.messages != null }), [dir])
       assert.equal(strip(jb, join(work, 'out-daemon')), strip(ja, join(work, 'out-local')))
       assert.deepEqual(await digestTree(join(work, 'out-daemon')), await digestsOf(chosen))
       await assertHolds(servedRepo, chosen, jb.bytes)

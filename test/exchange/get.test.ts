@@ -24,6 +24,26 @@ async function waitStored (child: { exitCode: number | null }, repo: string, out
   while (child.exitCode == null && Date.now() < deadline && await indexLogBytes(repo) < log0 + indexBytes) await new Promise(resolve => setTimeout(resolve, 20))
 }
 
+/**
+ * `get --json` `messages` (packages/cli/src/commands/get.ts `MessageTotals`) from one honest
+ * seeder: every block the DAG needed arrived once per block fetched (plus late duplicates),
+ * each asked for by a want sent first.
+ */
+function assertMessageCounts (summary: any): void {
+  const { sent, received } = summary.messages
+  const why = JSON.stringify(summary.messages)
+  assert.equal(received.blocks, summary.blocks + summary.duplicateBlocks, why)
+  assert.ok(sent.wantBlock + sent.wantHave >= received.blocks, why)
+  assert.ok(sent.wantBlock > 0 && sent.messages > 0, why)
+  assert.ok(received.messages > 0 && received.messages <= received.bytes, why)
+  // (fewer bytes than the blocks' when wire compression paid, spec/tensorswap.md §12)
+  assert.ok(received.bytes > received.messages, why)
+  // presence bytes only where there were presence entries, each at least a CID's 34+ bytes
+  assert.equal(sent.presenceBytes > 0, sent.wantHave > 0, why)
+  assert.ok(received.presenceBytes >= 34 * (received.have + received.dontHave), why)
+  assert.ok(sent.presenceMessages <= sent.messages && received.presenceMessages <= received.messages, why)
+}
+
 describe('serve + get between two processes (real model)', () => {
   let work: string
   let model: string
@@ -53,6 +73,7 @@ describe('serve + get between two processes (real model)', () => {
       assert.ok(summary.peers[seeder.ready.peerId].bytesReceived >= summary.bytes, 'bytes attributed to the seeder')
       // blocks moved to the bulk lane (spec/tensorswap.md section 7) once it was up
       assert.ok(summary.peers[seeder.ready.peerId].wireBytesReceived['/tensorswap/bulk/1.0.0'] > 0, JSON.stringify(summary.peers))
+      assertMessageCounts(summary)
     })
   }
 
@@ -69,6 +90,10 @@ describe('serve + get between two processes (real model)', () => {
       const wire = summary.peers[noLane.ready.peerId].wireBytesReceived
       assert.equal(wire['/tensorswap/bulk/1.0.0'], undefined, JSON.stringify(wire))
       assert.ok(wire['/tensorswap/1.0.0'] >= summary.bytes, `${JSON.stringify(wire)} vs ${summary.bytes} block bytes`)
+      assertMessageCounts(summary)
+      // one peer, all on /tensorswap/1.0.0 streams: the message bytes are the wire bytes
+      assert.equal(summary.messages.received.bytes, wire['/tensorswap/1.0.0'])
+      assert.ok(summary.messages.received.bytes >= summary.bytes)
     } finally {
       await noLane.stop()
     }

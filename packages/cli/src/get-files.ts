@@ -25,7 +25,7 @@ import type { CommandContext } from './command.js'
 import { UsageError } from './errors.js'
 import { resumeLine } from './output.js'
 import { unixfsDagBytes } from './progress.js'
-import { megabytesPerSecond, type JsonFile } from './summary.js'
+import { megabytesPerSecond, messagesSince, type JsonFile } from './summary.js'
 import { filesBytes, writeFiles } from './write-files.js'
 import { daemonRouting, type RoutingFlags } from './routing.js'
 import { GET_FILES_CONCURRENCY } from './constants.js'
@@ -274,7 +274,8 @@ export async function getFiles (ctx: CommandContext, node: TensorSwapNode | unde
       filesKept: written?.kept ?? 0,
       peers: before != null ? peersSince(before, lastPeers) : {},
       // blocks that arrived twice (two peers answered one want), as get's (src/summary.ts)
-      ...(node != null && before != null ? duplicates(before, node.exchange.stats()) : {})
+      ...(node != null && before != null ? duplicates(before, node.exchange.stats()) : {}),
+      ...(node != null && before != null ? { messages: messagesSince(before, node.exchange.stats()) } : {})
     },
     ...(written != null ? { written } : {})
   }

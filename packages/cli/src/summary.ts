@@ -14,6 +14,7 @@
  * - `output`: the path written.
  */
 import { listModel } from '@tensorswap/model'
+import { emptyEntryCounts, type EntryCounts, type ExchangeStats } from 'tensorswap'
 import type { BlockSource } from '@tensorswap/model'
 import type { CID } from 'multiformats/cid'
 
@@ -50,4 +51,38 @@ export function megabytesPerSecond (bytes: number, seconds: number): number {
 export async function jsonFiles (blockstore: BlockSource, root: CID): Promise<JsonFile[]> {
   const listing = await listModel(blockstore, root)
   return listing.files.map(f => ({ path: f.path, cid: f.cid.toString(), bytes: f.size }))
+}
+
+/** One direction of {@link MessageTotals}: frames, their bytes and their entries. */
+export type MessageTally = { messages: number, bytes: number } & EntryCounts
+
+/**
+ * `get --json` `messages`: the exchange's messages (frames) sent and received during this
+ * `get` (also `get --include`), over every peer and protocol (Bitswap, `/tensorswap/1.0.0`, the bulk lane), with
+ * their bytes and entries (want-have, want-block, cancel, HAVE, DONT_HAVE, blocks and the
+ * presence entries' protobuf bytes, `EntryCounts` of packages/tensorswap/src/network.ts).
+ */
+export interface MessageTotals { sent: MessageTally, received: MessageTally }
+
+/** The exchange's wire counters summed over peers and protocols, `after` minus `before`. */
+export function messagesSince (before: Pick<ExchangeStats, 'wire'>, after: Pick<ExchangeStats, 'wire'>): MessageTotals {
+  const tally = (): MessageTally => ({ messages: 0, bytes: 0, ...emptyEntryCounts() })
+  const out: MessageTotals = { sent: tally(), received: tally() }
+  const add = (stats: Pick<ExchangeStats, 'wire'>, sign: 1 | -1): void => {
+    for (const byProtocol of Object.values(stats.wire)) {
+      for (const w of Object.values(byProtocol)) {
+        out.sent.messages += sign * w.messagesSent
+        out.sent.bytes += sign * w.bytesSent
+        out.received.messages += sign * w.messagesReceived
+        out.received.bytes += sign * w.bytesReceived
+        for (const k of Object.keys(w.entriesSent) as Array<keyof EntryCounts>) {
+          out.sent[k] += sign * w.entriesSent[k]
+          out.received[k] += sign * w.entriesReceived[k]
+        }
+      }
+    }
+  }
+  add(after, 1)
+  add(before, -1)
+  return out
 }

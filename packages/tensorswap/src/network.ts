@@ -38,7 +38,7 @@ import { BulkLanes } from './bulk-lane.js'
 import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, DEFAULT_WIRE_COMPRESSION, FRAME_SLACK_BYTES, MIN_COMPRESS_BLOCK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
 import { InvalidMessageError, MessageTooLargeError } from './errors.js'
 import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
-import { decodeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
+import { decodeMessage, downgradeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
 import { compressBlockSync, inflateBlocks, SUPPORTED_PLANE_CODECS } from './wire/compression.js'
 import { CompressionPolicy } from './wire/compression-policy.js'
 import { analyseBlock } from './wire/planes.js'
@@ -153,12 +153,105 @@ interface Outbound {
   idleTimer?: ReturnType<typeof setTimeout>
 }
 
-/** Bytes written and read per peer and protocol. */
+/**
+ * Bitswap entries in the messages of one direction (sent or received), counted as they went
+ * on the wire: a message downgraded for Bitswap 1.1.0 counts without its want-haves and
+ * presences (they were not sent); a received message counts after decoding (wants beyond
+ * the want-list cap are not counted) and inflation (compressed blocks count as blocks).
+ */
+export interface EntryCounts {
+  /** Want-list entries asking whether the peer has a block (not cancels). */
+  wantHave: number
+  /** Want-list entries asking for the block itself (not cancels). */
+  wantBlock: number
+  /** Want-list cancels (of either type). */
+  cancel: number
+  /** HAVE presences. */
+  have: number
+  /** DONT_HAVE presences. */
+  dontHave: number
+  /** Blocks (plain or compressed). */
+  blocks: number
+  /**
+   * Protobuf field bytes of the want-have entries, HAVE and DONT_HAVE presences above (each
+   * entry's field: tag, length and body, inside its message; without the message's own
+   * wrapper or the frame's length prefix): the presence traffic a have-map would replace.
+   */
+  presenceBytes: number
+  /**
+   * Messages (frames) that carried presence entries only (want-haves, HAVEs, DONT_HAVEs; no
+   * want-block, cancel or block): the messages a have-map could remove outright. A message
+   * split into parts counts once per part.
+   */
+  presenceMessages: number
+}
+
+/** Bytes, messages (frames) and entries written and read per peer and protocol. */
 export interface WireStats {
   bytesSent: number
   bytesReceived: number
+  /** Frames written: a message split to the message cap counts once per part. */
   messagesSent: number
+  /** Frames read and decoded. */
   messagesReceived: number
+  /** Entries of the messages written. */
+  entriesSent: EntryCounts
+  /** Entries of the messages read. */
+  entriesReceived: EntryCounts
+}
+
+/** What {@link countEntries} reads of a message (written or decoded): `compressed` only for its length. */
+export interface CountedMessage extends Pick<BitswapMessage, 'wantlist' | 'blocks' | 'presences'> { compressed?: ArrayLike<unknown> }
+
+/** All-zero {@link EntryCounts}. */
+export function emptyEntryCounts (): EntryCounts {
+  return { wantHave: 0, wantBlock: 0, cancel: 0, have: 0, dontHave: 0, blocks: 0, presenceBytes: 0, presenceMessages: 0 }
+}
+
+/** Bytes of `n` as a protobuf varint (`n` >= 0). */
+function varintBytes (n: number): number {
+  let bytes = 1
+  while (n >= 128) { n = Math.floor(n / 128); bytes++ }
+  return bytes
+}
+
+/** Bytes of a length-delimited field (one-byte tag) whose body is `n` bytes. */
+function fieldBytes (n: number): number {
+  return 1 + varintBytes(n) + n
+}
+
+/**
+ * Add the entries of `message` (as written or decoded, in `frames` frames) to `into`; see {@link EntryCounts}.
+ * Field sizes follow the Bitswap protobuf (wire/bitswap.proto) as protons encodes it: default
+ * values (priority 0, wantType Block, cancel/sendDontHave false, type Have) are left out.
+ */
+export function countEntries (message: CountedMessage, into: EntryCounts, frames = 1): void {
+  let presences = message.presences.length
+  let others = message.blocks.length + (message.compressed?.length ?? 0)
+  for (const e of message.wantlist?.entries ?? []) {
+    if (e.cancel) {
+      into.cancel++
+      others++
+      continue
+    }
+    if (e.wantType === 'block') {
+      into.wantBlock++
+      others++
+      continue
+    }
+    presences++
+    into.wantHave++
+    // block, priority (int32: a negative one is a 10-byte varint), wantType Have, sendDontHave
+    const priority = e.priority === 0 ? 0 : 1 + (e.priority < 0 ? 10 : varintBytes(e.priority))
+    into.presenceBytes += fieldBytes(fieldBytes(e.cid.bytes.byteLength) + priority + 2 + (e.sendDontHave ? 2 : 0))
+  }
+  for (const p of message.presences) {
+    if (p.type === 'have') into.have++
+    else into.dontHave++
+    into.presenceBytes += fieldBytes(fieldBytes(p.cid.bytes.byteLength) + (p.type === 'dont-have' ? 2 : 0))
+  }
+  into.blocks += message.blocks.length + (message.compressed?.length ?? 0)
+  if (presences > 0 && others === 0) into.presenceMessages += frames
 }
 
 /**
@@ -330,10 +423,10 @@ export class Network {
     return [...this.#peerProtocols.values()].map(p => p.peer)
   }
 
-  /** Bytes and messages per peer and protocol (a copy). */
+  /** Bytes, messages and entries per peer and protocol (a copy). */
   stats (): Map<string, Map<string, WireStats>> {
     const out = new Map<string, Map<string, WireStats>>()
-    for (const [peer, m] of this.#stats) out.set(peer, new Map([...m].map(([k, v]) => [k, { ...v }])))
+    for (const [peer, m] of this.#stats) out.set(peer, new Map([...m].map(([k, v]) => [k, { ...v, entriesSent: { ...v.entriesSent }, entriesReceived: { ...v.entriesReceived } }])))
     return out
   }
 
@@ -344,7 +437,11 @@ export class Network {
     return { ...this.#compression, compressBytesPerMs: this.#policy?.compressBytesPerMs ?? 0, links }
   }
 
-  #count (peer: string, protocol: string, dir: 'sent' | 'received', bytes: number): void {
+  /**
+   * Count `frames` frames of `bytes` in total, carrying `message`'s entries, for `peer` on
+   * `protocol` (its label) in direction `dir`.
+   */
+  #count (peer: string, protocol: string, dir: 'sent' | 'received', bytes: number, message: CountedMessage, frames = 1): void {
     let m = this.#stats.get(peer)
     if (m == null) {
       m = new Map()
@@ -352,15 +449,17 @@ export class Network {
     }
     let s = m.get(protocol)
     if (s == null) {
-      s = { bytesSent: 0, bytesReceived: 0, messagesSent: 0, messagesReceived: 0 }
+      s = { bytesSent: 0, bytesReceived: 0, messagesSent: 0, messagesReceived: 0, entriesSent: emptyEntryCounts(), entriesReceived: emptyEntryCounts() }
       m.set(protocol, s)
     }
     if (dir === 'sent') {
       s.bytesSent += bytes
-      s.messagesSent++
+      s.messagesSent += frames
+      countEntries(message, s.entriesSent, frames)
     } else {
       s.bytesReceived += bytes
-      s.messagesReceived++
+      s.messagesReceived += frames
+      countEntries(message, s.entriesReceived, frames)
     }
   }
 
@@ -456,7 +555,7 @@ export class Network {
           this.#safe(() => { this.#handlers.onBadInput(peer, err) })
           return
         }
-        this.#count(peer.toString(), label, 'received', frame.byteLength)
+        this.#count(peer.toString(), label, 'received', frame.byteLength, message)
         // download limit: the frame is handed over once its bytes are paid for, and the next
         // read waits with it (the stream pauses, the sender is slowed). Paying after handing it
         // over let the last frame of a fetch through free: 1.10 of the limit over 20 s.
@@ -521,7 +620,8 @@ export class Network {
       if (out.pending === 0 && this.#outbound.get(key) === out) this.#armIdle(key, out)
     }
     const bytes = (parts ?? []).reduce((n, p) => n + p.byteLength, 0)
-    this.#count(peer.toString(), out.label, 'sent', bytes)
+    // what went on the wire: without the want-haves and presences a 1.1.0 peer is not sent
+    this.#count(peer.toString(), out.label, 'sent', bytes, supportsHave(out.protocol) ? message : downgradeMessage(message, out.protocol), parts?.length ?? 0)
     return bytes
   }
 

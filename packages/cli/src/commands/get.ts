@@ -16,7 +16,7 @@ import { defineCommand, type CommandContext } from '../command.js'
 import { unixfsDagBytes } from '../progress.js'
 import { getBlockUnverified } from '@tensorswap/blockstore'
 import * as dagCbor from '@ipld/dag-cbor'
-import { megabytesPerSecond, type JsonFile, type JsonTensor } from '../summary.js'
+import { megabytesPerSecond, messagesSince, type JsonFile, type JsonTensor, type MessageTotals } from '../summary.js'
 import { writeFiles } from '../write-files.js'
 import { localDag } from '../local-dag.js'
 import { canDiscover, daemonRouting, routingInit, type RoutingFlags } from '../routing.js'
@@ -176,8 +176,9 @@ function peersSince (before: ReturnType<TensorSwapNode['exchange']['stats']>, pe
 /**
  * The whole DAG, then its files (kept when already right, src/write-files.ts); `--json`:
  * `{root, output, bytes, blocks, blocksLocal, seconds, MBps, files, filesWritten, filesKept,
- * peers:{<id>:{bytesReceived, blocksReceived, wireBytesReceived:{<protocol>: bytes}}}}` with
- * `bytes`/`blocks` fetched from the network (src/summary.ts).
+ * peers:{<id>:{bytesReceived, blocksReceived, wireBytesReceived:{<protocol>: bytes}}},
+ * duplicateBlocks, duplicateBytes, messages:{sent, received}}` with `bytes`/`blocks` fetched
+ * from the network (src/summary.ts) and `messages` as {@link MessageTotals}.
  */
 async function getAll (ctx: CommandContext, node: TensorSwapNode, root: CID, opts: GetCommandOptions, progressTimeoutMs?: number): Promise<GetCommandResult> {
   const { signal } = ctx
@@ -237,12 +238,13 @@ async function getAll (ctx: CommandContext, node: TensorSwapNode, root: CID, opt
     seconds: result.seconds,
     peers: peersSince(before, result.peers),
     ...duplicatesSince(before, node.exchange.stats()),
+    messages: messagesSince(before, node.exchange.stats()),
     ...(result.providers != null ? { providers: result.providers, searchedMs: Math.round(result.searchedMs ?? 0) } : {})
   })
 }
 
 /** What a whole-DAG `get` fetched. */
-interface Fetched { bytes: number, blocks: number, blocksLocal: number, seconds: number, peers: Record<string, unknown>, providers?: Array<{ peerId: string, source: string }>, searchedMs?: number, duplicateBlocks?: number, duplicateBytes?: number }
+interface Fetched { bytes: number, blocks: number, blocksLocal: number, seconds: number, peers: Record<string, unknown>, providers?: Array<{ peerId: string, source: string }>, searchedMs?: number, duplicateBlocks?: number, duplicateBytes?: number, messages?: MessageTotals }
 
 /**
  * Blocks (and their bytes) that arrived again after a copy was stored, during this `get`: a
@@ -275,6 +277,7 @@ async function gotResult (ctx: CommandContext, root: CID, opts: GetCommandOption
       filesKept: written?.kept ?? 0,
       peers: got.peers,
       ...(got.duplicateBlocks != null ? { duplicateBlocks: got.duplicateBlocks, duplicateBytes: got.duplicateBytes } : {}),
+      ...(got.messages != null ? { messages: got.messages } : {}),
       ...(got.providers != null ? { providers: got.providers, searchedMs: got.searchedMs } : {})
     },
     ...(got.providers != null ? { providers: got.providers } : {}),
