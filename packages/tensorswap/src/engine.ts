@@ -246,19 +246,27 @@ export class Engine {
   }
 
   /**
-   * The next batch: round robin over peers with queued work and fewer than `batchesPerPeer`
-   * batches in progress; within the peer, highest priority first (then arrival order). The
-   * batch is in progress until {@link batchDone}.
+   * The next batch: round robin over peers with queued work and no batch in progress, then
+   * (when none) over those with fewer than `maxPerPeer` batches in progress, so a peer waiting
+   * for its first batch always goes before another's second; within the peer, highest priority
+   * first (then arrival order). The batch is in progress until {@link batchDone}.
    *
+   * @param maxPerPeer - most batches of one peer in progress for this call, at most
+   *   `batchesPerPeer` (the driver passes 1 when its serving slots are scarce, so that peers
+   *   that do not read cannot hold more of them with their second batches than before)
    * @returns a batch, or `undefined` when no peer is ready
    */
-  nextBatch (): EngineBatch | undefined {
+  nextBatch (maxPerPeer = this.#batchesPerPeer): EngineBatch | undefined {
+    const max = Math.min(maxPerPeer, this.#batchesPerPeer)
     const n = this.#order.length
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < 2 * n; i++) {
+      // first pass: peers with nothing in progress; second: those with room for another
+      const limit = i < n ? 1 : max
+      if (i === n && max <= 1) break
       const idx = (this.#cursor + i) % n
       const peer = this.#order[idx] as string
       const l = this.#peers.get(peer) as PeerLedger
-      if (l.batches.size >= this.#batchesPerPeer || l.queued === 0) continue
+      if (l.batches.size >= limit || l.queued === 0) continue
       this.#cursor = (idx + 1) % n
       const queued = [...l.wants.values()].filter(w => w.queued)
       queued.sort((a, b) => a.priority !== b.priority ? b.priority - a.priority : a.seq - b.seq)

@@ -717,7 +717,9 @@ export class Exchange {
   #serve (): void {
     const concurrency = this.#init.engineConcurrency ?? DEFAULT_ENGINE_CONCURRENCY
     while (this.#running && this.#serving < concurrency) {
-      const batch = this.engine.nextBatch()
+      // a peer's second batch in progress only while half the slots are free: peers that stop
+      // reading cannot hold more slots with their waiting second batches (spec/tensorswap.md §4)
+      const batch = this.engine.nextBatch(this.#serving * 2 < concurrency ? undefined : 1)
       if (batch == null) return
       this.#serving++
       this.#serveBatch(batch)

@@ -85,6 +85,23 @@ describe('Engine', () => {
     engine.assertInvariants()
   })
 
+  it('a peer waiting for its first batch goes before another peer\'s second; maxPerPeer 1 hands out no second batch', () => {
+    const engine = new Engine({ batchesPerPeer: 2, blocksPerBatch: 1 })
+    engine.messageReceived('A', { full: false, entries: [want(1), want(2), want(3)] })
+    const a1 = engine.nextBatch()
+    assert.equal(a1?.peer, 'A')
+    engine.messageReceived('B', { full: false, entries: [want(10), want(11)] })
+    engine.messageReceived('C', { full: false, entries: [want(20)] })
+    // the cursor is past A: B, C get their first batches before A its second, whatever the order
+    assert.deepEqual([engine.nextBatch()?.peer, engine.nextBatch()?.peer], ['B', 'C'])
+    // slots scarce: no second batch for anyone
+    assert.equal(engine.nextBatch(1), undefined)
+    assert.equal(engine.nextBatch()?.peer, 'A')
+    assert.equal(engine.nextBatch()?.peer, 'B')
+    assert.equal(engine.nextBatch(), undefined)
+    engine.assertInvariants()
+  })
+
   it('ignores a batch finished after its peer disconnected and came back', () => {
     const engine = new Engine({ batchesPerPeer: 1 })
     engine.messageReceived('A', { full: false, entries: [want(1)] })
