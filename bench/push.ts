@@ -15,11 +15,10 @@
  * bench/cases/raw-tcp.ts: plain TCP, and Node TLS 1.3 (the bulk lane's channel); each from the
  * request on the open connection to the last byte read (the TLS handshake is reported apart and
  * counted in the cold push's TLS ratio only: a warm push's lane is up), so every ratio is of
- * the same run. Prints per round: round
- * trip (call to the receiver's answer that it holds the DAG, ms), its phases (the pusher's
- * count of the DAG, the dial and stream open, the wait for the answer; the receiver's fetch as
- * it reports it), the raw TCP and TLS ms and the ratios; then the cold ratios and the median
- * warm ones.
+ * the same run. Prints per round: round trip (call to the receiver's answer that it holds the
+ * DAG, ms), its phases (the pusher's count of the DAG, the dial and stream open, the wait for
+ * the answer; the receiver's fetch as it reports it), the raw TCP and TLS ms and the ratios;
+ * then the cold ratios and the median warm ones.
  *
  * @module
  */
