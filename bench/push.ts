@@ -11,11 +11,14 @@
  * (one byte in 4096 flipped by the round number), added, then pushed to the same receiver. The
  * first push is cold (first dial), the others warm (the connection stays up, as when a training
  * loop pushes to the same peer every step). Before each push the raw transfer of the same bytes
- * over one fresh TCP connection between two processes is measured (connect to the last byte
- * read), so every ratio is of the same run. Prints per round: round trip (call to the
- * receiver's answer that it holds the DAG, ms), its phases (the pusher's count of the DAG, the
- * dial and stream open, the wait for the answer; the receiver's fetch as it reports it), the
- * raw TCP ms and the ratio; then the cold ratio and the median warm ratio.
+ * between two processes over one fresh loopback connection is measured twice, by the roles of
+ * bench/cases/raw-tcp.ts: plain TCP, and Node TLS 1.3 (the bulk lane's channel); each from the
+ * request on the open connection to the last byte read (the TLS handshake is reported apart and
+ * counted in the cold push's TLS ratio only: a warm push's lane is up), so every ratio is of
+ * the same run. Prints per round: round trip (call to the receiver's answer that it holds the
+ * DAG, ms), its phases (the pusher's count of the DAG, the dial and stream open, the wait for
+ * the answer; the receiver's fetch as it reports it), the raw TCP and TLS ms and the ratios;
+ * then the cold ratios and the median warm ones.
  *
  * @module
  */
@@ -33,17 +36,40 @@ const BIN = fileURLToPath(new URL('../../packages/cli/bin/tensorswap.js', import
 const TENSORS = 40
 const TENSOR_BYTES = 256 * 1024
 
-/** Raw transfer of `bytes` over one fresh loopback TCP connection between two processes (ms from connect to the last byte read). */
-async function rawTcp (bytes: number): Promise<number> {
-  const port = 30_000 + Math.floor(Math.random() * 20_000)
-  const recv = spawn(process.execPath, ['-e', `const n=${bytes};let got=0,t0;require('net').createServer(s=>{t0=performance.now();s.on('data',d=>{got+=d.length;if(got>=n){process.stdout.write(String(performance.now()-t0));process.exit(0)}})}).listen(${port},'127.0.0.1',()=>console.error('up'))`], { stdio: ['ignore', 'pipe', 'pipe'] })
-  await new Promise<void>(resolve => { recv.stderr.once('data', () => { resolve() }) })
-  let out = ''
-  recv.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const done = new Promise(resolve => recv.once('exit', resolve))
-  const send = spawn(process.execPath, ['-e', `const s=require('net').connect(${port},'127.0.0.1',()=>{const b=Buffer.alloc(1<<20,7);let left=${bytes};const w=()=>{while(left>0){const n=Math.min(left,b.length);left-=n;if(!s.write(b.subarray(0,n))){s.once('drain',w);return}}s.end()};w()})`], { stdio: 'ignore' })
-  await Promise.all([done, new Promise(resolve => send.once('exit', resolve))])
-  return Number(out)
+const RAW_CASE = fileURLToPath(new URL('./cases/raw-tcp.js', import.meta.url))
+
+/**
+ * Raw transfer of `bytes` between two processes over one fresh loopback connection, by the roles
+ * of bench/cases/raw-tcp.ts: plain Node TCP, or (`tls`) Node TLS 1.3 with libp2p certificates,
+ * the bulk lane's secure channel. Returns, in ms as the leecher measures them, `connectMs` (TCP
+ * connect, and for TLS the handshake) and `transferMs` (request written to the last byte read).
+ */
+async function rawTransfer (bytes: number, tls: boolean): Promise<{ connectMs: number, transferMs: number }> {
+  const params = JSON.stringify({ sizeBytes: bytes, tls, preload: true })
+  const role = (args: string[]): { child: ReturnType<typeof spawn>, lines: AsyncIterableIterator<string>, exited: Promise<unknown> } => {
+    const child = spawn(process.execPath, [RAW_CASE, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    return { child, lines: createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator](), exited }
+  }
+  const next = async (r: ReturnType<typeof role>, event: string): Promise<any> => {
+    for (let l = await r.lines.next(); l.done !== true; l = await r.lines.next()) {
+      const evt = JSON.parse(l.value)
+      if (evt.event === event) return evt
+    }
+    throw new Error(`raw-tcp ${event} line missing`)
+  }
+  const seeder = role(['seeder', params])
+  try {
+    const ready = await next(seeder, 'ready')
+    const leecher = role(['leecher', params, JSON.stringify(ready)])
+    const result = await next(leecher, 'result')
+    await leecher.exited
+    if (result.bytes !== bytes) throw new Error(`raw-tcp leecher got ${result.bytes as number} bytes, expected ${bytes}`)
+    return { connectMs: result.connectMs, transferMs: result.elapsedMs }
+  } finally {
+    seeder.child.stdin?.end('stop\n')
+    await seeder.exited
+  }
 }
 
 const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -72,10 +98,15 @@ try {
     roots.push((await node.add(dir)).root)
   }
   const ratios: number[] = []
+  const tlsRatios: number[] = []
   const trips: number[] = []
   const raws: number[] = []
+  const tlss: number[] = []
+  let coldTls = 0
   for (let r = 0; r < rounds; r++) {
-    const raw = await rawTcp(size)
+    const raw = (await rawTransfer(size, false)).transferMs
+    const tlsRun = await rawTransfer(size, true)
+    const tls = tlsRun.transferMs
     const t0 = performance.now()
     let announced = 0
     const res = await node.push(roots[r], {
@@ -83,14 +114,22 @@ try {
       onProgress: (e) => { if (e.type === 'tensorswap:push:announced') announced = performance.now() }
     })
     const ms = performance.now() - t0
-    const ratio = ms / raw
-    ratios.push(ratio)
+    // cold: against TLS with its handshake (the push dials too); warm: the lane is up already
+    const tlsRef = r === 0 ? tlsRun.connectMs + tls : tls
+    if (r === 0) coldTls = tlsRef
+    ratios.push(ms / raw)
+    tlsRatios.push(ms / tlsRef)
     trips.push(ms)
     raws.push(raw)
+    tlss.push(tls)
     const fetchMs = res.receiverSeconds * 1000
-    process.stdout.write(`${r === 0 ? 'cold' : 'warm'} ${r}: ${res.bytes} bytes in ${res.blocks} blocks (${res.blocksAlreadyThere} there); round trip ${ms.toFixed(0)} ms = count ${(announced - t0).toFixed(0)} + dial, request and answer ${(t0 + ms - announced).toFixed(0)} (receiver's fetch ${fetchMs.toFixed(0)}); raw TCP ${raw.toFixed(0)} ms; round trip / raw ${ratio.toFixed(2)}\n`)
+    process.stdout.write(`${r === 0 ? 'cold' : 'warm'} ${r}: ${res.bytes} bytes in ${res.blocks} blocks (${res.blocksAlreadyThere} there); round trip ${ms.toFixed(0)} ms = count ${(announced - t0).toFixed(0)} + dial, request and answer ${(t0 + ms - announced).toFixed(0)} (receiver's fetch ${fetchMs.toFixed(0)}); raw TCP ${raw.toFixed(0)} ms, raw TLS ${tls.toFixed(0)} ms (+ ${tlsRun.connectMs.toFixed(0)} ms connect and handshake); round trip / raw TCP ${(ms / raw).toFixed(2)}, / raw TLS ${(ms / tlsRef).toFixed(2)}${r === 0 ? ' (with its handshake)' : ''}\n`)
   }
-  process.stdout.write(`\nDAG ${size} bytes file; cold round trip / raw ${ratios[0].toFixed(2)}; warm: median round trip ${median(trips.slice(1)).toFixed(0)} ms / median raw TCP ${median(raws).toFixed(0)} ms = ${(median(trips.slice(1)) / median(raws)).toFixed(2)} (median of the per-round ratios ${median(ratios.slice(1)).toFixed(2)})\n`)
+  const warm = trips.slice(1)
+  process.stdout.write(`\nDAG ${size} bytes file; cold round trip / raw TCP ${ratios[0].toFixed(2)}, / raw TLS with handshake (${coldTls.toFixed(0)} ms) ${tlsRatios[0].toFixed(2)}\n`)
+  if (warm.length > 0) {
+    process.stdout.write(`warm: median round trip ${median(warm).toFixed(0)} ms; median raw TCP ${median(raws).toFixed(0)} ms (ratio ${(median(warm) / median(raws)).toFixed(2)}, median of the per-round ratios ${median(ratios.slice(1)).toFixed(2)}); median raw TLS ${median(tlss).toFixed(0)} ms (ratio ${(median(warm) / median(tlss)).toFixed(2)}, median of the per-round ratios ${median(tlsRatios.slice(1)).toFixed(2)})\n`)
+  }
 } finally {
   await node.stop()
   child.kill('SIGTERM')

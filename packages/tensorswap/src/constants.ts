@@ -275,6 +275,15 @@ export const DEFAULT_ENGINE_BLOCKS_PER_BATCH = 4
 export const DEFAULT_ENGINE_PRESENCES_PER_BATCH = 256
 
 /**
+ * Most engine batches of one peer in progress at once: its next batch is read from the
+ * blockstore while the previous one is written (they are written in order, each after the
+ * previous one drained), so the data channel does not idle during reads. A slow reader holds
+ * at most this many messages of ours. Ours (bench/README.md "Push": one batch at a time
+ * served 10 MB at ~220 MB/s on loopback, the lane idle while each batch was read).
+ */
+export const DEFAULT_ENGINE_BATCHES_PER_PEER = 2
+
+/**
  * Most engine batches being read from the blockstore and written at once, across peers.
  * Bounds serving memory to about this many messages (8 x 4 MiB). boxo uses 8 task workers
  * (`BitswapEngineTaskWorkerCount`).

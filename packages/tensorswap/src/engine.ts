@@ -8,16 +8,19 @@
  * unbounded want-list was a memory DoS).
  *
  * Serving: {@link Engine.nextBatch} returns the next peer in round-robin order that has work
- * and no batch in progress, with its highest-priority tasks (at most `blocksPerBatch`
- * want-blocks and `presencesPerBatch` want-haves: about one 4 MiB message). The driver reads
- * the blocks, writes the message, waits for the stream to drain, then calls
- * {@link Engine.batchDone}; only then can that peer get another batch. That is the
- * back-pressure: a slow reader holds one message of ours, never a queue of them.
+ * and fewer than `batchesPerPeer` batches in progress, with its highest-priority tasks (at most
+ * `blocksPerBatch` want-blocks and `presencesPerBatch` want-haves: about one 4 MiB message).
+ * The driver reads the blocks, writes the message, waits for the stream to drain, then calls
+ * {@link Engine.batchDone}. With the default of 2 batches per peer the driver reads a peer's
+ * next batch while the previous one is being written (it writes them in the order handed out,
+ * each after the previous one drained), so the data channel does not idle during reads. That
+ * is the back-pressure: a slow reader holds at most `batchesPerPeer` messages of ours (one
+ * being written, one read and waiting), never a queue of them.
  *
  * @module
  */
 
-import { DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_PRESENCES_PER_BATCH, DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK, DEFAULT_MAX_WANTLIST_SIZE } from './constants.js'
+import { DEFAULT_ENGINE_BATCHES_PER_PEER, DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_PRESENCES_PER_BATCH, DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK, DEFAULT_MAX_WANTLIST_SIZE } from './constants.js'
 import { blockKey } from './wire/block-key.js'
 import type { Wantlist, WantType } from './wire/codec.js'
 import type { CID } from 'multiformats/cid'
@@ -30,6 +33,11 @@ export interface EngineInit {
   blocksPerBatch?: number
   /** Most want-have tasks per batch. @default {@link DEFAULT_ENGINE_PRESENCES_PER_BATCH} */
   presencesPerBatch?: number
+  /**
+   * Most batches of one peer in progress at once (1: a peer's next batch is handed out only
+   * once its previous one is done). @default {@link DEFAULT_ENGINE_BATCHES_PER_PEER}
+   */
+  batchesPerPeer?: number
   /**
    * A want-have for a stored block of at most this many bytes is answered with the block
    * (Bitswap 1.2.0 MAY; boxo `WithWantHaveReplaceSize`); 0 turns it off.
@@ -49,6 +57,8 @@ export interface EngineTask {
 
 /** A batch of tasks for one peer (see {@link Engine.nextBatch}). */
 export interface EngineBatch {
+  /** Names the batch in {@link Engine.batchDone}; increasing in the order batches are handed out. */
+  id: number
   peer: string
   tasks: EngineTask[]
 }
@@ -81,14 +91,17 @@ interface PeerWant extends EngineTask {
   activeType?: WantType
   /** Waiting to be served (false: answered 'missing', or handed out in a batch). */
   queued: boolean
-  /** Handed out in the batch in progress. */
+  /** Handed out in a batch in progress. */
   active: boolean
+  /** The id of that batch (set while `active`). */
+  batch?: number
 }
 
 interface PeerLedger {
   wants: Map<string, PeerWant>
   queued: number
-  busy: boolean
+  /** Ids of the peer's batches in progress (at most `batchesPerPeer`). */
+  batches: Set<number>
 }
 
 /**
@@ -100,9 +113,11 @@ export class Engine {
   #order: string[] = []
   #cursor = 0
   #seq = 0
+  #batchSeq = 0
   readonly #maxWantlistSize: number
   readonly #blocksPerBatch: number
   readonly #presencesPerBatch: number
+  readonly #batchesPerPeer: number
   /** See {@link EngineInit.maxSizeReplaceHaveWithBlock}, bytes. */
   readonly maxSizeReplaceHaveWithBlock: number
 
@@ -111,6 +126,7 @@ export class Engine {
     this.#maxWantlistSize = init.maxWantlistSize ?? DEFAULT_MAX_WANTLIST_SIZE
     this.#blocksPerBatch = init.blocksPerBatch ?? DEFAULT_ENGINE_BLOCKS_PER_BATCH
     this.#presencesPerBatch = init.presencesPerBatch ?? DEFAULT_ENGINE_PRESENCES_PER_BATCH
+    this.#batchesPerPeer = Math.max(1, init.batchesPerPeer ?? DEFAULT_ENGINE_BATCHES_PER_PEER)
     this.maxSizeReplaceHaveWithBlock = init.maxSizeReplaceHaveWithBlock ?? DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK
   }
 
@@ -130,7 +146,7 @@ export class Engine {
   #ledger (peer: string): PeerLedger {
     let l = this.#peers.get(peer)
     if (l == null) {
-      l = { wants: new Map(), queued: 0, busy: false }
+      l = { wants: new Map(), queued: 0, batches: new Set() }
       this.#peers.set(peer, l)
       this.#order.push(peer)
     }
@@ -213,9 +229,9 @@ export class Engine {
     if (this.#cursor >= this.#order.length) this.#cursor = 0
   }
 
-  /** Whether some peer has queued work and no batch in progress. */
+  /** Whether some peer has queued work and room for another batch in progress. */
   hasWork (): boolean {
-    for (const l of this.#peers.values()) if (l.queued > 0 && !l.busy) return true
+    for (const l of this.#peers.values()) if (l.queued > 0 && l.batches.size < this.#batchesPerPeer) return true
     return false
   }
 
@@ -230,24 +246,33 @@ export class Engine {
   }
 
   /**
-   * The next batch: round robin over peers with queued work and no batch in progress; within
-   * the peer, highest priority first (then arrival order). The peer is busy until
-   * {@link batchDone}.
+   * The next batch: round robin over peers with queued work and no batch in progress, then
+   * (when none) over those with fewer than `maxPerPeer` batches in progress, so a peer waiting
+   * for its first batch always goes before another's second; within the peer, highest priority
+   * first (then arrival order). The batch is in progress until {@link batchDone}.
    *
+   * @param maxPerPeer - most batches of one peer in progress for this call, at most
+   *   `batchesPerPeer` (the driver passes 1 when its serving slots are scarce, so that peers
+   *   that do not read cannot hold more of them with their second batches than before)
    * @returns a batch, or `undefined` when no peer is ready
    */
-  nextBatch (): EngineBatch | undefined {
+  nextBatch (maxPerPeer = this.#batchesPerPeer): EngineBatch | undefined {
+    const max = Math.min(maxPerPeer, this.#batchesPerPeer)
     const n = this.#order.length
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < 2 * n; i++) {
+      // first pass: peers with nothing in progress; second: those with room for another
+      const limit = i < n ? 1 : max
+      if (i === n && max <= 1) break
       const idx = (this.#cursor + i) % n
       const peer = this.#order[idx] as string
       const l = this.#peers.get(peer) as PeerLedger
-      if (l.busy || l.queued === 0) continue
+      if (l.batches.size >= limit || l.queued === 0) continue
       this.#cursor = (idx + 1) % n
       const queued = [...l.wants.values()].filter(w => w.queued)
       queued.sort((a, b) => a.priority !== b.priority ? b.priority - a.priority : a.seq - b.seq)
       let blocks = this.#blocksPerBatch
       let haves = this.#presencesPerBatch
+      const id = this.#batchSeq++
       const tasks: EngineTask[] = []
       for (const w of queued) {
         if (w.wantType === 'block') {
@@ -260,30 +285,34 @@ export class Engine {
         w.queued = false
         w.active = true
         w.activeType = w.wantType
+        w.batch = id
         l.queued--
         tasks.push({ key: w.key, cid: w.cid, priority: w.priority, wantType: w.wantType, sendDontHave: w.sendDontHave })
         if (blocks === 0 && haves === 0) break
       }
-      l.busy = true
-      return { peer, tasks }
+      l.batches.add(id)
+      return { id, peer, tasks }
     }
     return undefined
   }
 
   /**
-   * The driver finished a batch for `peer` (message written and drained, or failed).
+   * The driver finished a batch (message written and drained, or failed). A batch of a peer
+   * that disconnected since (or one already done) is ignored.
    *
-   * @param peer - the batch's peer
+   * @param batch - the batch, as {@link nextBatch} returned it
    * @param outcomes - how each task was answered, by task key; tasks left out are re-queued
    *   (e.g. the write failed before they were sent)
    */
-  batchDone (peer: string, outcomes: ReadonlyMap<string, TaskOutcome>): void {
-    const l = this.#peers.get(peer)
-    if (l == null) return
-    l.busy = false
-    for (const w of [...l.wants.values()]) {
-      if (!w.active) continue
+  batchDone (batch: EngineBatch, outcomes: ReadonlyMap<string, TaskOutcome>): void {
+    const l = this.#peers.get(batch.peer)
+    if (l == null || !l.batches.delete(batch.id)) return
+    for (const task of batch.tasks) {
+      const w = l.wants.get(task.key)
+      // cancelled meanwhile (and maybe wanted again: then a new want, not this batch's)
+      if (w == null || !w.active || w.batch !== batch.id) continue
       w.active = false
+      w.batch = undefined
       const outcome = outcomes.get(w.key)
       const upgraded = w.activeType === 'have' && w.wantType === 'block'
       w.activeType = undefined
@@ -317,15 +346,14 @@ export class Engine {
     for (const [peer, l] of this.#peers) {
       if (!this.#order.includes(peer)) throw new Error(`peer ${peer} missing from round robin`)
       if (l.wants.size > this.#maxWantlistSize) throw new Error(`peer ${peer}: ${l.wants.size} wants over cap`)
+      if (l.batches.size > this.#batchesPerPeer) throw new Error(`peer ${peer}: ${l.batches.size} batches in progress over ${this.#batchesPerPeer}`)
       let queued = 0
-      let active = 0
       for (const w of l.wants.values()) {
         if (w.queued && w.active) throw new Error(`peer ${peer}: want ${w.key} both queued and active`)
         if (w.queued) queued++
-        if (w.active) active++
+        if (w.active && (w.batch == null || !l.batches.has(w.batch))) throw new Error(`peer ${peer}: active want ${w.key} outside a batch in progress`)
       }
       if (queued !== l.queued) throw new Error(`peer ${peer}: queued count ${l.queued} != ${queued}`)
-      if (active > 0 && !l.busy) throw new Error(`peer ${peer}: active tasks without a batch in progress`)
     }
   }
 }

@@ -29,7 +29,7 @@ import { manifestChildren } from './tensors/manifest-children.js'
 import { WantListManager } from './want-list.js'
 import { supportsHave } from './wire/codec.js'
 import { blockKey } from './wire/block-key.js'
-import type { EngineInit, TaskOutcome, EngineBatch } from './engine.js'
+import type { EngineInit, TaskOutcome, EngineBatch, EngineTask } from './engine.js'
 import type { DebtLedgerInit, LedgerEntry } from './ledger.js'
 import type { CompressionStats, NetworkInit, WireStats } from './network.js'
 import type { PeerSelectorInit, PeerStats } from './peer-selector.js'
@@ -195,6 +195,11 @@ export class Exchange {
   #sessionIds = 0
   #flushQueued = false
   #serving = 0
+  /**
+   * Per peer: settles when the send of its last batch handed out is over (or failed). A batch
+   * is read at once but sent only after the peer's previous batch (engine batches per peer).
+   */
+  readonly #sendTurns = new Map<string, Promise<void>>()
   #tickTimer?: ReturnType<typeof setInterval>
   #ledgerTimer?: ReturnType<typeof setInterval>
   #running = false
@@ -844,7 +849,9 @@ export class Exchange {
   #serve (): void {
     const concurrency = this.#init.engineConcurrency ?? DEFAULT_ENGINE_CONCURRENCY
     while (this.#running && this.#serving < concurrency) {
-      const batch = this.engine.nextBatch()
+      // a peer's second batch in progress only while half the slots are free: peers that stop
+      // reading cannot hold more slots with their waiting second batches (spec/tensorswap.md §4)
+      const batch = this.engine.nextBatch(this.#serving * 2 < concurrency ? undefined : 1)
       if (batch == null) return
       this.#serving++
       this.#serveBatch(batch)
@@ -880,47 +887,44 @@ export class Exchange {
     }
   }
 
+  /**
+   * Answer one engine batch: its tasks are looked up and read at once (in parallel, the
+   * message keeping the batch's order), then the message is sent once the peer's previous
+   * batch was sent, so a peer's next batch is read while its previous one is written
+   * (`DEFAULT_ENGINE_BATCHES_PER_PEER`) and every send and its deadline start only when the
+   * data channel is free, as with one batch at a time.
+   */
   async #serveBatch (batch: EngineBatch): Promise<void> {
     const outcomes = new Map<string, TaskOutcome>()
     const peer = this.#peerId(batch.peer)
+    const previous = this.#sendTurns.get(batch.peer)
+    let endTurn = (): void => {}
+    const turn = new Promise<void>(resolve => { endTurn = resolve })
+    this.#sendTurns.set(batch.peer, turn)
     try {
       if (peer == null) {
         for (const t of batch.tasks) outcomes.set(t.key, 'declined')
         return
       }
+      const answers = await Promise.all(batch.tasks.map(async (task): Promise<TaskAnswer> => {
+        if (!this.ledger.shouldServe(batch.peer)) {
+          outcomes.set(task.key, 'declined')
+          return task.sendDontHave ? { presence: { cid: task.cid, type: 'dont-have' } } : undefined
+        }
+        return await this.#answer(task, outcomes)
+      }))
       const blocks: Block[] = []
       const presences: BlockPresence[] = []
-      for (const task of batch.tasks) {
-        if (!this.ledger.shouldServe(batch.peer)) {
-          if (task.sendDontHave) presences.push({ cid: task.cid, type: 'dont-have' })
-          outcomes.set(task.key, 'declined')
-          continue
-        }
-        // identity blocks never go on the wire (the asker holds the block in its CID): DONT_HAVE
-        const has = task.cid.multihash.code !== HASH_IDENTITY && await this.#blockstore.has(task.cid)
-        if (!has) {
-          if (task.sendDontHave) presences.push({ cid: task.cid, type: 'dont-have' })
-          outcomes.set(task.key, 'missing')
-        } else if (task.wantType === 'have' && this.engine.answerHave(await blockSize(this.#blockstore, task.cid)) === 'have') {
-          presences.push({ cid: task.cid, type: 'have' })
-          outcomes.set(task.key, 'have')
-        } else {
-          // a want-block, or a want-have for a small block: the block itself (Bitswap 1.2.0 MAY),
-          // verified as read (a corrupt stored copy is deleted and answered DONT_HAVE)
-          const bytes = await this.#readVerified(task.cid)
-          if (bytes == null) {
-            if (task.sendDontHave) presences.push({ cid: task.cid, type: 'dont-have' })
-            outcomes.set(task.key, 'missing')
-          } else {
-            blocks.push({ cid: task.cid, bytes })
-            outcomes.set(task.key, 'block')
-          }
-        }
+      for (const a of answers) {
+        if (a?.block != null) blocks.push(a.block)
+        if (a?.presence != null) presences.push(a.presence)
       }
       const blockBytes = blocks.reduce((n, b) => n + b.bytes.byteLength, 0)
       // upload limit (spec/tensorswap.md §11): wait for the bytes before the send deadline starts,
       // so our own pacing never counts against the peer as a slow reader
       if (blockBytes > 0 && this.#init.bandwidth != null) await this.#init.bandwidth.upload(batch.peer, blockBytes, { signal: this.#shutdown.signal })
+      // the peer's previous batch is sent first (it never rejects)
+      await previous
       if (this.#peerId(batch.peer) !== peer) {
         // banned or gone while the blocks were read: never dial a peer back to answer it
         for (const t of batch.tasks) outcomes.set(t.key, 'declined')
@@ -950,10 +954,43 @@ export class Exchange {
       log('batch for %s failed - %e', batch.peer, err)
       for (const t of batch.tasks) outcomes.set(t.key, 'declined')
     } finally {
-      this.engine.batchDone(batch.peer, outcomes)
+      endTurn()
+      if (this.#sendTurns.get(batch.peer) === turn) this.#sendTurns.delete(batch.peer)
+      this.engine.batchDone(batch, outcomes)
     }
   }
+
+  /**
+   * What to send for one task of a batch (the block, a presence, or nothing), its outcome set
+   * in `outcomes`. Identity blocks never go on the wire (the asker holds the block in its CID):
+   * DONT_HAVE. A want-block, or a want-have for a small block, gets the block itself (Bitswap
+   * 1.2.0 MAY), verified as read (a corrupt stored copy is deleted and answered DONT_HAVE).
+   *
+   * @throws the blockstore's errors other than a failed verification
+   */
+  async #answer (task: EngineTask, outcomes: Map<string, TaskOutcome>): Promise<TaskAnswer> {
+    const dontHave = (): TaskAnswer => task.sendDontHave ? { presence: { cid: task.cid, type: 'dont-have' } } : undefined
+    const has = task.cid.multihash.code !== HASH_IDENTITY && await this.#blockstore.has(task.cid)
+    if (!has) {
+      outcomes.set(task.key, 'missing')
+      return dontHave()
+    }
+    if (task.wantType === 'have' && this.engine.answerHave(await blockSize(this.#blockstore, task.cid)) === 'have') {
+      outcomes.set(task.key, 'have')
+      return { presence: { cid: task.cid, type: 'have' } }
+    }
+    const bytes = await this.#readVerified(task.cid)
+    if (bytes == null) {
+      outcomes.set(task.key, 'missing')
+      return dontHave()
+    }
+    outcomes.set(task.key, 'block')
+    return { block: { cid: task.cid, bytes } }
+  }
 }
+
+/** What one task of a serving batch puts in the message: a block, a presence, or nothing. */
+type TaskAnswer = { block?: Block, presence?: BlockPresence } | undefined
 
 /** Wire priority of a swarm session's root want-have (a peer answers it before block wants). */
 const SESSION_PROBE_PRIORITY = 2 ** 30

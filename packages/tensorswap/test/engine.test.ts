@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { Engine } from '../src/engine.js'
 import { blockKey } from '../src/wire/block-key.js'
-import type { TaskOutcome } from '../src/engine.js'
+import type { EngineBatch, TaskOutcome } from '../src/engine.js'
 import type { WantEntry } from '../src/wire/codec.js'
 
 function cidOf (i: number): CID {
@@ -17,11 +17,15 @@ function want (i: number, over: Partial<WantEntry> = {}): WantEntry {
   return { cid: cidOf(i), priority: 1, cancel: false, wantType: 'block', sendDontHave: true, ...over }
 }
 
-const done = (tasks: Array<{ key: string }>, outcome: TaskOutcome): Map<string, TaskOutcome> => new Map(tasks.map(t => [t.key, outcome]))
+/** Finish `batch` (asserted present) with one outcome for all its tasks. */
+function finish (engine: Engine, batch: EngineBatch | undefined, outcome: TaskOutcome): void {
+  assert.ok(batch != null, 'a batch')
+  engine.batchDone(batch, new Map(batch.tasks.map(t => [t.key, outcome])))
+}
 
 describe('Engine', () => {
   it('serves peers round robin, one batch in progress per peer, by priority within a peer', () => {
-    const engine = new Engine({ blocksPerBatch: 2 })
+    const engine = new Engine({ blocksPerBatch: 2, batchesPerPeer: 1 })
     engine.messageReceived('A', { full: false, entries: [want(1, { priority: 1 }), want(2, { priority: 9 }), want(3, { priority: 5 }), want(4)] })
     engine.messageReceived('B', { full: false, entries: [want(10), want(11)] })
     const b1 = engine.nextBatch()
@@ -31,15 +35,88 @@ describe('Engine', () => {
     assert.equal(b2?.peer, 'B')
     // both busy: nothing until a batch is done (back-pressure)
     assert.equal(engine.nextBatch(), undefined)
-    engine.batchDone('A', done(b1?.tasks ?? [], 'block'))
+    finish(engine, b1, 'block')
     const b3 = engine.nextBatch()
     assert.equal(b3?.peer, 'A')
     assert.equal(b3?.tasks.length, 2)
-    engine.batchDone('B', done(b2?.tasks ?? [], 'block'))
-    engine.batchDone('A', done(b3?.tasks ?? [], 'block'))
+    finish(engine, b2, 'block')
+    finish(engine, b3, 'block')
     assert.equal(engine.hasWork(), false)
     assert.equal(engine.wantlistSize('A'), 0)
     engine.assertInvariants()
+  })
+
+  it('hands a peer its next batch while one is in progress (batchesPerPeer), round robin first, in priority order', () => {
+    const engine = new Engine({ blocksPerBatch: 2, batchesPerPeer: 2 })
+    engine.messageReceived('A', { full: false, entries: [1, 2, 3, 4, 5, 6, 7].map(i => want(i, { priority: 10 - i })) })
+    engine.messageReceived('B', { full: false, entries: [want(10), want(11), want(12)] })
+    const a1 = engine.nextBatch()
+    const b1 = engine.nextBatch()
+    const a2 = engine.nextBatch()
+    const b2 = engine.nextBatch()
+    // round robin: each peer's second batch only after every peer got a first one
+    assert.deepEqual([a1?.peer, b1?.peer, a2?.peer, b2?.peer], ['A', 'B', 'A', 'B'])
+    assert.deepEqual(a1?.tasks.map(t => t.priority), [9, 8])
+    assert.deepEqual(a2?.tasks.map(t => t.priority), [7, 6])
+    assert.ok((a1?.id ?? 0) < (a2?.id ?? 0), 'ids increase in hand-out order')
+    // two in progress each: nothing more (back-pressure), though A has work
+    assert.equal(engine.nextBatch(), undefined)
+    assert.equal(engine.hasWork(), false)
+    engine.assertInvariants()
+    // the second batch done first: it frees a place, the first stays in progress
+    finish(engine, a2, 'block')
+    const a3 = engine.nextBatch()
+    assert.deepEqual(a3?.tasks.map(t => t.priority), [5, 4])
+    assert.equal(engine.nextBatch(), undefined)
+    // a batch done twice is ignored (its place is not freed twice)
+    finish(engine, a2, 'block')
+    assert.equal(engine.nextBatch(), undefined)
+    // a failed batch (no outcomes) re-queues only its own tasks
+    engine.batchDone(a1 as EngineBatch, new Map())
+    engine.assertInvariants()
+    const a4 = engine.nextBatch()
+    assert.deepEqual(a4?.tasks.map(t => t.priority), [9, 8])
+    for (const b of [b1, b2, a3, a4]) finish(engine, b, 'block')
+    const a5 = engine.nextBatch()
+    assert.deepEqual(a5?.tasks.map(t => t.priority), [3])
+    finish(engine, a5, 'block')
+    assert.equal(engine.wantlistSize('A'), 0)
+    assert.equal(engine.wantlistSize('B'), 0)
+    engine.assertInvariants()
+  })
+
+  it('a peer waiting for its first batch goes before another peer\'s second; maxPerPeer 1 hands out no second batch', () => {
+    const engine = new Engine({ batchesPerPeer: 2, blocksPerBatch: 1 })
+    engine.messageReceived('A', { full: false, entries: [want(1), want(2), want(3)] })
+    const a1 = engine.nextBatch()
+    assert.equal(a1?.peer, 'A')
+    engine.messageReceived('B', { full: false, entries: [want(10), want(11)] })
+    engine.messageReceived('C', { full: false, entries: [want(20)] })
+    // the cursor is past A: B, C get their first batches before A its second, whatever the order
+    assert.deepEqual([engine.nextBatch()?.peer, engine.nextBatch()?.peer], ['B', 'C'])
+    // slots scarce: no second batch for anyone
+    assert.equal(engine.nextBatch(1), undefined)
+    assert.equal(engine.nextBatch()?.peer, 'A')
+    assert.equal(engine.nextBatch()?.peer, 'B')
+    assert.equal(engine.nextBatch(), undefined)
+    engine.assertInvariants()
+  })
+
+  it('ignores a batch finished after its peer disconnected and came back', () => {
+    const engine = new Engine({ batchesPerPeer: 1 })
+    engine.messageReceived('A', { full: false, entries: [want(1)] })
+    const old = engine.nextBatch()
+    engine.peerDisconnected('A')
+    engine.messageReceived('A', { full: false, entries: [want(1), want(2)] })
+    const fresh = engine.nextBatch()
+    assert.equal(fresh?.tasks.length, 2)
+    // the old batch's end neither frees the new batch's place nor answers its wants
+    finish(engine, old, 'block')
+    assert.equal(engine.nextBatch(), undefined)
+    assert.equal(engine.wantlistSize('A'), 2)
+    engine.assertInvariants()
+    finish(engine, fresh, 'block')
+    assert.equal(engine.wantlistSize('A'), 0)
   })
 
   it('caps each peer want-list and reports the overflow', () => {
@@ -64,7 +141,7 @@ describe('Engine', () => {
     const engine = new Engine()
     engine.messageReceived('A', { full: false, entries: [want(1)] })
     const b = engine.nextBatch()
-    engine.batchDone('A', done(b?.tasks ?? [], 'missing'))
+    finish(engine, b, 'missing')
     assert.equal(engine.hasWork(), false)
     assert.equal(engine.wantlistSize('A'), 1)
     assert.deepEqual(engine.blockAdded(cidOf(1)), ['A'])
@@ -79,11 +156,11 @@ describe('Engine', () => {
     assert.equal(b1?.tasks[0]?.wantType, 'have')
     // boxo clients send want-have, then want-block for the same CID
     engine.messageReceived('A', { full: false, entries: [want(1)] })
-    engine.batchDone('A', done(b1?.tasks ?? [], 'have'))
+    finish(engine, b1, 'have')
     assert.equal(engine.wantlistSize('A'), 1)
     const b2 = engine.nextBatch()
     assert.deepEqual(b2?.tasks.map(t => [t.key, t.wantType]), [[blockKey(cidOf(1)), 'block']])
-    engine.batchDone('A', done(b2?.tasks ?? [], 'block'))
+    finish(engine, b2, 'block')
     assert.equal(engine.wantlistSize('A'), 0)
     engine.assertInvariants()
   })
@@ -109,18 +186,18 @@ describe('Engine', () => {
         // serve until the want-have for X is handed out
         let batch = engine.nextBatch()
         for (let i = 0; batch != null && !batch.tasks.some(t => t.key === X); i++) {
-          engine.batchDone('A', answer(batch.tasks))
+          engine.batchDone(batch, answer(batch.tasks))
           batch = engine.nextBatch()
           if (i > batchesBefore + 100) assert.fail('X never served')
         }
         assert.ok(batch != null)
         engine.messageReceived('A', { full: false, entries: [want(100 + x)] })
-        engine.batchDone('A', answer(batch.tasks))
+        engine.batchDone(batch, answer(batch.tasks))
         engine.assertInvariants()
         let sent = false
         for (let b = engine.nextBatch(); b != null; b = engine.nextBatch()) {
           if (b.tasks.some(t => t.key === X && t.wantType === 'block')) sent = true
-          engine.batchDone('A', answer(b.tasks))
+          engine.batchDone(b, answer(b.tasks))
         }
         assert.ok(sent, 'the upgraded want-block was served')
         assert.equal(engine.wantlistSize('A'), 0)
@@ -135,28 +212,30 @@ describe('Engine', () => {
       fc.record({ t: fc.constant('added' as const), c: fc.nat(20) }),
       fc.record({ t: fc.constant('gone' as const), peer: fc.constantFrom('A', 'B', 'C') })
     )
-    fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-      const engine = new Engine({ maxWantlistSize: 10, blocksPerBatch: 2, presencesPerBatch: 3 })
-      const active: Array<{ peer: string, keys: string[] }> = []
+    fc.assert(fc.property(fc.array(op, { maxLength: 60 }), fc.integer({ min: 1, max: 3 }), (ops, perPeer) => {
+      const engine = new Engine({ maxWantlistSize: 10, blocksPerBatch: 2, presencesPerBatch: 3, batchesPerPeer: perPeer })
+      const active: EngineBatch[] = []
+      // batches of peers that disconnected: finishing them must change nothing
+      const stale: EngineBatch[] = []
       for (const o of ops) {
         if (o.t === 'msg') {
           engine.messageReceived(o.peer, { full: o.full, entries: o.entries.map(e => want(e.c, { cancel: e.cancel, wantType: e.have ? 'have' : 'block', priority: e.p })) })
         } else if (o.t === 'next') {
           const b = engine.nextBatch()
           if (b != null) {
-            assert.ok(!active.some(a => a.peer === b.peer), 'one batch per peer')
+            assert.ok(active.filter(a => a.peer === b.peer).length < perPeer, 'at most batchesPerPeer batches per peer')
             assert.ok(b.tasks.filter(t => t.wantType === 'block').length <= 2)
-            active.push({ peer: b.peer, keys: b.tasks.map(t => t.key) })
+            active.push(b)
           }
         } else if (o.t === 'done') {
-          const a = active.shift()
-          if (a != null) engine.batchDone(a.peer, new Map(o.outcome == null ? [] : a.keys.map(k => [k, o.outcome as TaskOutcome])))
+          // the oldest batch in progress, or now and then a stale one
+          const a = stale.length > 0 && active.length % 2 === 0 ? stale.shift() : active.shift()
+          if (a != null) engine.batchDone(a, new Map(o.outcome == null ? [] : a.tasks.map(t => [t.key, o.outcome as TaskOutcome])))
         } else if (o.t === 'added') {
           engine.blockAdded(cidOf(o.c))
         } else {
           engine.peerDisconnected(o.peer)
-          const i = active.findIndex(a => a.peer === o.peer)
-          if (i >= 0) active.splice(i, 1)
+          for (let i = active.length - 1; i >= 0; i--) if (active[i].peer === o.peer) stale.push(...active.splice(i, 1))
         }
         engine.assertInvariants()
       }
