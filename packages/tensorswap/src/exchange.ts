@@ -720,7 +720,10 @@ export class Exchange {
   }
 
   #tick (): void {
-    for (const t of this.wantList.tick(Date.now())) log('want %c at %s given up after %d ms (%s timeout), asking elsewhere', t.cid, t.peer, t.waitedMs, t.why)
+    for (const t of this.wantList.tick(Date.now())) {
+      if (t.why === 'unproven') log('want %c at %s given up after %d ms (unproven timeout, now %d ms), asking elsewhere', t.cid, t.peer, t.waitedMs, Math.round(this.wantList.unprovenTimeoutMs()))
+      else log('want %c at %s given up after %d ms (%s timeout), asking elsewhere', t.cid, t.peer, t.waitedMs, t.why)
+    }
     this.#flush()
   }
 

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_HEALTH_FACTOR, MIN_THROUGHPUT_SAMPLE_BYTES } from './constants.js'
+import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_DELIVERY_SAMPLES, MIN_HEALTH_FACTOR, MIN_THROUGHPUT_SAMPLE_BYTES } from './constants.js'
 import type { PresenceType } from './wire/codec.js'
 
 /** Options of {@link PeerSelector}. */
@@ -80,6 +80,8 @@ interface PeerState extends PeerStats {
   lastBlockMs: number
   /** Deliveries that were throughput samples (at least `MIN_THROUGHPUT_SAMPLE_BYTES`). */
   throughputSamples: number
+  /** Deliveries counted in `deliveryMs`. */
+  deliverySamples: number
   /** It sent a block that matched no want while unproven: its bytes in transit earn no patience ({@link PeerSelector.forfeitArrivals}). */
   arrivalsForfeited: boolean
 }
@@ -150,7 +152,7 @@ export class PeerSelector {
     }
     this.#peers.set(peer, {
       peer, supportsHave, latencyMs: this.#priorLatencyMs, throughput: this.#priorThroughput,
-      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, deliveryMs: NaN, failures: 0, throughputSamples: 0, bytesArrived: 0, arrivalsForfeited: false
+      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, deliveryMs: NaN, failures: 0, throughputSamples: 0, deliverySamples: 0, bytesArrived: 0, arrivalsForfeited: false
     })
   }
 
@@ -182,7 +184,7 @@ export class PeerSelector {
   stats (peer: string): PeerStats | undefined {
     const s = this.#peers.get(peer)
     if (s == null) return undefined
-    const { lastBlockMs: _, throughputSamples: __, arrivalsForfeited: ___, ...stats } = s
+    const { lastBlockMs: _, throughputSamples: __, arrivalsForfeited: ___, deliverySamples: ____, ...stats } = s
     return stats
   }
 
@@ -336,6 +338,7 @@ export class PeerSelector {
       // a small block's time is a round trip, not what a real block takes
       const delivery = Math.max(0, nowMs - sentAtMs)
       s.deliveryMs = Number.isNaN(s.deliveryMs) ? delivery : (1 - a) * s.deliveryMs + a * delivery
+      s.deliverySamples++
     }
     s.samples++
     s.lastBlockMs = nowMs
@@ -382,13 +385,14 @@ export class PeerSelector {
   /**
    * The {@link PeerStats.deliveryMs} of the peer that answers want-blocks fastest, ms; undefined
    * while no peer delivered a block. The want-list gives up sooner on an unproven peer when a
-   * proven one answers fast (spec/tensorswap.md §9). Undefined also while only small blocks
-   * (under `MIN_THROUGHPUT_SAMPLE_BYTES`) arrived.
+   * proven one answers fast (spec/tensorswap.md §9). Only peers with `MIN_DELIVERY_SAMPLES`
+   * deliveries of at least `MIN_THROUGHPUT_SAMPLE_BYTES` count: the first blocks of a fetch
+   * arrive before the queues at a busy peer build up, and would make every other peer look slow.
    */
   fastestDeliveryMs (): number | undefined {
     let best: number | undefined
     for (const s of this.#peers.values()) {
-      if (!Number.isNaN(s.deliveryMs) && (best == null || s.deliveryMs < best)) best = s.deliveryMs
+      if (s.deliverySamples >= MIN_DELIVERY_SAMPLES && (best == null || s.deliveryMs < best)) best = s.deliveryMs
     }
     return best
   }
