@@ -62,7 +62,8 @@ describe('one seeder, six leechers that know only the bootstrap address (100 Mbi
     assert.equal(alone.code, 0, `the lone leecher exited ${alone.code}: ${alone.stderr.slice(-2000)}`)
     assert.deepEqual(await digestTree(join(work, 'out-alone')), want)
 
-    const runs = net.hosts.slice(2).map((h, i) => getOn(h, join(work, `l${i}`), root, ['-o', join(work, `out${i}`), '--bootstrap', boot], Math.max(50_000, alone.ms * 4)))
+    // the routing log (when each leecher found the others) goes into a failure's message
+    const runs = net.hosts.slice(2).map((h, i) => getOn(h, join(work, `l${i}`), root, ['-o', join(work, `out${i}`), '--bootstrap', boot], Math.max(50_000, alone.ms * 4), { DEBUG: 'tensorswap:routing:router' }))
     const results = await Promise.all(runs.map(async r => await r.done))
     for (const [i, r] of results.entries()) assert.equal(r.code, 0, `leecher ${i} exited ${r.code}: ${r.stderr.slice(-2000)}`)
     for (let i = 0; i < LEECHERS; i++) assert.deepEqual(await digestTree(join(work, `out${i}`)), want, `leecher ${i} byte-exact`)
@@ -72,6 +73,12 @@ describe('one seeder, six leechers that know only the bootstrap address (100 Mbi
     const share = fromLeechers.reduce((a, b) => a + b, 0) / results.reduce((n, r) => n + r.json.bytes, 0)
     const ratios = results.map(r => r.ms / alone.ms)
     console.log(`# leechers: alone ${(alone.ms / 1000).toFixed(1)} s; six at once ${results.map(r => (r.ms / 1000).toFixed(1)).join(' ')} s; ratio max ${Math.max(...ratios).toFixed(2)}; bytes from leechers ${(100 * share).toFixed(0)}%`)
-    assert.ok(share >= MIN_LEECHER_SHARE, `leechers served each other: ${(100 * share).toFixed(0)} % of the bytes`)
+    const who = results.map((r, i) => {
+      const peers = Object.entries(r.json.peers as Record<string, { bytesReceived: number, source?: string }>)
+        .map(([id, p]) => `${id === seeder?.peerId ? 'seeder' : id.slice(-6)}:${p.source ?? '?'}:${(p.bytesReceived / MiB).toFixed(1)}MiB`).join(' ')
+      const found = r.stderr.split('\n').filter(l => l.includes(' found ') || l.includes('pass')).map(l => l.replace(/^(\S+) \S+ /, '$1 ').slice(0, 160))
+      return `leecher ${i} (${(r.ms / 1000).toFixed(1)} s): ${peers}\n    ${found.join('\n    ')}`
+    })
+    assert.ok(share >= MIN_LEECHER_SHARE, `leechers served each other: ${(100 * share).toFixed(0)} % of the bytes\n${who.join('\n')}`)
   })
 })
