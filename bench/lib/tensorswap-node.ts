@@ -141,6 +141,8 @@ export const leecher: LeecherRole = async (params, ready) => {
       blocks,
       blocksFetched: res.fetch.blocksFetched,
       protocols: Object.keys(wire),
+      // messages and bytes each way per protocol (want-list traffic vs blocks)
+      wire,
       transport: conn.remoteAddr.toString().includes('quic') ? 'quic' : 'tcp',
       encryption: conn.encryption ?? 'quic',
       rssAtStartMiB: Math.round(rssStart / 2 ** 20),
