@@ -127,6 +127,12 @@ export const DEFAULT_STORE_BATCH_MS = 100
  */
 export const WRITE_RUN_BYTES = 1024 * 1024
 
+/**
+ * Bytes queued for one data file's combined writes that are written at once rather than at the
+ * end of the event-loop turn (a fetch bounds the bytes of its puts in flight at 8 MiB).
+ */
+export const WRITE_QUEUE_BYTES = 8 * 1024 * 1024
+
 /** Most blocks in one combined write (Linux `IOV_MAX` is 1024). */
 export const WRITE_RUN_PARTS = 256
 

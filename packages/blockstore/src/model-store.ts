@@ -32,7 +32,7 @@ import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { varint } from 'multiformats'
-import { CODEC_RAW, WRITE_RUN_BYTES, WRITE_RUN_PARTS, DEFAULT_STORE_BATCH_BLOCKS, DEFAULT_STORE_BATCH_BYTES, DEFAULT_STORE_BATCH_MS, DEFAULT_STORE_OPEN_FILES, DEFAULT_STORE_RECHECK_MS, HASH_IDENTITY, STORE_FORMAT_VERSION } from './constants.js'
+import { CODEC_RAW, WRITE_QUEUE_BYTES, WRITE_RUN_BYTES, WRITE_RUN_PARTS, DEFAULT_STORE_BATCH_BLOCKS, DEFAULT_STORE_BATCH_BYTES, DEFAULT_STORE_BATCH_MS, DEFAULT_STORE_OPEN_FILES, DEFAULT_STORE_RECHECK_MS, HASH_IDENTITY, STORE_FORMAT_VERSION } from './constants.js'
 import { base32Key } from './block-key.js'
 import { StoreFormatError } from './errors.js'
 import { verifyBlock } from './verify.js'
@@ -685,7 +685,8 @@ export class ModelStore extends BaseBlockstore {
    * `pwrite` per block cost more main-thread time than the bytes (~25 us to issue each, one
    * libuv round trip each). Queued writes to a file are sorted by offset and each run of
    * adjacent blocks goes out as one `pwritev` (at most {@link WRITE_RUN_BYTES} bytes,
-   * {@link WRITE_RUN_PARTS} blocks). Resolves once this block's bytes are written (readable by
+   * {@link WRITE_RUN_PARTS} blocks); a block of a whole run's size, or a queue of
+   * {@link WRITE_QUEUE_BYTES}, is written at once. Resolves once this block's bytes are written (readable by
    * this process); durability is still the commit's `fdatasync`.
    *
    * @throws the file system's error for the run this block was in (opening the file included)
@@ -695,8 +696,8 @@ export class ModelStore extends BaseBlockstore {
       f.queued.push({ offset, bytes, resolve, reject })
       f.queuedBytes += bytes.byteLength
       this.#writeQueue.add(f)
-      if (f.queuedBytes >= WRITE_RUN_BYTES) {
-        // a full run's worth: no need to wait for the turn to end
+      if (bytes.byteLength >= WRITE_RUN_BYTES || f.queuedBytes >= WRITE_QUEUE_BYTES) {
+        // a block that fills a run alone (a 1 MiB leaf), or a lot queued: no need to wait for the turn to end
         this.#writeQueue.delete(f)
         this.#issueWrites(f)
       } else if (!this.#writeScheduled) {
