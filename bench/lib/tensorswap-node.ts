@@ -153,6 +153,8 @@ export const leecher: LeecherRole = async (params, ready) => {
       protocols: Object.keys(wire),
       // messages and bytes each way per protocol (want-list traffic vs blocks)
       wire,
+      // the model store's block writes: file writes issued and blocks they carried
+      storeWrites: (node.repo.blockstore as any).store?.writes,
       transport: conn.remoteAddr.toString().includes('quic') ? 'quic' : 'tcp',
       encryption: conn.encryption ?? 'quic',
       rssAtStartMiB: Math.round(rssStart / 2 ** 20),
