@@ -2,8 +2,8 @@
  * A multi-provider session on namespaced hosts (every link capped at 100 Mbit/s, separate
  * processes): three `serve` providers of the same 48 MiB of real weights, a leecher that knows
  * only the first one's address (`--bootstrap`) and finds the others on the DHT while it
- * fetches. One provider is killed with SIGKILL once a quarter of the bytes are on the leecher's
- * disk: the fetch completes byte-exact from the other two, each provider served some of it, the
+ * fetches. One provider that has served the leecher is killed with SIGKILL once a quarter of
+ * the bytes are on the leecher's disk: the fetch completes byte-exact from the other two, each provider served some of it, the
  * killed one's wants went to the others and no block came twice.
  */
 import assert from 'node:assert/strict'
@@ -14,13 +14,33 @@ import { after, before, describe, it } from 'node:test'
 import { runCliJson } from '../helpers/cli.js'
 import { digestTree, writeRealWeightsFile } from '../helpers/model.js'
 import { canMakeNamespaces, createTestNet, type TestNet } from '../helpers/netns.js'
-import { getOn, serveOn, untilOnDisk, waitForProviders, type HostServe } from './swarm-net.js'
+import { cliOn, getOn, serveOn, untilOnDisk, waitForProviders, type HostServe } from './swarm-net.js'
 
 const MiB = 1024 * 1024
 const MODEL_BYTES = 48 * MiB
 
 // CI runs as root: there the test must run, never be skipped
 const skip = !canMakeNamespaces() && process.env.CI !== 'true' ? 'needs root for network namespaces' : false
+
+/**
+ * The first provider, in `order`, whose daemon reports block bytes sent (`peers --json`), asked
+ * every 100 ms.
+ *
+ * @throws Error when none has sent any within `ms`
+ */
+async function servedAlready (providers: Array<{ p: HostServe, host: TestNet['hosts'][number], repo: string }>, order: number[], ms = 20_000): Promise<HostServe> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    for (const i of order) {
+      const r = await cliOn(providers[i].host, ['--repo', providers[i].repo, 'peers', '--json'])
+      if (r.code !== 0) continue
+      const peers = (JSON.parse(r.stdout) as { peers: Array<{ bytesSent: number }> }).peers
+      if (peers.some(x => x.bytesSent > 0)) return providers[i].p
+    }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`no provider reported bytes sent within ${ms} ms`)
+}
 
 describe('three providers found by routing, one killed mid-fetch (100 Mbit/s hosts)', { skip }, () => {
   let work: string
@@ -56,9 +76,11 @@ describe('three providers found by routing, one killed mid-fetch (100 Mbit/s hos
     const out = join(work, 'out')
     // the routing log (which provider was found when, which dial failed) goes into any failure's message
     const get = getOn(leecher, repo, root, ['-o', out, '--bootstrap', boot], 50_000, { DEBUG: 'tensorswap:routing*' })
-    // a quarter of the weights are stored: the fetch is spread and running
+    // a quarter of the weights are stored: the fetch is spread and running. The victim is a
+    // provider that has served the leecher already (its daemon's `peers`): one found on the DHT
+    // after the first quarter would be killed before it was ever asked
     await untilOnDisk([repo, out], MODEL_BYTES / 4)
-    const victim = providers[1]
+    const victim = await servedAlready(providers.map((p, i) => ({ p, host: [h0, h1, h2][i], repo: join(work, `p${i}`) })), [1, 2, 0])
     victim.child.kill('SIGKILL')
     const r = await get.done
     assert.equal(r.code, 0, `get exited ${r.code}: ${r.stderr.slice(-3000)}`)
