@@ -763,3 +763,11 @@ export const DEFAULT_SWARM_PRIORITY_JITTER = 64
 
 /** A swarm session searches the DHT for more providers again this long after a search pass ended, ms. */
 export const DEFAULT_SESSION_REQUERY_MS = 2_000
+
+/**
+ * While a fetch runs with a provider already known, each later provider-search pass is cut
+ * after this long, ms, so the next pass (which finds leechers that provided the root meanwhile)
+ * is not held by a query waiting on slow peers: in test/swarm/leechers.test.ts six leechers
+ * found each other 19 s into a 24 s fetch when the first pass ran to its end.
+ */
+export const DEFAULT_SESSION_PASS_MS = 3_000

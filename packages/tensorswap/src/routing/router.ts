@@ -20,6 +20,7 @@ import {
   DEFAULT_PROVIDER_DIAL_BACKOFF_MS,
   DEFAULT_PROVIDER_DIAL_TIMEOUT_MS,
   DEFAULT_PROVIDER_GRACE_MS,
+  DEFAULT_SESSION_PASS_MS,
   DEFAULT_SESSION_REQUERY_MS,
   DHT_PROTOCOL
 } from '../constants.js'
@@ -317,12 +318,16 @@ export class ContentRouter {
     const firstPass = new Promise<{ searchedMs: number, found: number, skipped: FindProvidersResult['skipped'] }>(resolve => { first = resolve })
     const started = performance.now()
     const pass = async (given: FindProvidersOptions['given']): Promise<FindProvidersResult['skipped']> => {
+      // once a provider is known the fetch runs: a pass ends DEFAULT_SESSION_PASS_MS after its
+      // first find (or after that long, when one was known before it) so the next one starts (a
+      // first pass waiting on slow peers found the other leechers 19 s late)
+      const cut = Math.min(timeoutMs, DEFAULT_SESSION_PASS_MS)
       try {
         const r = await this.findProviders(root, {
           given,
           signal: options.signal,
-          timeoutMs,
-          graceMs: timeoutMs, // a pass runs its query to the end: the fetch is already running
+          timeoutMs: known.size > 0 ? cut : timeoutMs,
+          graceMs: cut,
           maxProviders: max - known.size,
           probeConnected: 'never', // the exchange's root want-have broadcast asks connected peers
           skip: (id) => known.has(id),
