@@ -913,13 +913,7 @@ export class Exchange {
         for (const t of batch.tasks) outcomes.set(t.key, 'declined')
         return
       }
-      const answers = await Promise.all(batch.tasks.map(async (task): Promise<TaskAnswer> => {
-        if (!this.ledger.shouldServe(batch.peer)) {
-          outcomes.set(task.key, 'declined')
-          return task.sendDontHave ? { presence: { cid: task.cid, type: 'dont-have' } } : undefined
-        }
-        return await this.#answer(task, outcomes)
-      }))
+      const answers = await Promise.all(batch.tasks.map(async task => await this.#answer(batch.peer, task, outcomes)))
       const blocks: Block[] = []
       const presences: BlockPresence[] = []
       for (const a of answers) {
@@ -968,15 +962,20 @@ export class Exchange {
   }
 
   /**
-   * What to send for one task of a batch (the block, a presence, or nothing), its outcome set
-   * in `outcomes`. Identity blocks never go on the wire (the asker holds the block in its CID):
+   * What to send `peer` for one task of a batch (the block, a presence, or nothing), its outcome
+   * set in `outcomes`. A peer the ledger does not serve now is declined (DONT_HAVE when asked
+   * for one). Identity blocks never go on the wire (the asker holds the block in its CID):
    * DONT_HAVE. A want-block, or a want-have for a small block, gets the block itself (Bitswap
    * 1.2.0 MAY), verified as read (a corrupt stored copy is deleted and answered DONT_HAVE).
    *
    * @throws the blockstore's errors other than a failed verification
    */
-  async #answer (task: EngineTask, outcomes: Map<string, TaskOutcome>): Promise<TaskAnswer> {
+  async #answer (peer: string, task: EngineTask, outcomes: Map<string, TaskOutcome>): Promise<TaskAnswer> {
     const dontHave = (): TaskAnswer => task.sendDontHave ? { presence: { cid: task.cid, type: 'dont-have' } } : undefined
+    if (!this.ledger.shouldServe(peer)) {
+      outcomes.set(task.key, 'declined')
+      return dontHave()
+    }
     const has = task.cid.multihash.code !== HASH_IDENTITY && await this.#blockstore.has(task.cid)
     if (!has) {
       outcomes.set(task.key, 'missing')

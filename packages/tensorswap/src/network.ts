@@ -38,7 +38,7 @@ import { BulkLanes } from './bulk-lane.js'
 import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, DEFAULT_WIRE_COMPRESSION, FRAME_SLACK_BYTES, MIN_COMPRESS_BLOCK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
 import { InvalidMessageError, MessageTooLargeError } from './errors.js'
 import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
-import { decodeMessage, downgradeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
+import { decodeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
 import { compressBlockSync, inflateBlocks, SUPPORTED_PLANE_CODECS } from './wire/compression.js'
 import { CompressionPolicy } from './wire/compression-policy.js'
 import { analyseBlock } from './wire/planes.js'
@@ -222,11 +222,15 @@ function fieldBytes (n: number): number {
 
 /**
  * Add the entries of `message` (as written or decoded, in `frames` frames) to `into`; see {@link EntryCounts}.
+ * With `carriesHave` false (a Bitswap 1.1.0 peer) want-haves and presences are left out, as the
+ * codec leaves them out of what it writes.
  * Field sizes follow the Bitswap protobuf (wire/bitswap.proto) as protons encodes it: default
  * values (priority 0, wantType Block, cancel/sendDontHave false, type Have) are left out.
  */
-export function countEntries (message: CountedMessage, into: EntryCounts, frames = 1): void {
-  let presences = message.presences.length
+export function countEntries (message: CountedMessage, into: EntryCounts, frames = 1, carriesHave = true): void {
+  // a Bitswap 1.1.0 peer is sent no want-have (but cancels of either type) and no presence (codec's downgradeMessage)
+  const presenceList = carriesHave ? message.presences : []
+  let presences = presenceList.length
   let others = message.blocks.length + (message.compressed?.length ?? 0)
   for (const e of message.wantlist?.entries ?? []) {
     if (e.cancel) {
@@ -239,13 +243,14 @@ export function countEntries (message: CountedMessage, into: EntryCounts, frames
       others++
       continue
     }
+    if (!carriesHave) continue
     presences++
     into.wantHave++
     // block, priority (int32: a negative one is a 10-byte varint), wantType Have, sendDontHave
     const priority = e.priority === 0 ? 0 : 1 + (e.priority < 0 ? 10 : varintBytes(e.priority))
     into.presenceBytes += fieldBytes(fieldBytes(e.cid.bytes.byteLength) + priority + 2 + (e.sendDontHave ? 2 : 0))
   }
-  for (const p of message.presences) {
+  for (const p of presenceList) {
     if (p.type === 'have') into.have++
     else into.dontHave++
     into.presenceBytes += fieldBytes(fieldBytes(p.cid.bytes.byteLength) + (p.type === 'dont-have' ? 2 : 0))
@@ -439,9 +444,9 @@ export class Network {
 
   /**
    * Count `frames` frames of `bytes` in total, carrying `message`'s entries, for `peer` on
-   * `protocol` (its label) in direction `dir`.
+   * `protocol` (its label) in direction `dir`; `carriesHave` false for a Bitswap 1.1.0 peer (see {@link countEntries}).
    */
-  #count (peer: string, protocol: string, dir: 'sent' | 'received', bytes: number, message: CountedMessage, frames = 1): void {
+  #count (peer: string, protocol: string, dir: 'sent' | 'received', bytes: number, message: CountedMessage, frames = 1, carriesHave = true): void {
     let m = this.#stats.get(peer)
     if (m == null) {
       m = new Map()
@@ -455,7 +460,7 @@ export class Network {
     if (dir === 'sent') {
       s.bytesSent += bytes
       s.messagesSent += frames
-      countEntries(message, s.entriesSent, frames)
+      countEntries(message, s.entriesSent, frames, carriesHave)
     } else {
       s.bytesReceived += bytes
       s.messagesReceived += frames
@@ -621,7 +626,7 @@ export class Network {
     }
     const bytes = (parts ?? []).reduce((n, p) => n + p.byteLength, 0)
     // what went on the wire: without the want-haves and presences a 1.1.0 peer is not sent
-    this.#count(peer.toString(), out.label, 'sent', bytes, supportsHave(out.protocol) ? message : downgradeMessage(message, out.protocol), parts?.length ?? 0)
+    this.#count(peer.toString(), out.label, 'sent', bytes, message, parts?.length ?? 0, supportsHave(out.protocol))
     return bytes
   }
 

@@ -537,12 +537,8 @@ export class WantListManager {
         if (why != null) {
           const peer = w.peer
           timeouts.push({ cid: w.cid, peer, why, waitedMs: nowMs - w.sentAtMs })
-          this.#queueCancel(peer, w.cid)
-          this.#unask(w, peer)
-          this.#release(w)
           this.#selector.onFailure(peer)
-          this.#tried(w, peer, 'timeout')
-          this.#enqueue(w)
+          this.#giveUp(w, peer, 'timeout')
         }
       } else if (w.state === 'unavailable' && w.unavailableAtMs != null && nowMs - w.unavailableAtMs >= this.#unavailableRetryMs) {
         this.#clearTried(w)
@@ -655,9 +651,9 @@ export class WantListManager {
     if (w.peer == null || w.sentAtMs == null) return false
     const elapsed = nowMs - w.sentAtMs
     if (elapsed <= this.#unprovenPeerMinTimeoutMs) return false
+    if ((this.#selector.stats(w.peer)?.samples ?? 1) > 0) return false
+    // only for wants at unproven peers: this walks the peers
     if (elapsed <= this.unprovenTimeoutMs()) return false
-    const stats = this.#selector.stats(w.peer)
-    if ((stats?.samples ?? 1) > 0) return false
     const arrived = this.#selector.bytesArrived(w.peer) - (w.bytesArrivedAtSend ?? 0)
     if (arrived > 0 && arrived * 1000 >= this.#unprovenMinBytesPerSecond * elapsed) return false
     const exclude = new Set(w.tried).add(w.peer)
@@ -680,20 +676,25 @@ export class WantListManager {
     w.why.set(peer, reason)
   }
 
-  /** Fail over every want in flight at `peer` (cancel queued, tried with `reason`); returns how many. */
+  /** Fail over every want in flight at `peer` (see {@link #giveUp}); one failure for the peer. Returns how many. */
   #failPeerWants (peer: string, reason: TriedReason): number {
     let n = 0
     for (const w of this.#wants.values()) {
       if (w.state !== 'inflight' || w.peer !== peer) continue
-      this.#queueCancel(peer, w.cid)
-      this.#unask(w, peer)
-      this.#release(w)
-      this.#tried(w, peer, reason)
-      this.#enqueue(w)
+      this.#giveUp(w, peer, reason)
       n++
     }
     if (n > 0) this.#selector.onFailure(peer)
     return n
+  }
+
+  /** Take `w` (in flight at `peer`) back: a cancel queued for the peer, tried there with `reason`, pending again. */
+  #giveUp (w: Want, peer: string, reason: TriedReason): void {
+    this.#queueCancel(peer, w.cid)
+    this.#unask(w, peer)
+    this.#release(w)
+    this.#tried(w, peer, reason)
+    this.#enqueue(w)
   }
 
   #clearTried (w: Want): void {
