@@ -12,6 +12,7 @@
 
 import { isPeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { blockSize, canVerify, getVerifiedBlock, HASH_IDENTITY, UnsupportedHashError } from '@tensorswap/blockstore'
 import { CustomProgressEvent } from 'progress-events'
@@ -303,7 +304,12 @@ export class Exchange {
     return bytes
   }
 
-  #want (cid: CID, o: { session: number, priority: number, sizeHint?: number, signal?: AbortSignal, peers?: string[], failOnUnavailable: boolean, failOnTimeout: boolean, onUnavailable?: (cid: CID) => void }): Promise<{ bytes: Uint8Array, peer: string }> {
+  /**
+   * Want one block for session `o.session`. `o.noExchangeError`, when given (a fetch from given
+   * peers only), is the error to fail the want with at once when every given peer refuses every
+   * exchange protocol; without it, only a want with no progress deadline (`failOnTimeout`) fails so.
+   */
+  #want (cid: CID, o: { session: number, priority: number, sizeHint?: number, signal?: AbortSignal, peers?: string[], failOnUnavailable: boolean, failOnTimeout: boolean, onUnavailable?: (cid: CID) => void, noExchangeError?: (cid: CID) => NoExchangeProtocolError }): Promise<{ bytes: Uint8Array, peer: string }> {
     if (!this.#running) return Promise.reject(new NotStartedError('exchange is not started'))
     // the block is its CID's digest (as Helia's IdentityBlockstore): never on the wire
     if (cid.multihash.code === HASH_IDENTITY) return Promise.resolve({ bytes: cid.multihash.digest, peer: this.#libp2p.peerId.toString() })
@@ -337,17 +343,17 @@ export class Exchange {
       list.push(waiter)
       this.wantList.want(cid, o.session, { priority: o.priority, sizeHint: o.sizeHint, peers: o.peers, nowMs: Date.now() })
       this.#scheduleFlush()
-      // a single-block want (no progress deadline watches it) from given peers none of which
+      // a want from given peers only (a single block, or a fetch with no swarm), none of which
       // speaks an exchange protocol with us yet: open the stream now; when every one of them
-      // refuses every exchange protocol, the want fails at once instead of waiting for ever
+      // refuses every exchange protocol, the want fails at once instead of waiting for a deadline
       const given = o.peers
-      if (o.failOnTimeout && given != null && given.length > 0 && !given.some(p => this.peerSelector.has(p))) {
+      if ((o.failOnTimeout || o.noExchangeError != null) && given != null && given.length > 0 && !given.some(p => this.peerSelector.has(p))) {
         void Promise.all(given.map(async p => await this.#openExchange(p, o.signal))).then((refused) => {
           if (!refused.every(r => r) || !(this.#waiters.get(key) ?? []).includes(waiter)) return
           this.#removeWaiter(key, waiter)
           this.wantList.cancel(cid, o.session)
           this.#scheduleFlush()
-          waiter.reject(new NoExchangeProtocolError(`block ${cid}: ${given.join(', ')} ${given.length === 1 ? 'speaks' : 'speak'} no exchange protocol (${PROTOCOLS.join(', ')} refused); blocks already stored stay, a re-run resumes`, [...given], 0))
+          waiter.reject(o.noExchangeError?.(cid) ?? new NoExchangeProtocolError(`block ${cid}: ${given.join(', ')} ${given.length === 1 ? 'speaks' : 'speak'} no exchange protocol (${PROTOCOLS.join(', ')} refused); blocks already stored stay, a re-run resumes`, [...given], 0))
         }, (err: any) => { log.error('opening exchange streams for %c failed - %e', cid, err) })
       }
     })
@@ -416,7 +422,7 @@ export class Exchange {
    * Fetch the DAG under `root` into the blockstore (see `Session`): DFS / computation order,
    * deep pipeline, resume from what is stored, fail-over between peers, and the progress
    * deadline (`progressTimeoutMs`: redial the given peers and re-send the wants once, then fail),
-   * and prompt redials with back-off and jitter while none of the given peers is connected
+   * and prompt redials with back-off and jitter while none of the given peers (or, in a swarm session, none of its session peers) is connected
    * (spec/tensorswap.md section 4, "Prompt redial").
    *
    * @throws `NotStartedError`; `BlockUnavailableError` (every candidate answered it has no
@@ -470,7 +476,7 @@ export class Exchange {
     const progressTimeoutMs = options.progressTimeoutMs ?? DEFAULT_FETCH_PROGRESS_TIMEOUT_MS
     const given = options.peers ?? []
     const swarm = options.swarm
-    /** The given peers' id strings, in `given`'s order (watched for prompt redials; not for swarm sessions). */
+    /** The given peers' id strings, in `given`'s order (watched for prompt redials; a swarm session watches its session peers instead). */
     const givenKeys = swarm == null ? [...(peers ?? [])] : []
     let stopListening = (): void => {}
     if (swarm != null) {
@@ -493,25 +499,40 @@ export class Exchange {
         peers,
         failOnUnavailable: options.failOnUnavailable ?? swarm == null,
         failOnTimeout: !Number.isFinite(progressTimeoutMs),
+        // given peers only: one that speaks no exchange protocol fails the fetch at once
+        ...(swarm == null && given.length > 0
+          ? {
+              noExchangeError: (cid: CID) => {
+                const tried = given.map(p => p.toString())
+                return new NoExchangeProtocolError(`fetch of ${root} failed at block ${cid}: ${tried.join(', ')} ${tried.length === 1 ? 'speaks' : 'speak'} no exchange protocol (${PROTOCOLS.join(', ')} refused); blocks already stored stay, a re-run resumes`, tried, 0)
+              }
+            }
+          : {}),
         onUnavailable: (c) => { options.onProgress?.(new CustomProgressEvent<CID>('tensorswap:session:unavailable', c)) }
       }),
       onStored: (cid) => { this.#blockStored(cid) },
-      recover: async (_attempt, signal) => { await this.#recover(id, given, progressTimeoutMs, signal) },
-      ...(givenKeys.length > 0
+      recover: async (_attempt, signal) => { await this.#recover(id, swarm != null ? this.#swarmRedialTargets(swarm).targets : given, progressTimeoutMs, signal) },
+      ...(givenKeys.length > 0 || swarm != null
         ? {
             watchCandidates: (listener: (connected: number) => void) => {
               let last: number | undefined
               const recount = (): void => {
-                const n = givenKeys.filter(k => this.peerSelector.has(k)).length
-                if (n === last) return
+                const keys = swarm != null ? swarm.entries().map(([p]) => p) : givenKeys
+                const n = keys.filter(k => this.peerSelector.has(k)).length
+                // a swarm session that has had no peer yet is waiting on routing, not lost
+                if (n === last || (swarm != null && last == null && n === 0)) return
                 last = n
                 listener(n)
               }
               this.#candidateWatchers.add(recount)
+              const stopAdded = swarm?.onAdded(recount)
               recount()
-              return () => { this.#candidateWatchers.delete(recount) }
+              return () => { this.#candidateWatchers.delete(recount); stopAdded?.() }
             },
-            redial: async (attempt: number, signal: AbortSignal) => { await this.#redial(id, given, givenKeys, attempt, signal) }
+            redial: async (attempt: number, signal: AbortSignal) => {
+              const { targets, keys } = swarm != null ? this.#swarmRedialTargets(swarm) : { targets: given, keys: givenKeys }
+              await this.#redial(id, targets, keys, attempt, signal)
+            }
           }
         : {}),
       stalledError: (idleMs, waiting) => {
@@ -631,6 +652,17 @@ export class Exchange {
         log('session %d: prompt redial %d of %s failed - %e', session, attempt, String(target), err)
       }
     }))
+  }
+
+  /**
+   * What a swarm session redials (prompt redial, recovery): its peers found so far that are not
+   * in the exchange now and not banned, by peer id (libp2p dials them at the addresses its peer
+   * store holds: those the DHT, identify or the user gave). `keys[i]` is `targets[i]` as a string.
+   */
+  #swarmRedialTargets (swarm: SessionPeers): { targets: PeerId[], keys: string[] } {
+    const now = Date.now()
+    const keys = swarm.entries().map(([p]) => p).filter(k => !this.peerSelector.has(k) && !this.penalties.isBanned(k, now))
+    return { targets: keys.map(k => peerIdFromString(k)), keys }
   }
 
   /** The peer id a multiaddr ends in (`/p2p/<id>`), if any. */

@@ -451,3 +451,65 @@ describe('exchange fetching a generic IPLD DAG (issue 14, deviation 5)', () => {
     }
   })
 })
+
+describe('swarm session: prompt redial of its session peers (spec/tensorswap.md section 4, "Prompt redial")', () => {
+  it('the only provider (found as connected, no DHT) stops mid-fetch and comes back on the same address and key: the fetch redials it at once, not at its 60 s deadline', async () => {
+    const { generateKeyPair } = await import('@libp2p/crypto/keys')
+    const { SessionPeers } = await import('../src/session-peers.js')
+    const privateKey = await generateKeyPair('Ed25519')
+    const seederStore = new MemoryBlockstore()
+    const leecherStore = new MemoryBlockstore()
+    // 32 MiB in 256 KiB leaves: long enough to stop the seeder part-way
+    const data = randomBytes(32 * 1024 * 1024)
+    const root = (await importBytes(data, seederStore, { cidVersion: 1, rawLeaves: true, chunker: fixedSize({ chunkSize: 256 * 1024 }), layout: balanced({ maxChildrenPerNode: 64 }) })).cid
+    let seederNode = await createLibp2pNode({ ...TCP, privateKey })
+    const addr = seederNode.getMultiaddrs()[0]
+    let seeder = createExchange({ libp2p: seederNode, blockstore: seederStore })
+    await seeder.start()
+    const leecherNode = await createLibp2pNode(TCP)
+    const leecher = createExchange({ libp2p: leecherNode, blockstore: leecherStore }, { maxPeerBytesInFlight: 512 * 1024 })
+    await leecher.start()
+    try {
+      await leecherNode.dial(addr)
+      // a swarm session: its one peer found as `connected` (no DHT pass will dial it again)
+      const swarm = new SessionPeers()
+      swarm.add(seederNode.peerId.toString(), 'connected')
+      let blocks = 0
+      let stopped: Promise<void> | undefined
+      let restartedAt = 0
+      const fetched = leecher.fetch(root, {
+        swarm,
+        progressTimeoutMs: 60_000,
+        signal: AbortSignal.timeout(30_000),
+        onProgress: (evt) => {
+          if (evt.type !== 'tensorswap:session:block' || ++blocks !== 20) return
+          stopped = (async () => {
+            await seeder.stop()
+            await seederNode.stop()
+            await new Promise(resolve => setTimeout(resolve, 1000))
+            seederNode = await createLibp2pNode({ ...TCP, listen: [addr.toString()], privateKey })
+            seeder = createExchange({ libp2p: seederNode, blockstore: seederStore })
+            await seeder.start()
+            restartedAt = Date.now()
+          })()
+        }
+      })
+      const result = await fetched
+      await stopped
+      const tookMs = Date.now() - restartedAt
+      assert.ok(restartedAt > 0, 'the seeder was stopped and restarted mid-fetch')
+      assert.ok(blocks > 20)
+      assert.equal(result.blocksFetched + result.blocksLocal, blocks)
+      // back within one prompt-redial wait (at most 4 s), far inside the 60 s deadline
+      assert.ok(tookMs < 10_000, `fetch finished ${tookMs} ms after the seeder came back`)
+      const chunks: Uint8Array[] = []
+      for (const c of await dagCids(leecherStore, root)) if (c.code === 0x55) chunks.push(await readBlock(leecherStore, c))
+      assert.deepEqual(Buffer.concat(chunks), Buffer.from(data))
+    } finally {
+      await leecher.stop()
+      await leecherNode.stop()
+      await seeder.stop()
+      await seederNode.stop()
+    }
+  })
+})
