@@ -69,6 +69,16 @@ export const DEFAULT_MAX_INBOUND_STREAMS = 1024
 export const DEFAULT_MAX_OUTBOUND_STREAMS = 1024
 
 /**
+ * Exchange streams one peer may have open with us at once, over all its connections and
+ * exchange protocols; a stream over it is reset unread and the peer gets `tooManyStreams`
+ * (`network.ts`, spec/tensorswap.md §3). AptosNet's 100 concurrent inbound requests per peer.
+ * libp2p's own bound ({@link DEFAULT_MAX_INBOUND_STREAMS} per connection and protocol) let one
+ * peer hold 1000 streams, each answered (bench/README.md "Hostile peers": 0.9 CPU s of the
+ * seeder's, the costliest single attack).
+ */
+export const DEFAULT_MAX_INBOUND_STREAMS_PER_PEER = 100
+
+/**
  * Inbound messages carrying a want-list accepted per second per peer (token bucket refill,
  * `rate-limit.ts`); over the rate the want-list is dropped and the peer gets the `rateLimited`
  * penalty. Neither boxo nor @helia/bitswap limit a peer's message rate (boxo bounds only the

@@ -67,6 +67,17 @@ export class MessageTooLargeError extends Error {
 }
 
 /**
+ * A peer opened an exchange stream while it already had `maxInboundStreamsPerPeer` of them
+ * open with us (spec/tensorswap.md §3, "inbound exchange streams per peer"): the new stream is
+ * reset unread and the peer penalised (`tooManyStreams`, §5). Honest peers keep one stream
+ * open (boxo, ours) or a few short-lived ones (@helia/bitswap opens one per message).
+ */
+export class TooManyStreamsError extends Error {
+  static override name = 'TooManyStreamsError'
+  override name = 'TooManyStreamsError'
+}
+
+/**
  * Every candidate peer answered DONT_HAVE for a block (or timed out) and no other peer can
  * be asked. `.cid` is the block that could not be fetched.
  */

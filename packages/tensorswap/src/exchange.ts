@@ -821,7 +821,9 @@ export class Exchange {
   }
 
   #onBadInput (peer: PeerId, err: Error): void {
-    const offence: Offence = err.name === 'MessageTooLargeError' || err.name === 'FrameTooLargeError' ? 'oversized' : 'malformed'
+    const offence: Offence = err.name === 'MessageTooLargeError' || err.name === 'FrameTooLargeError'
+      ? 'oversized'
+      : err.name === 'TooManyStreamsError' ? 'tooManyStreams' : 'malformed'
     this.#penalize(peer, offence)
   }
 

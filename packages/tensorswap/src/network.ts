@@ -35,8 +35,8 @@
 
 import { logger } from '@libp2p/logger'
 import { BulkLanes } from './bulk-lane.js'
-import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, DEFAULT_WIRE_COMPRESSION, FRAME_SLACK_BYTES, MIN_COMPRESS_BLOCK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
-import { InvalidMessageError, MessageTooLargeError } from './errors.js'
+import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_INBOUND_STREAMS_PER_PEER, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, DEFAULT_WIRE_COMPRESSION, FRAME_SLACK_BYTES, MIN_COMPRESS_BLOCK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
+import { InvalidMessageError, MessageTooLargeError, TooManyStreamsError } from './errors.js'
 import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
 import { decodeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
 import { compressBlockSync, inflateBlocks, SUPPORTED_PLANE_CODECS } from './wire/compression.js'
@@ -85,6 +85,12 @@ export interface NetworkInit {
   maxInboundStreams?: number
   /** libp2p `maxOutboundStreams` per connection and protocol. @default {@link DEFAULT_MAX_OUTBOUND_STREAMS} (1024, as @helia/bitswap) */
   maxOutboundStreams?: number
+  /**
+   * Exchange streams one peer may have open with us at once (all its connections and exchange
+   * protocols); one over it is reset unread and reported as `TooManyStreamsError` to `onBadInput`.
+   * @default {@link DEFAULT_MAX_INBOUND_STREAMS_PER_PEER}
+   */
+  maxInboundStreamsPerPeer?: number
   /** Close outbound streams idle this long, ms. @default {@link DEFAULT_STREAM_IDLE_MS} */
   streamIdleMs?: number
   /** Run over limited (relayed) connections. @default false (as @helia/bitswap) */
@@ -280,6 +286,9 @@ export class Network {
   readonly #opening = new Map<string, Promise<Outbound>>()
   readonly #peerProtocols = new Map<string, { peer: PeerId, protocols: Set<string> }>()
   readonly #inbound = new Set<Stream>()
+  /** Open inbound exchange streams per peer id string (no entry at zero). */
+  readonly #inboundPerPeer = new Map<string, number>()
+  readonly #maxInboundStreamsPerPeer: number
   readonly #stats = new Map<string, Map<string, WireStats>>()
   #registrarIds: string[] = []
   #running = false
@@ -317,6 +326,7 @@ export class Network {
     this.#limits = { maxWantlistSize: DEFAULT_MAX_WANTLIST_SIZE, ...init.limits, maxMessageBytes: this.#maxMessageBytes }
     this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
     this.#maxOutboundStreams = init.maxOutboundStreams ?? DEFAULT_MAX_OUTBOUND_STREAMS
+    this.#maxInboundStreamsPerPeer = init.maxInboundStreamsPerPeer ?? DEFAULT_MAX_INBOUND_STREAMS_PER_PEER
     this.#streamIdleMs = init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS
     this.#runOnLimitedConnection = init.runOnLimitedConnection ?? false
     this.#streamOpenTimeoutMs = init.streamOpenTimeoutMs ?? DEFAULT_STREAM_OPEN_TIMEOUT_MS
@@ -404,6 +414,7 @@ export class Network {
     await Promise.all(closing)
     for (const s of this.#inbound) s.abort(new Error('exchange stopped'))
     this.#inbound.clear()
+    this.#inboundPerPeer.clear()
     await this.#lanes?.stop()
     this.#peerProtocols.clear()
   }
@@ -514,6 +525,17 @@ export class Network {
       if (this.#running) this.hangUp(peer).catch((err: any) => { log('hang up on banned %p failed - %e', peer, err) })
       return
     }
+    const key = peer.toString()
+    const open = this.#inboundPerPeer.get(key) ?? 0
+    if (open >= this.#maxInboundStreamsPerPeer) {
+      // reset unread: nothing of it is decoded or answered
+      const err = new TooManyStreamsError(`${open} exchange streams from ${key} open, at most ${this.#maxInboundStreamsPerPeer}`)
+      log('refused a stream from %p - %e', peer, err)
+      stream.abort(err)
+      this.#safe(() => { this.#handlers.onBadInput(peer, err) })
+      return
+    }
+    this.#inboundPerPeer.set(key, open + 1)
     // a peer that opens a stream to us speaks the protocol even if identify has not said so yet
     this.#peerSpeaks(peer, stream.protocol)
     this.#inbound.add(stream)
@@ -524,7 +546,12 @@ export class Network {
     })().catch((err: any) => {
       log.trace('inbound stream from %p failed - %e', peer, err)
       stream.abort(err)
-    }).finally(() => { this.#inbound.delete(stream) })
+    }).finally(() => {
+      this.#inbound.delete(stream)
+      const n = (this.#inboundPerPeer.get(key) ?? 1) - 1
+      if (n <= 0) this.#inboundPerPeer.delete(key)
+      else this.#inboundPerPeer.set(key, n)
+    })
   }
 
   /**

@@ -19,6 +19,11 @@ export const PENALTY = {
   /** A block whose hash function we cannot verify. */
   unverifiableBlock: 5,
   /**
+   * Per exchange stream refused over the per-peer limit (`DEFAULT_MAX_INBOUND_STREAMS_PER_PEER`):
+   * a peer that overshoots once is not banned, one that keeps opening streams is (eleven in a row: scores decay).
+   */
+  tooManyStreams: 10,
+  /**
    * Per want-list message of which entries were dropped: more than the per-message cap (the
    * message is truncated, as boxo does) or past the per-peer cap. One large want-list is
    * honest (boxo clients send them); a peer flooding eleven of them in a row is banned (scores decay).

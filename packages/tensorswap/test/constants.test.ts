@@ -56,6 +56,7 @@ describe('documented defaults', () => {
     assert.equal(cell('redial of a stalled fetch'), `back-off ${c.DEFAULT_FETCH_REDIAL_BACKOFF_MS} ms doubling, at most ${c.DEFAULT_FETCH_REDIAL_ATTEMPTS} attempts, within one deadline`)
     assert.equal(c.DEFAULT_MAX_INBOUND_STREAMS, c.DEFAULT_MAX_OUTBOUND_STREAMS)
     assert.equal(cell('inbound/outbound streams per connection'), String(c.DEFAULT_MAX_INBOUND_STREAMS))
+    assert.match(cell('inbound exchange streams per peer'), new RegExp(`^${c.DEFAULT_MAX_INBOUND_STREAMS_PER_PEER} open at once`))
     assert.equal(cell('want-list messages per peer'), `${c.DEFAULT_INBOUND_MESSAGES_PER_SECOND}/s, burst ${c.DEFAULT_INBOUND_MESSAGE_BURST} (token bucket, \`inboundRateLimit\`)`)
     assert.equal(cell('bytes buffered per peer, serving'), `one batch: ${c.DEFAULT_ENGINE_BLOCKS_PER_BATCH} blocks (${c.DEFAULT_ENGINE_BLOCKS_PER_BATCH * c.DEFAULT_MAX_BLOCK_BYTES / MiB} MiB read) and ${c.DEFAULT_ENGINE_PRESENCES_PER_BATCH} presences, at most ${c.DEFAULT_ENGINE_CONCURRENCY} batches in total`)
     assert.equal(cell('inbound connections pending upgrade'), String(tc.DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS))
@@ -87,6 +88,7 @@ describe('documented defaults', () => {
       malformed: 'message that does not decode',
       unrequestedBlock: 'block we did not request (this is also how a hash mismatch shows)',
       unverifiableBlock: 'block with a hash function we cannot verify',
+      tooManyStreams: `exchange stream opened over the per-peer limit (${c.DEFAULT_MAX_INBOUND_STREAMS_PER_PEER} open at once): reset unread; one overshoot is never banned, eleven in a row are`,
       wantOverflow: `want-list message with entries dropped (over ${c.DEFAULT_MAX_WANTLIST_SIZE} in the message, truncated; or past the per-peer cap): one large want-list is never banned, eleven in a row are`,
       rateLimited: `want-list message dropped over the message rate (${c.DEFAULT_INBOUND_MESSAGES_PER_SECOND}/s, burst ${c.DEFAULT_INBOUND_MESSAGE_BURST}): a burst is never banned, a flood of ${c.DEFAULT_PENALTY_THRESHOLD} excess messages within a half-life is`,
       slowReader: `a serving batch the peer stopped reading: none of its bytes taken for ${c.DEFAULT_SEND_STALL_MS / 1000} s (\`sendStallMs\`; a slow reader whose bytes keep leaving is waited for), or the whole send over boxo's \`sendTimeout\` (${c.SEND_LATENCY_MS / 1000} s + size at ${c.MIN_SEND_RATE_BYTES_PER_S * 8 / 1000} kbit/s, ${c.MIN_SEND_TIMEOUT_MS / 1000} s .. ${c.MAX_SEND_TIMEOUT_MS / 60_000} min): the send is abandoned, its stream reset, the engine slot freed`,

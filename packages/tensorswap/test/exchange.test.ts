@@ -513,3 +513,51 @@ describe('swarm session: prompt redial of its session peers (spec/tensorswap.md 
     }
   })
 })
+
+describe('exchange: inbound exchange streams per peer (spec/tensorswap.md §3, §5 tooManyStreams)', () => {
+  it('answers a peer up to the limit of open streams, frees a slot when one ends, resets streams over it unread, and bans a peer that keeps opening them', async () => {
+    const store = new MemoryBlockstore()
+    const seederNode = await createLibp2pNode(TCP)
+    const seeder = createExchange({ libp2p: seederNode, blockstore: store }, { maxInboundStreamsPerPeer: 8 })
+    const peer = await rawPeer()
+    const other = await rawPeer()
+    try {
+      await seeder.start()
+      const missing = async (i: number): Promise<CID> => (await importBytes(new TextEncoder().encode(`absent ${i}`), new MemoryBlockstore(), { cidVersion: 1, rawLeaves: true })).cid
+      const wantHave = async (i: number): Promise<Uint8Array> => encodeMessage({ wantlist: { full: false, entries: [{ cid: await missing(i), priority: 1, cancel: false, wantType: 'have', sendDontHave: true }] }, blocks: [], presences: [], pendingBytes: 0 }, BITSWAP_120)
+      const dontHaves = (p: typeof peer): number => p.received.flatMap(m => m.presences).filter(x => x.type === 'dont-have').length
+      const open = async (i: number): Promise<{ writer: FrameWriter, close: () => Promise<void> }> => {
+        const stream = await peer.node.dialProtocol(seederNode.getMultiaddrs()[0], BITSWAP_120)
+        const writer = new FrameWriter(stream)
+        await writer.write(await wantHave(i))
+        return { writer, close: async () => { await stream.close() } }
+      }
+      const key = peer.node.peerId.toString()
+      // 8 streams held open: each answered
+      const held = []
+      for (let i = 0; i < 8; i++) held.push(await open(i))
+      await until('8 DONT_HAVEs', () => dontHaves(peer) === 8)
+      assert.equal(seeder.penalties.isBanned(key, Date.now()), false)
+      // one ends: its slot is free again, the next stream is answered, nothing penalised
+      await held.shift()?.close()
+      assert.equal(seeder.stats().penalties[key], undefined, 'nothing penalised')
+      await new Promise(resolve => setTimeout(resolve, 200))
+      held.push(await open(8))
+      await until('the 9th DONT_HAVE', () => dontHaves(peer) === 9)
+      assert.equal(seeder.penalties.isBanned(key, Date.now()), false)
+      // over the limit: reset unread (never answered); the eleventh refused stream in a row bans the peer (scores decay)
+      for (let i = 100; i < 120 && !seeder.penalties.isBanned(key, Date.now()); i++) await open(i).catch(() => {})
+      await until('the ban', () => seeder.penalties.isBanned(key, Date.now()))
+      await until('the hang-up', () => seederNode.getConnections(peer.node.peerId).length === 0)
+      assert.equal(dontHaves(peer), 9, 'no stream over the limit was answered')
+      // another peer is served as before
+      await other.send(seederNode, [{ cid: await missing(1000), priority: 1, cancel: false, wantType: 'have', sendDontHave: true }])
+      await until('the other peer\'s DONT_HAVE', () => dontHaves(other) === 1)
+    } finally {
+      await seeder.stop()
+      await seederNode.stop()
+      await peer.node.stop()
+      await other.node.stop()
+    }
+  })
+})
