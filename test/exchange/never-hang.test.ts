@@ -96,30 +96,6 @@ async function untilBlocks (repo: string, out: string, n: number, get: Get): Pro
   assert.equal(get.child.exitCode, null, `get ended before the seeder was stopped: ${get.stderr()}`)
 }
 
-/**
- * SIGKILLs `seeder` once `get` has stored 3 blocks, waits 3 s (the outage), starts it again with
- * `restart` (same address and peer id) and waits for `get` to exit; asserts the get exited 0,
- * wrote the file byte-exact, stored blocks after the restart and finished within 25 s of the
- * kill (the outage plus the restart: its 60 s deadline plays no part). Returns the restarted seeder.
- */
-async function killRestartAndFinish (get: Get, repo: string, out: string, work: string, seeder: Running<ServeReady>, restart: () => Promise<Running<ServeReady>>): Promise<Running<ServeReady>> {
-  await untilBlocks(repo, out, 3, get)
-  const addr = addrOf(seeder.ready, 'tcp')
-  await kill(seeder.child, 'SIGKILL')
-  const killedAt = Date.now()
-  const before = await storeBytes(repo, out)
-  await new Promise(resolve => setTimeout(resolve, 3000))
-  const restarted = await restart()
-  assert.equal(addrOf(restarted.ready, 'tcp'), addr, 'same address, same peer id')
-  const code = await get.exited
-  const tookMs = Date.now() - killedAt
-  assert.equal(code, 0, get.stderr())
-  assert.deepEqual(await digestTree(out), new Map([['weights.bin', (await digestTree(work)).get('weights.bin')]]))
-  assert.ok(before < await storeBytes(repo, out), 'blocks came after the restart')
-  assert.ok(tookMs < 25_000, `get finished ${tookMs} ms after the kill`)
-  return restarted
-}
-
 async function kill (child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode != null || child.signalCode != null) return
   const exited = new Promise(resolve => child.once('exit', resolve))
@@ -178,20 +154,44 @@ describe('a fetch never hangs: the only seeder goes away mid-transfer (separate 
     })
   }
 
+  /**
+   * SIGKILLs `serving.seeder` once `get` has stored 3 blocks, waits 3 s (the outage), starts it
+   * again on `listen` from the same repo (same address and peer id; set into `serving` at once, so
+   * the caller's `finally` stops it) and waits for `get` to exit; asserts the get exited 0, wrote
+   * the file byte-exact, stored blocks after the restart and finished within 25 s of the kill
+   * (the outage plus the restart: waiting for its 60 s deadline would take 60 s and more).
+   */
+  async function killRestartAndFinish (get: Get, repo: string, out: string, serving: { seeder: Running<ServeReady> }, listen: string[]): Promise<void> {
+    await untilBlocks(repo, out, 3, get)
+    const addr = addrOf(serving.seeder.ready, 'tcp')
+    await kill(serving.seeder.child, 'SIGKILL')
+    const killedAt = Date.now()
+    const before = await storeBytes(repo, out)
+    await new Promise(resolve => setTimeout(resolve, 3000))
+    serving.seeder = await startServe(seedRepo, listen)
+    assert.equal(addrOf(serving.seeder.ready, 'tcp'), addr, 'same address, same peer id')
+    const code = await get.exited
+    const tookMs = Date.now() - killedAt
+    assert.equal(code, 0, get.stderr())
+    assert.deepEqual(await digestTree(out), new Map([['weights.bin', (await digestTree(work)).get('weights.bin')]]))
+    assert.ok(before < await storeBytes(repo, out), 'blocks came after the restart')
+    assert.ok(tookMs < 25_000, `get finished ${tookMs} ms after the kill`)
+  }
+
   it('seeder SIGKILLed and restarted on the same address and repo 3 s later: get redials at once (not at its 60 s deadline) and completes byte-exact', async () => {
     const port = await freePort()
     const listen = [`/ip4/127.0.0.1/tcp/${port}`]
-    let seeder: Running<ServeReady> = await startServe(seedRepo, listen)
-    const addr = addrOf(seeder.ready, 'tcp')
+    const serving = { seeder: await startServe(seedRepo, listen) }
+    const addr = addrOf(serving.seeder.ready, 'tcp')
     const repo = join(work, 'leech-restart')
     const out = join(work, 'out-restart')
     // a deadline far longer than the outage: only a prompt redial finishes the get in time
     const get = startGet(repo, root, out, [addr], ['--timeout', '60'])
     try {
-      seeder = await killRestartAndFinish(get, repo, out, work, seeder, async () => startServe(seedRepo, listen))
+      await killRestartAndFinish(get, repo, out, serving, listen)
     } finally {
       await kill(get.child, 'SIGKILL')
-      await seeder.stop()
+      await serving.seeder.stop()
     }
   })
 
@@ -200,7 +200,7 @@ describe('a fetch never hangs: the only seeder goes away mid-transfer (separate 
     const bootAddr = addrOf(boot.ready, 'tcp')
     const port = await freePort()
     const listen = [`/ip4/127.0.0.1/tcp/${port}`]
-    let seeder: Running<ServeReady> = await startServe(seedRepo, listen, ['--bootstrap', bootAddr])
+    const serving = { seeder: await startServe(seedRepo, listen, ['--bootstrap', bootAddr]) }
     const repo = join(work, 'leech-swarm-restart')
     const out = join(work, 'out-swarm-restart')
     const get = startGet(repo, root, out, [], ['--bootstrap', bootAddr, '--timeout', '60', '--json'])
@@ -208,12 +208,12 @@ describe('a fetch never hangs: the only seeder goes away mid-transfer (separate 
       // back without --bootstrap: it dials nobody, so the leecher must dial it (its provider
       // record stays on the bootstrap node; the leecher's DHT passes and the session's prompt
       // redial both dial it: packages/tensorswap/test/exchange.test.ts tests the redial alone)
-      seeder = await killRestartAndFinish(get, repo, out, work, seeder, async () => startServe(seedRepo, listen))
+      await killRestartAndFinish(get, repo, out, serving, listen)
       const summary = JSON.parse(get.stdout()) as { peers: Record<string, { source?: string }> }
-      assert.equal(summary.peers[seeder.ready.peerId]?.source, 'dht', `the seeder was found on the DHT: ${get.stdout()}`)
+      assert.equal(summary.peers[serving.seeder.ready.peerId]?.source, 'dht', `the seeder was found on the DHT: ${get.stdout()}`)
     } finally {
       await kill(get.child, 'SIGKILL')
-      await seeder.stop()
+      await serving.seeder.stop()
       await boot.stop()
     }
   })
