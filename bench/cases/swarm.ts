@@ -32,7 +32,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -120,7 +120,7 @@ async function main (): Promise<void> {
   const h = await helpers()
   const { values } = parseArgs({
     allowNegative: true,
-    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' }, 'helia-bitswap': { type: 'string' }, 'helia-libp2p': { type: 'string' } }
+    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' }, 'helia-bitswap': { type: 'string' }, 'helia-libp2p': { type: 'string' }, dump: { type: 'string' }, 'leech-debug': { type: 'string' } }
   })
   const bytes = parseSize(values.bytes)
   const counts = values.leechers.split(',').map(Number)
@@ -149,7 +149,16 @@ async function main (): Promise<void> {
     await h.waitForProviders(net.hosts[1], join(work, 'probe'), root, seeder.addr, [seeder.peerId])
 
     const ours = async (n: number, tag: string): Promise<Array<{ ms: number, json: any }>> => {
-      const rs = await Promise.all(net.hosts.slice(1, n + 1).map(async (host: unknown, i: number) => await h.getOn(host, join(work, `${tag}-${i}`), root, ['--bootstrap', seeder.addr], 600_000).done))
+      const env = values['leech-debug'] != null ? { DEBUG: values['leech-debug'] } : {}
+      const rs = await Promise.all(net.hosts.slice(1, n + 1).map(async (host: unknown, i: number) => await h.getOn(host, join(work, `${tag}-${i}`), root, ['--bootstrap', seeder.addr], 600_000, env).done))
+      if (values.dump != null) {
+        // --dump DIR: each leecher's `get --json` and the tail of its stderr (its DEBUG log with --leech-debug NS)
+        await mkdir(values.dump, { recursive: true })
+        for (const [i, r] of rs.entries()) {
+          await writeFile(join(values.dump, `${tag}-${i}.json`), r.stdout)
+          await writeFile(join(values.dump, `${tag}-${i}.log`), r.stderr)
+        }
+      }
       for (const r of rs) if (r.code !== 0) throw new Error(`a leecher exited ${r.code}: ${r.stderr.slice(-1000)}`)
       return rs as Array<{ ms: number, json: any }>
     }

@@ -87,7 +87,7 @@ export function getOn (host: TestHost, repo: string, root: string, args: string[
   let stdout = ''
   let stderr = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-50_000) })
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4_000_000) })
   const timer = setTimeout(() => child.kill('SIGKILL'), limitMs)
   const done = new Promise<HostGet>(resolve => {
     child.once('exit', (code) => {

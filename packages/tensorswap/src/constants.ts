@@ -293,6 +293,25 @@ export const LEDGER_KEY_PREFIX = '/tensorswap/ledger/'
  */
 export const DEFAULT_ENGINE_BLOCKS_PER_BATCH = 4
 
+/**
+ * Link time one engine batch for a peer should take, ms: a peer whose data channel has a
+ * measured rate gets batches of about this many bytes of it (at least one block, at most
+ * {@link DEFAULT_ENGINE_BLOCKS_PER_BATCH}; `blocksForLink` in engine.ts). Six leechers sharing a
+ * 100 Mbit/s seeder (~2 MB/s each) get one block per batch instead of 4 MiB messages that no
+ * cancel can recall (bench/README.md "Swarm"); one leecher alone on that link gets 3; loopback,
+ * where no rate is given, 4. Our figure.
+ */
+export const DEFAULT_ENGINE_BATCH_MS = 250
+
+/**
+ * Sends of a block handed out by the engine count against it for this long, ms: a peer's
+ * queued want-blocks sent fewest times within it go first (engine.ts, "Swarm serving").
+ */
+export const DEFAULT_ENGINE_SENT_WINDOW_MS = 30_000
+
+/** Most blocks whose recent sends the engine remembers (~100 bytes each). */
+export const DEFAULT_ENGINE_SENT_MEMORY = 16_384
+
 /** Most HAVE/DONT_HAVE answers in one engine batch (one small message). */
 export const DEFAULT_ENGINE_PRESENCES_PER_BATCH = 256
 
@@ -771,8 +790,27 @@ export const DEFAULT_HAVE_WAIT_MS = 1_000
  */
 export const DEFAULT_SWARM_PRIORITY_JITTER = 64
 
-/** A swarm session searches the DHT for more providers again this long after a search pass ended, ms. */
+/**
+ * A swarm session searches the DHT for more providers again at most this long after a search
+ * pass ended, ms (the longest wait; see {@link DEFAULT_SESSION_FIRST_REQUERY_MS}).
+ */
 export const DEFAULT_SESSION_REQUERY_MS = 2_000
+
+/**
+ * The first wait between two provider-search passes of a swarm session, ms; each next wait
+ * doubles, up to {@link DEFAULT_SESSION_REQUERY_MS}. Leechers that start together provide the
+ * root ~0.4 s in: with a fixed 2 s wait (and passes that waited for the dials of stale
+ * records) six leechers found each other 4-6 s into a 12 s fetch (bench/README.md "Swarm").
+ * Our figure: a pass against a small DHT is one query of a few RPCs.
+ */
+export const DEFAULT_SESSION_FIRST_REQUERY_MS = 250
+
+/**
+ * A provider from the DHT whose dial failed is not dialled again by the same swarm session for
+ * this long, ms, doubled after each further failure (a stale record of a leecher that left costs
+ * two dial rounds per pass otherwise).
+ */
+export const DEFAULT_PROVIDER_RETRY_MS = 10_000
 
 /**
  * While a fetch runs with a provider already known, each later provider-search pass is cut

@@ -7,9 +7,11 @@
  * cap are refused and counted so the driver can penalise the peer (js-ipfs-bitswap's
  * unbounded want-list was a memory DoS).
  *
- * Serving: {@link Engine.nextBatch} returns the next peer in round-robin order that has work
- * and fewer than `batchesPerPeer` batches in progress, with its highest-priority tasks (at most
- * `blocksPerBatch` want-blocks and `presencesPerBatch` want-haves: about one 4 MiB message).
+ * Serving: {@link Engine.nextBatch} returns a *presence batch* (a peer's queued want-haves, at
+ * most `presencesPerBatch`, one in progress per peer, never behind its blocks) when some peer has
+ * one to give, else a *block batch*: the next peer in round-robin order that has want-blocks
+ * queued and fewer than `batchesPerPeer` block batches in progress, with at most
+ * `blocksPerBatch` of them (about one 4 MiB message).
  * The driver reads the blocks, writes the message, waits for the stream to drain, then calls
  * {@link Engine.batchDone}. With the default of 2 batches per peer the driver reads a peer's
  * next batch while the previous one is being written (it writes them in the order handed out,
@@ -20,7 +22,7 @@
  * @module
  */
 
-import { DEFAULT_ENGINE_BATCHES_PER_PEER, DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_PRESENCES_PER_BATCH, DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK, DEFAULT_MAX_WANTLIST_SIZE } from './constants.js'
+import { DEFAULT_ENGINE_BATCHES_PER_PEER, DEFAULT_ENGINE_BATCH_MS, DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_PRESENCES_PER_BATCH, DEFAULT_ENGINE_SENT_MEMORY, DEFAULT_ENGINE_SENT_WINDOW_MS, DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK, DEFAULT_MAX_WANTLIST_SIZE } from './constants.js'
 import { blockKey } from './wire/block-key.js'
 import type { Wantlist, WantType } from './wire/codec.js'
 import type { CID } from 'multiformats/cid'
@@ -44,6 +46,41 @@ export interface EngineInit {
    * @default {@link DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK}
    */
   maxSizeReplaceHaveWithBlock?: number
+  /** Sends of a block older than this no longer count against it (see the module comment), ms. @default {@link DEFAULT_ENGINE_SENT_WINDOW_MS} */
+  sentWindowMs?: number
+  /** Most blocks whose recent sends are remembered (the oldest are forgotten first). @default {@link DEFAULT_ENGINE_SENT_MEMORY} */
+  sentMemory?: number
+}
+
+/** Options of {@link Engine.nextBatch}. */
+export interface NextBatchOptions {
+  /**
+   * Most batches of one peer in progress for this call, at most `batchesPerPeer` (the driver
+   * passes 1 when its serving slots are scarce, so that peers that do not read cannot hold more
+   * of them with their second batches than before). @default `batchesPerPeer`
+   */
+  maxPerPeer?: number
+  /** Most want-blocks in the batch for `peer` (at least 1; at most `blocksPerBatch`), e.g. {@link blocksForLink}. @default `blocksPerBatch` */
+  maxBlocks?: (peer: string) => number
+  /** Now, ms (any monotonic clock, the same on every call). @default `performance.now()` */
+  nowMs?: number
+  /** Only a presence batch (or none): the driver's serving slots, which bound block batches, are full. @default false */
+  presencesOnly?: boolean
+}
+
+/**
+ * How many want-blocks one batch for a peer should carry: about `batchMs` of its data channel's
+ * measured rate, in blocks of `blockBytes`, between 1 and `max`; `max` while no rate is known
+ * (the first writes, or a link too fast to be the bottleneck, such as loopback).
+ *
+ * @param linkBytesPerMs - the peer's measured data-channel rate, bytes/ms, or `undefined`
+ * @param max - the engine's `blocksPerBatch`
+ * @param batchMs - link time one batch should take, ms. @default {@link DEFAULT_ENGINE_BATCH_MS}
+ * @param blockBytes - nominal block size, bytes. @default {@link DEFAULT_ESTIMATED_BLOCK_BYTES}
+ */
+export function blocksForLink (linkBytesPerMs: number | undefined, max: number, batchMs = DEFAULT_ENGINE_BATCH_MS, blockBytes = DEFAULT_ESTIMATED_BLOCK_BYTES): number {
+  if (linkBytesPerMs == null || !Number.isFinite(linkBytesPerMs) || linkBytesPerMs <= 0) return max
+  return Math.max(1, Math.min(max, Math.floor(linkBytesPerMs * batchMs / blockBytes)))
 }
 
 /** One thing to answer for a peer. */
@@ -60,6 +97,8 @@ export interface EngineBatch {
   /** Names the batch in {@link Engine.batchDone}; increasing in the order batches are handed out. */
   id: number
   peer: string
+  /** A presence batch (want-haves only; it does not wait for the peer's block batches) or a block batch (want-blocks only). */
+  presences: boolean
   tasks: EngineTask[]
 }
 
@@ -99,9 +138,13 @@ interface PeerWant extends EngineTask {
 
 interface PeerLedger {
   wants: Map<string, PeerWant>
+  /** Wants queued (both types), and of them want-haves. */
   queued: number
-  /** Ids of the peer's batches in progress (at most `batchesPerPeer`). */
+  queuedHaves: number
+  /** Ids of the peer's block batches in progress (at most `batchesPerPeer`). */
   batches: Set<number>
+  /** Id of its presence batch in progress (at most one, besides the block batches). */
+  presenceBatch?: number
 }
 
 /**
@@ -112,12 +155,18 @@ export class Engine {
   /** Round-robin order of peers. */
   #order: string[] = []
   #cursor = 0
+  /** Round-robin position of the presence batches. */
+  #presenceCursor = 0
   #seq = 0
   #batchSeq = 0
   readonly #maxWantlistSize: number
   readonly #blocksPerBatch: number
   readonly #presencesPerBatch: number
   readonly #batchesPerPeer: number
+  readonly #sentWindowMs: number
+  readonly #sentMemory: number
+  /** Block key -> sends handed out within the window and the last one's time (ms); oldest first. */
+  readonly #sent = new Map<string, { count: number, atMs: number }>()
   /** See {@link EngineInit.maxSizeReplaceHaveWithBlock}, bytes. */
   readonly maxSizeReplaceHaveWithBlock: number
 
@@ -128,6 +177,26 @@ export class Engine {
     this.#presencesPerBatch = init.presencesPerBatch ?? DEFAULT_ENGINE_PRESENCES_PER_BATCH
     this.#batchesPerPeer = Math.max(1, init.batchesPerPeer ?? DEFAULT_ENGINE_BATCHES_PER_PEER)
     this.maxSizeReplaceHaveWithBlock = init.maxSizeReplaceHaveWithBlock ?? DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK
+    this.#sentWindowMs = init.sentWindowMs ?? DEFAULT_ENGINE_SENT_WINDOW_MS
+    this.#sentMemory = Math.max(1, init.sentMemory ?? DEFAULT_ENGINE_SENT_MEMORY)
+  }
+
+  /** How often the block `key` was handed out to be sent (to any peer) within the window before `nowMs`. */
+  recentSends (key: string, nowMs: number = performance.now()): number {
+    const e = this.#sent.get(key)
+    return e == null || nowMs - e.atMs > this.#sentWindowMs ? 0 : e.count
+  }
+
+  #noteSent (key: string, nowMs: number): void {
+    const count = this.recentSends(key, nowMs) + 1
+    this.#sent.delete(key)
+    this.#sent.set(key, { count, atMs: nowMs })
+    if (this.#sent.size > this.#sentMemory) this.#sent.delete(this.#sent.keys().next().value as string)
+  }
+
+  #unnoteSent (key: string): void {
+    const e = this.#sent.get(key)
+    if (e != null && e.count > 0) e.count--
   }
 
   /**
@@ -146,7 +215,7 @@ export class Engine {
   #ledger (peer: string): PeerLedger {
     let l = this.#peers.get(peer)
     if (l == null) {
-      l = { wants: new Map(), queued: 0, batches: new Set() }
+      l = { wants: new Map(), queued: 0, queuedHaves: 0, batches: new Set() }
       this.#peers.set(peer, l)
       this.#order.push(peer)
     }
@@ -180,12 +249,12 @@ export class Engine {
         // an update: a want-block supersedes a want-have, never the reverse (as boxo)
         existing.priority = e.priority
         // (while a HAVE for it is being sent, the upgrade is kept: batchDone queues it again)
-        if (e.wantType === 'block') existing.wantType = 'block'
-        existing.sendDontHave = e.sendDontHave
-        if (!existing.queued && !existing.active) {
-          existing.queued = true
-          l.queued++
+        if (e.wantType === 'block' && existing.wantType === 'have') {
+          if (existing.queued) l.queuedHaves--
+          existing.wantType = 'block'
         }
+        existing.sendDontHave = e.sendDontHave
+        if (!existing.active) this.#enqueue(l, existing)
         result.queued++
         continue
       }
@@ -193,8 +262,9 @@ export class Engine {
         result.overflow++
         continue
       }
-      l.wants.set(key, { key, cid: e.cid, priority: e.priority, wantType: e.wantType, sendDontHave: e.sendDontHave, seq: this.#seq++, queued: true, active: false })
-      l.queued++
+      const w: PeerWant = { key, cid: e.cid, priority: e.priority, wantType: e.wantType, sendDontHave: e.sendDontHave, seq: this.#seq++, queued: false, active: false }
+      l.wants.set(key, w)
+      this.#enqueue(l, w)
       result.queued++
     }
     return result
@@ -212,8 +282,7 @@ export class Engine {
     for (const [peer, l] of this.#peers) {
       const w = l.wants.get(key)
       if (w != null && !w.queued && !w.active) {
-        w.queued = true
-        l.queued++
+        this.#enqueue(l, w)
         peers.push(peer)
       }
     }
@@ -227,11 +296,16 @@ export class Engine {
     this.#order.splice(i, 1)
     if (this.#cursor > i) this.#cursor--
     if (this.#cursor >= this.#order.length) this.#cursor = 0
+    if (this.#presenceCursor > i) this.#presenceCursor--
+    if (this.#presenceCursor >= this.#order.length) this.#presenceCursor = 0
   }
 
   /** Whether some peer has queued work and room for another batch in progress. */
   hasWork (): boolean {
-    for (const l of this.#peers.values()) if (l.queued > 0 && l.batches.size < this.#batchesPerPeer) return true
+    for (const l of this.#peers.values()) {
+      if (l.queuedHaves > 0 && l.presenceBatch == null) return true
+      if (l.queued - l.queuedHaves > 0 && l.batches.size < this.#batchesPerPeer) return true
+    }
     return false
   }
 
@@ -246,19 +320,38 @@ export class Engine {
   }
 
   /**
-   * The next batch: round robin over peers with queued work and no batch in progress, then
-   * (when none) over those with fewer than `maxPerPeer` batches in progress, so a peer waiting
-   * for its first batch always goes before another's second; within the peer, highest priority
-   * first (then arrival order). The batch is in progress until {@link batchDone}.
+   * The next batch, presences first: a peer with queued want-haves and no presence batch in
+   * progress gets one (want-haves only, by priority, then arrival), whatever its block batches
+   * are doing, so HAVE and DONT_HAVE answers never wait behind blocks that are still being
+   * written (a swarm learns who has what from them). Otherwise a block batch: round robin over
+   * peers with queued want-blocks and no block batch in progress, then (when none) over those
+   * with fewer than `maxPerPeer` in progress, so a peer waiting for its first batch always goes
+   * before another's second; within the peer, want-blocks sent fewest times recently first,
+   * then highest priority, then arrival order (see the module comment). A batch is in progress
+   * until {@link batchDone}; {@link EngineBatch.presences} tells the two kinds apart.
    *
-   * @param maxPerPeer - most batches of one peer in progress for this call, at most
-   *   `batchesPerPeer` (the driver passes 1 when its serving slots are scarce, so that peers
-   *   that do not read cannot hold more of them with their second batches than before)
+   * @param options - see {@link NextBatchOptions} (a number: `maxPerPeer`)
    * @returns a batch, or `undefined` when no peer is ready
    */
-  nextBatch (maxPerPeer = this.#batchesPerPeer): EngineBatch | undefined {
-    const max = Math.min(maxPerPeer, this.#batchesPerPeer)
+  nextBatch (options: NextBatchOptions | number = {}): EngineBatch | undefined {
+    const o: NextBatchOptions = typeof options === 'number' ? { maxPerPeer: options } : options
     const n = this.#order.length
+    const byPriority = (a: PeerWant, b: PeerWant): number => a.priority !== b.priority ? b.priority - a.priority : a.seq - b.seq
+    for (let i = 0; i < n; i++) {
+      const idx = (this.#presenceCursor + i) % n
+      const peer = this.#order[idx] as string
+      const l = this.#peers.get(peer) as PeerLedger
+      if (l.queuedHaves === 0 || l.presenceBatch != null) continue
+      this.#presenceCursor = (idx + 1) % n
+      const haves: PeerWant[] = []
+      for (const w of l.wants.values()) if (w.queued && w.wantType === 'have') haves.push(w)
+      haves.sort(byPriority)
+      const id = this.#batchSeq++
+      l.presenceBatch = id
+      return { id, peer, presences: true, tasks: this.#handOut(l, haves.slice(0, this.#presencesPerBatch), id, 0) }
+    }
+    if (o.presencesOnly === true) return undefined
+    const max = Math.min(o.maxPerPeer ?? this.#batchesPerPeer, this.#batchesPerPeer)
     for (let i = 0; i < 2 * n; i++) {
       // first pass: peers with nothing in progress; second: those with room for another
       const limit = i < n ? 1 : max
@@ -266,34 +359,34 @@ export class Engine {
       const idx = (this.#cursor + i) % n
       const peer = this.#order[idx] as string
       const l = this.#peers.get(peer) as PeerLedger
-      if (l.batches.size >= limit || l.queued === 0) continue
+      if (l.batches.size >= limit || l.queued - l.queuedHaves === 0) continue
       this.#cursor = (idx + 1) % n
-      const queued = [...l.wants.values()].filter(w => w.queued)
-      queued.sort((a, b) => a.priority !== b.priority ? b.priority - a.priority : a.seq - b.seq)
-      let blocks = this.#blocksPerBatch
-      let haves = this.#presencesPerBatch
+      const now = o.nowMs ?? performance.now()
+      const blocks: Array<{ w: PeerWant, sends: number }> = []
+      for (const w of l.wants.values()) if (w.queued && w.wantType === 'block') blocks.push({ w, sends: this.recentSends(w.key, now) })
+      blocks.sort((a, b) => a.sends !== b.sends ? a.sends - b.sends : byPriority(a.w, b.w))
+      const maxBlocks = Math.max(1, Math.min(this.#blocksPerBatch, o.maxBlocks?.(peer) ?? this.#blocksPerBatch))
+      // the message keeps priority order (a fetcher walking the DAG gets its earliest wants first)
+      const picked = blocks.slice(0, maxBlocks).map(b => b.w).sort(byPriority)
       const id = this.#batchSeq++
-      const tasks: EngineTask[] = []
-      for (const w of queued) {
-        if (w.wantType === 'block') {
-          if (blocks === 0) continue
-          blocks--
-        } else {
-          if (haves === 0) continue
-          haves--
-        }
-        w.queued = false
-        w.active = true
-        w.activeType = w.wantType
-        w.batch = id
-        l.queued--
-        tasks.push({ key: w.key, cid: w.cid, priority: w.priority, wantType: w.wantType, sendDontHave: w.sendDontHave })
-        if (blocks === 0 && haves === 0) break
-      }
       l.batches.add(id)
-      return { id, peer, tasks }
+      return { id, peer, presences: false, tasks: this.#handOut(l, picked, id, now) }
     }
     return undefined
+  }
+
+  /** Mark `wants` of `l` active in batch `id` (want-blocks count as sent at `nowMs`) and return them as tasks. */
+  #handOut (l: PeerLedger, wants: PeerWant[], id: number, nowMs: number): EngineTask[] {
+    const tasks: EngineTask[] = []
+    for (const w of wants) {
+      this.#dequeue(l, w)
+      w.active = true
+      w.activeType = w.wantType
+      w.batch = id
+      if (w.wantType === 'block') this.#noteSent(w.key, nowMs)
+      tasks.push({ key: w.key, cid: w.cid, priority: w.priority, wantType: w.wantType, sendDontHave: w.sendDontHave })
+    }
+    return tasks
   }
 
   /**
@@ -306,7 +399,9 @@ export class Engine {
    */
   batchDone (batch: EngineBatch, outcomes: ReadonlyMap<string, TaskOutcome>): void {
     const l = this.#peers.get(batch.peer)
-    if (l == null || !l.batches.delete(batch.id)) return
+    if (l == null) return
+    if (l.presenceBatch === batch.id) l.presenceBatch = undefined
+    else if (!l.batches.delete(batch.id)) return
     for (const task of batch.tasks) {
       const w = l.wants.get(task.key)
       // cancelled meanwhile (and maybe wanted again: then a new want, not this batch's)
@@ -314,26 +409,40 @@ export class Engine {
       w.active = false
       w.batch = undefined
       const outcome = outcomes.get(w.key)
+      // a want-block handed out but not sent does not count as a send
+      if (w.activeType === 'block' && outcome !== 'block') this.#unnoteSent(w.key)
       const upgraded = w.activeType === 'have' && w.wantType === 'block'
       w.activeType = undefined
       if (outcome === 'have' && upgraded) {
         // the peer sent want-block while we answered its want-have (boxo clients do): the
         // HAVE does not fulfil the want-block, serve it next
-        w.queued = true
-        l.queued++
+        this.#enqueue(l, w)
       } else if (outcome === 'block' || outcome === 'have' || outcome === 'declined') {
         this.#delete(l, w)
       } else if (outcome === 'missing') {
         // stays on the peer's list, not queued, until blockAdded
       } else {
-        w.queued = true
-        l.queued++
+        this.#enqueue(l, w)
       }
     }
   }
 
+  #enqueue (l: PeerLedger, w: PeerWant): void {
+    if (w.queued) return
+    w.queued = true
+    l.queued++
+    if (w.wantType === 'have') l.queuedHaves++
+  }
+
+  #dequeue (l: PeerLedger, w: PeerWant): void {
+    if (!w.queued) return
+    w.queued = false
+    l.queued--
+    if (w.wantType === 'have') l.queuedHaves--
+  }
+
   #delete (l: PeerLedger, w: PeerWant): void {
-    if (w.queued) l.queued--
+    this.#dequeue(l, w)
     l.wants.delete(w.key)
   }
 
@@ -348,12 +457,15 @@ export class Engine {
       if (l.wants.size > this.#maxWantlistSize) throw new Error(`peer ${peer}: ${l.wants.size} wants over cap`)
       if (l.batches.size > this.#batchesPerPeer) throw new Error(`peer ${peer}: ${l.batches.size} batches in progress over ${this.#batchesPerPeer}`)
       let queued = 0
+      let queuedHaves = 0
       for (const w of l.wants.values()) {
         if (w.queued && w.active) throw new Error(`peer ${peer}: want ${w.key} both queued and active`)
         if (w.queued) queued++
-        if (w.active && (w.batch == null || !l.batches.has(w.batch))) throw new Error(`peer ${peer}: active want ${w.key} outside a batch in progress`)
+        if (w.active && (w.batch == null || !(l.batches.has(w.batch) || l.presenceBatch === w.batch))) throw new Error(`peer ${peer}: active want ${w.key} outside a batch in progress`)
+        if (w.queued && w.wantType === 'have') queuedHaves++
       }
       if (queued !== l.queued) throw new Error(`peer ${peer}: queued count ${l.queued} != ${queued}`)
+      if (queuedHaves !== l.queuedHaves) throw new Error(`peer ${peer}: queued want-have count ${l.queuedHaves} != ${queuedHaves}`)
     }
   }
 }

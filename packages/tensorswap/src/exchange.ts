@@ -17,8 +17,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { blockSize, canVerify, getVerifiedBlock, HASH_IDENTITY, UnsupportedHashError } from '@tensorswap/blockstore'
 import { CustomProgressEvent } from 'progress-events'
 import { dialWithRetry } from '@tensorswap/transport'
-import { PROTOCOLS, DEFAULT_ENGINE_CONCURRENCY, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_SWARM_PRIORITY_JITTER, DEFAULT_FETCH_REDIAL_ATTEMPTS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_STALL_MS, DEFAULT_TICK_INTERVAL_MS, sendTimeoutMs } from './constants.js'
-import { Engine } from './engine.js'
+import { PROTOCOLS, DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_CONCURRENCY, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_SWARM_PRIORITY_JITTER, DEFAULT_FETCH_REDIAL_ATTEMPTS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_STALL_MS, DEFAULT_TICK_INTERVAL_MS, sendTimeoutMs } from './constants.js'
+import { Engine, blocksForLink } from './engine.js'
 import { BlockUnavailableError, FetchStalledError, NoExchangeProtocolError, NotStartedError, PeerDialError } from './errors.js'
 import { DebtLedger } from './ledger.js'
 import { Network } from './network.js'
@@ -840,6 +840,7 @@ export class Exchange {
     for (const block of message.blocks) {
       const res = this.wantList.blockReceived(block.cid, key, block.bytes.byteLength, now)
       if (res.wanted) {
+        log.trace('block %c from %p (%d bytes)', block.cid, peer, block.bytes.byteLength)
         blocks++
         bytes += block.bytes.byteLength
         this.#counters.blocksReceived++
@@ -889,16 +890,26 @@ export class Exchange {
 
   #serve (): void {
     const concurrency = this.#init.engineConcurrency ?? DEFAULT_ENGINE_CONCURRENCY
-    while (this.#running && this.#serving < concurrency) {
-      // a peer's second batch in progress only while half the slots are free: peers that stop
-      // reading cannot hold more slots with their waiting second batches (spec/tensorswap.md §4)
-      const batch = this.engine.nextBatch(this.#serving * 2 < concurrency ? undefined : 1)
+    const blocksPerBatch = this.#init.blocksPerBatch ?? DEFAULT_ENGINE_BLOCKS_PER_BATCH
+    while (this.#running) {
+      // presence batches (HAVE / DONT_HAVE, one per peer at a time) take no serving slot: they
+      // are small and must not wait behind blocks being written (engine.ts)
+      const full = this.#serving >= concurrency
+      const batch = this.engine.nextBatch({
+        presencesOnly: full,
+        // a peer's second block batch in progress only while half the slots are free: peers that
+        // stop reading cannot hold more slots with their waiting second batches (spec/tensorswap.md §4)
+        maxPerPeer: this.#serving * 2 < concurrency ? undefined : 1,
+        // a slow or shared link gets small batches (engine.ts "Swarm serving")
+        maxBlocks: (peer) => blocksForLink(this.network.linkBytesPerMs(peer), blocksPerBatch)
+      })
       if (batch == null) return
-      this.#serving++
+      const slot = !batch.presences
+      if (slot) this.#serving++
       this.#serveBatch(batch)
         .catch((err: any) => { log.error('serving %s failed - %e', batch.peer, err) })
         .finally(() => {
-          this.#serving--
+          if (slot) this.#serving--
           this.#serve()
         })
     }
@@ -938,10 +949,11 @@ export class Exchange {
   async #serveBatch (batch: EngineBatch): Promise<void> {
     const outcomes = new Map<string, TaskOutcome>()
     const peer = this.#peerId(batch.peer)
-    const previous = this.#sendTurns.get(batch.peer)
+    // block batches are sent in the order handed out; presence batches go at once
+    const previous = batch.presences ? undefined : this.#sendTurns.get(batch.peer)
     let endTurn = (): void => {}
     const turn = new Promise<void>(resolve => { endTurn = resolve })
-    this.#sendTurns.set(batch.peer, turn)
+    if (!batch.presences) this.#sendTurns.set(batch.peer, turn)
     try {
       if (peer == null) {
         for (const t of batch.tasks) outcomes.set(t.key, 'declined')
@@ -958,29 +970,44 @@ export class Exchange {
       // upload limit (spec/tensorswap.md §11): wait for the bytes before the send deadline starts,
       // so our own pacing never counts against the peer as a slow reader
       if (blockBytes > 0 && this.#init.bandwidth != null) await this.#init.bandwidth.upload(batch.peer, blockBytes, { signal: this.#shutdown.signal })
-      // the peer's previous batch is sent first (it never rejects)
-      await previous
       if (this.#peerId(batch.peer) !== peer) {
         // banned or gone while the blocks were read: never dial a peer back to answer it
         for (const t of batch.tasks) outcomes.set(t.key, 'declined')
         return
       }
       const stallTimeoutMs = this.#init.sendStallMs ?? DEFAULT_SEND_STALL_MS
-      const deadline = AbortSignal.timeout(sendTimeoutMs(blockBytes))
+      const deadlines: AbortSignal[] = []
       const sends: Array<Promise<number>> = []
-      if (presences.length > 0) sends.push(this.network.send(peer, { blocks: [], presences, pendingBytes: 0 }, 'control', { signal: deadline, stallTimeoutMs }))
-      if (blocks.length > 0) sends.push(this.network.send(peer, { blocks, presences: [], pendingBytes: 0 }, 'data', { signal: deadline, stallTimeoutMs }))
+      if (presences.length > 0) {
+        const deadline = AbortSignal.timeout(sendTimeoutMs(0))
+        deadlines.push(deadline)
+        sends.push(this.network.send(peer, { blocks: [], presences, pendingBytes: 0 }, 'control', { signal: deadline, stallTimeoutMs }))
+      }
+      if (blocks.length > 0) {
+        // the blocks go after the peer's previous block batch (it never rejects); the presences
+        // above never wait for it, and this send's deadline starts only now
+        await previous
+        if (this.#peerId(batch.peer) !== peer) {
+          // banned or gone meanwhile: the blocks were not sent
+          for (const b of blocks) outcomes.set(blockKey(b.cid), 'declined')
+        } else {
+          const deadline = AbortSignal.timeout(sendTimeoutMs(blockBytes))
+          deadlines.push(deadline)
+          sends.push(this.network.send(peer, { blocks, presences: [], pendingBytes: 0 }, 'data', { signal: deadline, stallTimeoutMs }))
+        }
+      }
       try {
         await Promise.all(sends)
       } catch (err: any) {
-        if (deadline.aborted || err?.name === 'SendStalledError') {
+        const timedOut = deadlines.some(d => d.aborted)
+        if (timedOut || err?.name === 'SendStalledError') {
           // the peer stopped reading (or trickles): free the slot (network.send dropped the stream) and penalise
-          log('peer %s did not read a batch (%s)', batch.peer, deadline.aborted ? 'send timeout' : 'stalled')
+          log('peer %s did not read a batch (%s)', batch.peer, timedOut ? 'send timeout' : 'stalled')
           this.#penalize(peer, 'slowReader')
         }
         throw err
       }
-      if (blocks.length > 0) {
+      if (blocks.length > 0 && outcomes.get(blockKey(blocks[0].cid)) === 'block') {
         this.ledger.recordSent(batch.peer, blockBytes, blocks.length, Date.now())
         this.#counters.blocksSent += blocks.length
       }
@@ -990,7 +1017,7 @@ export class Exchange {
       for (const t of batch.tasks) outcomes.set(t.key, 'declined')
     } finally {
       endTurn()
-      if (this.#sendTurns.get(batch.peer) === turn) this.#sendTurns.delete(batch.peer)
+      if (!batch.presences && this.#sendTurns.get(batch.peer) === turn) this.#sendTurns.delete(batch.peer)
       this.engine.batchDone(batch, outcomes)
     }
   }

@@ -302,7 +302,7 @@ export class Network {
   /** Plane codecs we offer to decode (0: wire compression off). */
   readonly #acceptCodecs: number
   /** Present when we compress (wire compression `auto`). */
-  readonly #policy?: CompressionPolicy
+  readonly #policy: CompressionPolicy
   /** Time this thread spent compressing, ms (a write's wait for its drain excludes it). */
   #compressWorkMs = 0
   /** Per peer: the plane codecs its last want-list on `/tensorswap/1.0.0` offered. */
@@ -333,7 +333,9 @@ export class Network {
     this.#bandwidth = init.bandwidth
     const compression = init.wireCompression ?? DEFAULT_WIRE_COMPRESSION
     this.#acceptCodecs = compression === 'auto' && this.#protocols.includes(TENSORSWAP_100) ? SUPPORTED_PLANE_CODECS : 0
-    if (this.#acceptCodecs !== 0) this.#policy = new CompressionPolicy(init.compression)
+    // the policy also measures every peer's data-channel rate (the engine sizes batches by it),
+    // so it exists with wire compression off too; sends are compressed only when it is on
+    this.#policy = new CompressionPolicy(init.compression)
     if (init.bulkLane !== false && components.privateKey != null && this.#protocols.includes(TENSORSWAP_100)) {
       this.#lanes = new BulkLanes(libp2p, components.privateKey, {
         onLane: (peer, lane) => { this.#onLane(peer, lane) },
@@ -446,11 +448,20 @@ export class Network {
     return out
   }
 
+  /**
+   * The measured rate of the data channel to `peer` (stream or bulk lane), bytes/ms, from the
+   * busy periods of our writes to it (`LinkRateEstimator`); `undefined` until measured, and on a
+   * link too fast to hold our writes back (loopback).
+   */
+  linkBytesPerMs (peer: string): number | undefined {
+    return this.#policy.link(peer).bytesPerMs
+  }
+
   /** Wire compression counters and estimates (a copy). */
   compressionStats (): CompressionStats {
     const links: Record<string, LinkEstimate> = {}
-    for (const key of this.#peerAccepts.keys()) if (this.#policy != null) links[key] = this.#policy.link(key)
-    return { ...this.#compression, compressBytesPerMs: this.#policy?.compressBytesPerMs ?? 0, links }
+    for (const key of this.#peerAccepts.keys()) links[key] = this.#policy.link(key)
+    return { ...this.#compression, compressBytesPerMs: this.#acceptCodecs !== 0 ? this.#policy.compressBytesPerMs : 0, links }
   }
 
   /**
@@ -500,7 +511,7 @@ export class Network {
     this.#blockWantsSent.delete(key)
     this.#blockWantsReceived.delete(key)
     this.#peerAccepts.delete(key)
-    this.#policy?.forget(key)
+    this.#policy.forget(key)
     for (const channel of ['control', 'data'] as const) {
       const out = this.#outbound.get(`${key}/${channel}`)
       if (out != null) this.#dropOutbound(`${key}/${channel}`, out)
@@ -632,7 +643,7 @@ export class Network {
       const started = performance.now()
       const compressedBefore = this.#compressWorkMs
       await out.writer.write(parts, options)
-      if (channel === 'data' && this.#policy != null) {
+      if (channel === 'data') {
         const ended = performance.now()
         const written = parts.reduce((n, p) => n + p.byteLength, 0)
         const own = this.#compressWorkMs - compressedBefore
@@ -668,7 +679,7 @@ export class Network {
    */
   #compressFor (peer: string, message: BitswapMessage): Promise<BitswapMessage> | undefined {
     const policy = this.#policy
-    if (policy == null || message.blocks.length === 0 || ((this.#peerAccepts.get(peer) ?? 0) & SUPPORTED_PLANE_CODECS) === 0) return undefined
+    if (this.#acceptCodecs === 0 || message.blocks.length === 0 || ((this.#peerAccepts.get(peer) ?? 0) & SUPPORTED_PLANE_CODECS) === 0) return undefined
     if (!policy.worthTrying(peer)) {
       if (wireLog.enabled) wireLog('batch of %d blocks plain: link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
       return undefined

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { Engine } from '../src/engine.js'
+import { Engine, blocksForLink } from '../src/engine.js'
 import { blockKey } from '../src/wire/block-key.js'
 import type { EngineBatch, TaskOutcome } from '../src/engine.js'
 import type { WantEntry } from '../src/wire/codec.js'
@@ -204,6 +204,74 @@ describe('Engine', () => {
       }), { numRuns: 200 })
   })
 
+  it('answers want-haves at once while the peer\'s block batches are in progress (presence batches)', () => {
+    const engine = new Engine({ blocksPerBatch: 1, batchesPerPeer: 2 })
+    engine.messageReceived('A', { full: false, entries: [want(1), want(2), want(3)] })
+    const b1 = engine.nextBatch()
+    const b2 = engine.nextBatch()
+    assert.equal(b1?.presences, false)
+    assert.equal(b2?.presences, false)
+    // both block batches in progress (blocks being written to a slow reader): no third one...
+    assert.equal(engine.nextBatch(), undefined)
+    // ...but a want-have (and a HAVE the peer waits for after we store a block) is answered now
+    engine.messageReceived('A', { full: false, entries: [want(7, { wantType: 'have' }), want(8, { wantType: 'have' })] })
+    const p = engine.nextBatch()
+    assert.equal(p?.presences, true)
+    assert.deepEqual(p?.tasks.map(t => t.wantType), ['have', 'have'])
+    // even when the driver's serving slots are full
+    engine.messageReceived('A', { full: false, entries: [want(9, { wantType: 'have' })] })
+    assert.equal(engine.nextBatch({ presencesOnly: true }), undefined, 'one presence batch per peer at a time')
+    finish(engine, p, 'missing')
+    const p2 = engine.nextBatch({ presencesOnly: true })
+    assert.deepEqual(p2?.tasks.map(t => t.key), [blockKey(cidOf(9))])
+    // a missing want-have is answered again (HAVE) once the block arrives, again without waiting
+    finish(engine, p2, 'have')
+    assert.deepEqual(engine.blockAdded(cidOf(7)), ['A'])
+    const p3 = engine.nextBatch({ presencesOnly: true })
+    assert.deepEqual(p3?.tasks.map(t => t.key), [blockKey(cidOf(7))])
+    engine.assertInvariants()
+  })
+
+  it('sends the blocks it sent fewest times recently first, so peers asking for the same blocks get different ones', () => {
+    const engine = new Engine({ blocksPerBatch: 1, batchesPerPeer: 1 })
+    // three leechers want blocks 1-3, in the same priority order
+    for (const peer of ['A', 'B', 'C']) engine.messageReceived(peer, { full: false, entries: [want(1, { priority: 3 }), want(2, { priority: 2 }), want(3, { priority: 1 })] })
+    const first = ['A', 'B', 'C'].map(() => engine.nextBatch({ nowMs: 0 }))
+    assert.deepEqual(first.map(b => b?.peer), ['A', 'B', 'C'])
+    // each is sent a different block: 1 (the highest priority) to A, then the unsent ones
+    assert.deepEqual(first.map(b => b?.tasks[0].key), [1, 2, 3].map(i => blockKey(cidOf(i))))
+    for (const b of first) finish(engine, b, 'block')
+    assert.equal(engine.recentSends(blockKey(cidOf(1)), 0), 1)
+    // a send not made (the write failed) does not count
+    engine.messageReceived('D', { full: false, entries: [want(4)] })
+    finish(engine, engine.nextBatch({ nowMs: 0 }), 'declined')
+    assert.equal(engine.recentSends(blockKey(cidOf(4)), 0), 0)
+    engine.assertInvariants()
+    // within the window a block sent before waits behind an unsent one; past it, priority again
+    const e2 = new Engine({ blocksPerBatch: 1, batchesPerPeer: 1, sentWindowMs: 30_000 })
+    e2.messageReceived('X', { full: false, entries: [want(1)] })
+    finish(e2, e2.nextBatch({ nowMs: 0 }), 'block')
+    e2.messageReceived('F', { full: false, entries: [want(1, { priority: 9 }), want(6, { priority: 1 })] })
+    assert.deepEqual(e2.nextBatch({ nowMs: 1_000 })?.tasks.map(t => t.key), [blockKey(cidOf(6))])
+    e2.messageReceived('E', { full: false, entries: [want(1, { priority: 9 }), want(5, { priority: 1 })] })
+    assert.deepEqual(e2.nextBatch({ nowMs: 60_000 })?.tasks.map(t => t.key), [blockKey(cidOf(1))])
+    e2.assertInvariants()
+  })
+
+  it('caps a block batch at maxBlocks, which blocksForLink derives from the link rate', () => {
+    const engine = new Engine({ blocksPerBatch: 4, batchesPerPeer: 1 })
+    engine.messageReceived('A', { full: false, entries: [1, 2, 3, 4, 5].map(i => want(i)) })
+    assert.equal(engine.nextBatch({ maxBlocks: () => 1 })?.tasks.length, 1)
+    // no rate known (first writes, or loopback): a full batch
+    assert.equal(blocksForLink(undefined, 4), 4)
+    // ~2 MB/s (six leechers sharing 100 Mbit/s): one 1 MiB block per 250 ms batch
+    assert.equal(blocksForLink(2_000, 4, 250, 2 ** 20), 1)
+    // 12.5 MB/s (one leecher alone on 100 Mbit/s): 2
+    assert.equal(blocksForLink(12_500, 4, 250, 2 ** 20), 2)
+    // fast links: the engine's own cap
+    assert.equal(blocksForLink(400_000, 4, 250, 2 ** 20), 4)
+  })
+
   it('keeps its invariants under random operations (property)', () => {
     const op = fc.oneof(
       fc.record({ t: fc.constant('msg' as const), peer: fc.constantFrom('A', 'B', 'C'), full: fc.boolean(), entries: fc.array(fc.record({ c: fc.nat(20), cancel: fc.boolean(), have: fc.boolean(), p: fc.integer({ min: -3, max: 3 }) }), { maxLength: 8 }) }),
@@ -223,8 +291,13 @@ describe('Engine', () => {
         } else if (o.t === 'next') {
           const b = engine.nextBatch()
           if (b != null) {
-            assert.ok(active.filter(a => a.peer === b.peer).length < perPeer, 'at most batchesPerPeer batches per peer')
-            assert.ok(b.tasks.filter(t => t.wantType === 'block').length <= 2)
+            if (b.presences) {
+              assert.ok(!active.some(a => a.peer === b.peer && a.presences), 'at most one presence batch per peer')
+              assert.ok(b.tasks.every(t => t.wantType === 'have') && b.tasks.length <= 3, 'a presence batch holds want-haves only')
+            } else {
+              assert.ok(active.filter(a => a.peer === b.peer && !a.presences).length < perPeer, 'at most batchesPerPeer block batches per peer')
+              assert.ok(b.tasks.every(t => t.wantType === 'block') && b.tasks.length <= 2, 'a block batch holds want-blocks only')
+            }
             active.push(b)
           }
         } else if (o.t === 'done') {

@@ -20,6 +20,8 @@ import {
   DEFAULT_PROVIDER_DIAL_BACKOFF_MS,
   DEFAULT_PROVIDER_DIAL_TIMEOUT_MS,
   DEFAULT_PROVIDER_GRACE_MS,
+  DEFAULT_PROVIDER_RETRY_MS,
+  DEFAULT_SESSION_FIRST_REQUERY_MS,
   DEFAULT_SESSION_PASS_MS,
   DEFAULT_SESSION_REQUERY_MS,
   DHT_PROTOCOL
@@ -90,7 +92,7 @@ export interface DiscoverOptions extends Pick<FindProvidersOptions, 'given' | 't
   signal: AbortSignal
   /** Called for each peer found and connected. */
   onFound: (provider: FoundProvider) => void
-  /** Wait between two DHT passes, ms. @default {@link DEFAULT_SESSION_REQUERY_MS} */
+  /** Longest wait between two DHT passes (the wait starts shorter and doubles up to it), ms. @default {@link DEFAULT_SESSION_REQUERY_MS} */
   requeryMs?: number
 }
 
@@ -304,25 +306,72 @@ export class ContentRouter {
   /**
    * Find providers of `root` while a fetch runs (a swarm session, spec/tensorswap.md §9): the
    * given peers are dialled, then the DHT is searched in passes — one query to its end or its
-   * time budget (`timeoutMs`), then again {@link DEFAULT_SESSION_REQUERY_MS} after each pass
-   * (leechers that provide the root once they hold the manifest show up) — until `signal`
-   * aborts or `maxProviders` peers were found. Each peer is reported once, through `onFound`,
-   * once it is connected; peers already reported are not dialled again. Bounded: one query at
-   * a time, each within its budget, at most `maxProviders` peers.
+   * time budget (`timeoutMs`; a pass is cut {@link DEFAULT_SESSION_PASS_MS} after its first
+   * record once a provider is known), the next pass after a wait that starts at
+   * {@link DEFAULT_SESSION_FIRST_REQUERY_MS} and doubles up to `requeryMs` (leechers that
+   * provide the root once they hold the manifest show up within the first second) — until
+   * `signal` aborts or `maxProviders` peers were found.
+   *
+   * A pass does not wait for the dials of the providers it found: each dial runs on its own and
+   * reports the peer through `onFound` once it is connected, so a stale record (a leecher that
+   * left; its dials take seconds to fail) never holds up the next pass. A provider whose dial
+   * failed is not dialled again for {@link DEFAULT_PROVIDER_RETRY_MS}, doubled after each
+   * further failure. The first pass resolves `firstPass` once its query is over and either a
+   * provider is connected or every dial it started has ended. Bounded: one query at a time,
+   * at most `maxProviders` peers, one dial per record at a time.
    */
   discover (root: CID, options: DiscoverOptions): Discovery {
     const known = new Set<string>()
+    const dialling = new Set<string>()
+    /** peer id -> when it may be dialled again (ms, performance clock) and its failures so far */
+    const cooling = new Map<string, { untilMs: number, failures: number }>()
     const max = options.maxProviders ?? DEFAULT_MAX_PROVIDERS
     const timeoutMs = options.timeoutMs ?? this.#config.findProvidersTimeoutMs
+    const requeryMs = options.requeryMs ?? DEFAULT_SESSION_REQUERY_MS
     let first: (v: { searchedMs: number, found: number, skipped: FindProvidersResult['skipped'] }) => void = () => {}
     const firstPass = new Promise<{ searchedMs: number, found: number, skipped: FindProvidersResult['skipped'] }>(resolve => { first = resolve })
     const started = performance.now()
-    const pass = async (given: FindProvidersOptions['given']): Promise<FindProvidersResult['skipped']> => {
+    const skip = (id: string): boolean => known.has(id) || dialling.has(id) || (cooling.get(id)?.untilMs ?? 0) > performance.now()
+    const report = (p: FoundProvider): void => {
+      known.add(p.peerId)
+      cooling.delete(p.peerId)
+      try {
+        options.onFound(p)
+      } catch (err) {
+        log.error('onFound failed - %e', err)
+      }
+    }
+    const dialFound = (p: FoundProvider, skipped: FindProvidersResult['skipped']): Promise<void> | undefined => {
+      if (skip(p.peerId) || known.size + dialling.size >= max) return
+      const targets = p.addrs.map(a => multiaddr(a)).map(a => peerIdOf(a) == null ? a.encapsulate(`/p2p/${p.peerId}`) : a)
+      if (targets.length === 0) {
+        log('skipping provider %s: no addresses in its record', p.peerId)
+        skipped.push({ peerId: p.peerId, reason: 'no addresses' })
+        return
+      }
+      dialling.add(p.peerId)
+      return this.#dial(targets, options.signal).then(
+        () => { report(p) },
+        (err) => {
+          if (options.signal.aborted) return
+          const failures = (cooling.get(p.peerId)?.failures ?? 0) + 1
+          const waitMs = DEFAULT_PROVIDER_RETRY_MS * 2 ** (failures - 1)
+          cooling.set(p.peerId, { untilMs: performance.now() + waitMs, failures })
+          log('skipping provider %s for %d ms: none of its %d addresses answered - %e', p.peerId, waitMs, targets.length, err)
+          skipped.push({ peerId: p.peerId, reason: `unreachable: ${String(err?.message ?? err)}` })
+        }
+      ).finally(() => { dialling.delete(p.peerId) })
+    }
+    const pass = async (given: FindProvidersOptions['given'], isFirst: boolean): Promise<FindProvidersResult['skipped']> => {
       // once a provider is known the fetch runs: a pass ends DEFAULT_SESSION_PASS_MS after its
       // first find (or after that long, when one was known before it) so the next one starts (a
       // first pass waiting on slow peers found the other leechers 19 s late)
       const cut = Math.min(timeoutMs, DEFAULT_SESSION_PASS_MS)
+      const skipped: FindProvidersResult['skipped'] = []
+      const dials = new Set<Promise<void>>()
       try {
+        // given peers are dialled (and waited for) by findProviders; DHT records come back
+        // undialled and are dialled here, in the background
         const r = await this.findProviders(root, {
           given,
           signal: options.signal,
@@ -330,29 +379,40 @@ export class ContentRouter {
           graceMs: cut,
           maxProviders: max - known.size,
           probeConnected: 'never', // the exchange's root want-have broadcast asks connected peers
-          skip: (id) => known.has(id),
+          dial: false,
+          skip,
           onFound: (p) => {
-            known.add(p.peerId)
-            options.onFound(p)
+            if (p.source === 'given') {
+              report(p)
+              return
+            }
+            const d = dialFound(p, skipped)
+            if (d != null) {
+              dials.add(d)
+              void d.finally(() => { dials.delete(d) })
+            }
           }
         })
-        return r.skipped
+        skipped.push(...r.skipped)
       } catch (err: any) {
-        if (err?.name === NoProvidersError.name || options.signal.aborted) return []
-        log('provider search pass failed - %e', err)
-        return []
+        if (err?.name !== NoProvidersError.name && !options.signal.aborted) log('provider search pass failed - %e', err)
       }
+      // the first pass is over once a provider is connected or its dials have all ended
+      while (isFirst && known.size === 0 && dials.size > 0 && !options.signal.aborted) await Promise.race(dials)
+      return skipped
     }
     const done = (async () => {
-      const skipped = await pass(options.given)
+      const skipped = await pass(options.given, true)
       first({ searchedMs: performance.now() - started, found: known.size, skipped })
+      let waitMs = Math.min(DEFAULT_SESSION_FIRST_REQUERY_MS, requeryMs)
       while (!options.signal.aborted && known.size < max && this.dht != null) {
         await new Promise<void>(resolve => {
-          const t = setTimeout(resolve, options.requeryMs ?? DEFAULT_SESSION_REQUERY_MS)
+          const t = setTimeout(resolve, waitMs)
           options.signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
         })
         if (options.signal.aborted) break
-        await pass(undefined)
+        await pass(undefined, false)
+        waitMs = Math.min(waitMs * 2, requeryMs)
       }
     })().catch((err) => { log.error('provider discovery failed - %e', err) })
     return { firstPass, done }

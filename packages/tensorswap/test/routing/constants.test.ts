@@ -28,6 +28,8 @@ describe('documented routing defaults', () => {
     assert.ok(spec.includes(`\`${c.PROVIDED_ROOTS_KEY_PREFIX}<cid>\``))
     // swarm sessions
     assert.ok(spec.includes(`\`DEFAULT_SESSION_REQUERY_MS\` = ${c.DEFAULT_SESSION_REQUERY_MS / 1000} s`))
+    assert.ok(spec.includes(`\`DEFAULT_SESSION_FIRST_REQUERY_MS\` = ${c.DEFAULT_SESSION_FIRST_REQUERY_MS} ms`))
+    assert.ok(spec.includes(`\`DEFAULT_PROVIDER_RETRY_MS\` = ${c.DEFAULT_PROVIDER_RETRY_MS / 1000} s`))
     assert.ok(spec.includes(`\`DEFAULT_PEER_QUEUE_MS\` = ${c.DEFAULT_PEER_QUEUE_MS / 1000} s (at least ${c.DEFAULT_MIN_PEER_BYTES_IN_FLIGHT / 2 ** 20} MiB`))
     assert.ok(spec.includes(`\`DEFAULT_HAVE_WAIT_MS\` = ${c.DEFAULT_HAVE_WAIT_MS / 1000} s`))
     assert.ok(spec.includes(`\`DEFAULT_SWARM_PRIORITY_JITTER\` = ${c.DEFAULT_SWARM_PRIORITY_JITTER} positions`))

