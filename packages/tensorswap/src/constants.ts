@@ -280,6 +280,16 @@ export const DEFAULT_TICK_INTERVAL_MS = 100
  */
 export const MIN_THROUGHPUT_SAMPLE_BYTES = 64 * 1024
 
+/**
+ * Shortest interval a throughput sample spans, ms: deliveries closer together than this are
+ * summed into one sample. Blocks arrive in bursts (4 in one message; a seeder shared by six
+ * leechers sends each a message every ~2 s), and one sample per block read a burst's last
+ * blocks, a few ms apart, as hundreds of MB/s: the per-peer cap (throughput x
+ * `DEFAULT_PEER_QUEUE_MS`) then let each leecher queue wants for 4 s at the seeder
+ * (bench/README.md "Swarm"). 50 ms: a 1 MiB block on a 100 Mbit/s link takes 84 ms. Ours.
+ */
+export const MIN_THROUGHPUT_INTERVAL_MS = 50
+
 /** How often the debt ledger is flushed to the datastore, in ms (and always at stop). */
 export const DEFAULT_LEDGER_FLUSH_INTERVAL_MS = 30_000
 
@@ -776,9 +786,11 @@ export const DEFAULT_MIN_PEER_BYTES_IN_FLIGHT = 4 * MiB
 
 /**
  * In a swarm session every want is first asked as a want-have of every session peer; it is
- * given (as a want-block) only to a peer that said HAVE, until this long after it was made, ms;
- * then peers that did not answer are asked too (at the selector's doubled cost for unknown
- * presence).
+ * given (as a want-block) only to a peer that said HAVE; when nobody said HAVE this long after
+ * it was made, ms, peers that did not answer are asked too (at the selector's doubled cost for
+ * unknown presence). While some peer said HAVE they are not: in a swarm a silent leecher most
+ * likely lacks the block, and the most advanced leecher sat its wants out at such peers for
+ * the unproven-peer timeout, over and over (bench/README.md "Swarm").
  */
 export const DEFAULT_HAVE_WAIT_MS = 1_000
 

@@ -734,6 +734,7 @@ export class Exchange {
         const peer = this.#peerId(effect.peer)
         if (peer == null) continue
         const message: BitswapMessage = { wantlist: { full: false, entries: effect.entries }, blocks: [], presences: [], pendingBytes: 0 }
+        for (const e of effect.entries) if (!e.cancel && e.wantType === 'block') log.trace('want-block %c to %p', e.cid, peer)
         this.network.send(peer, message, 'control').catch((err: any) => {
           // the want times out and fails over; a dead peer is reported by the registrar
           log('sending want-list to %p failed - %e', peer, err)

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PEER_REFILL_FRACTION, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_DELIVERY_SAMPLES, MIN_HEALTH_FACTOR, MIN_THROUGHPUT_SAMPLE_BYTES } from './constants.js'
+import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PEER_REFILL_FRACTION, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_DELIVERY_SAMPLES, MIN_HEALTH_FACTOR, MIN_THROUGHPUT_INTERVAL_MS, MIN_THROUGHPUT_SAMPLE_BYTES } from './constants.js'
 import type { PresenceType } from './wire/codec.js'
 
 /** Options of {@link PeerSelector}. */
@@ -85,6 +85,9 @@ export interface PeerStats {
 interface PeerState extends PeerStats {
   /** Arrival time of the previous block, ms (start of the next throughput interval). */
   lastBlockMs: number
+  /** Start of the throughput interval being accumulated, ms, and the sample blocks' bytes delivered in it. */
+  sampleStartMs: number
+  sampleBytes: number
   /** Deliveries that were throughput samples (at least `MIN_THROUGHPUT_SAMPLE_BYTES`). */
   throughputSamples: number
   /** Deliveries counted in `deliveryMs`. */
@@ -185,7 +188,7 @@ export class PeerSelector {
     }
     this.#peers.set(peer, {
       peer, supportsHave, latencyMs: this.#priorLatencyMs, throughput: this.#priorThroughput,
-      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, samples: 0, deliveryMs: NaN, failures: 0, throughputSamples: 0, deliverySamples: 0, bytesArrived: 0, arrivalsForfeited: false, round: -1, refilling: true
+      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, sampleStartMs: nowMs, sampleBytes: 0, samples: 0, deliveryMs: NaN, failures: 0, throughputSamples: 0, deliverySamples: 0, bytesArrived: 0, arrivalsForfeited: false, round: -1, refilling: true
     })
   }
 
@@ -217,7 +220,7 @@ export class PeerSelector {
   stats (peer: string): PeerStats | undefined {
     const s = this.#peers.get(peer)
     if (s == null) return undefined
-    const { lastBlockMs: _, throughputSamples: __, arrivalsForfeited: ___, deliverySamples: ____, round: _____, refilling: ______, ...stats } = s
+    const { lastBlockMs: _, sampleStartMs: _s, sampleBytes: _b, throughputSamples: __, arrivalsForfeited: ___, deliverySamples: ____, round: _____, refilling: ______, ...stats } = s
     return stats
   }
 
@@ -351,7 +354,11 @@ export class PeerSelector {
   onSent (peer: string, bytes: number, nowMs: number): void {
     const s = this.#peers.get(peer)
     if (s == null) return
-    if (s.wantsInFlight === 0) s.lastBlockMs = nowMs
+    if (s.wantsInFlight === 0) {
+      // idle since: the next interval starts now (a partial sample before the pause is dropped)
+      s.lastBlockMs = nowMs
+      s.sampleBytes = 0
+    }
     s.bytesInFlight += bytes
     s.wantsInFlight++
   }
@@ -376,12 +383,21 @@ export class PeerSelector {
     if (s == null) return
     const alone = s.wantsInFlight === 1
     this.onReleased(peer, estimatedBytes)
-    const interval = Math.max(1, nowMs - Math.max(s.lastBlockMs, sentAtMs))
     const a = this.#alpha
     if (bytes >= MIN_THROUGHPUT_SAMPLE_BYTES) {
-      const sample = bytes / interval
-      s.throughput = s.throughputSamples === 0 ? sample : (1 - a) * s.throughput + a * sample
-      s.throughputSamples++
+      // bytes over at least MIN_THROUGHPUT_INTERVAL_MS: blocks that arrive together (one message
+      // of 4, or a burst a busy peer sends after a pause) are one sample over the time they took,
+      // not a few ms each (which read a 2 MB/s share of a seeder as hundreds of MB/s)
+      if (s.sampleBytes === 0) s.sampleStartMs = Math.max(s.lastBlockMs, sentAtMs)
+      s.sampleBytes += bytes
+      const interval = nowMs - s.sampleStartMs
+      if (interval >= MIN_THROUGHPUT_INTERVAL_MS) {
+        const sample = s.sampleBytes / interval
+        s.throughput = s.throughputSamples === 0 ? sample : (1 - a) * s.throughput + a * sample
+        s.throughputSamples++
+        s.sampleBytes = 0
+        s.sampleStartMs = nowMs
+      }
     }
     if (alone) s.latencyMs = (1 - a) * s.latencyMs + a * Math.max(0, nowMs - sentAtMs)
     if (bytes >= MIN_THROUGHPUT_SAMPLE_BYTES) {

@@ -482,6 +482,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
     },
 
     async stop (options = {}) {
+      log('stopping')
       health.stop()
       try {
         await router?.stop()

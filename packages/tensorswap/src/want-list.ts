@@ -28,7 +28,7 @@
  *   sessions"): the session's wants go only to its peer set, which grows while it runs
  *   ({@link WantListManager.addSessionPeer}). With `broadcast`, each want is first sent as a
  *   want-have to every session peer (as Bitswap sessions do) and given as a want-block only to a
- *   peer that said HAVE (after `haveWaitMs`, also to peers that did not answer); a want whose
+ *   peer that said HAVE (after `haveWaitMs` with no HAVE from anyone, also to peers that did not answer); a want whose
  *   HAVE peers are all at their caps waits without holding up lower-priority wants that other
  *   peers can serve. A peer that answers a want-block with DONT_HAVE is sent a cancel and a
  *   want-have instead, so it says HAVE (rather than pushing the block) once it gets the block.
@@ -598,9 +598,12 @@ export class WantListManager {
       const broadcast = this.#isBroadcast(w)
       if (broadcast) {
         w.createdMs ??= nowMs
-        // only peers that said HAVE (or cannot say it), until the have-wait is over
-        const waited = nowMs - w.createdMs >= this.#haveWaitMs
-        const ready = candidates.filter(p => waited || !this.#selector.supportsHave(p) || this.#selector.presence(w.key, p) === 'have')
+        // only peers that said HAVE (or cannot say it); peers that did not answer only once the
+        // have-wait is over and still nobody said HAVE (in a swarm, a leecher that has not
+        // answered yet most likely lacks the block: asking it sat the want out for the
+        // unproven-peer timeout while the seeder had it)
+        let ready = candidates.filter(p => !this.#selector.supportsHave(p) || this.#selector.presence(w.key, p) === 'have')
+        if (ready.length === 0 && nowMs - w.createdMs >= this.#haveWaitMs) ready = candidates
         if (ready.length === 0) {
           this.#heap.pop()
           parked.push(w)

@@ -10,11 +10,16 @@
  * 2. `@chainsafe/libp2p-quic` 2.1.1 reads 4 KiB per native call (CHUNK_SIZE) and keeps
  *    reading while the stream is paused (a paused reader is reset once 4 MiB pile up).
  *    patches/@chainsafe+libp2p-quic+2.1.1.patch (repo root) sets 64 KiB and honours pause/resume.
+ * 3. `libp2p` 3.3.11's address manager debounces its peer-store update by 1 s and is not a
+ *    startable component: stopping the transports ('transport:close') arms that timer after the
+ *    node stopped, which kept every listening `tensorswap get` alive for a second after its work
+ *    and then wrote to a closed repo ("Database is not open"). patches/libp2p+3.3.11.patch gives
+ *    the address manager an `afterStop` that clears the timer.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { waitForDrain } from '../src/framing.js'
-import { nodePair, TRANSPORTS } from './helpers.js'
+import { createTestNode, nodePair, TRANSPORTS } from './helpers.js'
 import type { NodePair } from './helpers.js'
 import type { Stream } from '@libp2p/interface'
 
@@ -100,5 +105,20 @@ describe('upstream defect 2: @chainsafe/libp2p-quic 2.1.1 read loop (patched)', 
       assert.ok(offered < 64 * (1 << 20), 'the sender was never throttled')
       outbound.abort(new Error('test done'))
     })
+  })
+})
+
+describe('upstream defect 3: libp2p 3.3.11 address manager debounce outlives stop (patched)', () => {
+  it('a stopped listening node arms no peer-store update (no timer keeps the process alive)', { timeout: 20_000 }, async () => {
+    const node = await createTestNode(TRANSPORTS.find(t => t.name === 'TCP+TLS+yamux')!.init)
+    await node.start()
+    // let the start-up updates settle, then stop (which closes the listener)
+    await tick(1_200)
+    await node.stop()
+    let updates = 0
+    node.addEventListener('self:peer:update', () => { updates++ })
+    await tick(1_300)
+    assert.equal(updates, 0,
+      'unpatched libp2p: the address manager updated the peer store 1 s after stop; run `npx patch-package` (patches/libp2p+3.3.11.patch); if libp2p was upgraded and still does, re-create the patch, else drop it and this test')
   })
 })
