@@ -282,7 +282,7 @@ export const MIN_THROUGHPUT_SAMPLE_BYTES = 64 * 1024
 
 /**
  * Shortest interval a throughput sample spans, ms: deliveries closer together than this are
- * summed into one sample. Blocks arrive in bursts (4 in one message; a seeder shared by six
+ * summed into one sample (unless the last one leaves nothing outstanding at the peer). Blocks arrive in bursts (4 in one message; a seeder shared by six
  * leechers sends each a message every ~2 s), and one sample per block read a burst's last
  * blocks, a few ms apart, as hundreds of MB/s: the per-peer cap (throughput x
  * `DEFAULT_PEER_QUEUE_MS`) then let each leecher queue wants for 4 s at the seeder

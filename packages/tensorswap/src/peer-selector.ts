@@ -391,7 +391,8 @@ export class PeerSelector {
       if (s.sampleBytes === 0) s.sampleStartMs = Math.max(s.lastBlockMs, sentAtMs)
       s.sampleBytes += bytes
       const interval = nowMs - s.sampleStartMs
-      if (interval >= MIN_THROUGHPUT_INTERVAL_MS) {
+      // ...or when nothing else is outstanding there (one block at a time: its own interval)
+      if (interval >= MIN_THROUGHPUT_INTERVAL_MS || (s.wantsInFlight === 0 && interval > 0)) {
         const sample = s.sampleBytes / interval
         s.throughput = s.throughputSamples === 0 ? sample : (1 - a) * s.throughput + a * sample
         s.throughputSamples++

@@ -25,6 +25,25 @@ describe('PeerSelector', () => {
     sel.assertInvariants()
   })
 
+  it('measures a burst of blocks as one sample over the time it took, not a few ms each', () => {
+    const sel = new PeerSelector()
+    sel.addPeer('seeder', true, 0)
+    // a busy seeder: 8 wants outstanding, a message of 4 blocks every 2 s, the blocks 1 ms apart
+    for (let i = 0; i < 8; i++) sel.onSent('seeder', MiB, 0)
+    let t = 0
+    for (let burst = 0; burst < 8; burst++) {
+      t += 2000
+      for (let b = 0; b < 4; b++) {
+        sel.onBlock('seeder', MiB, MiB, 0, t + b)
+        sel.onSent('seeder', MiB, t + b)
+      }
+    }
+    const bytesPerMs = sel.stats('seeder')!.throughput
+    // 4 MiB per 2 s = ~2,100 bytes/ms; per-block samples would read up to 1 MiB/ms
+    assert.ok(bytesPerMs > 1_500 && bytesPerMs < 3_000, `throughput ${bytesPerMs} bytes/ms`)
+    sel.assertInvariants()
+  })
+
   it('never picks a peer that said DONT_HAVE, and prefers one that said HAVE', () => {
     const sel = new PeerSelector()
     for (const p of ['a', 'b', 'c']) sel.addPeer(p, true, 0)
