@@ -176,8 +176,18 @@ export const DEFAULT_UNPROVEN_DELIVERY_FACTOR = 4
  */
 export const MIN_DELIVERY_SAMPLES = 8
 
-/** Floor of the shrunk unproven-peer timeout ({@link DEFAULT_UNPROVEN_DELIVERY_FACTOR}), ms: a few loopback round trips of a busy node's event loop. */
+/** Floor of the scaled unproven-peer timeout ({@link DEFAULT_UNPROVEN_DELIVERY_FACTOR}), ms: a few loopback round trips of a busy node's event loop. */
 export const DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS = 250
+
+/**
+ * Ceiling of the scaled unproven-peer timeout ({@link DEFAULT_UNPROVEN_DELIVERY_FACTOR}), ms.
+ * Six leechers on 100 Mbit/s links, each serving the others while it fetches, take 1-2.5 s for
+ * a first block (their uplinks are shared, our want waits behind others' batches): with the
+ * timeout capped at {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS} those wants moved after 1 s and
+ * arrived twice, 40-72 MB of duplicates per 201 MB (bench/README.md "Swarm"). While the proven
+ * peers themselves take seconds, a stranger gets 4x the fastest of them, up to this. Ours.
+ */
+export const DEFAULT_UNPROVEN_PEER_MAX_TIMEOUT_MS = 5_000
 
 /**
  * Past {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS}, a peer that has not delivered a block yet keeps

@@ -70,17 +70,22 @@ export interface NextBatchOptions {
 
 /**
  * How many want-blocks one batch for a peer should carry: about `batchMs` of its data channel's
- * measured rate, in blocks of `blockBytes`, between 1 and `max`; `max` while no rate is known
- * (the first writes, or a link too fast to be the bottleneck, such as loopback).
+ * measured rate, in blocks of `blockBytes`, between 1 and `max`. Before the channel was measured
+ * (under `LINK_MIN_PERIOD_MS` of busy writes: the first blocks to a new peer) 1, so the first
+ * blocks of a fetch arrive one by one, not as the tail of a 4 MiB message on a shared link; `max`
+ * once measured with no rate (a link too fast to hold our writes back, such as loopback).
  *
- * @param linkBytesPerMs - the peer's measured data-channel rate, bytes/ms, or `undefined`
+ * @param link - what the peer's data channel measured: rate (bytes/ms) and the share of the
+ *   time our writes waited (`LinkEstimate` of the compression policy); `undefined` fields are
+ *   not measured yet
  * @param max - the engine's `blocksPerBatch`
  * @param batchMs - link time one batch should take, ms. @default {@link DEFAULT_ENGINE_BATCH_MS}
  * @param blockBytes - nominal block size, bytes. @default {@link DEFAULT_ESTIMATED_BLOCK_BYTES}
  */
-export function blocksForLink (linkBytesPerMs: number | undefined, max: number, batchMs = DEFAULT_ENGINE_BATCH_MS, blockBytes = DEFAULT_ESTIMATED_BLOCK_BYTES): number {
-  if (linkBytesPerMs == null || !Number.isFinite(linkBytesPerMs) || linkBytesPerMs <= 0) return max
-  return Math.max(1, Math.min(max, Math.floor(linkBytesPerMs * batchMs / blockBytes)))
+export function blocksForLink (link: { bytesPerMs?: number, blockedShare?: number } | undefined, max: number, batchMs = DEFAULT_ENGINE_BATCH_MS, blockBytes = DEFAULT_ESTIMATED_BLOCK_BYTES): number {
+  const rate = link?.bytesPerMs
+  if (rate == null || !Number.isFinite(rate) || rate <= 0) return link?.blockedShare == null ? 1 : max
+  return Math.max(1, Math.min(max, Math.floor(rate * batchMs / blockBytes)))
 }
 
 /** One thing to answer for a peer. */

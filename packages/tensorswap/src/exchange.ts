@@ -902,7 +902,7 @@ export class Exchange {
         // stop reading cannot hold more slots with their waiting second batches (spec/tensorswap.md §4)
         maxPerPeer: this.#serving * 2 < concurrency ? undefined : 1,
         // a slow or shared link gets small batches (engine.ts "Swarm serving")
-        maxBlocks: (peer) => blocksForLink(this.network.linkBytesPerMs(peer), blocksPerBatch)
+        maxBlocks: (peer) => blocksForLink(this.network.link(peer), blocksPerBatch)
       })
       if (batch == null) return
       const slot = !batch.presences

@@ -449,12 +449,13 @@ export class Network {
   }
 
   /**
-   * The measured rate of the data channel to `peer` (stream or bulk lane), bytes/ms, from the
-   * busy periods of our writes to it (`LinkRateEstimator`); `undefined` until measured, and on a
-   * link too fast to hold our writes back (loopback).
+   * What the writes to `peer`'s data channel (stream or bulk lane) measured: its rate, bytes/ms,
+   * and the share of the time they waited for their drain (`LinkRateEstimator`, busy periods);
+   * each field `undefined` until measured, the rate also on a link too fast to hold our writes
+   * back (loopback).
    */
-  linkBytesPerMs (peer: string): number | undefined {
-    return this.#policy.link(peer).bytesPerMs
+  link (peer: string): LinkEstimate {
+    return this.#policy.link(peer)
   }
 
   /** Wire compression counters and estimates (a copy). */

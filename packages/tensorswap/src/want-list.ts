@@ -38,7 +38,7 @@
  * @module
  */
 
-import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_HAVE_WAIT_MS, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_UNPROVEN_DELIVERY_FACTOR, DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND, DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS, DEFAULT_UNPROVEN_PEER_TIMEOUT_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_HAVE_WAIT_MS, DEFAULT_MAX_BYTES_IN_FLIGHT, DEFAULT_PEER_IDLE_TIMEOUT_MS, DEFAULT_UNAVAILABLE_RETRY_MS, DEFAULT_UNPROVEN_DELIVERY_FACTOR, DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND, DEFAULT_UNPROVEN_PEER_MAX_TIMEOUT_MS, DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS, DEFAULT_UNPROVEN_PEER_TIMEOUT_MS, DEFAULT_WANT_TIMEOUT_MS } from './constants.js'
 import { blockKey } from './wire/block-key.js'
 import type { PeerSelector } from './peer-selector.js'
 import type { PresenceType, WantEntry } from './wire/codec.js'
@@ -56,9 +56,11 @@ export interface WantListInit {
   wantTimeoutMs?: number
   /** A want times out at a peer that never delivered a block after this long, when another peer could be asked, ms. @default {@link DEFAULT_UNPROVEN_PEER_TIMEOUT_MS} */
   unprovenPeerTimeoutMs?: number
-  /** While a proven peer answers want-blocks fast, the unproven-peer timeout is this many times its delivery time (within `unprovenPeerMinTimeoutMs .. unprovenPeerTimeoutMs`). @default {@link DEFAULT_UNPROVEN_DELIVERY_FACTOR} */
+  /** Once a proven peer's delivery time is known, the unproven-peer timeout is this many times the fastest one's (within `unprovenPeerMinTimeoutMs .. unprovenPeerMaxTimeoutMs`). @default {@link DEFAULT_UNPROVEN_DELIVERY_FACTOR} */
   unprovenDeliveryFactor?: number
-  /** Floor of that shrunk timeout, ms. @default {@link DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS} */
+  /** Ceiling of that scaled timeout, ms. @default {@link DEFAULT_UNPROVEN_PEER_MAX_TIMEOUT_MS} */
+  unprovenPeerMaxTimeoutMs?: number
+  /** Floor of that scaled timeout, ms. @default {@link DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS} */
   unprovenPeerMinTimeoutMs?: number
   /** Past the unproven-peer timeout, an unproven peer keeps a want while its bytes arrive at least this fast since the want was sent, bytes/s. @default {@link DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND} */
   unprovenMinBytesPerSecond?: number
@@ -242,6 +244,7 @@ export class WantListManager {
   readonly #unprovenMinBytesPerSecond: number
   readonly #unprovenDeliveryFactor: number
   readonly #unprovenPeerMinTimeoutMs: number
+  readonly #unprovenPeerMaxTimeoutMs: number
   readonly #unavailableRetryMs: number
   readonly #recentKeys: number
   readonly #haveWaitMs: number
@@ -269,6 +272,7 @@ export class WantListManager {
     this.#unprovenMinBytesPerSecond = init.unprovenMinBytesPerSecond ?? DEFAULT_UNPROVEN_MIN_BYTES_PER_SECOND
     this.#unprovenDeliveryFactor = init.unprovenDeliveryFactor ?? DEFAULT_UNPROVEN_DELIVERY_FACTOR
     this.#unprovenPeerMinTimeoutMs = Math.min(init.unprovenPeerMinTimeoutMs ?? DEFAULT_UNPROVEN_PEER_MIN_TIMEOUT_MS, this.#unprovenPeerTimeoutMs)
+    this.#unprovenPeerMaxTimeoutMs = Math.max(init.unprovenPeerMaxTimeoutMs ?? DEFAULT_UNPROVEN_PEER_MAX_TIMEOUT_MS, this.#unprovenPeerTimeoutMs)
     this.#unavailableRetryMs = init.unavailableRetryMs ?? DEFAULT_UNAVAILABLE_RETRY_MS
     this.#recentKeys = init.recentKeys ?? 4096
     this.#haveWaitMs = init.haveWaitMs ?? DEFAULT_HAVE_WAIT_MS
@@ -664,14 +668,17 @@ export class WantListManager {
   }
 
   /**
-   * The unproven-peer timeout now, ms: `unprovenPeerTimeoutMs`, or less while a proven peer
-   * answers want-blocks fast: `unprovenDeliveryFactor` times its delivery time
-   * (`PeerSelector.fastestDeliveryMs`), never under `unprovenPeerMinTimeoutMs`.
+   * The unproven-peer timeout now, ms: `unprovenPeerTimeoutMs` until a proven peer's delivery
+   * time is known, then `unprovenDeliveryFactor` times the fastest one's
+   * (`PeerSelector.fastestDeliveryMs`) within `unprovenPeerMinTimeoutMs .. unprovenPeerMaxTimeoutMs`:
+   * shorter next to a fast seeder (a silent liar loses its wants in a few hundred ms on
+   * loopback), longer where every peer is slow (leechers sharing 100 Mbit/s links take seconds
+   * for a first block, and asking another after 1 s fetched it twice).
    */
   unprovenTimeoutMs (): number {
     const fastest = this.#selector.fastestDeliveryMs()
     if (fastest == null) return this.#unprovenPeerTimeoutMs
-    return Math.min(this.#unprovenPeerTimeoutMs, Math.max(this.#unprovenPeerMinTimeoutMs, this.#unprovenDeliveryFactor * fastest))
+    return Math.min(this.#unprovenPeerMaxTimeoutMs, Math.max(this.#unprovenPeerMinTimeoutMs, this.#unprovenDeliveryFactor * fastest))
   }
 
   #tried (w: Want, peer: string, reason: TriedReason): void {

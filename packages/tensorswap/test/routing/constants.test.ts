@@ -33,6 +33,7 @@ describe('documented routing defaults', () => {
     assert.ok(spec.includes(`\`DEFAULT_PEER_QUEUE_MS\` = ${c.DEFAULT_PEER_QUEUE_MS / 1000} s (at least ${c.DEFAULT_MIN_PEER_BYTES_IN_FLIGHT / 2 ** 20} MiB`))
     assert.ok(spec.includes(`\`DEFAULT_HAVE_WAIT_MS\` = ${c.DEFAULT_HAVE_WAIT_MS / 1000} s`))
     assert.ok(spec.includes(`\`MIN_THROUGHPUT_INTERVAL_MS\` = ${c.MIN_THROUGHPUT_INTERVAL_MS} ms`))
+    assert.ok(spec.includes(`\`DEFAULT_UNPROVEN_PEER_MAX_TIMEOUT_MS\` = ${c.DEFAULT_UNPROVEN_PEER_MAX_TIMEOUT_MS / 1000} s`))
     assert.ok(spec.includes(`\`DEFAULT_SWARM_PRIORITY_JITTER\` = ${c.DEFAULT_SWARM_PRIORITY_JITTER} positions`))
   })
   it('the public bootstrap list is named, never a default', () => {
