@@ -58,6 +58,32 @@ describe('Session (driver)', () => {
     for (const c of cids) assert.ok(await store.has(c))
   })
 
+  it('wants a node\'s missing children together, in one turn of the event loop (one want-list message), whatever the store\'s has() costs', async () => {
+    // one file node over 40 leaves; a store whose has() completes in a later turn, as leveldb's does
+    const source = new MemoryBlockstore()
+    const { cid: root } = await importBytes(randomBytes(40 * 64 * KiB), source, { cidVersion: 1, rawLeaves: true, chunker: fixedSize({ chunkSize: 64 * KiB }), layout: balanced({ maxChildrenPerNode: 1024 }) })
+    const store = new MemoryBlockstore()
+    const has = store.has.bind(store)
+    store.has = async (cid, o) => { await new Promise(resolve => setImmediate(resolve)); return await has(cid, o) }
+    let turn = 0
+    let ticking = true
+    const tick = (): void => { turn++; if (ticking) setImmediate(tick) }
+    setImmediate(tick)
+    const turns: number[] = []
+    const want: SessionComponents['want'] = async (cid, options) => {
+      if (cid.code === 0x55) turns.push(turn)
+      return await fakeWant(source, [], 1)(cid, options)
+    }
+    try {
+      const result = await new Session({ blockstore: store, want }, { id: 1 }).run(root)
+      assert.equal(result.blocksFetched, 41)
+    } finally {
+      ticking = false
+    }
+    assert.equal(turns.length, 40)
+    assert.equal(new Set(turns).size, 1, `the 40 leaf wants were made in ${new Set(turns).size} turns`)
+  })
+
   it('keeps puts within their count and byte bounds, and wants within the window', async () => {
     const { source, root, cids } = await tree(2048 * KiB)
     const inner = new MemoryBlockstore()
