@@ -80,7 +80,8 @@ export interface NextBatchOptions {
  *   not measured yet
  * @param max - the engine's `blocksPerBatch`
  * @param batchMs - link time one batch should take, ms. @default {@link DEFAULT_ENGINE_BATCH_MS}
- * @param blockBytes - nominal block size, bytes. @default {@link DEFAULT_ESTIMATED_BLOCK_BYTES}
+ * @param blockBytes - the peer's typical block size, bytes (the driver passes the mean of what it
+ *   sent that peer: a DAG of 35 KB blocks gets as many per batch as the cap allows). @default {@link DEFAULT_ESTIMATED_BLOCK_BYTES}
  */
 export function blocksForLink (link: { bytesPerMs?: number, blockedShare?: number } | undefined, max: number, batchMs = DEFAULT_ENGINE_BATCH_MS, blockBytes = DEFAULT_ESTIMATED_BLOCK_BYTES): number {
   const rate = link?.bytesPerMs

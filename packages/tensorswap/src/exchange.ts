@@ -17,7 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { blockSize, canVerify, getVerifiedBlock, HASH_IDENTITY, UnsupportedHashError } from '@tensorswap/blockstore'
 import { CustomProgressEvent } from 'progress-events'
 import { dialWithRetry } from '@tensorswap/transport'
-import { PROTOCOLS, DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_CONCURRENCY, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_SWARM_PRIORITY_JITTER, DEFAULT_FETCH_REDIAL_ATTEMPTS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_STALL_MS, DEFAULT_TICK_INTERVAL_MS, sendTimeoutMs } from './constants.js'
+import { PROTOCOLS, DEFAULT_ENGINE_BATCH_MS, DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_CONCURRENCY, DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_FETCH_PROGRESS_TIMEOUT_MS, DEFAULT_SWARM_PRIORITY_JITTER, DEFAULT_FETCH_REDIAL_ATTEMPTS, DEFAULT_FETCH_REDIAL_BACKOFF_MS, DEFAULT_LEDGER_FLUSH_INTERVAL_MS, DEFAULT_SEND_STALL_MS, DEFAULT_TICK_INTERVAL_MS, sendTimeoutMs } from './constants.js'
 import { Engine, blocksForLink } from './engine.js'
 import { BlockUnavailableError, FetchStalledError, NoExchangeProtocolError, NotStartedError, PeerDialError } from './errors.js'
 import { DebtLedger } from './ledger.js'
@@ -201,6 +201,8 @@ export class Exchange {
    * is read at once but sent only after the peer's previous batch (engine batches per peer).
    */
   readonly #sendTurns = new Map<string, Promise<void>>()
+  /** Per peer: mean size of the blocks we sent it (EWMA), bytes: sizes its batches by link time. */
+  readonly #sentBlockBytes = new Map<string, number>()
   #tickTimer?: ReturnType<typeof setInterval>
   #ledgerTimer?: ReturnType<typeof setInterval>
   #running = false
@@ -815,6 +817,7 @@ export class Exchange {
     const key = peer.toString()
     this.wantList.peerDisconnected(key)
     this.engine.peerDisconnected(key)
+    this.#sentBlockBytes.delete(key)
     for (const state of this.#swarms.values()) state.probed.delete(key)
     this.inboundRate.forget(key)
     for (const recount of this.#candidateWatchers) recount()
@@ -902,7 +905,7 @@ export class Exchange {
         // stop reading cannot hold more slots with their waiting second batches (spec/tensorswap.md §4)
         maxPerPeer: this.#serving * 2 < concurrency ? undefined : 1,
         // a slow or shared link gets small batches (engine.ts "Swarm serving")
-        maxBlocks: (peer) => blocksForLink(this.network.link(peer), blocksPerBatch)
+        maxBlocks: (peer) => blocksForLink(this.network.link(peer), blocksPerBatch, DEFAULT_ENGINE_BATCH_MS, this.#sentBlockBytes.get(peer) ?? DEFAULT_ESTIMATED_BLOCK_BYTES)
       })
       if (batch == null) return
       const slot = !batch.presences
@@ -1010,6 +1013,9 @@ export class Exchange {
       }
       if (blocks.length > 0 && outcomes.get(blockKey(blocks[0].cid)) === 'block') {
         this.ledger.recordSent(batch.peer, blockBytes, blocks.length, Date.now())
+        const mean = blockBytes / blocks.length
+        const before = this.#sentBlockBytes.get(batch.peer)
+        this.#sentBlockBytes.set(batch.peer, before == null ? mean : 0.8 * before + 0.2 * mean)
         this.#counters.blocksSent += blocks.length
       }
     } catch (err: any) {
