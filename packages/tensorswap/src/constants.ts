@@ -324,6 +324,14 @@ export const DEFAULT_ENGINE_BLOCKS_PER_BATCH = 4
 export const DEFAULT_ENGINE_BATCH_MS = 250
 
 /**
+ * Writes to a peer's data channel that carry one block each while its rate is unknown (engine.ts
+ * `blocksForLink`): the first blocks of a fetch arrive one by one, and on a slow link the first
+ * write already measures it; after them a link that still gives no rate is fast (loopback) and
+ * gets full batches. Ours.
+ */
+export const ENGINE_FIRST_SINGLE_WRITES = 2
+
+/**
  * Sends of a block handed out by the engine count against it for this long, ms: a peer's
  * queued want-blocks sent fewest times within it go first (engine.ts, "Swarm serving").
  */

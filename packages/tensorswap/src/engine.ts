@@ -22,7 +22,7 @@
  * @module
  */
 
-import { DEFAULT_ENGINE_BATCHES_PER_PEER, DEFAULT_ENGINE_BATCH_MS, DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_PRESENCES_PER_BATCH, DEFAULT_ENGINE_SENT_MEMORY, DEFAULT_ENGINE_SENT_WINDOW_MS, DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK, DEFAULT_MAX_WANTLIST_SIZE } from './constants.js'
+import { DEFAULT_ENGINE_BATCHES_PER_PEER, DEFAULT_ENGINE_BATCH_MS, DEFAULT_ENGINE_BLOCKS_PER_BATCH, DEFAULT_ENGINE_PRESENCES_PER_BATCH, DEFAULT_ENGINE_SENT_MEMORY, DEFAULT_ENGINE_SENT_WINDOW_MS, DEFAULT_ESTIMATED_BLOCK_BYTES, DEFAULT_MAX_SIZE_REPLACE_HAVE_WITH_BLOCK, DEFAULT_MAX_WANTLIST_SIZE, ENGINE_FIRST_SINGLE_WRITES } from './constants.js'
 import { blockKey } from './wire/block-key.js'
 import type { Wantlist, WantType } from './wire/codec.js'
 import type { CID } from 'multiformats/cid'
@@ -70,22 +70,22 @@ export interface NextBatchOptions {
 
 /**
  * How many want-blocks one batch for a peer should carry: about `batchMs` of its data channel's
- * measured rate, in blocks of `blockBytes`, between 1 and `max`. Before the channel was measured
- * (under `LINK_MIN_PERIOD_MS` of busy writes: the first blocks to a new peer) 1, so the first
- * blocks of a fetch arrive one by one, not as the tail of a 4 MiB message on a shared link; `max`
- * once measured with no rate (a link too fast to hold our writes back, such as loopback).
+ * measured rate, in blocks of `blockBytes`, between 1 and `max`. With no rate: 1 for the first
+ * {@link ENGINE_FIRST_SINGLE_WRITES} writes to the peer (the first blocks of a fetch arrive one
+ * by one, not as the tail of a 4 MiB message on a shared link, and a slow link is measured by
+ * them), then `max` (a link too fast to hold our writes back, such as loopback, never gives a
+ * rate: a 10 MB push over loopback at one block per batch took twice as long).
  *
- * @param link - what the peer's data channel measured: rate (bytes/ms) and the share of the
- *   time our writes waited (`LinkEstimate` of the compression policy); `undefined` fields are
- *   not measured yet
+ * @param link - what the peer's data channel measured: rate (bytes/ms) and the writes recorded
+ *   (`LinkEstimate` of the compression policy); `bytesPerMs` is `undefined` until measured
  * @param max - the engine's `blocksPerBatch`
  * @param batchMs - link time one batch should take, ms. @default {@link DEFAULT_ENGINE_BATCH_MS}
  * @param blockBytes - the peer's typical block size, bytes (the driver passes the mean of what it
  *   sent that peer: a DAG of 35 KB blocks gets as many per batch as the cap allows). @default {@link DEFAULT_ESTIMATED_BLOCK_BYTES}
  */
-export function blocksForLink (link: { bytesPerMs?: number, blockedShare?: number } | undefined, max: number, batchMs = DEFAULT_ENGINE_BATCH_MS, blockBytes = DEFAULT_ESTIMATED_BLOCK_BYTES): number {
+export function blocksForLink (link: { bytesPerMs?: number, writes?: number } | undefined, max: number, batchMs = DEFAULT_ENGINE_BATCH_MS, blockBytes = DEFAULT_ESTIMATED_BLOCK_BYTES): number {
   const rate = link?.bytesPerMs
-  if (rate == null || !Number.isFinite(rate) || rate <= 0) return link?.blockedShare == null ? 1 : max
+  if (rate == null || !Number.isFinite(rate) || rate <= 0) return (link?.writes ?? 0) < ENGINE_FIRST_SINGLE_WRITES ? 1 : max
   return Math.max(1, Math.min(max, Math.floor(rate * batchMs / blockBytes)))
 }
 

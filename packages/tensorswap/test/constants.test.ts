@@ -104,6 +104,7 @@ describe('documented defaults', () => {
   it('spec/tensorswap.md "Serving" states the swarm serving constants', async () => {
     const spec = (await readFile(join(ROOT, 'spec/tensorswap.md'), 'utf8')).replace(/\s+/g, ' ')
     assert.ok(spec.includes(`\`DEFAULT_ENGINE_BATCH_MS\` = ${c.DEFAULT_ENGINE_BATCH_MS} ms`))
+    assert.ok(spec.includes(`\`ENGINE_FIRST_SINGLE_WRITES\` = ${c.ENGINE_FIRST_SINGLE_WRITES} writes`))
     assert.ok(spec.includes(`\`DEFAULT_ENGINE_SENT_WINDOW_MS\` = ${c.DEFAULT_ENGINE_SENT_WINDOW_MS / 1000} s`))
     assert.ok(spec.includes(`at most ${c.DEFAULT_ENGINE_PRESENCES_PER_BATCH}, one such batch in progress per peer`))
   })

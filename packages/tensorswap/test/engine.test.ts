@@ -262,17 +262,17 @@ describe('Engine', () => {
     const engine = new Engine({ blocksPerBatch: 4, batchesPerPeer: 1 })
     engine.messageReceived('A', { full: false, entries: [1, 2, 3, 4, 5].map(i => want(i)) })
     assert.equal(engine.nextBatch({ maxBlocks: () => 1 })?.tasks.length, 1)
-    // not measured yet (the first writes to a peer): one block at a time
+    // no rate yet: one block for the first writes to a peer, then (a link too fast to give a
+    // rate, loopback) a full batch
     assert.equal(blocksForLink(undefined, 4), 1)
-    assert.equal(blocksForLink({}, 4), 1)
-    // measured, and too fast to hold our writes back (loopback): a full batch
-    assert.equal(blocksForLink({ blockedShare: 0.2 }, 4), 4)
+    assert.equal(blocksForLink({ writes: 1 }, 4), 1)
+    assert.equal(blocksForLink({ writes: 2 }, 4), 4)
     // ~2 MB/s (six leechers sharing 100 Mbit/s): one 1 MiB block per 250 ms batch
-    assert.equal(blocksForLink({ bytesPerMs: 2_000, blockedShare: 0.9 }, 4, 250, 2 ** 20), 1)
+    assert.equal(blocksForLink({ bytesPerMs: 2_000, writes: 9 }, 4, 250, 2 ** 20), 1)
     // 12.5 MB/s (one leecher alone on 100 Mbit/s): 2
-    assert.equal(blocksForLink({ bytesPerMs: 12_500, blockedShare: 0.9 }, 4, 250, 2 ** 20), 2)
+    assert.equal(blocksForLink({ bytesPerMs: 12_500, writes: 9 }, 4, 250, 2 ** 20), 2)
     // fast links: the engine's own cap
-    assert.equal(blocksForLink({ bytesPerMs: 400_000, blockedShare: 0.7 }, 4, 250, 2 ** 20), 4)
+    assert.equal(blocksForLink({ bytesPerMs: 400_000, writes: 9 }, 4, 250, 2 ** 20), 4)
   })
 
   it('keeps its invariants under random operations (property)', () => {
