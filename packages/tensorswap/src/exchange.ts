@@ -201,8 +201,6 @@ export class Exchange {
    * is read at once but sent only after the peer's previous batch (engine batches per peer).
    */
   readonly #sendTurns = new Map<string, Promise<void>>()
-  /** Per peer: mean size of the blocks we sent it (EWMA), bytes: sizes its batches by link time. */
-  readonly #sentBlockBytes = new Map<string, number>()
   #tickTimer?: ReturnType<typeof setInterval>
   #ledgerTimer?: ReturnType<typeof setInterval>
   #running = false
@@ -817,7 +815,6 @@ export class Exchange {
     const key = peer.toString()
     this.wantList.peerDisconnected(key)
     this.engine.peerDisconnected(key)
-    this.#sentBlockBytes.delete(key)
     for (const state of this.#swarms.values()) state.probed.delete(key)
     this.inboundRate.forget(key)
     for (const recount of this.#candidateWatchers) recount()
@@ -905,7 +902,11 @@ export class Exchange {
         // stop reading cannot hold more slots with their waiting second batches (spec/tensorswap.md §4)
         maxPerPeer: this.#serving * 2 < concurrency ? undefined : 1,
         // a slow or shared link gets small batches (engine.ts "Swarm serving")
-        maxBlocks: (peer) => blocksForLink(this.network.link(peer), blocksPerBatch, DEFAULT_ENGINE_BATCH_MS, this.#sentBlockBytes.get(peer) ?? DEFAULT_ESTIMATED_BLOCK_BYTES)
+        // in blocks of the mean size the debt ledger says we sent that peer
+        maxBlocks: (peer) => {
+          const sent = this.ledger.get(peer)
+          return blocksForLink(this.network.link(peer), blocksPerBatch, DEFAULT_ENGINE_BATCH_MS, sent.blocksSent > 0 ? sent.bytesSent / sent.blocksSent : DEFAULT_ESTIMATED_BLOCK_BYTES)
+        }
       })
       if (batch == null) return
       const slot = !batch.presences
@@ -1013,9 +1014,6 @@ export class Exchange {
       }
       if (blocks.length > 0 && outcomes.get(blockKey(blocks[0].cid)) === 'block') {
         this.ledger.recordSent(batch.peer, blockBytes, blocks.length, Date.now())
-        const mean = blockBytes / blocks.length
-        const before = this.#sentBlockBytes.get(batch.peer)
-        this.#sentBlockBytes.set(batch.peer, before == null ? mean : 0.8 * before + 0.2 * mean)
         this.#counters.blocksSent += blocks.length
       }
     } catch (err: any) {
