@@ -74,8 +74,8 @@ export interface HostGet {
   stderr: string
 }
 
-/** A `get` started on a host: the child (to watch or kill) and its end. */
-export interface RunningGet { child: ChildProcess, done: Promise<HostGet> }
+/** A `get` started on a host: the child (to watch or kill), its stderr so far (the last 4 MB) and its end. */
+export interface RunningGet { child: ChildProcess, stderr(): string, done: Promise<HostGet> }
 
 /**
  * Start `tensorswap --repo REPO get ROOT --json ...args` on `host`. Killed (SIGKILL) after
@@ -102,7 +102,7 @@ export function getOn (host: TestHost, repo: string, root: string, args: string[
       resolve({ code, ms, json, stdout, stderr })
     })
   })
-  return { child, done }
+  return { child, stderr: () => stderr, done }
 }
 
 /** Run `tensorswap ARGS` on `host` to its end: exit code and output. */

@@ -238,6 +238,10 @@ export class Exchange {
     this.network = new Network(this.#libp2p, {
       onMessage: (peer, protocol, message, bytes) => { this.#onMessage(peer, protocol, message, bytes) },
       onPeerConnected: (peer, protocol) => { this.#onPeerConnected(peer, protocol) },
+      onPeerDeparting: (peer) => {
+        this.wantList.peerDeparting(peer.toString())
+        this.#scheduleFlush()
+      },
       onPeerDisconnected: (peer) => { this.#onPeerDisconnected(peer) },
       onBadInput: (peer, err) => { this.#onBadInput(peer, err) },
       isBanned: (peer) => this.penalties.isBanned(peer.toString(), Date.now()),

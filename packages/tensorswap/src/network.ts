@@ -35,7 +35,7 @@
 
 import { logger } from '@libp2p/logger'
 import { BulkLanes } from './bulk-lane.js'
-import { BULK_LANE_PROTOCOL, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_INBOUND_STREAMS_PER_PEER, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, DEFAULT_WIRE_COMPRESSION, FRAME_SLACK_BYTES, MIN_COMPRESS_BLOCK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
+import { BULK_LANE_PROTOCOL, DEFAULT_LANE_DRAIN_MAX_MS, DEFAULT_LANE_DRAIN_QUIET_MS, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_INBOUND_STREAMS_PER_PEER, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, DEFAULT_WIRE_COMPRESSION, FRAME_SLACK_BYTES, MIN_COMPRESS_BLOCK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
 import { InvalidMessageError, MessageTooLargeError, TooManyStreamsError } from './errors.js'
 import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
 import { decodeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
@@ -63,6 +63,11 @@ export interface NetworkHandlers {
   onMessage(peer: PeerId, protocol: string, message: DecodedMessage, bytes: number): void
   /** `peer` connected and speaks `protocol` (called again if a better protocol shows up). */
   onPeerConnected(peer: PeerId, protocol: string): void
+  /**
+   * `peer`'s connection closed while its bulk lane is still being read to its end
+   * ({@link DEFAULT_LANE_DRAIN_QUIET_MS}): give it no new wants; `onPeerDisconnected` follows.
+   */
+  onPeerDeparting?(peer: PeerId): void
   /** `peer` disconnected. */
   onPeerDisconnected(peer: PeerId): void
   /** `peer` sent something unacceptable (`err.name` says what); the stream was aborted. */
@@ -293,6 +298,10 @@ export class Network {
   #registrarIds: string[] = []
   #running = false
   readonly #lanes?: BulkLanes
+  /** Per peer: the reader of its bulk lane, while one is read. */
+  readonly #laneReaders = new Map<string, Promise<void>>()
+  /** Peers whose connection closed while their lane is read to its end ({@link #peerGone}). */
+  readonly #departing = new Map<string, { peer: PeerId, why: string, started: number, timer?: ReturnType<typeof setTimeout> }>()
   /** Per peer: a lane attempt in progress, or the time before which none is tried again. */
   readonly #laneAttempts = new Map<string, Promise<void> | number>()
   /** Want-blocks sent per peer while connected (opens lanes, {@link LANE_MIN_BLOCK_WANTS}). */
@@ -401,6 +410,8 @@ export class Network {
     for (const id of this.#registrarIds) this.#libp2p.unregister(id)
     this.#registrarIds = []
     this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
+    for (const d of this.#departing.values()) clearTimeout(d.timer)
+    this.#departing.clear()
     this.#laneAttempts.clear()
     this.#blockWantsSent.clear()
     this.#blockWantsReceived.clear()
@@ -493,6 +504,8 @@ export class Network {
 
   #peerSpeaks (peer: PeerId, protocol: string): void {
     const key = peer.toString()
+    // it came back while its old lane drained: report the disconnect, then this connect
+    if (this.#departing.has(key)) this.#endDeparture(key)
     let p = this.#peerProtocols.get(key)
     if (p == null) {
       p = { peer, protocols: new Set() }
@@ -504,7 +517,48 @@ export class Network {
     if (before !== after) this.#safe(() => { this.#handlers.onPeerConnected(peer, after) })
   }
 
+  /**
+   * `peer` left (its last connection closed, or the registrar says so). With its bulk lane open,
+   * the lane is read to its end first: blocks it wrote before it went are still arriving there,
+   * and its wants stay with it meanwhile (`onPeerDeparting`) so that none is fetched twice; the
+   * peer is forgotten when the lane ends, falls quiet for {@link DEFAULT_LANE_DRAIN_QUIET_MS},
+   * {@link DEFAULT_LANE_DRAIN_MAX_MS} after it went, or when it connects again.
+   */
   #peerGone (peer: PeerId, why: string): void {
+    const key = peer.toString()
+    if (!this.#peerProtocols.has(key) || this.#departing.has(key)) return
+    const reader = this.#laneReaders.get(key)
+    if (reader == null || !this.#running) {
+      this.#forgetPeer(peer, why)
+      return
+    }
+    log('peer %p gone (%s): reading its bulk lane to its end first', peer, why)
+    this.#departing.set(key, { peer, why, started: Date.now() })
+    this.#armDrain(key)
+    this.#safe(() => { this.#handlers.onPeerDeparting?.(peer) })
+    void reader.finally(() => { this.#endDeparture(key) })
+  }
+
+  /** (Re)start a departing peer's quiet timer, bounded by the drain's deadline. */
+  #armDrain (key: string): void {
+    const d = this.#departing.get(key)
+    if (d == null) return
+    clearTimeout(d.timer)
+    const ms = Math.min(DEFAULT_LANE_DRAIN_QUIET_MS, d.started + DEFAULT_LANE_DRAIN_MAX_MS - Date.now())
+    d.timer = setTimeout(() => { this.#endDeparture(key) }, Math.max(0, ms))
+    d.timer.unref?.()
+  }
+
+  #endDeparture (key: string): void {
+    const d = this.#departing.get(key)
+    if (d == null) return
+    clearTimeout(d.timer)
+    this.#departing.delete(key)
+    this.#forgetPeer(d.peer, d.why)
+  }
+
+  /** Drop `peer`'s per-peer state (its lane and streams too) and tell the handlers it disconnected. */
+  #forgetPeer (peer: PeerId, why: string): void {
     const key = peer.toString()
     if (!this.#peerProtocols.delete(key)) return
     log('peer %p gone (%s), %d connections open', peer, why, this.#libp2p.getConnections(peer).length)
@@ -573,7 +627,10 @@ export class Network {
    */
   async #readMessages (stream: FramedStream, peer: PeerId, protocol: string, label: string): Promise<void> {
     try {
-      const onBytes = this.#handlers.onBytes == null ? undefined : (n: number): void => { this.#safe(() => { this.#handlers.onBytes?.(peer, n) }) }
+      const onBytes = (n: number): void => {
+        if (this.#departing.has(peer.toString())) this.#armDrain(peer.toString())
+        if (this.#handlers.onBytes != null) this.#safe(() => { this.#handlers.onBytes?.(peer, n) })
+      }
       for await (const frame of readFrames(stream, { maxFrameBytes: this.#maxMessageBytes + FRAME_SLACK_BYTES, onBytes })) {
         if (!this.#running) break
         if (this.#handlers.isBanned(peer)) {
@@ -628,6 +685,11 @@ export class Network {
    * @returns encoded bytes written
    */
   async send (peer: PeerId, message: BitswapMessage, channel: Channel, options: DrainOptions = {}): Promise<number> {
+    if (this.#departing.has(peer.toString())) {
+      // its connection is gone; a send would dial it again (its lane is only being read out)
+      log.trace('not sending to departing peer %p', peer)
+      return 0
+    }
     if (channel === 'control' && this.#lanes != null) this.#countWants(peer, message)
     const key = `${peer.toString()}/${channel}`
     const out = await this.#getOutbound(peer, key, options)
@@ -859,12 +921,14 @@ export class Network {
         previous.stream.abort(err)
       })
     }
-    this.#readMessages(lane.asFramedStream(), peer, TENSORSWAP_100, BULK_LANE_PROTOCOL)
+    const reader: Promise<void> = this.#readMessages(lane.asFramedStream(), peer, TENSORSWAP_100, BULK_LANE_PROTOCOL)
       .catch((err: any) => { log.trace('lane from %p failed - %e', peer, err) })
       .finally(() => {
         if (this.#outbound.get(key) === out) this.#outbound.delete(key)
+        if (this.#laneReaders.get(peer.toString()) === reader) this.#laneReaders.delete(peer.toString())
         if (lane.status === 'open') lane.abort(new Error('lane reader ended'))
       })
+    this.#laneReaders.set(peer.toString(), reader)
   }
 
   #armIdle (key: string, out: Outbound): void {

@@ -98,6 +98,8 @@ interface PeerState extends PeerStats {
   round: number
   /** In that round, the peer takes new wants (up to its caps). */
   refilling: boolean
+  /** Its connection is gone and what it sent is still being read ({@link PeerSelector.setDeparting}): no new wants. */
+  departing: boolean
 }
 
 /** Which peers may be asked. */
@@ -188,7 +190,7 @@ export class PeerSelector {
     }
     this.#peers.set(peer, {
       peer, supportsHave, latencyMs: this.#priorLatencyMs, throughput: this.#priorThroughput,
-      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, sampleStartMs: nowMs, sampleBytes: 0, samples: 0, deliveryMs: NaN, failures: 0, throughputSamples: 0, deliverySamples: 0, bytesArrived: 0, arrivalsForfeited: false, round: -1, refilling: true
+      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, sampleStartMs: nowMs, sampleBytes: 0, samples: 0, deliveryMs: NaN, failures: 0, throughputSamples: 0, deliverySamples: 0, bytesArrived: 0, arrivalsForfeited: false, round: -1, refilling: true, departing: false
     })
   }
 
@@ -204,6 +206,17 @@ export class PeerSelector {
       map.delete(peer)
       if (map.size === 0) this.#presence.delete(key)
     }
+  }
+
+  /**
+   * `peer`'s connection is gone but blocks it sent before are still arriving (its bulk lane is
+   * being read to its end): it keeps the wants in flight at it, so a block already on the wire
+   * is not asked of another peer too, and is no longer eligible for new ones. Ends with
+   * {@link removePeer}.
+   */
+  setDeparting (peer: string): void {
+    const s = this.#peers.get(peer)
+    if (s != null) s.departing = true
   }
 
   /** Whether `peer` is tracked (connected and speaking an exchange protocol). */
@@ -258,12 +271,13 @@ export class PeerSelector {
   }
 
   /**
-   * Peers that could be asked for `key`: tracked, allowed, not excluded, not DONT_HAVE.
-   * Ignores load.
+   * Peers that could be asked for `key`: tracked, not departing, allowed, not excluded, not
+   * DONT_HAVE. Ignores load.
    */
   eligible (key: string, options: PickOptions = {}): string[] {
     const out: string[] = []
-    for (const peer of this.#peers.keys()) {
+    for (const [peer, s] of this.#peers) {
+      if (s.departing) continue
       if (options.allowed != null && !options.allowed.has(peer)) continue
       if (options.exclude?.has(peer) === true) continue
       if (this.presence(key, peer) === 'dont-have') continue

@@ -142,6 +142,39 @@ describe('WantListManager', () => {
     wl.assertInvariants()
   })
 
+  it('a departing peer keeps the wants in flight at it and takes no new ones; its disconnect moves them', () => {
+    const { wl } = setup()
+    const c = cidOf(1)
+    wl.want(c, 1)
+    wl.flush(0)
+    const asked = wl.peerOf(c) as string
+    const other = asked === 'A' ? 'B' : 'A'
+    wl.peerDeparting(asked)
+    // the block may still be on its lane: not asked of the other peer yet
+    assert.deepEqual(sends(wl.flush(10)), {})
+    assert.equal(wl.peerOf(c), asked)
+    // new wants go to the peer that stays
+    const d = cidOf(2)
+    wl.want(d, 1)
+    assert.deepEqual(sends(wl.flush(20)), { [other]: [`want:${short(d)}`] })
+    // the block arrived from the departing peer: done, nothing asked twice
+    assert.equal(wl.blockReceived(c, asked, 100, 30).wanted, true)
+    assert.deepEqual(sends(wl.flush(30)), {})
+    // another want in flight there when it is finally gone moves to the other peer
+    const e = cidOf(3)
+    wl.peerConnected('C', true, 40)
+    wl.want(e, 1)
+    const at = sends(wl.flush(40))
+    const e0 = wl.peerOf(e) as string
+    assert.ok(at[e0] != null)
+    wl.peerDeparting(e0)
+    wl.peerDisconnected(e0)
+    const moved = sends(wl.flush(50))
+    assert.equal(Object.keys(moved).length, 1)
+    assert.notEqual(Object.keys(moved)[0], e0)
+    wl.assertInvariants()
+  })
+
   it('parks wants while no peer is connected', () => {
     const { wl } = setup({}, [])
     wl.want(cidOf(1), 1)
@@ -250,6 +283,7 @@ describe('WantListManager', () => {
       fc.record({ t: fc.constant('presence' as const), c: fc.nat(15), peer: fc.constantFrom(...peers), have: fc.boolean() }),
       fc.record({ t: fc.constant('connect' as const), peer: fc.constantFrom(...peers), have: fc.boolean() }),
       fc.record({ t: fc.constant('disconnect' as const), peer: fc.constantFrom(...peers) }),
+      fc.record({ t: fc.constant('depart' as const), peer: fc.constantFrom(...peers) }),
       fc.record({ t: fc.constant('tick' as const), dt: fc.nat(20_000) }),
       fc.record({ t: fc.constant('flush' as const) })
     )
@@ -257,6 +291,7 @@ describe('WantListManager', () => {
       const { wl, sel } = setup({ maxBytesInFlight: 4 * MiB, peerIdleTimeoutMs: 5000 }, ['A'])
       let now = 0
       const inflightAt = new Map<string, string>()
+      const departing = new Set<string>()
       for (const o of ops) {
         switch (o.t) {
           case 'want': wl.want(cidOf(o.c), o.s, { priority: o.p, sizeHint: o.size }); break
@@ -264,13 +299,15 @@ describe('WantListManager', () => {
           case 'block': wl.blockReceived(cidOf(o.c), o.peer, 1000, now); break
           case 'presence': wl.presence(cidOf(o.c), o.peer, o.have ? 'have' : 'dont-have', now); break
           case 'connect': wl.peerConnected(o.peer, o.have, now); break
-          case 'disconnect': wl.peerDisconnected(o.peer); break
+          case 'disconnect': wl.peerDisconnected(o.peer); departing.delete(o.peer); break
+          case 'depart': wl.peerDeparting(o.peer); if (sel.has(o.peer)) departing.add(o.peer); break
           case 'tick': now += o.dt; wl.tick(now); break
           case 'flush':
             for (const e of wl.flush(now)) {
               if (e.type !== 'send') continue
               assert.ok(sel.has(e.peer), 'sends only to connected peers')
               for (const x of e.entries) if (!x.cancel) inflightAt.set(x.cid.toString(), e.peer)
+              assert.ok(!departing.has(e.peer) || e.entries.every(x => x.cancel), 'no new want goes to a departing peer')
             }
             break
         }
