@@ -479,16 +479,17 @@ export const DEFAULT_MAX_LANE_CONNECTIONS = 256
 export const MAX_LANE_ADDRESSES = 8
 
 /**
- * When a peer's libp2p connection closes while its bulk lane is open, the lane is read to its
+ * When a peer's libp2p connection closes while something it sent is still being read (its bulk
+ * lane, whose socket outlives the connection; frames a stream had buffered), that is read to its
  * end before the peer's wants move elsewhere: a provider killed mid-fetch still delivers what
- * its socket held (the kernel sends it, then FIN), and moving its wants at once fetched those
- * blocks twice (1-3 MiB of duplicates in 3 of 14 runs of test/swarm/multi-provider.test.ts).
- * The lane is given up (and the wants moved) once no bytes arrived on it for this long, ms.
+ * its sockets held (the kernel sends it, then FIN), and moving its wants at once fetched those
+ * blocks twice (1-3 MiB of duplicates in 4 of 30 runs of test/swarm/multi-provider.test.ts).
+ * The readers are given up (and the wants moved) once no byte arrived from the peer for this long, ms.
  */
-export const DEFAULT_LANE_DRAIN_QUIET_MS = 500
+export const DEFAULT_DEPARTURE_QUIET_MS = 500
 
 /** ...and at the latest this long after the connection closed, ms: a peer that trickles bytes cannot hold its wants. */
-export const DEFAULT_LANE_DRAIN_MAX_MS = 5_000
+export const DEFAULT_DEPARTURE_MAX_MS = 5_000
 
 /** After a failed lane attempt to a peer, blocks use its streams and no lane is tried for this long, ms. */
 export const DEFAULT_LANE_RETRY_MS = 60_000

@@ -35,7 +35,7 @@
 
 import { logger } from '@libp2p/logger'
 import { BulkLanes } from './bulk-lane.js'
-import { BULK_LANE_PROTOCOL, DEFAULT_LANE_DRAIN_MAX_MS, DEFAULT_LANE_DRAIN_QUIET_MS, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_INBOUND_STREAMS_PER_PEER, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, DEFAULT_WIRE_COMPRESSION, FRAME_SLACK_BYTES, MIN_COMPRESS_BLOCK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
+import { BULK_LANE_PROTOCOL, DEFAULT_DEPARTURE_MAX_MS, DEFAULT_DEPARTURE_QUIET_MS, DEFAULT_LANE_RETRY_MS, DEFAULT_STREAM_OPEN_TIMEOUT_MS, LANE_MIN_BLOCK_WANTS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_INBOUND_STREAMS_PER_PEER, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_WANTLIST_SIZE, DEFAULT_STREAM_IDLE_MS, DEFAULT_WIRE_COMPRESSION, FRAME_SLACK_BYTES, MIN_COMPRESS_BLOCK_BYTES, PROTOCOLS, TENSORSWAP_100 } from './constants.js'
 import { InvalidMessageError, MessageTooLargeError, TooManyStreamsError } from './errors.js'
 import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
 import { decodeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
@@ -64,8 +64,9 @@ export interface NetworkHandlers {
   /** `peer` connected and speaks `protocol` (called again if a better protocol shows up). */
   onPeerConnected(peer: PeerId, protocol: string): void
   /**
-   * `peer`'s connection closed while its bulk lane is still being read to its end
-   * ({@link DEFAULT_LANE_DRAIN_QUIET_MS}): give it no new wants; `onPeerDisconnected` follows.
+   * `peer`'s connection closed while what it sent is still being read to its end (its bulk
+   * lane, buffered frames; {@link DEFAULT_DEPARTURE_QUIET_MS}): give it no new wants;
+   * `onPeerDisconnected` follows.
    */
   onPeerDeparting?(peer: PeerId): void
   /** `peer` disconnected. */
@@ -298,9 +299,9 @@ export class Network {
   #registrarIds: string[] = []
   #running = false
   readonly #lanes?: BulkLanes
-  /** Per peer: the reader of its bulk lane, while one is read. */
-  readonly #laneReaders = new Map<string, Promise<void>>()
-  /** Peers whose connection closed while their lane is read to its end ({@link #peerGone}). */
+  /** Per peer: its message readers running now (inbound streams, bulk lane), each settled when it ends. */
+  readonly #readers = new Map<string, Set<Promise<void>>>()
+  /** Peers whose connection closed while what they sent is read to its end ({@link #peerGone}). */
   readonly #departing = new Map<string, { peer: PeerId, why: string, started: number, timer?: ReturnType<typeof setTimeout> }>()
   /** Per peer: a lane attempt in progress, or the time before which none is tried again. */
   readonly #laneAttempts = new Map<string, Promise<void> | number>()
@@ -518,25 +519,27 @@ export class Network {
   }
 
   /**
-   * `peer` left (its last connection closed, or the registrar says so). With its bulk lane open,
-   * the lane is read to its end first: blocks it wrote before it went are still arriving there,
-   * and its wants stay with it meanwhile (`onPeerDeparting`) so that none is fetched twice; the
-   * peer is forgotten when the lane ends, falls quiet for {@link DEFAULT_LANE_DRAIN_QUIET_MS},
-   * {@link DEFAULT_LANE_DRAIN_MAX_MS} after it went, or when it connects again.
+   * `peer` left (its last connection closed, or the registrar says so). While something it sent
+   * is still being read (its bulk lane, whose socket outlives the libp2p connection; frames a
+   * stream had buffered), that is read to its end first: blocks it wrote before it went are
+   * still arriving, and its wants stay with it meanwhile (`onPeerDeparting`) so that none is
+   * fetched twice. The peer is forgotten when its readers end, fall quiet for
+   * {@link DEFAULT_DEPARTURE_QUIET_MS}, {@link DEFAULT_DEPARTURE_MAX_MS} after it went, or
+   * when it connects again.
    */
   #peerGone (peer: PeerId, why: string): void {
     const key = peer.toString()
     if (!this.#peerProtocols.has(key) || this.#departing.has(key)) return
-    const reader = this.#laneReaders.get(key)
-    if (reader == null || !this.#running) {
+    const readers = this.#readers.get(key)
+    if (readers == null || !this.#running) {
       this.#forgetPeer(peer, why)
       return
     }
-    log('peer %p gone (%s): reading its bulk lane to its end first', peer, why)
+    log('peer %p gone (%s): reading what it sent to its end first (%d readers)', peer, why, readers.size)
     this.#departing.set(key, { peer, why, started: Date.now() })
     this.#armDrain(key)
     this.#safe(() => { this.#handlers.onPeerDeparting?.(peer) })
-    void reader.finally(() => { this.#endDeparture(key) })
+    void Promise.all([...readers]).then(() => { this.#endDeparture(key) })
   }
 
   /** (Re)start a departing peer's quiet timer, bounded by the drain's deadline. */
@@ -544,7 +547,7 @@ export class Network {
     const d = this.#departing.get(key)
     if (d == null) return
     clearTimeout(d.timer)
-    const ms = Math.min(DEFAULT_LANE_DRAIN_QUIET_MS, d.started + DEFAULT_LANE_DRAIN_MAX_MS - Date.now())
+    const ms = Math.min(DEFAULT_DEPARTURE_QUIET_MS, d.started + DEFAULT_DEPARTURE_MAX_MS - Date.now())
     d.timer = setTimeout(() => { this.#endDeparture(key) }, Math.max(0, ms))
     d.timer.unref?.()
   }
@@ -626,6 +629,11 @@ export class Network {
    * statistics count.
    */
   async #readMessages (stream: FramedStream, peer: PeerId, protocol: string, label: string): Promise<void> {
+    const key = peer.toString()
+    let ended!: () => void
+    const reading = new Promise<void>(resolve => { ended = resolve })
+    const readers = this.#readers.get(key) ?? new Set()
+    this.#readers.set(key, readers.add(reading))
     try {
       const onBytes = (n: number): void => {
         if (this.#departing.has(peer.toString())) this.#armDrain(peer.toString())
@@ -671,6 +679,10 @@ export class Network {
         log.trace('inbound stream from %p ended - %e', peer, err)
       }
       if (stream.status === 'open') stream.abort(err)
+    } finally {
+      readers.delete(reading)
+      if (readers.size === 0 && this.#readers.get(key) === readers) this.#readers.delete(key)
+      ended()
     }
   }
 
@@ -921,14 +933,12 @@ export class Network {
         previous.stream.abort(err)
       })
     }
-    const reader: Promise<void> = this.#readMessages(lane.asFramedStream(), peer, TENSORSWAP_100, BULK_LANE_PROTOCOL)
+    this.#readMessages(lane.asFramedStream(), peer, TENSORSWAP_100, BULK_LANE_PROTOCOL)
       .catch((err: any) => { log.trace('lane from %p failed - %e', peer, err) })
       .finally(() => {
         if (this.#outbound.get(key) === out) this.#outbound.delete(key)
-        if (this.#laneReaders.get(peer.toString()) === reader) this.#laneReaders.delete(peer.toString())
         if (lane.status === 'open') lane.abort(new Error('lane reader ended'))
       })
-    this.#laneReaders.set(peer.toString(), reader)
   }
 
   #armIdle (key: string, out: Outbound): void {

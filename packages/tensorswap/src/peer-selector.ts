@@ -209,8 +209,8 @@ export class PeerSelector {
   }
 
   /**
-   * `peer`'s connection is gone but blocks it sent before are still arriving (its bulk lane is
-   * being read to its end): it keeps the wants in flight at it, so a block already on the wire
+   * `peer`'s connection is gone but blocks it sent before are still arriving (its bulk lane and
+   * buffered frames are being read to their end): it keeps the wants in flight at it, so a block already on the wire
    * is not asked of another peer too, and is no longer eligible for new ones. Ends with
    * {@link removePeer}.
    */

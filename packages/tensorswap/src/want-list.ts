@@ -507,8 +507,8 @@ export class WantListManager {
   }
 
   /**
-   * A peer's connection is gone while blocks it sent are still being read (its bulk lane drains
-   * to its end before {@link peerDisconnected}): it takes no new wants, and those in flight at it
+   * A peer's connection is gone while blocks it sent are still being read (its bulk lane and
+   * buffered frames are read to their end before {@link peerDisconnected}): it takes no new wants, and those in flight at it
    * stay there, so a block already on the wire is not fetched twice (a provider killed mid-fetch
    * delivered what its socket held after its libp2p connection closed, and the moved wants
    * came again from the survivors).
