@@ -32,6 +32,16 @@ function sends (effects: WantEffect[]): Record<string, string[]> {
 
 const short = (c: CID): string => c.toString().slice(-6)
 
+/** Peers A and B, one want (block 1, session 1) flushed: the peer it was sent to and the other one. */
+function oneWantInFlight (): { wl: WantListManager, c: CID, asked: string, other: string } {
+  const { wl } = setup()
+  const c = cidOf(1)
+  wl.want(c, 1)
+  wl.flush(0)
+  const asked = wl.peerOf(c) as string
+  return { wl, c, asked, other: asked === 'A' ? 'B' : 'A' }
+}
+
 describe('WantListManager', () => {
   it('tops up a busy peer in batches: one want-list message per quarter of its cap, not one per want', () => {
     // 35 KB blocks (the human-models set) against a 4 MiB per-peer cap: the cap binds in bytes
@@ -129,12 +139,7 @@ describe('WantListManager', () => {
   })
 
   it('cancels at the asked peer when another peer delivers, and flags late duplicates', () => {
-    const { wl } = setup()
-    const c = cidOf(1)
-    wl.want(c, 1)
-    wl.flush(0)
-    const asked = wl.peerOf(c) as string
-    const other = asked === 'A' ? 'B' : 'A'
+    const { wl, c, asked, other } = oneWantInFlight()
     assert.deepEqual(wl.blockReceived(c, other, 100, 5), { wanted: true, recent: false, sessions: [1], cid: c })
     assert.deepEqual(sends(wl.flush(5)), { [asked]: [`cancel:${short(c)}`] })
     assert.equal(wl.blockReceived(c, asked, 100, 6).recent, true)
@@ -143,12 +148,7 @@ describe('WantListManager', () => {
   })
 
   it('a departing peer keeps the wants in flight at it and takes no new ones; its disconnect moves them', () => {
-    const { wl } = setup()
-    const c = cidOf(1)
-    wl.want(c, 1)
-    wl.flush(0)
-    const asked = wl.peerOf(c) as string
-    const other = asked === 'A' ? 'B' : 'A'
+    const { wl, c, asked, other } = oneWantInFlight()
     wl.peerDeparting(asked)
     // the block may still be on its lane: not asked of the other peer yet
     assert.deepEqual(sends(wl.flush(10)), {})
