@@ -6,8 +6,9 @@
  * (`--receiver-prof DIR`: the receiver runs with `--cpu-prof`, its profile written to DIR at exit.)
  *
  * A receiver runs as `tensorswap serve --accept-push any` in its own process on loopback TCP;
- * the pusher is an in-process node (a training loop's node). Each round is a new "gradient": a
- * safetensors file of 40 tensors x 256 KiB of real F32 weights (10 MiB), every leaf changed
+ * the pusher is an in-process node (a training loop's node, its GC tuned as the CLI's: without
+ * `tuneGcForBulkTransfer` it spent a fifth of each warm push in mark-compacts). Each round is a
+ * new "gradient": a safetensors file of 40 tensors x 256 KiB of real F32 weights (10 MiB), every leaf changed
  * (one byte in 4096 flipped by the round number), added, then pushed to the same receiver. The
  * first push is cold (first dial), the others warm (the connection stays up, as when a training
  * loop pushes to the same peer every step). Before each push the raw transfer of the same bytes
@@ -29,7 +30,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createTensorSwap } from 'tensorswap'
+import { createTensorSwap, tuneGcForBulkTransfer } from 'tensorswap'
 import { realTensors, writeTensorsSafetensors } from '../test/helpers/model.js'
 
 const BIN = fileURLToPath(new URL('../../packages/cli/bin/tensorswap.js', import.meta.url))
@@ -76,6 +77,8 @@ const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.f
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '8' }, 'receiver-prof': { type: 'string' } } })
 const rounds = Number(values.rounds)
+// the pusher tunes its GC as the CLI and every other bench role do (gc-tuning.ts)
+tuneGcForBulkTransfer()
 const work = await mkdtemp(join(tmpdir(), 'ts-bench-push-'))
 const prof = values['receiver-prof'] == null ? [] : ['--cpu-prof', '--cpu-prof-dir', values['receiver-prof']]
 const child = spawn(process.execPath, [...prof, BIN, '--repo', join(work, 'receiver'), 'serve', '--listen', '/ip4/127.0.0.1/tcp/0', '--accept-push', 'any'], { stdio: ['ignore', 'pipe', 'inherit'] })

@@ -136,7 +136,7 @@ export const WRITE_QUEUE_BYTES = 8 * 1024 * 1024
 /** Most blocks in one combined write (Linux `IOV_MAX` is 1024). */
 export const WRITE_RUN_PARTS = 256
 
-/** Data file handles the store keeps open at once (files being written stay open). */
+/** Data file handles the store keeps open at once (files being written or read stay open, past it for a moment). */
 export const DEFAULT_STORE_OPEN_FILES = 64
 
 /**

@@ -163,6 +163,8 @@ interface FileState {
   queuedBytes: number
   /** Combined writes to this file under way (its handle is not closed meanwhile). */
   writing: number
+  /** Reads of this file under way, from taking its handle to the last byte (its handle is not closed meanwhile). */
+  reading: number
   /** Written since the last commit. */
   dirty: boolean
   /** Written by this process: reads trust what we wrote. */
@@ -274,7 +276,7 @@ export class ModelStore extends BaseBlockstore {
       const logFile = path.join(this.path, SMALL_LOG_FILE)
       const handle = await fs.open(logFile, fsc.O_RDWR | fsc.O_CREAT, 0o644)
       this.#logEnd = (await handle.stat()).size
-      this.#files.set(LOG_FILE, { id: LOG_FILE, record: { key: '' }, file: logFile, handle, writable: true, syncing: 0, queued: [], queuedBytes: 0, writing: 0, dirty: false, ours: true, trust: 'ok', checkedAt: 0, verified: new Set(), ranges: [] })
+      this.#files.set(LOG_FILE, { id: LOG_FILE, record: { key: '' }, file: logFile, handle, writable: true, syncing: 0, queued: [], queuedBytes: 0, writing: 0, reading: 0, dirty: false, ours: true, trust: 'ok', checkedAt: 0, verified: new Set(), ranges: [] })
     } catch (err: any) {
       throw new OpenFailedError(`cannot open store at ${this.path}: ${String(err.message)}`)
     }
@@ -617,7 +619,7 @@ export class ModelStore extends BaseBlockstore {
 
   #addFile (id: number, record: FileRecord): FileState {
     const file = record.external ?? path.join(this.path, DATA_DIR, `${id}.dat`)
-    const f: FileState = { id, record, file, writable: false, syncing: 0, queued: [], queuedBytes: 0, writing: 0, dirty: false, ours: false, trust: 'unchecked', checkedAt: 0, verified: new Set(), ranges: [] }
+    const f: FileState = { id, record, file, writable: false, syncing: 0, queued: [], queuedBytes: 0, writing: 0, reading: 0, dirty: false, ours: false, trust: 'unchecked', checkedAt: 0, verified: new Set(), ranges: [] }
     this.#files.set(id, f)
     this.#fileByKey.set(record.key, id)
     if (id >= this.#nextFileId) this.#nextFileId = id + 1
@@ -775,7 +777,7 @@ export class ModelStore extends BaseBlockstore {
       f.writable = write
       // a read-only handle replaced by a writable one (reads in flight keep their own)
       if (old != null) setTimeout(() => { void old.close().catch(() => {}) }, 1000).unref?.()
-      await this.#limitOpenFiles(f)
+      this.#limitOpenFiles(f)
       return h
     })()
     try {
@@ -785,14 +787,20 @@ export class ModelStore extends BaseBlockstore {
     }
   }
 
-  /** Keep at most DEFAULT_STORE_OPEN_FILES handles open (clean files first). */
-  async #limitOpenFiles (keep: FileState): Promise<void> {
-    const open = [...this.#files.values()].filter(f => f.handle != null && f !== keep && f.id !== LOG_FILE && !f.dirty && f.syncing === 0 && f.writing === 0 && f.queued.length === 0)
-    if (open.length < DEFAULT_STORE_OPEN_FILES) return
-    const victim = open[0]
+  /**
+   * Keep at most DEFAULT_STORE_OPEN_FILES handles open: close one of a clean file that nothing
+   * uses (no read, write, sync or open under way). Closing a handle between a read's taking it
+   * and its read failed that read with "file closed" (a seeder reading the 83 files of the
+   * human-models set in parallel; its peer then waited out a want timeout). When every open
+   * handle is in use the limit is exceeded for a moment rather than a read failed.
+   */
+  #limitOpenFiles (keep: FileState): void {
+    const idle = [...this.#files.values()].filter(f => f.handle != null && f !== keep && f.id !== LOG_FILE && !f.dirty && f.syncing === 0 && f.writing === 0 && f.reading === 0 && f.opening == null && f.queued.length === 0)
+    if (idle.length < DEFAULT_STORE_OPEN_FILES) return
+    const victim = idle[0]
     const h = victim.handle
     victim.handle = undefined
-    await h?.close()
+    h?.close().catch((err: any) => { log('closing the handle of %s failed - %e', victim.file, err) })
   }
 
   /** Stop using `f`'s cached handle (closed a moment later, so reads in flight finish). */
@@ -860,18 +868,23 @@ export class ModelStore extends BaseBlockstore {
     if (f == null) return { state: 'missing', why: `data file ${loc.file} has no record` }
     const trusted = loc.file !== LOG_FILE && await this.#trusted(f)
     let handle: fs.FileHandle
-    try {
-      handle = await this.#handle(f, false)
-    } catch (err: any) {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return { state: 'missing', why: `${f.file} is gone` }
-      throw err
-    }
+    f.reading++
     const buf = Buffer.allocUnsafe(loc.length)
     let at = 0
-    while (at < loc.length) {
-      const { bytesRead } = await handle.read(buf, at, loc.length - at, loc.offset + at)
-      if (bytesRead === 0) break
-      at += bytesRead
+    try {
+      try {
+        handle = await this.#handle(f, false)
+      } catch (err: any) {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return { state: 'missing', why: `${f.file} is gone` }
+        throw err
+      }
+      while (at < loc.length) {
+        const { bytesRead } = await handle.read(buf, at, loc.length - at, loc.offset + at)
+        if (bytesRead === 0) break
+        at += bytesRead
+      }
+    } finally {
+      f.reading--
     }
     if (at < loc.length) {
       // the file may have been replaced under an open handle: look again at the path

@@ -13,6 +13,7 @@ import { describe, it } from 'node:test'
 import { Level } from 'level'
 import { varint } from 'multiformats'
 import { base32upper } from 'multiformats/bases/base32'
+import { DEFAULT_STORE_OPEN_FILES } from '../src/constants.js'
 import { FsBlockstore, getBlockUnverified, hashBlock, openRepo, verifyStore } from '../src/index.js'
 import { rmDir, tmpDir } from './helpers.js'
 import type { CID } from 'multiformats/cid'
@@ -42,6 +43,33 @@ async function readAll (repo: Awaited<ReturnType<typeof openRepo>>, cid: CID): P
 }
 
 describe('ModelStore', () => {
+  it('reads many data files at once, past the open-handle limit: a handle is never closed under a read', { timeout: 60_000 }, async () => {
+    // the human-models set is 83 files: a seeder reading their blocks in parallel had a handle
+    // closed (to stay under DEFAULT_STORE_OPEN_FILES) between a read's open and its read, and the
+    // batch failed with "file closed" (its peer then waited out a 10 s want timeout)
+    const dir = await tmpDir()
+    try {
+      const files = Array.from({ length: DEFAULT_STORE_OPEN_FILES + 40 }, () => fileOf(2, 64 * 1024))
+      const repo = await openRepo(dir)
+      for (const [i, f] of files.entries()) {
+        for (const l of f.leaves) await repo.blockstore.put(l.cid, l.bytes, { placement: { file: { key: `model/${i}.bin` }, offset: l.offset } })
+      }
+      await repo.close()
+      const again = await openRepo(dir)
+      try {
+        const leaves = files.flatMap(f => f.leaves)
+        for (let round = 0; round < 5; round++) {
+          const got = await Promise.all(leaves.map(async l => await readAll(again, l.cid)))
+          for (const [i, g] of got.entries()) assert.deepEqual(g, leaves[i].bytes, `round ${round}, leaf ${i}: ${typeof g === 'string' ? g : 'wrong bytes'}`)
+        }
+      } finally {
+        await again.close()
+      }
+    } finally {
+      await rmDir(dir)
+    }
+  })
+
   it('writes placed leaves into one data file laid out as the file, small blocks into the log', async () => {
     const dir = await tmpDir()
     try {
