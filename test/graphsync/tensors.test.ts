@@ -5,7 +5,7 @@
  * hostile GraphSync requests (selector bombs, request floods) against a real `serve`.
  */
 import assert from 'node:assert/strict'
-import { indexLogBytes, storeBytes, storedBlocks } from '../helpers/store.js'
+import { storedBlocks, waitForCommittedBlocks } from '../helpers/store.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -269,10 +269,8 @@ describe('get --tensors: resume after the fetching process is killed (blazepose-
       const args = ['--repo', repo, 'get', root, '-o', out, '--peer', addrOf(seeder.ready, 'tcp'), '--tensors', '*']
       const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' })
       const exited = new Promise(resolve => child.once('exit', resolve))
-      // after the first MiB, a commit of several index entries (the leveldb log grows), so some blocks are durable
-      while (child.exitCode == null && await storeBytes(repo, out) < 1 << 20) await new Promise(resolve => setTimeout(resolve, 10))
-      const log0 = await indexLogBytes(repo)
-      for (const deadline = Date.now() + 5000; child.exitCode == null && Date.now() < deadline && await indexLogBytes(repo) < log0 + 500;) await new Promise(resolve => setTimeout(resolve, 10))
+      // some blocks committed (durable) first
+      await waitForCommittedBlocks(child, repo, 5)
       child.kill('SIGKILL')
       await exited
       const storedBefore = await storedBlocks(repo)
