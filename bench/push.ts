@@ -8,11 +8,12 @@
  * A receiver runs as `tensorswap serve --accept-push any` in its own process on loopback TCP;
  * the pusher is an in-process node (a training loop's node, its GC tuned as the CLI's: without
  * `tuneGcForBulkTransfer` it spent a fifth of each warm push in mark-compacts). Each round is a
- * new "gradient": a safetensors file of 40 tensors x 256 KiB of real F32 weights (10 MiB), every leaf changed
- * (one byte in 4096 flipped by the round number), added, then pushed to the same receiver. The
- * first push is cold (first dial), the others warm (the connection stays up, as when a training
- * loop pushes to the same peer every step). Before each push the raw transfer of the same bytes
- * between two processes over one fresh loopback connection is measured twice, by the roles of
+ * new "gradient": a safetensors file of 40 tensors x 256 KiB of real F32 weights (10 MiB),
+ * every leaf changed (one byte in 4096 flipped by the round number), added, then pushed to the
+ * same receiver. The first push is cold (first dial), the others warm (the connection stays up,
+ * as when a training loop pushes to the same peer every step). Before each push the raw
+ * transfer of the same bytes between two processes over one fresh loopback connection is
+ * measured twice, by the roles of
  * bench/cases/raw-tcp.ts: plain TCP, and Node TLS 1.3 (the bulk lane's channel); each from the
  * request on the open connection to the last byte read (the TLS handshake is reported apart and
  * counted in the cold push's TLS ratio only: a warm push's lane is up), so every ratio is of
@@ -77,7 +78,6 @@ const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.f
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '8' }, 'receiver-prof': { type: 'string' } } })
 const rounds = Number(values.rounds)
-// the pusher tunes its GC as the CLI and every other bench role do (gc-tuning.ts)
 tuneGcForBulkTransfer()
 const work = await mkdtemp(join(tmpdir(), 'ts-bench-push-'))
 const prof = values['receiver-prof'] == null ? [] : ['--cpu-prof', '--cpu-prof-dir', values['receiver-prof']]

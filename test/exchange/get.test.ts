@@ -14,10 +14,6 @@ import { storedBlocks, waitForCommittedBlocks } from '../helpers/store.js'
 import { addrOf, startServe, type Running, type ServeReady } from '../helpers/processes.js'
 
 /**
- * Wait until the fetching child has written `bytes` into its store and output (or exited), then
- * until a commit of the index followed (its leveldb log grew by `indexBytes`, at most 5 s).
- */
-/**
  * `get --json` `messages` (packages/cli/src/commands/get.ts `MessageTotals`) from one honest
  * seeder: every block the DAG needed arrived once per block fetched (plus late duplicates),
  * each asked for by a want sent first.

@@ -71,8 +71,8 @@ export async function committedBlockRecords (repo: string): Promise<number> {
  */
 export async function waitForCommittedBlocks (child: { exitCode: number | null }, repo: string, blocks: number, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (child.exitCode == null && await committedBlockRecords(repo) < blocks) {
-    if (Date.now() > deadline) throw new Error(`no ${blocks} block entries committed to ${repo} within ${timeoutMs} ms (${await committedBlockRecords(repo)} so far)`)
+  for (let n = await committedBlockRecords(repo); child.exitCode == null && n < blocks; n = await committedBlockRecords(repo)) {
+    if (Date.now() > deadline) throw new Error(`no ${blocks} block entries committed to ${repo} within ${timeoutMs} ms (${n} so far)`)
     await new Promise(resolve => setTimeout(resolve, 20))
   }
 }

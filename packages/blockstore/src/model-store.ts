@@ -867,17 +867,16 @@ export class ModelStore extends BaseBlockstore {
     const f = this.#files.get(loc.file)
     if (f == null) return { state: 'missing', why: `data file ${loc.file} has no record` }
     const trusted = loc.file !== LOG_FILE && await this.#trusted(f)
-    let handle: fs.FileHandle
+    let handle: fs.FileHandle | undefined
     f.reading++
     const buf = Buffer.allocUnsafe(loc.length)
     let at = 0
     try {
-      try {
-        handle = await this.#handle(f, false)
-      } catch (err: any) {
-        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return { state: 'missing', why: `${f.file} is gone` }
+      handle = await this.#handle(f, false).catch((err: any) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
         throw err
-      }
+      })
+      if (handle == null) return { state: 'missing', why: `${f.file} is gone` }
       while (at < loc.length) {
         const { bytesRead } = await handle.read(buf, at, loc.length - at, loc.offset + at)
         if (bytesRead === 0) break
