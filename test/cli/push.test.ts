@@ -185,6 +185,11 @@ describe('tensorswap push', () => {
         const r = await node.push(root, { peer: addrOf(receiver.ready, 'tcp') })
         assert.ok(r.bytes >= 8 * TENSOR_BYTES, JSON.stringify(r))
         pushed.push(r.bytes)
+        // the exchange counts a batch once its write has drained, which can be after the receiver
+        // read it and answered the push: wait (at most 2 s) until what was pushed is counted
+        const before = counts.at(-1) ?? { lane: 0, stream: 0 }
+        const counted = (): number => sent().lane + sent().stream - before.lane - before.stream
+        for (const deadline = Date.now() + 2000; counted() < r.bytes && Date.now() < deadline;) await new Promise(resolve => setTimeout(resolve, 20))
         counts.push(sent())
       }
       assert.ok(counts[0].lane > 0, `the first push opened the lane: ${JSON.stringify(counts[0])}`)
