@@ -16,6 +16,9 @@
  *   --timeout S      per-run timeout in seconds (default 600)
  *   --cpu-prof DIR   write a V8 CPU profile of every role to DIR/<case id>/<role>/ (node --cpu-prof)
  *   --node-arg ARG   pass ARG to the node binary of every role (repeatable; V8/GC sweeps)
+ *   --malloc-tuning  every role (raw, Helia and ours alike) runs with the glibc malloc tunables
+ *                    the `tensorswap` command sets for itself (packages/cli/bin/malloc-tuning.js);
+ *                    without it only the CLI cases' `tensorswap` processes have them
  *
  * Units: 1 MB = 1e6 bytes; MB/s = payload bytes / (request start .. last byte).
  *
@@ -59,7 +62,7 @@ interface CaseSummary {
   leecherCpuS?: number
 }
 
-interface Options { runs: number, sizeBytes: number, filters: string[], params: Record<string, unknown>, out: string, timeoutS: number, quick: boolean, cpuProfDir?: string, nodeArgs: string[] }
+interface Options { runs: number, sizeBytes: number, filters: string[], params: Record<string, unknown>, out: string, timeoutS: number, quick: boolean, cpuProfDir?: string, nodeArgs: string[], mallocTuning: boolean }
 
 function parseArgs (argv: string[]): Options {
   let runs = 3
@@ -73,6 +76,7 @@ function parseArgs (argv: string[]): Options {
   let runsSet = false
   let cpuProfDir: string | undefined
   const nodeArgs: string[] = []
+  let mallocTuning = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = (): string => { const v = argv[++i]; if (v == null) throw new Error(`${a} needs a value`); return v }
@@ -85,13 +89,14 @@ function parseArgs (argv: string[]): Options {
     else if (a === '--timeout') timeoutS = Number(next())
     else if (a === '--cpu-prof') cpuProfDir = next()
     else if (a === '--node-arg') nodeArgs.push(next())
+    else if (a === '--malloc-tuning') mallocTuning = true
     else throw new Error(`unknown option ${a}`)
   }
   if (quick) {
     if (!runsSet) runs = 1
     if (!sizeSet) sizeBytes = parseSize('32MiB')
   }
-  return { runs, sizeBytes, filters, params, out, timeoutS, quick, cpuProfDir, nodeArgs }
+  return { runs, sizeBytes, filters, params, out, timeoutS, quick, cpuProfDir, nodeArgs, mallocTuning }
 }
 
 async function loadCases (): Promise<Array<BenchCase & { script: string }>> {
@@ -202,7 +207,7 @@ function ratios (r: CaseSummary, rows: CaseSummary[]): { helia?: number, raw?: n
 function toMarkdown (meta: Record<string, unknown>, rows: CaseSummary[]): string {
   const f = (x: number | undefined, d = 0): string => x == null ? '–' : x.toFixed(d)
   const lines = [
-    `Size ${String(meta.sizeBytes)} bytes × ${String(meta.runs)} run(s), node ${String(meta.node)}, ${String(meta.cpus)} CPUs, load avg at start ${String(meta.loadAvgStart)}, at end ${String(meta.loadAvgEnd)}; ${String(meta.date)}.`,
+    `Size ${String(meta.sizeBytes)} bytes × ${String(meta.runs)} run(s), node ${String(meta.node)}, ${String(meta.cpus)} CPUs, load avg at start ${String(meta.loadAvgStart)}, at end ${String(meta.loadAvgEnd)}; ${String(meta.date)}; GLIBC_TUNABLES of every role: ${meta.glibcTunables === '' ? 'none (the CLI sets its own)' : String(meta.glibcTunables)}.`,
     '',
     '| case | MB/s median | min | max | × Helia | × raw | TTFB ms | connect ms | seeder peak RSS MiB | leecher peak RSS MiB | seeder CPU s | leecher CPU s | ok runs |',
     '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'
@@ -223,6 +228,12 @@ async function main (): Promise<void> {
     ? all.filter(c => !(opts.quick && c.fixedSize === true))
     : all.filter(c => opts.filters.some(f => c.id.includes(f)))
   if (selected.length === 0) throw new Error(`no case matches ${opts.filters.join(', ')}; have ${all.map(c => c.id).join(', ')}`)
+  if (opts.mallocTuning) {
+    // roles inherit the environment; the CLI's re-exec sees the tunables set and does not repeat
+    const shim = join(here, '..', '..', 'packages', 'cli', 'bin', 'malloc-tuning.js')
+    const { GLIBC_TUNABLES_FOR_BULK } = await import(shim) as { GLIBC_TUNABLES_FOR_BULK: string }
+    process.env.GLIBC_TUNABLES = GLIBC_TUNABLES_FOR_BULK
+  }
   const meta = {
     date: new Date().toISOString(),
     node: process.version,
@@ -231,6 +242,7 @@ async function main (): Promise<void> {
     runs: opts.runs,
     quick: opts.quick,
     extraParams: opts.params,
+    glibcTunables: process.env.GLIBC_TUNABLES ?? '',
     loadAvgStart: loadavg().map(x => x.toFixed(2)).join(' '),
     loadAvgEnd: ''
   }

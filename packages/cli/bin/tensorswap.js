@@ -6,8 +6,13 @@
 // It runs the bundle (dist/bundle/, scripts/bundle-cli.mjs: a few chunks instead of ~1,200
 // module files, ~0.5 s less start-up) while the bundle is newer than every package's build
 // (their tsbuildinfo), else dist/src/bin.js; TENSORSWAP_BUNDLE=0 always takes dist/src.
+// Commands that move bulk data first re-execute in place with glibc malloc tuning
+// (./malloc-tuning.js; TENSORSWAP_MALLOC_TUNING=0 turns it off).
 import { statSync } from 'node:fs'
 import module from 'node:module'
+import { reexecWithMallocTuning } from './malloc-tuning.js'
+
+reexecWithMallocTuning()
 
 const major = Number(process.versions.node.split('.')[0])
 if (major < 22) {
