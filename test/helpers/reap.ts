@@ -1,7 +1,8 @@
 /**
  * Children a test file started are killed when the file's process exits, however it exits: a
  * failed assertion that skips a test's `stop()` must not leave a `serve` running (it would hold
- * the test file's event loop open, and with `--test-force-exit` outlive it as an orphan).
+ * the test file's event loop open until test/helpers/exit-after-tests.ts exits it, and outlive it
+ * as an orphan).
  */
 import type { ChildProcess } from 'node:child_process'
 
