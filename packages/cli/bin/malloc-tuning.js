@@ -6,10 +6,9 @@
 // the kernel must fault in page by page, and by default hands freed memory back (munmap, heap
 // trim), so the next block faults again. On VMs where a page fault is expensive (this project's
 // machine: 256 MiB of fresh Buffers take ~800 ms to touch, the same memory reused ~30 ms) that
-// was a large part of a fetch. With transparent huge pages on malloc's memory (one fault per
+// was a large part of a fetch. The fix: transparent huge pages on malloc's memory (one fault per
 // 2 MiB instead of per 4 KiB) and freed memory kept for reuse (no mmap under 64 MiB, no trim
-// under 256 MiB free), measured side by side (bench/README.md "glibc malloc tuning"): a whole
-// `tensorswap get -o` of 256 MiB 2.5-3.1 s -> 1.8-2.3 s, the in-process fetch 115-125 -> 164-194 MB/s.
+// under 256 MiB free); the figures are in bench/README.md "glibc malloc tuning".
 //
 // glibc reads GLIBC_TUNABLES only when a process starts, so the shim re-executes Node once, in
 // place (`process.execve`: same PID, same stdio, signals and exit codes as before), with the
