@@ -73,7 +73,12 @@ describe(`wire compression negotiated on ${RATE_MBIT} Mbit/s links`, { skip }, (
 
   it('compressed blocks only to the TensorSwap peer that offers acceptCodecs; plain to one with compression off and to Helia', async () => {
     const [seedHost, autoHost, offHost, heliaHost] = net.hosts
-    seeder = seedHost.spawn(process.execPath, [BIN, '--repo', join(work, 'seed'), 'serve', '--listen', `/ip4/${seedHost.ip}/tcp/4001`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    // the seeder's compression decisions (`tensorswap:wire`: each write and batch, with the
+    // link estimate), shown when the auto peer got no compressed block
+    seeder = seedHost.spawn(process.execPath, [BIN, '--repo', join(work, 'seed'), 'serve', '--listen', `/ip4/${seedHost.ip}/tcp/4001`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: 'tensorswap:wire' } })
+    const wireLog: string[] = []
+    createInterface({ input: seeder.stderr as NodeJS.ReadableStream }).on('line', l => { wireLog.push(l) })
+    const wireSummary = (): string => [...wireLog.slice(0, 60), '...', ...wireLog.slice(-20)].join('\n')
     const addr = await new Promise<string>((resolve, reject) => {
       seeder?.once('exit', code => { reject(new Error(`seeder exited ${code}`)) })
       createInterface({ input: seeder?.stdout as NodeJS.ReadableStream }).on('line', l => { if (l.startsWith('listening ')) resolve(l.slice('listening '.length)) })
@@ -89,12 +94,12 @@ describe(`wire compression negotiated on ${RATE_MBIT} Mbit/s links`, { skip }, (
     const autoDone = auto.events.find(e => e.event === 'done')
     assert.deepEqual(await digestTree(join(work, 'out-auto')), want)
     const c = autoDone.stats.compression
-    assert.ok(c.blocksInflated > 0, `the offering peer got compressed blocks: ${JSON.stringify(c)}`)
+    assert.ok(c.blocksInflated > 0, `the offering peer got compressed blocks: ${JSON.stringify(c)}; seeder's wire log:\n${wireSummary()}`)
     assert.ok(c.wireBytesInflated < c.rawBytesInflated * 0.95, `and they were smaller: ${c.wireBytesInflated} of ${c.rawBytesInflated}`)
     // and most of the checkpoint came compressed: only the writes until the seeder's socket and
     // queue buffers fill go plain (measured: 5,637,888 of 6,450,181 bytes compressed; at
     // 20 Mbit/s shared by three the policy before the busy-period link rate passed this too)
-    assert.ok(c.rawBytesInflated >= 0.5 * CHECKPOINT_BYTES, `most bytes came compressed: ${c.rawBytesInflated} of ${CHECKPOINT_BYTES}`)
+    assert.ok(c.rawBytesInflated >= 0.5 * CHECKPOINT_BYTES, `most bytes came compressed: ${c.rawBytesInflated} of ${CHECKPOINT_BYTES}; seeder's wire log:\n${wireSummary()}`)
 
     assert.equal(off.code, 0, `compression off: ${JSON.stringify(off.events.at(-1)).slice(0, 2000)} ${off.stderr.slice(-2000)}`)
     const offDone = off.events.find(e => e.event === 'done')

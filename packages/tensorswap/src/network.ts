@@ -724,7 +724,7 @@ export class Network {
         const own = this.#compressWorkMs - compressedBefore
         this.#policy.recordWrite(peer.toString(), written, started, ended, own)
         const l = wireLog.enabled ? this.#policy.link(peer.toString()) : undefined
-        if (l != null) wireLog('write %d bytes at %s in %s ms (compressing %s ms), link estimate %s bytes/ms, blocked %s', written, started.toFixed(1), (ended - started).toFixed(2), own.toFixed(1), l.bytesPerMs?.toFixed(0), l.blockedShare?.toFixed(2))
+        if (l != null) wireLog('write %d bytes to %p at %s in %s ms (compressing %s ms), link estimate %s bytes/ms, blocked %s', written, peer, started.toFixed(1), (ended - started).toFixed(2), own.toFixed(1), l.bytesPerMs?.toFixed(0), l.blockedShare?.toFixed(2))
       }
     })
     out.tail = run.catch(() => {})
@@ -756,7 +756,7 @@ export class Network {
     const policy = this.#policy
     if (this.#acceptCodecs === 0 || message.blocks.length === 0 || ((this.#peerAccepts.get(peer) ?? 0) & SUPPORTED_PLANE_CODECS) === 0) return undefined
     if (!policy.worthTrying(peer)) {
-      if (wireLog.enabled) wireLog('batch of %d blocks plain: link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
+      if (wireLog.enabled) wireLog('batch of %d blocks to %s plain: link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, peer, policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
       return undefined
     }
     const queued = performance.now()
@@ -798,7 +798,7 @@ export class Network {
         this.#compression.wireBytesCompressed += c.planes.reduce((n, p) => n + p.data.byteLength, 0)
       }
       if (rawBytes > 0) policy.recordCompress(rawBytes, workMs)
-      if (wireLog.enabled) wireLog('batch of %d blocks: %d compressed, %d raw bytes to %d, work %s ms of %s ms (queued %s ms), link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, compressed.length, rawBytes, compressed.reduce((n, c) => n + c.planes.reduce((m, p) => m + p.data.byteLength, 0), 0), workMs.toFixed(1), (performance.now() - started).toFixed(1), (started - queued).toFixed(1), policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
+      if (wireLog.enabled) wireLog('batch of %d blocks to %s: %d compressed, %d raw bytes to %d, work %s ms of %s ms (queued %s ms), link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, peer, compressed.length, rawBytes, compressed.reduce((n, c) => n + c.planes.reduce((m, p) => m + p.data.byteLength, 0), 0), workMs.toFixed(1), (performance.now() - started).toFixed(1), (started - queued).toFixed(1), policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
       return { ...message, blocks: plain, compressed }
     })
     this.#compressTail = run.catch(() => {})
