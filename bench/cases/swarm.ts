@@ -120,7 +120,7 @@ async function main (): Promise<void> {
   const h = await helpers()
   const { values } = parseArgs({
     allowNegative: true,
-    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' }, 'helia-bitswap': { type: 'string' }, 'helia-libp2p': { type: 'string' }, dump: { type: 'string' }, 'leech-debug': { type: 'string' } }
+    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' }, 'helia-bitswap': { type: 'string' }, 'helia-libp2p': { type: 'string' }, dump: { type: 'string' }, 'leech-debug': { type: 'string' }, 'seed-debug': { type: 'string' } }
   })
   const bytes = parseSize(values.bytes)
   const counts = values.leechers.split(',').map(Number)
@@ -139,7 +139,8 @@ async function main (): Promise<void> {
     const root = added.root as string
     // the same blocks for the Helia seeder, copied while the repo is closed
     const blocks = values.helia ? await h.copyBlocks(join(work, 'seed'), join(work, 'helia-blocks')) : undefined
-    const seeder = await h.serveOn(net.hosts[0], join(work, 'seed'))
+    // --seed-debug NS: the seeder's DEBUG (with --dump, its stderr goes to DIR/<phase>-seeder.log)
+    const seeder = await h.serveOn(net.hosts[0], join(work, 'seed'), [], values['seed-debug'] != null ? { DEBUG: values['seed-debug'] } : {})
     stops.push(async () => { await seeder.stop() })
     // --helia-bitswap '<json>': @helia/bitswap options for every Helia node (its defaults otherwise)
     // --helia-libp2p '<json>': top-level libp2p options for them (e.g. the connection monitor's)
@@ -158,6 +159,7 @@ async function main (): Promise<void> {
           await writeFile(join(values.dump, `${tag}-${i}.json`), r.stdout)
           await writeFile(join(values.dump, `${tag}-${i}.log`), r.stderr)
         }
+        await writeFile(join(values.dump, `${tag}-seeder.log`), seeder.stderr())
       }
       for (const r of rs) if (r.code !== 0) throw new Error(`a leecher exited ${r.code}: ${r.stderr.slice(-1000)}`)
       return rs as Array<{ ms: number, json: any }>

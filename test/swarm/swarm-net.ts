@@ -37,7 +37,8 @@ export interface HostServe {
 export async function serveOn (host: TestHost, repo: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HostServe> {
   const child = reapOnExit(host.spawn(process.execPath, [BIN, '--repo', repo, 'serve', '--listen', `/ip4/${host.ip}/tcp/0`, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }))
   let stderr = ''
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-20_000) })
+  // the last 4 MB: enough for a DEBUG log of a bench phase
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4_000_000) })
   const ready = await new Promise<{ peerId: string, addr: string }>((resolve, reject) => {
     let peerId: string | undefined
     const timer = setTimeout(() => { reject(new Error(`serve on ${host.ip} not ready in 30 s: ${stderr}`)) }, 30_000)

@@ -873,6 +873,7 @@ export class Exchange {
     if (message.unverifiableBlocks > 0) this.#penalize(peer, 'unverifiableBlock', message.unverifiableBlocks)
     if (blocks > 0) this.ledger.recordReceived(key, bytes, blocks, now)
     for (const p of message.presences) {
+      log.trace('%s %c from %p', p.type, p.cid, peer)
       this.wantList.presence(p.cid, key, p.type, now)
       if (p.type === 'have') this.#probeAnswered(key, blockKey(p.cid))
     }

@@ -40,6 +40,7 @@ import { pendingPerHostGater } from './inbound-gate.js'
 import { dialWithRetry } from '@tensorswap/transport'
 import { DEFAULT_RECONNECT_BACKOFF_FACTOR, DEFAULT_RECONNECT_RETRIES, DEFAULT_RECONNECT_RETRY_INTERVAL_MS } from '../constants.js'
 import { routingLibp2pOptions } from '../routing/services.js'
+import { isLoopbackAddress } from '../routing/config.js'
 import type { ResolvedRouting } from '../routing/config.js'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Datastore } from 'interface-datastore'
@@ -274,8 +275,14 @@ export function transportOf (ma: Multiaddr): TransportName | undefined {
 }
 
 /**
- * Order multiaddrs for a bulk-transfer dial: by position of their transport in
- * `preference` (unknown transports last), stable otherwise.
+ * Order multiaddrs for a bulk-transfer dial: loopback addresses after the others, then by
+ * position of their transport in `preference` (unknown transports last), stable otherwise.
+ *
+ * A peer's loopback address reaches it only from its own host, yet peers announce them (a
+ * provider record lists every listen address). From another host, with both listening on the
+ * same port (`serve`'s default 4001), the dial reaches our own listener: a whole handshake,
+ * then a peer-id mismatch, before the address that works. Six leechers on namespaced hosts
+ * each spent seconds so before they met.
  *
  * @param addrs - candidate addresses of one peer
  * @param preference - transports, fastest first
@@ -284,7 +291,7 @@ export function sortByPreference (addrs: Multiaddr[], preference: readonly Trans
   const rank = (ma: Multiaddr): number => {
     const t = transportOf(ma)
     const i = t == null ? -1 : preference.indexOf(t)
-    return i === -1 ? preference.length : i
+    return (isLoopbackAddress(ma) ? preference.length + 1 : 0) + (i === -1 ? preference.length : i)
   }
   return addrs.map((ma, i) => ({ ma, i, r: rank(ma) }))
     .sort((a, b) => a.r - b.r || a.i - b.i)

@@ -11,12 +11,22 @@ describe('transportOf / sortByPreference', () => {
     const tcp1 = multiaddr('/ip4/10.0.0.1/tcp/4001')
     const quic = multiaddr('/ip4/10.0.0.1/udp/4001/quic-v1')
     const ws = multiaddr('/ip4/10.0.0.1/tcp/4002/ws')
-    const tcp2 = multiaddr('/ip6/::1/tcp/4001')
+    const tcp2 = multiaddr('/ip6/2001:db8::1/tcp/4001')
     assert.equal(transportOf(tcp1), 'tcp')
     assert.equal(transportOf(quic), 'quic')
     assert.equal(transportOf(ws), undefined)
     assert.deepEqual(sortByPreference([ws, tcp1, quic, tcp2], ['quic', 'tcp']).map(String), [quic, tcp1, tcp2, ws].map(String))
     assert.deepEqual(sortByPreference([quic, tcp1], ['tcp', 'quic']).map(String), [tcp1, quic].map(String))
+  })
+
+  it('dials loopback addresses last: from another host they reach our own listener', () => {
+    const loQuic = multiaddr('/ip4/127.0.0.1/udp/4001/quic-v1')
+    const loTcp = multiaddr('/ip4/127.0.0.1/tcp/4001')
+    const lanQuic = multiaddr('/ip4/198.18.0.3/udp/4001/quic-v1')
+    const lanTcp = multiaddr('/ip4/198.18.0.3/tcp/4001')
+    assert.deepEqual(sortByPreference([loQuic, loTcp, lanQuic, lanTcp], ['quic', 'tcp']).map(String), [lanQuic, lanTcp, loQuic, loTcp].map(String))
+    // only loopback (a swarm on one host): by transport, as before
+    assert.deepEqual(sortByPreference([loTcp, loQuic], ['quic', 'tcp']).map(String), [loQuic, loTcp].map(String))
     assert.deepEqual(DEFAULT_TRANSPORT_PREFERENCE, ['quic', 'tcp'])
   })
 })
