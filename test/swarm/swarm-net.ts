@@ -28,6 +28,14 @@ export interface HostServe {
   stop(): Promise<void>
 }
 
+/** The last 4 MB a child wrote to `stream` (enough for a DEBUG log of a bench phase), read as it comes. */
+function keepTail (stream: NodeJS.ReadableStream): { text: string } {
+  const tail = { text: '' }
+  stream.setEncoding('utf8')
+  stream.on('data', (d: string) => { tail.text = (tail.text + d).slice(-4_000_000) })
+  return tail
+}
+
 /**
  * Start `tensorswap --repo REPO serve --listen /ip4/<host ip>/tcp/0 ...extra` on `host` and wait
  * for its `peer` and `listening` lines.
@@ -36,13 +44,12 @@ export interface HostServe {
  */
 export async function serveOn (host: TestHost, repo: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HostServe> {
   const child = reapOnExit(host.spawn(process.execPath, [BIN, '--repo', repo, 'serve', '--listen', `/ip4/${host.ip}/tcp/0`, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }))
-  let stderr = ''
-  // the last 4 MB: enough for a DEBUG log of a bench phase
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4_000_000) })
+  const stderrTail = keepTail(child.stderr!)
+  const stderr = (): string => stderrTail.text
   const ready = await new Promise<{ peerId: string, addr: string }>((resolve, reject) => {
     let peerId: string | undefined
-    const timer = setTimeout(() => { reject(new Error(`serve on ${host.ip} not ready in 30 s: ${stderr}`)) }, 30_000)
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve on ${host.ip} exited ${code}: ${stderr}`)) })
+    const timer = setTimeout(() => { reject(new Error(`serve on ${host.ip} not ready in 30 s: ${stderr()}`)) }, 30_000)
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve on ${host.ip} exited ${code}: ${stderr()}`)) })
     createInterface({ input: child.stdout! }).on('line', (l) => {
       if (l.startsWith('peer ')) peerId = l.slice(5)
       if (l.startsWith('listening ') && peerId != null) {
@@ -54,7 +61,7 @@ export async function serveOn (host: TestHost, repo: string, extra: string[] = [
   return {
     child,
     ...ready,
-    stderr: () => stderr,
+    stderr,
     stop: async () => {
       if (child.exitCode != null || child.signalCode != null) return
       const exited = new Promise(resolve => child.once('exit', resolve))
@@ -86,9 +93,8 @@ export function getOn (host: TestHost, repo: string, root: string, args: string[
   const started = performance.now()
   const child = reapOnExit(host.spawn(process.execPath, [BIN, '--repo', repo, 'get', root, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }))
   let stdout = ''
-  let stderr = ''
+  const stderrTail = keepTail(child.stderr!)
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4_000_000) })
   const timer = setTimeout(() => child.kill('SIGKILL'), limitMs)
   const done = new Promise<HostGet>(resolve => {
     child.once('exit', (code) => {
@@ -100,10 +106,10 @@ export function getOn (host: TestHost, repo: string, root: string, args: string[
           json = JSON.parse(stdout)
         } catch {}
       }
-      resolve({ code, ms, json, stdout, stderr })
+      resolve({ code, ms, json, stdout, stderr: stderrTail.text })
     })
   })
-  return { child, stderr: () => stderr, done }
+  return { child, stderr: () => stderrTail.text, done }
 }
 
 /** Run `tensorswap ARGS` on `host` to its end: exit code and output. */

@@ -291,10 +291,10 @@ export function sortByPreference (addrs: Multiaddr[], preference: readonly Trans
   const rank = (ma: Multiaddr): number => {
     const t = transportOf(ma)
     const i = t == null ? -1 : preference.indexOf(t)
-    return (isLoopbackAddress(ma) ? preference.length + 1 : 0) + (i === -1 ? preference.length : i)
+    return i === -1 ? preference.length : i
   }
-  return addrs.map((ma, i) => ({ ma, i, r: rank(ma) }))
-    .sort((a, b) => a.r - b.r || a.i - b.i)
+  return addrs.map((ma, i) => ({ ma, i, lo: isLoopbackAddress(ma) ? 1 : 0, r: rank(ma) }))
+    .sort((a, b) => a.lo - b.lo || a.r - b.r || a.i - b.i)
     .map(x => x.ma)
 }
 
