@@ -632,7 +632,8 @@ function slowReader (index: number, url: string, rate: number): void {
       if (stopping || ended) return
       cut.cutOff++
       cut.afterMs.push(Date.now() - started)
-      if (cut.cutOff <= 3 || cut.cutOff % 50 === 0) emit({ event: 'cut-off', index, afterMs: Date.now() - started, total: cut.cutOff })
+      // the first few, every 50th and the last of the readers that got a response
+      if (cut.cutOff <= 3 || cut.cutOff % 50 === 0 || cut.cutOff === cut.statuses['200']) emit({ event: 'cut-off', index, afterMs: Date.now() - started, total: cut.cutOff })
       socket.destroy()
     }
     watchedReaders.set(key, onGone)

@@ -37,6 +37,37 @@ export const RETRY_AFTER_SECONDS = 60
 export const DEFAULT_MAX_CONCURRENT_RESPONSES = 1024
 
 /**
+ * Most responses one client (one IP address) is served at once; its next requests wait for one
+ * of them to end (at most {@link DEFAULT_CLIENT_QUEUE_WAIT_MS}, then 503), so they read no
+ * block and write no byte meanwhile. What it bounds is what a slow reader costs before the
+ * floor ({@link DEFAULT_MIN_CLIENT_BYTES_PER_SECOND}) can cut it: every response's socket takes
+ * megabytes into the kernel's buffers at once (here ~5 MB each, the sender's 4 MiB `tcp_wmem`
+ * and the reader's autotuned window), so 200 readers at 1 KiB/s from one host made the
+ * gateway write ~1 GB in their first seconds, and its `writev` took 11 % of a seeder's CPU
+ * while an honest peer fetched 256 MiB beside it (bench/README.md, stop 28). 16 is above
+ * what a browser opens to one host (6 HTTP/1.1 connections) and what curl or `ipfs-car`
+ * use; Helia's trustless-gateway broker asks for many blocks at once, and its extra requests
+ * wait here for milliseconds instead of being refused. Ours (nginx `limit_conn` is the same
+ * idea, answering 503 without a queue).
+ */
+export const DEFAULT_MAX_RESPONSES_PER_CLIENT = 16
+
+/**
+ * Longest a request waits for one of its client's response slots
+ * ({@link DEFAULT_MAX_RESPONSES_PER_CLIENT}) before it is answered 503 with `Retry-After`, ms.
+ * A client's own responses on loopback end in milliseconds; one that keeps every slot busy for
+ * 10 s is either fetching missing blocks from peers or not reading. Ours.
+ */
+export const DEFAULT_CLIENT_QUEUE_WAIT_MS = 10_000
+
+/**
+ * Most requests of one client waiting for a response slot; one more is answered 503 at once.
+ * Ours: as many as {@link DEFAULT_MAX_CONCURRENT_RESPONSES} served, so one client's queue holds
+ * no more sockets than the gateway serves.
+ */
+export const DEFAULT_MAX_QUEUED_PER_CLIENT = 1024
+
+/**
  * Slowest a client may take a response, bytes per second, measured over the time the response
  * waits on the client (its socket buffer full): a leaky bucket holding
  * {@link DEFAULT_SEND_GRACE_MS}, drained by every millisecond of waiting and refilled by every

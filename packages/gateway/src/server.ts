@@ -28,7 +28,8 @@ import fresh from 'fresh'
 import { CustomProgressEvent } from 'progress-events'
 import { BlockReader, VerifiedBlockCache } from './blocks.js'
 import { carBlocks, carHeader, carSectionPrefix } from './car.js'
-import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS, DEFAULT_VERIFIED_BLOCK_CACHE_BYTES, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW, RESPONSE_WRITE_SLICE_BYTES, SLICE_AFTER_WAIT_MS } from './constants.js'
+import { ClientSlots, clientKey } from './client-slots.js'
+import { BUSY_RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DEFAULT_CLIENT_QUEUE_WAIT_MS, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_RESPONSES, DEFAULT_MAX_QUEUED_PER_CLIENT, DEFAULT_MAX_RESPONSES_PER_CLIENT, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS, DEFAULT_VERIFIED_BLOCK_CACHE_BYTES, DIR_INDEX_VERSION, MAX_LISTING_ENTRIES, MEDIA_TYPE_CAR, MEDIA_TYPE_RAW, RESPONSE_WRITE_SLICE_BYTES, SLICE_AFTER_WAIT_MS } from './constants.js'
 import { GatewayBusyError, GatewayError, NotImplementedError, RangeNotSatisfiableError, SlowClientError, StatusForbiddenError } from './errors.js'
 import { createMetrics, gatewayMetrics } from './metrics.js'
 import { encodePath, renderListing } from './listing.js'
@@ -76,6 +77,26 @@ export interface GatewayServerInit {
    * @default 1024 (DEFAULT_MAX_CONCURRENT_RESPONSES)
    */
   maxConcurrentResponses?: number
+  /**
+   * Most responses one client (IP address) is served at once; its further requests wait, in
+   * order, for one of them to end, and read no block meanwhile (`ClientSlots`).
+   *
+   * @default 16 (DEFAULT_MAX_RESPONSES_PER_CLIENT)
+   */
+  maxResponsesPerClient?: number
+  /**
+   * Longest a request waits for one of its client's slots before it is answered 503 with
+   * `Retry-After`, ms.
+   *
+   * @default 10000 (DEFAULT_CLIENT_QUEUE_WAIT_MS)
+   */
+  clientQueueWaitMs?: number
+  /**
+   * Most requests of one client waiting for a slot; one more is answered 503 at once.
+   *
+   * @default 1024 (DEFAULT_MAX_QUEUED_PER_CLIENT)
+   */
+  maxQueuedPerClient?: number
   /**
    * Slowest a client may take a response, bytes/s, measured while the response waits on the
    * client (a leaky bucket of `sendGraceMs`, see {@link SendFloor}); a client below it is cut
@@ -178,10 +199,12 @@ interface Ctx {
  * text format), anything else 404; methods other than GET/HEAD 405. Errors are answered with
  * their status and a one-line `text/plain` body when no response byte was sent yet; after that
  * the connection is cut (an incomplete CAR or file, which clients must detect). At most
- * `maxConcurrentResponses` responses are served at once; more get 503 with `Retry-After`.
+ * `maxConcurrentResponses` responses are served at once; more get 503 with `Retry-After`. One
+ * client (IP address) gets at most `maxResponsesPerClient` of them; its next requests wait up
+ * to `clientQueueWaitMs` for one to end, then get 503 too.
  *
- * @throws RangeError when `maxConcurrentResponses` is not a positive integer, `verifiedBlockCacheBytes`
- *   is negative, or
+ * @throws RangeError when `maxConcurrentResponses` or `maxResponsesPerClient` is not a positive
+ *   integer, `maxQueuedPerClient` or `clientQueueWaitMs` or `verifiedBlockCacheBytes` is negative, or
  *   `minClientBytesPerSecond` / `sendGraceMs` is not a positive finite number
  */
 export function createGatewayServer (init: GatewayServerInit): GatewayServer {
@@ -200,6 +223,10 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
   const floorTickMs = Math.max(10, Math.min(1000, graceMs / 5))
   /** Responses in progress that count against `maxConcurrent`. */
   let serving = 0
+  /** Responses in progress and waiting per client (`maxResponsesPerClient`). */
+  const clientSlots = new ClientSlots(init.maxResponsesPerClient ?? DEFAULT_MAX_RESPONSES_PER_CLIENT, init.maxQueuedPerClient ?? DEFAULT_MAX_QUEUED_PER_CLIENT)
+  const clientQueueWaitMs = init.clientQueueWaitMs ?? DEFAULT_CLIENT_QUEUE_WAIT_MS
+  if (!(clientQueueWaitMs >= 0 && Number.isFinite(clientQueueWaitMs))) throw new RangeError(`clientQueueWaitMs must be a non-negative number, got ${clientQueueWaitMs}`)
   /** Root listings of the status endpoint (immutable content). */
   const listings: ListingCache = new Map()
 
@@ -252,6 +279,15 @@ export function createGatewayServer (init: GatewayServerInit): GatewayServer {
         return
       }
       if (path.startsWith('/ipfs/') || path.startsWith('/ipns/')) ctx.route = 'ipfs'
+      // one client's responses at most `maxResponsesPerClient` at once; its others wait here
+      // before reading anything (DEFAULT_MAX_RESPONSES_PER_CLIENT)
+      const client = clientKey(req.socket.remoteAddress)
+      if (clientSlots.active(client) >= clientSlots.max) log.trace('%s %s waits: %s has %d responses in progress', req.method, path, client, clientSlots.active(client))
+      const releaseClientSlot = await clientSlots.acquire(client, clientQueueWaitMs, BUSY_RETRY_AFTER_SECONDS, ctx.signal).catch((err: any) => {
+        if (err?.name === 'GatewayBusyError') log('busy: %s %s from %s answered 503 (%s)', req.method, path, client, err.message)
+        throw err
+      })
+      res.once('close', releaseClientSlot)
       if (serving >= maxConcurrent) {
         log('busy: %d responses in progress, %s %s answered 503', serving, req.method, path)
         throw new GatewayBusyError(`the gateway is serving ${maxConcurrent} responses; retry later`, BUSY_RETRY_AFTER_SECONDS)

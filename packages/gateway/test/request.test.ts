@@ -114,7 +114,7 @@ describe('gateway documented defaults', () => {
     const { readFile } = await import('node:fs/promises')
     const { join } = await import('node:path')
     const { REPO_ROOT } = await import('./helpers.js')
-    const { DEFAULT_FETCH_TIMEOUT_MS, MAX_LISTING_ENTRIES, MAX_PATH_SEGMENTS, RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DIR_INDEX_VERSION, DEFAULT_MAX_CONCURRENT_RESPONSES, BUSY_RETRY_AFTER_SECONDS, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS } = await import('../src/index.js')
+    const { DEFAULT_FETCH_TIMEOUT_MS, MAX_LISTING_ENTRIES, MAX_PATH_SEGMENTS, RETRY_AFTER_SECONDS, CACHE_CONTROL_IMMUTABLE, DIR_INDEX_VERSION, DEFAULT_MAX_CONCURRENT_RESPONSES, BUSY_RETRY_AFTER_SECONDS, DEFAULT_MIN_CLIENT_BYTES_PER_SECOND, DEFAULT_SEND_GRACE_MS, DEFAULT_MAX_RESPONSES_PER_CLIENT, DEFAULT_CLIENT_QUEUE_WAIT_MS, DEFAULT_MAX_QUEUED_PER_CLIENT } = await import('../src/index.js')
     const spec = await readFile(join(REPO_ROOT, 'spec/gateway.md'), 'utf8')
     assert.ok(spec.includes(`default ${DEFAULT_FETCH_TIMEOUT_MS / 1000} s`))
     assert.ok(spec.includes(MAX_LISTING_ENTRIES.toLocaleString('en-US')))
@@ -125,6 +125,10 @@ describe('gateway documented defaults', () => {
     // the limits table: one row per limit, its default as the code has it
     const row = (name: string): string => spec.split('\n').find(l => l.includes(`| \`${name}\` |`)) ?? ''
     assert.match(row('DEFAULT_MAX_CONCURRENT_RESPONSES'), new RegExp(`\\| ${DEFAULT_MAX_CONCURRENT_RESPONSES} \\|.*Retry-After: ${BUSY_RETRY_AFTER_SECONDS}\\b`))
+    const perClient = row('DEFAULT_MAX_RESPONSES_PER_CLIENT')
+    assert.match(perClient, new RegExp(`\\| ${DEFAULT_MAX_RESPONSES_PER_CLIENT} \\|.*Retry-After: ${BUSY_RETRY_AFTER_SECONDS}\\b`))
+    assert.ok(perClient.includes(`\`DEFAULT_CLIENT_QUEUE_WAIT_MS\`, ${DEFAULT_CLIENT_QUEUE_WAIT_MS} ms`), perClient)
+    assert.ok(perClient.includes(`\`DEFAULT_MAX_QUEUED_PER_CLIENT\`, ${DEFAULT_MAX_QUEUED_PER_CLIENT})`), perClient)
     assert.match(row('DEFAULT_FETCH_TIMEOUT_MS'), new RegExp(`\\| ${DEFAULT_FETCH_TIMEOUT_MS} ms \\|.*Retry-After: ${RETRY_AFTER_SECONDS}\\b`))
     const slowRow = spec.split('\n').find(l => l.includes('| `DEFAULT_MIN_CLIENT_BYTES_PER_SECOND`, `DEFAULT_SEND_GRACE_MS` |')) ?? ''
     assert.match(slowRow, new RegExp(`\\| ${DEFAULT_MIN_CLIENT_BYTES_PER_SECOND} bytes/s, ${DEFAULT_SEND_GRACE_MS} ms \\|`))

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { readFile, rm, writeFile, mkdir } from 'node:fs/promises'
+import { get as httpGet } from 'node:http'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -522,6 +523,58 @@ describe('gateway server', () => {
       assert.deepEqual((await Promise.all(held)).map(r => r.status), [200, 200])
       const after = await Promise.all([get(url, `/ipfs/${jsonCid}?format=raw`), get(url, `/ipfs/${binCid}?format=raw`)])
       assert.deepEqual(after.map(r => r.status), [200, 200])
+    } finally {
+      await gw.close()
+      await empty.close()
+    }
+  })
+
+  it('one client gets at most maxResponsesPerClient at once: its next request waits, then 503 or its turn; another client is served meanwhile', async () => {
+    const empty = new FsBlockstore(join(tmp, 'per-client'), { fsync: false })
+    await empty.open()
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const gated = new Set([jsonCid.toString(), binCid.toString()])
+    let waiting = 0
+    const gw = createGatewayServer({
+      blockstore: empty,
+      maxResponsesPerClient: 2,
+      clientQueueWaitMs: 300,
+      fetchMissing: async (cid) => {
+        if (gated.has(cid.toString())) {
+          waiting++
+          await gate
+        }
+        await empty.put(cid, await readFile(store.blockPath(cid)))
+      }
+    })
+    const url = (await gw.listen('127.0.0.1', 0)).url
+    /** GET `path` from the local address `from` (another loopback host is another client). */
+    const getFrom = async (from: string, path: string): Promise<{ status: number, retryAfter?: string }> => await new Promise((resolve, reject) => {
+      httpGet(`${url}${path}`, { agent: false, localAddress: from }, (res) => {
+        res.resume()
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, ...(res.headers['retry-after'] != null ? { retryAfter: String(res.headers['retry-after']) } : {}) }) })
+      }).on('error', reject)
+    })
+    try {
+      // two responses of 127.0.0.1 held open by missing blocks
+      const held = [getFrom('127.0.0.1', `/ipfs/${jsonCid}?format=raw`), getFrom('127.0.0.1', `/ipfs/${binCid}?format=raw`)]
+      for (let i = 0; i < 100 && waiting < 2; i++) await new Promise(resolve => setTimeout(resolve, 20))
+      assert.equal(waiting, 2)
+      // its third waits for a slot and gets none within clientQueueWaitMs; it read no block
+      const t0 = Date.now()
+      const third = await getFrom('127.0.0.1', `/ipfs/${root}?format=raw`)
+      assert.equal(third.status, 503)
+      assert.equal(third.retryAfter, String(BUSY_RETRY_AFTER_SECONDS))
+      assert.ok(Date.now() - t0 >= 250, `it waited for a slot first (${Date.now() - t0} ms)`)
+      assert.equal(await empty.has(root), false, 'the waiting request fetched nothing')
+      // another client is served at once
+      assert.equal((await getFrom('127.0.0.2', `/ipfs/${root}?format=raw`)).status, 200)
+      // a waiting request of 127.0.0.1 gets the slot of the first response that ends
+      const fourth = getFrom('127.0.0.1', `/ipfs/${root}?format=raw`)
+      await new Promise(resolve => setTimeout(resolve, 50))
+      release()
+      assert.deepEqual((await Promise.all([...held, fourth])).map(r => r.status), [200, 200, 200])
     } finally {
       await gw.close()
       await empty.close()

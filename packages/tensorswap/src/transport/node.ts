@@ -11,7 +11,7 @@ import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
+import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
 import { tls } from '@libp2p/tls'
 import { logger } from '@libp2p/logger'
 import { createLibp2p } from 'libp2p'
@@ -184,6 +184,11 @@ export function libp2pNodeOptions (init: Libp2pNodeInit = {}): Libp2pOptions<Tra
   const encrypterNames = init.encrypters ?? ['tls', 'noise']
   const listen = init.listen ?? ['/ip4/127.0.0.1/udp/0/quic-v1', '/ip4/127.0.0.1/tcp/0']
 
+  // one host cannot hold every pending-upgrade slot (maxIncomingPendingConnections)
+  const gater = pendingPerHostGater(
+    init.connectionManager?.maxIncomingPendingPerHost ?? DEFAULT_MAX_INCOMING_PENDING_PER_HOST,
+    init.connectionManager?.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD
+  )
   const transports: Array<(components: any) => Transport> = []
   for (const name of transportNames) {
     if (name === 'quic') {
@@ -197,7 +202,9 @@ export function libp2pNodeOptions (init: Libp2pNodeInit = {}): Libp2pOptions<Tra
         sendBufferSize: init.quic?.sendBufferSize ?? DEFAULT_QUIC_UDP_BUFFER_BYTES
       }))
     } else {
-      transports.push(tcp()) // Nagle is off by default in @libp2p/tcp 11
+      // Nagle is off by default in @libp2p/tcp 11; `listenOpts` reach `net.createServer`, whose
+      // `blockList` refuses a flooding host's sockets before libp2p builds anything for them
+      transports.push(tcp({ listenOpts: { blockList: gater.socketFilter } as TCPSocketOptions }))
     }
   }
   const connectionEncrypters: Array<(components: any) => ConnectionEncrypter> =
@@ -211,8 +218,7 @@ export function libp2pNodeOptions (init: Libp2pNodeInit = {}): Libp2pOptions<Tra
     addresses: { listen },
     transports,
     connectionEncrypters,
-    // one host cannot hold every pending-upgrade slot (maxIncomingPendingConnections)
-    connectionGater: pendingPerHostGater(init.connectionManager?.maxIncomingPendingPerHost ?? DEFAULT_MAX_INCOMING_PENDING_PER_HOST),
+    connectionGater: gater,
     streamMuxers: [yamux({
       maxMessageSize: init.yamux?.maxMessageSize ?? DEFAULT_YAMUX_MAX_MESSAGE_SIZE,
       streamOptions: {
