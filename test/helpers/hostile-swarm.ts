@@ -182,7 +182,8 @@ export interface PhaseResult {
    * cores the attackers share with the victims, what they use is taken from the seeder and the
    * leecher.
    */
-  cpuDuringGet: { seeder: number, attackers: number, wall: number }
+  /** CPU seconds used while the get ran: the seeder, all attackers, each attack's processes; and the get's wall seconds. */
+  cpuDuringGet: { seeder: number, attackers: number, byAttack: Record<string, number>, wall: number }
 }
 
 /** Options of {@link runPhase}. */
@@ -256,9 +257,12 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
     const leechRepo = join(seed.work, `leech-${phase}`)
     await rm(leechRepo, { recursive: true, force: true })
     const providers = [...attackers.values()].filter(a => ATTACKS[a.name].target === 'leecher').map(a => a.peer.addrs[0] as string)
-    const cpuOf = async (): Promise<{ seeder: number, attackers: number }> => {
-      const each = await Promise.all([...attackers.values()].map(async a => await cpuSecondsOf(a.peer.child.pid as number)))
-      return { seeder: await cpuSecondsOf(seeder.child.pid as number), attackers: each.reduce((x, y) => x + (Number.isNaN(y) ? 0 : y), 0) }
+    const cpuOf = async (): Promise<{ seeder: number, attackers: number, byAttack: Record<string, number> }> => {
+      const list = [...attackers.values()]
+      const each = await Promise.all(list.map(async a => await cpuSecondsOf(a.peer.child.pid as number)))
+      const byAttack: Record<string, number> = {}
+      list.forEach((a, i) => { byAttack[a.name] = (byAttack[a.name] ?? 0) + (Number.isNaN(each[i]) ? 0 : each[i]) })
+      return { seeder: await cpuSecondsOf(seeder.child.pid as number), attackers: each.reduce((x, y) => x + (Number.isNaN(y) ? 0 : y), 0), byAttack }
     }
     const cpuBefore = await cpuOf()
     const started = Date.now()
@@ -266,7 +270,8 @@ export async function runPhase (init: PhaseInit): Promise<PhaseResult> {
       { signal: AbortSignal.timeout(init.getTimeoutMs ?? 600_000), ...(init.leechEnv != null ? { env: init.leechEnv } : {}) })
     const wallMs = Date.now() - started
     const cpuAfter = await cpuOf()
-    const cpuDuringGet = { seeder: cpuAfter.seeder - cpuBefore.seeder, attackers: cpuAfter.attackers - cpuBefore.attackers, wall: wallMs / 1000 }
+    const byAttack = Object.fromEntries(Object.entries(cpuAfter.byAttack).map(([name, s]) => [name, Math.round((s - (cpuBefore.byAttack[name] ?? 0)) * 100) / 100]))
+    const cpuDuringGet = { seeder: cpuAfter.seeder - cpuBefore.seeder, attackers: cpuAfter.attackers - cpuBefore.attackers, byAttack, wall: wallMs / 1000 }
     if (init.leechLog != null) await writeFile(init.leechLog, r.stderr)
     const finishedAt = Date.now()
     let summary: any
