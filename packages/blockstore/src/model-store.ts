@@ -471,41 +471,77 @@ export class ModelStore extends BaseBlockstore {
     this.#throwFailure()
     const f = this.#fileFor(ref)
     this.#dropRange(f, offset, offset + bytes.byteLength)
+    // counted as writing, so another file's open does not close this handle as idle meanwhile
+    f.writing++
     try {
       await writeAt(await this.#handle(f, true), bytes, offset)
     } catch (err: any) {
       throw putFailed(`cannot write to ${f.file}: ${String(err.message)}`, err)
+    } finally {
+      f.writing--
     }
     f.dirty = true
     f.ours = true
   }
 
   /**
-   * Make data file `ref` exactly `size` bytes (blocks indexed past the end are dropped), commit
-   * everything, then rename it to `to` (absolute): a finished `NAME.part` becoming `NAME`. The
-   * blocks in it stay indexed, now in `to`, which the store does not own.
+   * Finish data files in place: make each `ref` exactly `size` bytes (blocks indexed past the
+   * end are dropped), commit everything (one commit: the files' `fdatasync`s run together),
+   * then rename each to its `to` (absolute): finished `NAME.part` files becoming `NAME`. The
+   * blocks in them stay indexed, now in `to`, which the store does not own; one more commit
+   * records the new paths. Finishing many files together costs two commits in all, not two per
+   * file: the 83 files of the human-models set took ~0.7 s one by one (bench/README.md, stop 28).
+   * Crash-safe at each step: a crash before the second commit leaves the index naming `.part`
+   * paths that are gone (their blocks count as missing, a resume fetches or keeps them).
    *
-   * @throws PutFailedError - truncate, sync, rename or the commit failed
+   * @param files - the data files and their final sizes (bytes) and paths
+   * @throws PutFailedError - a truncate, sync, rename or commit failed; the files renamed
+   *   before a failed rename are recorded under their new paths first
    */
-  async finishFile (ref: DataFileRef, size: number, to: string): Promise<void> {
-    const f = this.#fileFor(ref)
-    this.#dropRange(f, size, Infinity)
+  async finishFiles (files: ReadonlyArray<{ ref: DataFileRef, size: number, to: string }>): Promise<void> {
+    const states = files.map(({ ref, size, to }) => ({ f: this.#fileFor(ref), size, to }))
     try {
-      const h = await this.#handle(f, true)
-      await h.truncate(size)
-      f.dirty = true
-      f.ours = true
+      for (const { f, size } of states) {
+        this.#dropRange(f, size, Infinity)
+        // counted as writing, so another file's open does not close this handle as idle meanwhile
+        f.writing++
+        try {
+          const h = await this.#handle(f, true)
+          f.ours = true
+          // a file already that size keeps its synced state: no truncate, so no sync to pay for
+          if ((await h.stat()).size === size) continue
+          await h.truncate(size)
+          f.dirty = true
+        } finally {
+          f.writing--
+        }
+      }
       await this.flush()
-      await fs.rename(f.file, to)
+      // the bytes must be durable before the names are: a file still dirty (filled or cut and
+      // not yet synced by a commit) is synced by one more
+      if (states.some(({ f }) => f.dirty)) {
+        await this.#commit()
+        this.#throwFailure()
+      }
     } catch (err: any) {
       if (err.name === 'PutFailedError') throw err
-      throw putFailed(`cannot finish ${f.file} as ${to}: ${String(err.message)}`, err)
+      throw putFailed(`cannot finish ${states.map(s => s.f.file).join(', ')}: ${String(err.message)}`, err)
     }
-    f.file = path.resolve(to)
-    f.record.external = f.file
-    this.#fileByKey.set(f.record.key, f.id)
-    this.#newFiles.add(f.id)
+    let failure: Error | undefined
+    for (const { f, to } of states) {
+      try {
+        await fs.rename(f.file, to)
+      } catch (err: any) {
+        failure = putFailed(`cannot finish ${f.file} as ${to}: ${String(err.message)}`, err)
+        break
+      }
+      f.file = path.resolve(to)
+      f.record.external = f.file
+      this.#fileByKey.set(f.record.key, f.id)
+      this.#newFiles.add(f.id)
+    }
     await this.flush()
+    if (failure != null) throw failure
   }
 
   /** Data file `ref` as the store knows it: its id (use with {@link locate}) and absolute path. */

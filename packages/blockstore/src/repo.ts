@@ -61,8 +61,8 @@ export class RepoBlockstore extends IdentityBlockstore implements SizedBlockstor
   fileOf (ref: DataFileRef): { id: number, path: string } | undefined { return this.store.fileOf(ref) }
   /** See {@link ModelStore.fill}. */
   async fill (ref: DataFileRef, offset: number, bytes: Uint8Array): Promise<void> { await this.store.fill(ref, offset, bytes) }
-  /** See {@link ModelStore.finishFile}. */
-  async finishFile (ref: DataFileRef, size: number, to: string): Promise<void> { await this.store.finishFile(ref, size, to) }
+  /** See {@link ModelStore.finishFiles}. */
+  async finishFiles (files: ReadonlyArray<{ ref: DataFileRef, size: number, to: string }>): Promise<void> { await this.store.finishFiles(files) }
   /** See {@link ModelStore.readStored}. */
   async readStored (cid: CID, options?: AbortOptions): Promise<StoredRead | undefined> { return await this.store.readStored(cid, options) }
 }

@@ -101,6 +101,45 @@ describe('ModelStore', () => {
     }
   })
 
+  it('finishFiles finishes several output files in place together: cut to size, filled gaps, renamed; served from the new names after a reopen', async () => {
+    const dir = await tmpDir()
+    const out = await tmpDir()
+    try {
+      const files = [fileOf(3, 64 * 1024), fileOf(2, 64 * 1024), fileOf(4, 32 * 1024)]
+      const repo = await openRepo(dir)
+      const refs = files.map((_, i) => ({ key: `out/${i}`, path: path.join(out, `f${i}.bin.part`) }))
+      for (const [i, f] of files.entries()) {
+        // file 1's last leaf is not fetched: the export fills it (a leaf stored elsewhere)
+        for (const l of f.leaves.slice(0, i === 1 ? -1 : undefined)) await repo.blockstore.put(l.cid, l.bytes, { placement: { file: refs[i], offset: l.offset } })
+      }
+      const last = files[1].leaves[1]
+      await repo.blockstore.fill(refs[1], last.offset, last.bytes)
+      // file 2 holds stray bytes past its end (a longer earlier attempt): cut off
+      await fs.appendFile(refs[2].path, randomBytes(1000))
+      await repo.blockstore.finishFiles(files.map((f, i) => ({ ref: refs[i], size: f.bytes.byteLength, to: path.join(out, `f${i}.bin`) })))
+      for (const [i, f] of files.entries()) {
+        assert.ok((await fs.readFile(path.join(out, `f${i}.bin`))).equals(f.bytes), `f${i}.bin is the file`)
+        await assert.rejects(fs.stat(refs[i].path), { code: 'ENOENT' })
+      }
+      await repo.close()
+      const again = await openRepo(dir)
+      try {
+        for (const [i, f] of files.entries()) {
+          for (const l of f.leaves.slice(0, i === 1 ? -1 : undefined)) {
+            assert.deepEqual(await getBlockUnverified(again.blockstore, l.cid), l.bytes)
+            assert.equal(again.blockstore.dataFile(again.blockstore.locate(l.cid)?.file ?? -1)?.path, path.join(out, `f${i}.bin`))
+          }
+        }
+        assert.deepEqual((await verifyStore(again.blockstore)).corrupt, [])
+      } finally {
+        await again.close()
+      }
+    } finally {
+      await rmDir(dir)
+      await rmDir(out)
+    }
+  })
+
   it('a placement over bytes another block holds goes to the log instead; both read back right', async () => {
     const dir = await tmpDir()
     try {
