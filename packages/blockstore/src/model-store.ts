@@ -324,7 +324,8 @@ export class ModelStore extends BaseBlockstore {
    */
   async flush (): Promise<void> {
     while (this.#committing != null) await this.#committing.catch(() => {})
-    if (this.#pending.size > 0 || this.#tombstones.size > 0 || this.#newFiles.size > 0) await this.#commit()
+    // a data file written without a block to index (`fill`, a truncate) is synced too
+    if (this.#pending.size > 0 || this.#tombstones.size > 0 || this.#newFiles.size > 0 || this.#logDirty || [...this.#files.values()].some(f => f.dirty)) await this.#commit()
     this.#throwFailure()
   }
 
@@ -516,13 +517,8 @@ export class ModelStore extends BaseBlockstore {
           f.writing--
         }
       }
+      // the bytes are durable before the names are: the commit syncs every dirty file
       await this.flush()
-      // the bytes must be durable before the names are: a file still dirty (filled or cut and
-      // not yet synced by a commit) is synced by one more
-      if (states.some(({ f }) => f.dirty)) {
-        await this.#commit()
-        this.#throwFailure()
-      }
     } catch (err: any) {
       if (err.name === 'PutFailedError') throw err
       throw putFailed(`cannot finish ${states.map(s => s.f.file).join(', ')}: ${String(err.message)}`, err)

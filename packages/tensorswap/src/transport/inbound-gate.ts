@@ -128,12 +128,10 @@ export class InboundSocketFilter extends BlockList {
     // the address as the socket reports it, the same string libp2p's multiaddr gives the gater
     // for an IPv4 listener (a dual-stack one sees `::ffff:a.b.c.d`, and keys it so throughout)
     const host = address
+    const pending = this.#pending.count(host)
     let reason: string | undefined
-    if (this.#pending.count(host) >= this.#pending.max) {
-      reason = `${this.#pending.count(host)} upgrades in progress`
-    } else if ((this.#accepts.get(host)?.consumedPoints ?? 0) >= this.#perSecond) {
-      reason = `over ${this.#perSecond} sockets this second`
-    }
+    if (pending >= this.#pending.max) reason = `${pending} upgrades in progress`
+    else if ((this.#accepts.get(host)?.consumedPoints ?? 0) >= this.#perSecond) reason = `over ${this.#perSecond} sockets this second`
     if (reason == null) {
       this.#accepts.penalty(host, 1)
       return false
