@@ -812,17 +812,6 @@ export const DEFAULT_PEER_QUEUE_MS = 1_000
  */
 export const DEFAULT_PEER_REFILL_FRACTION = 0.25
 
-/**
- * DONT_HAVEs in a row (no block and no HAVE from it in between) after which a peer is asked
- * for a block only when it said HAVE for it or no other eligible peer can be asked
- * (`PeerSelector.pick`); a block or a HAVE from it ends the streak. boxo prunes a peer from a
- * session after the same count (`peerDontHaveLimit` = 16, `sessionwantsender.go`). A provider
- * given with `--peer` that holds none of the DAG answered 194 of a 256 MiB fetch's 259
- * want-blocks with DONT_HAVE, each block then asked again of the seeder (the get at 0.72-0.96
- * of alone, bench/README.md, stop 28).
- */
-export const DEFAULT_PEER_DONT_HAVE_LIMIT = 16
-
 /** The floor of the adaptive per-peer in-flight cap ({@link DEFAULT_PEER_QUEUE_MS}), bytes: 4 blocks of 1 MiB. */
 export const DEFAULT_MIN_PEER_BYTES_IN_FLIGHT = 4 * MiB
 

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_DONT_HAVE_LIMIT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PEER_REFILL_FRACTION, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_DELIVERY_SAMPLES, MIN_HEALTH_FACTOR, MIN_THROUGHPUT_INTERVAL_MS, MIN_THROUGHPUT_SAMPLE_BYTES } from './constants.js'
+import { DEFAULT_EWMA_ALPHA, DEFAULT_MAX_PEER_BYTES_IN_FLIGHT, DEFAULT_MAX_PEER_WANTS_IN_FLIGHT, DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, DEFAULT_PEER_QUEUE_MS, DEFAULT_PEER_REFILL_FRACTION, DEFAULT_PRIOR_LATENCY_MS, DEFAULT_PRIOR_THROUGHPUT_BYTES_PER_MS, MIN_DELIVERY_SAMPLES, MIN_HEALTH_FACTOR, MIN_THROUGHPUT_INTERVAL_MS, MIN_THROUGHPUT_SAMPLE_BYTES } from './constants.js'
 import type { PresenceType } from './wire/codec.js'
 
 /** Options of {@link PeerSelector}. */
@@ -50,11 +50,6 @@ export interface PeerSelectorInit {
    * `f` of either cap; then up to its caps. 0 turns it off. @default {@link DEFAULT_PEER_REFILL_FRACTION}
    */
   refillFraction?: number
-  /**
-   * DONT_HAVEs in a row after which a peer is asked only for blocks it said HAVE for, or that no
-   * other eligible peer can be asked for ({@link PeerSelector.exhausted}). @default {@link DEFAULT_PEER_DONT_HAVE_LIMIT}
-   */
-  dontHaveLimit?: number
 }
 
 /** What the selector knows about one peer (a snapshot; units in the field names). */
@@ -80,8 +75,6 @@ export interface PeerStats {
   deliveryMs: number
   /** Wants that timed out at this peer. */
   failures: number
-  /** DONT_HAVEs from this peer since its last block or HAVE. */
-  dontHaveStreak: number
   /**
    * Bytes read from the peer's exchange streams and bulk lane so far, frames still being
    * assembled included (so a block in transit shows before it is whole).
@@ -137,7 +130,6 @@ export class PeerSelector {
   readonly #peerQueueMs: number
   readonly #minPeerBytesInFlight: number
   readonly #refillFraction: number
-  readonly #dontHaveLimit: number
   #round = 0
   /** Estimated bytes and count of the wants waiting to be sent in this round ({@link startRound}). */
   #waitingBytes = Infinity
@@ -153,7 +145,6 @@ export class PeerSelector {
     this.#peerQueueMs = init.peerQueueMs ?? DEFAULT_PEER_QUEUE_MS
     this.#minPeerBytesInFlight = Math.min(init.minPeerBytesInFlight ?? DEFAULT_MIN_PEER_BYTES_IN_FLIGHT, this.maxPeerBytesInFlight)
     this.#refillFraction = Math.min(1, Math.max(0, init.refillFraction ?? DEFAULT_PEER_REFILL_FRACTION))
-    this.#dontHaveLimit = init.dontHaveLimit ?? DEFAULT_PEER_DONT_HAVE_LIMIT
   }
 
   /**
@@ -199,7 +190,7 @@ export class PeerSelector {
     }
     this.#peers.set(peer, {
       peer, supportsHave, latencyMs: this.#priorLatencyMs, throughput: this.#priorThroughput,
-      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, sampleStartMs: nowMs, sampleBytes: 0, samples: 0, deliveryMs: NaN, failures: 0, dontHaveStreak: 0, throughputSamples: 0, deliverySamples: 0, bytesArrived: 0, arrivalsForfeited: false, round: -1, refilling: true, departing: false
+      bytesInFlight: 0, wantsInFlight: 0, lastHeardMs: nowMs, lastBlockMs: nowMs, sampleStartMs: nowMs, sampleBytes: 0, samples: 0, deliveryMs: NaN, failures: 0, throughputSamples: 0, deliverySamples: 0, bytesArrived: 0, arrivalsForfeited: false, round: -1, refilling: true, departing: false
     })
   }
 
@@ -255,9 +246,7 @@ export class PeerSelector {
    * Record a HAVE / DONT_HAVE from `peer` about block `key` (ignored for untracked peers).
    */
   setPresence (key: string, peer: string, type: PresenceType): void {
-    const s = this.#peers.get(peer)
-    if (s == null) return
-    s.dontHaveStreak = type === 'dont-have' ? s.dontHaveStreak + 1 : 0
+    if (!this.#peers.has(peer)) return
     let map = this.#presence.get(key)
     if (map == null) {
       map = new Map()
@@ -348,19 +337,8 @@ export class PeerSelector {
   }
 
   /**
-   * Whether `peer` answered the last {@link PeerSelectorInit.dontHaveLimit} presences about our
-   * wants with DONT_HAVE, with no block or HAVE from it since: it is asked for a block it said
-   * nothing about only when no other eligible peer can be ({@link pick}).
-   */
-  exhausted (peer: string): boolean {
-    const s = this.#peers.get(peer)
-    return s != null && s.dontHaveStreak >= this.#dontHaveLimit
-  }
-
-  /**
    * The best peer to ask for block `key` of about `bytes`, among eligible peers with room;
-   * {@link doubtful} peers only when every eligible peer is doubtful, {@link exhausted} ones
-   * for a block they said HAVE for, or when every eligible peer is doubtful or exhausted.
+   * {@link doubtful} peers only when every eligible peer is doubtful.
    * Ties go to the peer tracked first ({@link addPeer} order: the first to connect and speak an
    * exchange protocol; deterministic). Not to the smaller peer id: that tie decided where the
    * first block of every fetch went (all peers are at their priors then), and an attacker can
@@ -373,10 +351,9 @@ export class PeerSelector {
     let best: string | undefined
     let bestCost = Infinity
     const eligible = this.eligible(key, options)
-    const usable = (p: string): boolean => !this.doubtful(p) && (!this.exhausted(p) || this.presence(key, p) === 'have')
-    const trusted = eligible.some(usable)
+    const trusted = eligible.some(p => !this.doubtful(p))
     for (const peer of eligible) {
-      if (trusted && !usable(peer)) continue
+      if (trusted && this.doubtful(peer)) continue
       if (!this.canAccept(peer, bytes)) continue
       const c = this.cost(peer, key, bytes)
       if (c < bestCost) {
@@ -419,7 +396,6 @@ export class PeerSelector {
     const s = this.#peers.get(peer)
     if (s == null) return
     const alone = s.wantsInFlight === 1
-    s.dontHaveStreak = 0
     this.onReleased(peer, estimatedBytes)
     const a = this.#alpha
     if (bytes >= MIN_THROUGHPUT_SAMPLE_BYTES) {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { DEFAULT_PEER_DONT_HAVE_LIMIT } from '../src/constants.js'
 import { PeerSelector } from '../src/peer-selector.js'
 
 const MiB = 1024 * 1024
@@ -55,28 +54,6 @@ describe('PeerSelector', () => {
     assert.equal(sel.pick('k', 1000, { exclude: new Set(['c']) }), 'b')
     sel.removePeer('c')
     assert.equal(sel.presence('k', 'c'), undefined)
-    sel.assertInvariants()
-  })
-
-  it(`after ${DEFAULT_PEER_DONT_HAVE_LIMIT} DONT_HAVEs in a row a peer is asked only for blocks it said HAVE for, or when no other peer can be; a block or a HAVE ends the streak`, () => {
-    const sel = new PeerSelector()
-    // 'empty' is idle and at its priors, so it is the cheaper pick until it is exhausted
-    sel.addPeer('empty', true, 0)
-    sel.addPeer('seeder', true, 0)
-    for (let i = 0; i < 4; i++) sel.onSent('seeder', MiB, 0)
-    for (let i = 0; i < DEFAULT_PEER_DONT_HAVE_LIMIT - 1; i++) sel.setPresence(`d${i}`, 'empty', 'dont-have')
-    assert.equal(sel.exhausted('empty'), false)
-    assert.equal(sel.pick('x', MiB), 'empty', 'one short of the limit it is still asked')
-    sel.setPresence(`d${DEFAULT_PEER_DONT_HAVE_LIMIT}`, 'empty', 'dont-have')
-    assert.equal(sel.exhausted('empty'), true)
-    assert.equal(sel.pick('x', MiB), 'seeder', 'exhausted: another peer is asked')
-    sel.setPresence('y', 'empty', 'have')
-    assert.equal(sel.exhausted('empty'), false, 'a HAVE ends the streak')
-    for (let i = 0; i < DEFAULT_PEER_DONT_HAVE_LIMIT; i++) sel.setPresence(`e${i}`, 'empty', 'dont-have')
-    assert.equal(sel.pick('x', MiB, { exclude: new Set(['seeder']) }), 'empty', 'the only eligible peer is still asked')
-    sel.onSent('empty', MiB, 10)
-    sel.onBlock('empty', MiB, MiB, 10, 20)
-    assert.equal(sel.exhausted('empty'), false, 'a block ends the streak')
     sel.assertInvariants()
   })
 
