@@ -2,17 +2,21 @@
  * Defects found trying the CLI as a new user (issue 13, item 5), each in the built binary:
  * `ls | head -1` and `dag walk | head -1` end quietly with exit 0 (EPIPE is the reader having
  * what it wanted, not a crash), and `get --peer` at a QUIC address nobody answers ends with one
- * line naming the peer (`PeerDialError`), exit 1, no stack trace.
+ * line naming the peer (`PeerDialError`), exit 1, no stack trace; `get` given two peers, one of
+ * them unreachable, fetches from the other and says which one it could not reach (it used to fail
+ * on the first dead one, and dialled the given peers one after another).
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
+import { createServer } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { BIN, runCli, runCliJson, type CliResult } from '../helpers/cli.js'
-import { copyHumanModel } from '../helpers/model.js'
+import { copyHumanModel, digestTree } from '../helpers/model.js'
+import { addrOf, startServe } from '../helpers/processes.js'
 
 /** The explore-all selector (every node, every link). */
 const ALL = '{"R":{"l":{"none":{}},":>":{"a":{">":{"@":{}}}}}}'
@@ -68,5 +72,36 @@ describe('defects a new user met', () => {
     assert.equal(r.stderr.split('\n').length, 2, r.stderr)
     assert.ok(r.stderr.startsWith(`tensorswap: PeerDialError: cannot reach peer ${deadQuic}: `), r.stderr)
     assert.doesNotMatch(r.stderr, /\bat .*\.js:\d+/)
+  })
+
+  it('get with two --peer, one unreachable: fetches from the other, one line names the unreachable one', async () => {
+    // TCP ports nobody listens on (bound, then released): the dials are refused
+    const freePorts = async (n: number): Promise<number[]> => {
+      const servers = Array.from({ length: n }, () => createServer())
+      const ports = await Promise.all(servers.map(async srv => await new Promise<number>(resolve => srv.listen(0, '127.0.0.1', () => { resolve((srv.address() as { port: number }).port) }))))
+      await Promise.all(servers.map(async srv => { await new Promise<void>(resolve => srv.close(() => { resolve() })) }))
+      return ports
+    }
+    const [port, port2] = await freePorts(2) as [number, number]
+    const deadTcp = `/ip4/127.0.0.1/tcp/${port}/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq`
+    const seeder = await startServe(repo)
+    try {
+      const out = join(work, 'out-two-peers')
+      const r = await runCli(['--repo', join(work, 'leech-two'), 'get', root, '--peer', deadTcp, '--peer', addrOf(seeder.ready, 'tcp'), '-o', out])
+      assert.equal(r.code, 0, r.stderr)
+      assert.deepEqual(await digestTree(out), await digestTree(join(work, 'model')))
+      const lines = r.stderr.split('\n').filter(l => l.includes(deadTcp))
+      assert.equal(lines.length, 1, r.stderr)
+      assert.match(lines[0] as string, /cannot reach peer .*; fetching from the other peers$/)
+      // the same with --json: stdout's peers are the one reached
+      const j = await runCliJson(['--repo', join(work, 'leech-two-json'), 'get', root, '--peer', deadTcp, '--peer', addrOf(seeder.ready, 'tcp'), '--json'])
+      assert.deepEqual(Object.keys(j.peers), [seeder.ready.peerId])
+      // every given peer unreachable: the first one's PeerDialError, as with one
+      const none = await runCli(['--repo', join(work, 'leech-none'), 'get', root, '--peer', deadTcp, '--peer', `/ip4/127.0.0.1/tcp/${port2}/p2p/12D3KooWFJ73NLwmKUFFF6unh4zDkHQ4RJuTapSG9tna1kCmyaKk`])
+      assert.equal(none.code, 1, none.stderr)
+      assert.ok(none.stderr.startsWith(`tensorswap: PeerDialError: cannot reach peer ${deadTcp}: `), none.stderr)
+    } finally {
+      await seeder.stop()
+    }
   })
 })

@@ -82,14 +82,31 @@ export interface ExchangeInit extends NetworkInit, WantListInit, PeerSelectorIni
   children?: ChildrenFn
 }
 
-/** Progress events of {@link Exchange.fetch}. */
+/** A given peer of {@link Exchange.fetch} that could not be dialled while others were. */
+export interface DialFailedDetail {
+  /** The address as given. */
+  addr: string
+  /** Why: a `PeerDialError` (its `cause` the last attempt's error). */
+  error: Error
+}
+
+/**
+ * Progress events of {@link Exchange.fetch}. `tensorswap:fetch:dial-failed`: a given peer could
+ * not be dialled and the fetch goes on with the others (once per such peer, before the first want).
+ */
 export type FetchProgressEvents =
   | SessionProgressEvents
   | ProgressEvent<'tensorswap:session:unavailable', CID>
+  | ProgressEvent<'tensorswap:fetch:dial-failed', DialFailedDetail>
 
 /** Options of {@link Exchange.fetch}. */
 export interface FetchOptions extends AbortOptions, ProgressOptions<FetchProgressEvents> {
-  /** Fetch only from these peers (dialled first when given as multiaddrs). */
+  /**
+   * Fetch only from these peers (multiaddrs are dialled first, all at once). One that cannot be
+   * dialled while another can is left out (a `tensorswap:fetch:dial-failed` event; the redials
+   * and the progress deadline still try it); when none can, the fetch fails with the first one's
+   * `PeerDialError`.
+   */
   peers?: Array<PeerId | Multiaddr | string>
   /**
    * Fail with `BlockUnavailableError` when every candidate peer answered that it has no valid
@@ -434,24 +451,28 @@ export class Exchange {
    *   `FetchStalledError` (no block within the deadline, twice; the message names the peers);
    *   `NoExchangeProtocolError` (a `FetchStalledError`: so, and every given peer refused every
    *   exchange protocol);
-   *   `signal.reason`; `PeerDialError` (a given peer could not be dialled); blockstore and decode errors of the DAG's blocks
+   *   `signal.reason`; `PeerDialError` (no given peer could be dialled: the first one's); blockstore and decode errors of the DAG's blocks
    */
   async fetch (root: CID, options: FetchOptions = {}): Promise<SessionResult> {
     if (!this.#running) throw new NotStartedError('exchange is not started')
     let peers: string[] | undefined
     if (options.peers != null) {
-      peers = []
-      const connected: PeerId[] = []
-      for (const p of options.peers) {
-        if (isPeerId(p)) {
-          peers.push(p.toString())
-          connected.push(p)
-          continue
-        }
-        const conn = await this.#dial(typeof p === 'string' ? multiaddr(p) : p, options.signal)
-        peers.push(conn.remotePeer.toString())
-        connected.push(conn.remotePeer)
-      }
+      // the given peers are dialled at once, not one after another (each dial is a round trip or
+      // more, and a handshake's CPU). The fetch goes on with those reached; only when none is
+      // does it fail, with the first one's error in the given order
+      const dials = await Promise.allSettled(options.peers.map(async p => isPeerId(p) ? p : (await this.#dial(typeof p === 'string' ? multiaddr(p) : p, options.signal)).remotePeer))
+      options.signal?.throwIfAborted()
+      const connected = dials.flatMap(d => d.status === 'fulfilled' ? [d.value] : [])
+      if (connected.length === 0) throw (dials[0] as PromiseRejectedResult).reason
+      peers = dials.map((d, i) => {
+        if (d.status === 'fulfilled') return d.value.toString()
+        const addr = options.peers?.[i] as Multiaddr | string
+        const error = d.reason as Error
+        log('session: given peer %s not reached, fetching from the others - %e', String(addr), error)
+        options.onProgress?.(new CustomProgressEvent<DialFailedDetail>('tensorswap:fetch:dial-failed', { addr: String(addr), error }))
+        // its id when the address names one, so a redial that reaches it puts it to use
+        return (typeof addr === 'string' ? multiaddr(addr) : addr).getComponents().findLast(c => c.name === 'p2p')?.value ?? String(addr)
+      })
       // do not wait for identify to learn what they speak: negotiate the exchange protocol now,
       // with every given peer before the first want (so one fast DONT_HAVE cannot fail a block
       // that a slower-to-connect peer has)

@@ -21,7 +21,7 @@
  */
 
 export { Exchange, createExchange } from './exchange.js'
-export type { ExchangeComponents, ExchangeInit, ExchangeStats, FetchOptions, FetchProgressEvents, WantBlockOptions } from './exchange.js'
+export type { DialFailedDetail, ExchangeComponents, ExchangeInit, ExchangeStats, FetchOptions, FetchProgressEvents, WantBlockOptions } from './exchange.js'
 export { Session, linkChildren, readBlock } from './session.js'
 export type { Child, ChildrenFn, SessionComponents, SessionInit, SessionResult, SessionBlockDetail, SessionProgressEvents } from './session.js'
 export { SessionCore } from './session-core.js'

@@ -209,6 +209,10 @@ async function getAll (ctx: CommandContext, node: TensorSwapNode, root: CID, opt
     gatewaySources: opts.gatewaySource,
     progressTimeoutMs,
     onProgress: (evt) => {
+      if (evt.type === 'tensorswap:fetch:dial-failed') {
+        bar.log(`${evt.detail.error.message}; fetching from the other peers`)
+        return
+      }
       if (evt.type !== 'tensorswap:session:block') return
       const d = evt.detail
       if (d.peer != null) seenPeers.add(d.peer)
