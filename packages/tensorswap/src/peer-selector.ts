@@ -106,7 +106,7 @@ interface PeerState extends PeerStats {
 export interface PickOptions {
   /** Never ask these (they said DONT_HAVE or timed out for this block). */
   exclude?: ReadonlySet<string>
-  /** Ask only these; `undefined` means any connected peer. */
+  /** Ask only these (on equal cost, the first in this order); `undefined` means any connected peer. */
   allowed?: ReadonlySet<string>
 }
 
@@ -272,13 +272,14 @@ export class PeerSelector {
 
   /**
    * Peers that could be asked for `key`: tracked, not departing, allowed, not excluded, not
-   * DONT_HAVE. Ignores load.
+   * DONT_HAVE; in `allowed`'s order when it is given, else in the order they were tracked.
+   * Ignores load.
    */
   eligible (key: string, options: PickOptions = {}): string[] {
     const out: string[] = []
-    for (const [peer, s] of this.#peers) {
-      if (s.departing) continue
-      if (options.allowed != null && !options.allowed.has(peer)) continue
+    for (const peer of options.allowed ?? this.#peers.keys()) {
+      const s = this.#peers.get(peer)
+      if (s == null || s.departing) continue
       if (options.exclude?.has(peer) === true) continue
       if (this.presence(key, peer) === 'dont-have') continue
       out.push(peer)
@@ -339,8 +340,10 @@ export class PeerSelector {
   /**
    * The best peer to ask for block `key` of about `bytes`, among eligible peers with room;
    * {@link doubtful} peers only when every eligible peer is doubtful.
-   * Ties go to the peer tracked first ({@link addPeer} order: the first to connect and speak an
-   * exchange protocol; deterministic). Not to the smaller peer id: that tie decided where the
+   * Ties go to the first peer in `allowed` (a fetch's given peers, in the order given: the
+   * user's first `--peer`), or without `allowed` to the peer tracked first ({@link addPeer}
+   * order: the first to connect and speak an exchange protocol); deterministic either way. The
+   * given peers are dialled at once, so the first to connect is a race. Not to the smaller peer id: that tie decided where the
    * first block of every fetch went (all peers are at their priors then), and an attacker can
    * grind a key for a small id (`12D3KooW1...`) to be asked first; a provider given with
    * `--peer` that said nothing held the root for the unproven-peer timeout.

@@ -25,6 +25,21 @@ describe('PeerSelector', () => {
     sel.assertInvariants()
   })
 
+  it('breaks a tie between peers at their priors by the order of allowed (the given peers), else by tracking order', () => {
+    const sel = new PeerSelector()
+    // the provider given second connected first (the given peers are dialled at once)
+    sel.addPeer('given-second', true, 0)
+    sel.addPeer('given-first', true, 0)
+    assert.equal(sel.pick('root', 100, { allowed: new Set(['given-first', 'given-second']) }), 'given-first')
+    assert.equal(sel.pick('root', 100, { allowed: new Set(['given-second', 'given-first']) }), 'given-second')
+    assert.deepEqual(sel.eligible('root', { allowed: new Set(['given-first', 'not-connected', 'given-second']) }), ['given-first', 'given-second'])
+    assert.equal(sel.pick('root', 100), 'given-second')
+    // a measured difference still decides
+    sel.onSent('given-second', MiB, 0); sel.onBlock('given-second', MiB, MiB, 0, 10)
+    assert.equal(sel.pick('next', MiB, { allowed: new Set(['given-first', 'given-second']) }), 'given-second')
+    sel.assertInvariants()
+  })
+
   it('measures a burst of blocks as one sample over the time it took, not a few ms each', () => {
     const sel = new PeerSelector()
     sel.addPeer('seeder', true, 0)
