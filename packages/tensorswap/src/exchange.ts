@@ -463,7 +463,7 @@ export class Exchange {
       const dials = await Promise.allSettled(options.peers.map(async p => isPeerId(p) ? p : (await this.#dial(typeof p === 'string' ? multiaddr(p) : p, options.signal)).remotePeer))
       options.signal?.throwIfAborted()
       const connected = dials.flatMap(d => d.status === 'fulfilled' ? [d.value] : [])
-      if (connected.length === 0) throw (dials[0] as PromiseRejectedResult).reason
+      if (connected.length === 0 && dials.length > 0) throw (dials[0] as PromiseRejectedResult).reason
       peers = dials.map((d, i) => {
         if (d.status === 'fulfilled') return d.value.toString()
         const addr = options.peers?.[i] as Multiaddr | string
