@@ -14,6 +14,7 @@ import { isPeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdOf } from './routing/config.js'
 import { blockSize, canVerify, getVerifiedBlock, HASH_IDENTITY, UnsupportedHashError } from '@tensorswap/blockstore'
 import { CustomProgressEvent } from 'progress-events'
 import { dialWithRetry } from '@tensorswap/transport'
@@ -460,18 +461,19 @@ export class Exchange {
       // the given peers are dialled at once, not one after another (each dial is a round trip or
       // more, and a handshake's CPU). The fetch goes on with those reached; only when none is
       // does it fail, with the first one's error in the given order
-      const dials = await Promise.allSettled(options.peers.map(async p => isPeerId(p) ? p : (await this.#dial(typeof p === 'string' ? multiaddr(p) : p, options.signal)).remotePeer))
+      const targets = options.peers.map(p => typeof p === 'string' ? multiaddr(p) : p)
+      const dials = await Promise.allSettled(targets.map(async p => isPeerId(p) ? p : (await this.#dial(p, options.signal)).remotePeer))
       options.signal?.throwIfAborted()
       const connected = dials.flatMap(d => d.status === 'fulfilled' ? [d.value] : [])
       if (connected.length === 0 && dials.length > 0) throw (dials[0] as PromiseRejectedResult).reason
       peers = dials.map((d, i) => {
         if (d.status === 'fulfilled') return d.value.toString()
-        const addr = options.peers?.[i] as Multiaddr | string
+        const addr = targets[i] as Multiaddr
         const error = d.reason as Error
-        log('session: given peer %s not reached, fetching from the others - %e', String(addr), error)
-        options.onProgress?.(new CustomProgressEvent<DialFailedDetail>('tensorswap:fetch:dial-failed', { addr: String(addr), error }))
+        log('session: given peer %a not reached, fetching from the others - %e', addr, error)
+        options.onProgress?.(new CustomProgressEvent<DialFailedDetail>('tensorswap:fetch:dial-failed', { addr: addr.toString(), error }))
         // its id when the address names one, so a redial that reaches it puts it to use
-        return (typeof addr === 'string' ? multiaddr(addr) : addr).getComponents().findLast(c => c.name === 'p2p')?.value ?? String(addr)
+        return peerIdOf(addr) ?? addr.toString()
       })
       // do not wait for identify to learn what they speak: negotiate the exchange protocol now,
       // with every given peer before the first want (so one fast DONT_HAVE cannot fail a block
@@ -692,7 +694,7 @@ export class Exchange {
 
   /** The peer id a multiaddr ends in (`/p2p/<id>`), if any. */
   #peerOfAddr (addr: Multiaddr): PeerId | undefined {
-    const id = addr.getComponents().findLast(c => c.name === 'p2p')?.value
+    const id = peerIdOf(addr)
     if (id == null) return undefined
     return this.network.peerId(id) ?? this.#libp2p.getConnections().find(c => c.remotePeer.toString() === id)?.remotePeer
   }
