@@ -724,7 +724,7 @@ export class Network {
         const own = this.#compressWorkMs - compressedBefore
         this.#policy.recordWrite(peer.toString(), written, started, ended, own)
         const l = wireLog.enabled ? this.#policy.link(peer.toString()) : undefined
-        if (l != null) wireLog('write %d bytes to %p at %s in %s ms (compressing %s ms), link estimate %s bytes/ms, blocked %s', written, peer, started.toFixed(1), (ended - started).toFixed(2), own.toFixed(1), l.bytesPerMs?.toFixed(0), l.blockedShare?.toFixed(2))
+        if (l != null) wireLog('write %d bytes to %p on %s at %s in %s ms (compressing %s ms), link estimate %s bytes/ms, blocked %s', written, peer, out.label, started.toFixed(1), (ended - started).toFixed(2), own.toFixed(1), l.bytesPerMs?.toFixed(0), l.blockedShare?.toFixed(2))
       }
     })
     out.tail = run.catch(() => {})

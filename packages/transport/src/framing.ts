@@ -12,6 +12,12 @@
  *   it returns at once while the stream is still full and a sender buffers everything
  *   (test/upstream-defects.test.ts shows it; when that test reports the defect
  *   fixed, `waitForDrain` may become `stream.onDrain({ signal })`).
+ *   A `drain` alone is not enough either: a yamux stream dispatches one on every window
+ *   update while its write buffer still holds bytes (`@chainsafe/libp2p-yamux` 8
+ *   `handleWindowUpdate`), so a writer that went on at the first one appended a whole message
+ *   per window update, and a peer reading at 2 MB/s was "sent" 12 MiB in 74 ms, all of it
+ *   held in the sender's memory. The wait ends once the stream's own write buffer is empty:
+ *   its `idle` event, or a `drain` that finds `writeBufferLength` at 0.
  * - {@link readFrames} pauses the stream when more than
  *   `max(highWaterBytes, current frame size)` bytes are buffered and resumes when the
  *   consumer has taken them, so a slow consumer throttles the remote sender through the
@@ -68,8 +74,10 @@ export function encodeVarint (n: number): Uint8Array {
 }
 
 /**
- * Resolve when a stream whose `send()` returned false may be written again: on its
- * `drain` event (not `onDrain()`, see the module comment).
+ * Resolve when a stream whose `send()` returned false may be written again: once it holds
+ * none of the bytes written to it, on its `idle` event or on a `drain` event that finds its
+ * `writeBufferLength` at 0 (not `onDrain()`, and not any `drain`: see the module comment). A
+ * stream without `writeBufferLength` resolves on its first `drain`.
  *
  * @param stream - the stream
  * @param options - `signal` rejects the wait with its reason; `stallTimeoutMs` rejects it
@@ -88,10 +96,13 @@ export async function waitForDrain (stream: FramedStream, options: DrainOptions 
     const cleanup = (): void => {
       if (stall != null) clearInterval(stall)
       stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('idle', onIdle)
       stream.removeEventListener('close', onClose)
       options.signal?.removeEventListener('abort', onAbort)
     }
-    const onDrain = (): void => { cleanup(); resolve() }
+    const onIdle = (): void => { cleanup(); resolve() }
+    // a yamux stream drains on every window update: what is still in its buffer waits for more
+    const onDrain = (): void => { if ((stream.writeBufferLength ?? 0) === 0) onIdle() }
     const onClose = (evt: Event & { error?: Error }): void => {
       cleanup()
       const err = new StreamWriteClosedError(`waitForDrain: stream closed while waiting for drain${evt.error != null ? ` (${evt.error.name})` : ''}`)
@@ -100,6 +111,7 @@ export async function waitForDrain (stream: FramedStream, options: DrainOptions 
     }
     const onAbort = (): void => { cleanup(); reject(options.signal?.reason) }
     stream.addEventListener('drain', onDrain)
+    stream.addEventListener('idle', onIdle)
     stream.addEventListener('close', onClose)
     options.signal?.addEventListener('abort', onAbort)
   })

@@ -218,6 +218,26 @@ describe('FrameWriter (in-memory stream)', () => {
     assert.equal(done, true)
   })
 
+  it('goes on waiting after a drain that leaves bytes in the write buffer, until it is empty or idle', async () => {
+    // a yamux stream drains on every window update while its buffer still holds the message
+    for (const end of ['drain', 'idle'] as const) {
+      const s = new FakeStream() as FakeStream & { writeBufferLength: number }
+      s.fullAfter = 1
+      s.writeBufferLength = 5
+      const w = new FrameWriter(s as unknown as FramedStream)
+      let done = false
+      const p = w.write(new Uint8Array(5)).then(() => { done = true })
+      s.drain()
+      await new Promise(resolve => setImmediate(resolve))
+      assert.equal(done, false, 'a drain with 5 bytes still buffered')
+      s.writeBufferLength = 0
+      if (end === 'drain') s.drain()
+      else s.dispatchEvent(new Event('idle'))
+      await p
+      assert.equal(done, true, `ended by ${end}`)
+    }
+  })
+
   it('rejects a pending write when the stream closes', async () => {
     const s = new FakeStream()
     s.fullAfter = 1
@@ -322,6 +342,35 @@ for (const t of TRANSPORTS) {
         await new Promise(resolve => setTimeout(resolve, 10))
       }
       assert.equal(failure?.name, 'StreamWriteClosedError')
+    })
+
+    it('holds at most one write in the stream\'s buffer when frames are larger than the window updates', { timeout: 30_000 }, async () => {
+      // 1 MiB frames to a reader taking 8 MB/s: yamux drains on each window update, smaller
+      // than a frame; a writer that went on at each drain held 5.5 MB in its buffer after 12
+      // writes in 74 ms (the reader had 1 MiB)
+      const frameBytes = 1 << 20
+      const frames = 16
+      const { outbound, inbound } = await pair.open(`${PROTO}/big-frames`)
+      const reading = (async () => {
+        const started = Date.now()
+        let got = 0
+        for await (const f of readFrames(inbound, { maxFrameBytes: 2 * frameBytes })) {
+          got += f.byteLength
+          const wait = started + got / 8000 - Date.now()
+          if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+        }
+        return got
+      })()
+      const w = new FrameWriter(outbound, { maxFrameBytes: 2 * frameBytes })
+      const payload = randomBytes(frameBytes)
+      let maxWriteBuffer = 0
+      for (let i = 0; i < frames; i++) {
+        await w.write(payload)
+        maxWriteBuffer = Math.max(maxWriteBuffer, outbound.writeBufferLength)
+      }
+      await outbound.close()
+      assert.equal(await reading, frames * frameBytes)
+      assert.ok(maxWriteBuffer <= frameBytes + 16, `stream write buffer held ${maxWriteBuffer} bytes after a write returned`)
     })
 
     it('bounds buffered bytes when the reader stops consuming (back-pressure)', { timeout: 60_000 }, async () => {

@@ -5,7 +5,8 @@
  * libp2p streams, without a muxer in between.
  *
  * Mapping: `send()` is `socket.write()` per chunk (corked, so one TLS record run per frame)
- * and returns false while the socket's buffer is above its high-water mark; `drain`,
+ * and returns false while the socket's buffer is above its high-water mark; `drain` (then
+ * `idle`),
  * `message` (`{ data }`), `end` and `close` (`{ error? }`) are dispatched from the socket's
  * own events; `pause()`/`resume()` stop and restart reading, so TCP flow control throttles
  * the remote writer; `abort(err)` destroys the socket.
@@ -42,7 +43,9 @@ export class SocketStream extends EventTarget {
       this.#readStatus = 'closed'
       this.dispatchEvent(new Event('end'))
     })
-    socket.on('drain', () => { this.dispatchEvent(new Event('drain')) })
+    // at the socket's drain its own buffer is empty: `idle`, as libp2p streams say it (the
+    // framing's waitForDrain ends on it; `writeBufferLength` may still count the TCP queue)
+    socket.on('drain', () => { this.dispatchEvent(new Event('drain')); this.dispatchEvent(new Event('idle')) })
     let error: Error | undefined
     socket.on('error', (err: Error) => { error = err })
     socket.on('close', () => {
