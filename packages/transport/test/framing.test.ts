@@ -346,8 +346,8 @@ for (const t of TRANSPORTS) {
 
     it('holds at most one write in the stream\'s buffer when frames are larger than the window updates', { timeout: 30_000 }, async () => {
       // 1 MiB frames to a reader taking 8 MB/s: yamux drains on each window update, smaller
-      // than a frame; a writer that went on at each drain held 5.5 MB in its buffer after 12
-      // writes in 74 ms (the reader had 1 MiB)
+      // than a frame; a writer that went on at each drain left 8.65 MB in the stream's buffer
+      // here (TCP+TLS)
       const frameBytes = 1 << 20
       const frames = 16
       const { outbound, inbound } = await pair.open(`${PROTO}/big-frames`)
