@@ -35,6 +35,12 @@ export interface DialWithRetryOptions<T> extends AbortOptions {
   onLate?: (value: T) => void
   /** What is dialled (a multiaddr, a peer id, `peer protocol`), for logs only. */
   target?: unknown
+  /**
+   * Whether an attempt's error is worth another attempt; one that is not ends the dial with it
+   * at once (e.g. the address answered with another peer's identity: a stale record, which a
+   * second TLS handshake will not change). @default every error is
+   */
+  retryable?: (err: unknown) => boolean
 }
 
 /**
@@ -46,7 +52,7 @@ export interface DialWithRetryOptions<T> extends AbortOptions {
  *   `dialProtocol` and `Connection.newStream` do)
  * @param options - see {@link DialWithRetryOptions}
  * @returns the first attempt's value that arrived within its time-box
- * @throws the last attempt's error unchanged (a `DOMException` named `TimeoutError` when it
+ * @throws the last attempt's error unchanged, or at once the first one `retryable` rejects (a `DOMException` named `TimeoutError` when it
  *   overran its box; libp2p's `UnsupportedProtocolError`, `DialError`, ... otherwise);
  *   `signal.reason` once `signal` aborts (no further attempt is made); `RangeError` for
  *   `attempts` < 1
@@ -69,6 +75,7 @@ export async function dialWithRetry<T> (attempt: (options: { signal: AbortSignal
       lastError = err
       if (attemptSignal.aborted) abandon(dialing, options)
       log('attempt %d/%d to %s failed - %e', n, attempts, String(options.target ?? 'peer'), err)
+      if (options.retryable?.(err) === false) break
     }
   }
   signal?.throwIfAborted()

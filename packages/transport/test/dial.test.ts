@@ -41,6 +41,16 @@ describe('dialWithRetry', () => {
     assert.equal(calls, DEFAULT_DIAL_ATTEMPTS)
   })
 
+  it('ends at the first error `retryable` rejects, with that error, and retries the others', async () => {
+    class Mismatch extends Error { override name = 'Mismatch' }
+    let calls = 0
+    await assert.rejects(dialWithRetry(async () => {
+      calls++
+      throw calls === 1 ? new Refused('first') : new Mismatch('second')
+    }, { attempts: 5, backoffMs: 1, retryable: (err) => !(err instanceof Mismatch) }), (err: any) => err.name === 'Mismatch' && err.message === 'second')
+    assert.equal(calls, 2)
+  })
+
   it('time-boxes an attempt that ignores its signal, abandons it and hands its late value to onLate', async () => {
     const late: string[] = []
     const signals: AbortSignal[] = []

@@ -26,7 +26,7 @@ import {
   DEFAULT_SESSION_REQUERY_MS,
   DHT_PROTOCOL
 } from '../constants.js'
-import { dialPreferred } from '../transport/node.js'
+import { dialPreferred, isPeerMismatch } from '../transport/node.js'
 import { dialWithRetry } from '@tensorswap/transport'
 import { NoProvidersError } from './errors.js'
 import { ProvidedRoots } from './roots.js'
@@ -298,6 +298,8 @@ export class ContentRouter {
       backoffMs: backoffWithJitter(2), // jittered once per peer, doubled per round by dialWithRetry
       signal,
       target,
+      // another peer answered at its addresses: the record is stale, a second round is the same handshakes
+      retryable: (err) => !isPeerMismatch(err),
       onLate: (late) => { log('late connection to %s kept for libp2p to manage (%a)', target, late.remoteAddr) }
     })
     return conn.remotePeer

@@ -36,7 +36,8 @@ import {
   DEFAULT_YAMUX_MAX_STREAM_WINDOW
 } from './constants.js'
 import { NoDialableAddressError } from '../errors.js'
-import { pendingPerHostGater } from './inbound-gate.js'
+import { DialAddressFilter } from './dial-filter.js'
+import { hostOf, pendingPerHostGater } from './inbound-gate.js'
 import { dialWithRetry } from '@tensorswap/transport'
 import { DEFAULT_RECONNECT_BACKOFF_FACTOR, DEFAULT_RECONNECT_RETRIES, DEFAULT_RECONNECT_RETRY_INTERVAL_MS } from '../constants.js'
 import { routingLibp2pOptions } from '../routing/services.js'
@@ -259,7 +260,16 @@ export function libp2pNodeOptions (init: Libp2pNodeInit = {}): Libp2pOptions<Tra
  *   `ListenError` (libp2p) when an address cannot be bound
  */
 export async function createLibp2pNode (init: Libp2pNodeInit = {}): Promise<Libp2p<TransportServices>> {
-  const node = await createLibp2p<TransportServices>({ ...libp2pNodeOptions(init), start: false })
+  const options = libp2pNodeOptions(init)
+  // no dial to our own addresses, nor to a stale record's address that a connected peer holds (transport/dial-filter.ts)
+  const dialFilter = new DialAddressFilter()
+  options.connectionGater = { ...options.connectionGater, denyDialMultiaddr: (ma: Multiaddr) => dialFilter.denies(ma) }
+  const node = await createLibp2p<TransportServices>({ ...options, start: false })
+  dialFilter.bind(() => node.getMultiaddrs())
+  node.addEventListener('peer:identify', (evt) => {
+    dialFilter.identified(evt.detail.peerId.toString(), evt.detail.listenAddrs, hostOf(evt.detail.connection.remoteAddr))
+  })
+  node.addEventListener('peer:disconnect', (evt) => { dialFilter.forget(evt.detail.toString()) })
   if (init.start !== false) {
     await node.start()
     log('started %p on %s', node.peerId, node.getMultiaddrs().map(ma => ma.toString()).join(', '))
@@ -304,6 +314,25 @@ export function sortByPreference (addrs: Multiaddr[], preference: readonly Trans
     .map(x => x.ma)
 }
 
+/**
+ * Whether a dial error says the address answered with another peer's identity: libp2p-tls's
+ * `UnexpectedPeerError` (the upgrader rethrows it as `EncryptionFailedError` "Unexpected
+ * Peer") or `@chainsafe/libp2p-quic`'s "Dialed peer X but connected to Y". The record that
+ * gave the address is stale (its peer left and another took the address, often a node's own
+ * loopback address from another host's record); dialling it again costs a TLS handshake on
+ * both ends each time and cannot succeed. Looks through `.cause` and `.errors`.
+ *
+ * @param err - what a dial threw
+ */
+export function isPeerMismatch (err: unknown, depth = 0): boolean {
+  if (err == null || typeof err !== 'object' || depth > 4) return false
+  const e = err as { name?: unknown, message?: unknown, cause?: unknown, errors?: unknown }
+  if (e.name === 'UnexpectedPeerError') return true
+  if (typeof e.message === 'string' && (/^Unexpected Peer$/i.test(e.message) || /^Dialed peer \S+ but connected to \S+/.test(e.message))) return true
+  if (isPeerMismatch(e.cause, depth + 1)) return true
+  return Array.isArray(e.errors) && e.errors.some(x => isPeerMismatch(x, depth + 1))
+}
+
 /** Options of {@link dialPreferred}. */
 export interface DialPreferredOptions extends AbortOptions {
   /** Transports, fastest first. @default {@link DEFAULT_TRANSPORT_PREFERENCE} */
@@ -314,7 +343,8 @@ export interface DialPreferredOptions extends AbortOptions {
 
 /**
  * Dial a peer over the transport that moves bulk data fastest, falling back to the next
- * address when a dial fails. Addresses are tried one at a time in
+ * address when a dial fails, except after another peer answered ({@link isPeerMismatch}: the
+ * record is stale, and libp2p's dial of one address already tried the others it holds). Addresses are tried one at a time in
  * {@link sortByPreference} order, each one attempt time-boxed by `dialWithRetry`
  * (`@tensorswap/transport`) to `perAddressTimeoutMs`; an existing connection to
  * the peer on a preferred transport is returned as is (libp2p reuses it).
@@ -344,6 +374,8 @@ export async function dialPreferred (libp2p: Libp2p, multiaddrs: Multiaddr[], op
       options.signal?.throwIfAborted()
       log('dial %a failed - %e', ma, err)
       errors.push(err instanceof Error ? err : new Error(String(err)))
+      // libp2p dialled every address it holds for the peer with this one: another peer answered there
+      if (isPeerMismatch(err)) break
     }
   }
   throw new NoDialableAddressError(`dialPreferred: none of ${ordered.length} addresses could be dialled`, errors)
