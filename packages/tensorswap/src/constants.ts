@@ -722,6 +722,19 @@ export const MIN_COMPRESS_BLOCK_BYTES = 4 * KiB
 export const DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS = 100_000
 
 /**
+ * Wire compression is off while this process's main thread waits for a CPU more than this
+ * share of its runnable time (`wire/cpu-wait.ts`, Linux `/proc/self/schedstat`): on an
+ * oversubscribed machine compressing (and the peer's decompressing) takes CPU the exchange is
+ * waiting for. One leecher and its seeder on 2 cores waited 0.13; six leechers and their
+ * seeder on 2 cores 0.74-0.75, where wire compression off cut the leechers' CPU by 15 % and
+ * the seeder's by 25 % (bench/README.md, stop 31). Ours.
+ */
+export const COMPRESS_MAX_CPU_WAIT_SHARE = 0.5
+
+/** Shortest interval between two reads of the run-queue counters (`wire/cpu-wait.ts`), ms. Ours. */
+export const CPU_WAIT_SAMPLE_MS = 250
+
+/**
  * The share of the time per byte the compressor may take: a block is compressed only when
  * compressing it takes at most this share of the time its plain bytes would take on the link,
  * so the compressor (which runs on the event loop between the writes, while the socket buffer

@@ -40,6 +40,7 @@ import { InvalidMessageError, MessageTooLargeError, TooManyStreamsError } from '
 import { FrameWriter, dialWithRetry, readFrames } from '@tensorswap/transport'
 import { decodeMessage, encodePrefix, splitMessage, supportsHave } from './wire/codec.js'
 import { compressBlockSync, inflateBlocks, SUPPORTED_PLANE_CODECS } from './wire/compression.js'
+import { CpuWait } from './wire/cpu-wait.js'
 import { CompressionPolicy } from './wire/compression-policy.js'
 import { analyseBlock } from './wire/planes.js'
 import type { Message } from './wire/bitswap.js'
@@ -345,7 +346,8 @@ export class Network {
     this.#acceptCodecs = compression === 'auto' && this.#protocols.includes(TENSORSWAP_100) ? SUPPORTED_PLANE_CODECS : 0
     // the policy also measures every peer's data-channel rate (the engine sizes batches by it),
     // so it exists with wire compression off too; sends are compressed only when it is on
-    this.#policy = new CompressionPolicy(init.compression)
+    const cpuWait = new CpuWait()
+    this.#policy = new CompressionPolicy({ cpuWait: (now) => cpuWait.share(now), ...init.compression })
     if (init.bulkLane !== false && components.privateKey != null && this.#protocols.includes(TENSORSWAP_100)) {
       this.#lanes = new BulkLanes(libp2p, components.privateKey, {
         onLane: (peer, lane) => { this.#onLane(peer, lane) },
@@ -756,7 +758,7 @@ export class Network {
     const policy = this.#policy
     if (this.#acceptCodecs === 0 || message.blocks.length === 0 || ((this.#peerAccepts.get(peer) ?? 0) & SUPPORTED_PLANE_CODECS) === 0) return undefined
     if (!policy.worthTrying(peer)) {
-      if (wireLog.enabled) wireLog('batch of %d blocks to %s plain: link %s bytes/ms, compressor %s bytes/ms', message.blocks.length, peer, policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0))
+      if (wireLog.enabled) wireLog('batch of %d blocks to %s plain: link %s bytes/ms, compressor %s bytes/ms%s', message.blocks.length, peer, policy.link(peer).bytesPerMs?.toFixed(0), policy.compressBytesPerMs.toFixed(0), policy.contended() ? ', CPU oversubscribed' : '')
       return undefined
     }
     const queued = performance.now()

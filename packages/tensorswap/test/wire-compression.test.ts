@@ -18,6 +18,7 @@ import { Message } from '../src/wire/bitswap.js'
 import { decodeMessage, decodePrefix, encodeMessage, encodePrefix, splitMessage } from '../src/wire/codec.js'
 import { compressBlock, compressBlockSync, inflateBlock, inflateBlocks, PLANE_STORED, PLANE_ZSTD, SUPPORTED_PLANE_CODECS } from '../src/wire/compression.js'
 import { CompressionPolicy } from '../src/wire/compression-policy.js'
+import { CpuWait, readSchedstat } from '../src/wire/cpu-wait.js'
 import { LinkRateEstimator } from '../src/wire/link-rate.js'
 import { analyseBlock, joinPlanes, planeLength, splitPlanes } from '../src/wire/planes.js'
 import type { CompressedBlockIn } from '../src/wire/compression.js'
@@ -375,6 +376,21 @@ describe('CompressionPolicy', () => {
     assert.equal(p.worthTrying('a'), false)
   })
 
+  it(`sends plain while the main thread waits for a CPU more than COMPRESS_MAX_CPU_WAIT_SHARE (${c.COMPRESS_MAX_CPU_WAIT_SHARE}) of its runnable time`, () => {
+    let wait: number | undefined
+    const p = new CompressionPolicy({ cpuWait: () => wait })
+    busy(p, 'a', 10, MiB, 100) // 10 MB/s: worth compressing for
+    assert.equal(p.worthTrying('a'), true, 'unknown contention: as without it')
+    wait = 0.13 // one leecher and its seeder on 2 cores
+    assert.equal(p.worthTrying('a'), true)
+    assert.equal(p.contended(), false)
+    wait = 0.75 // six leechers and a seeder on 2 cores
+    assert.equal(p.contended(), true)
+    assert.equal(p.worthTrying('a'), false)
+    wait = c.COMPRESS_MAX_CPU_WAIT_SHARE
+    assert.equal(p.worthTrying('a'), true, 'at the bound: still compressed')
+  })
+
   it('never compresses for a link faster than share x compressor speed (loopback)', () => {
     const p = new CompressionPolicy()
     busy(p, 'lo', 20, 4 * MiB, 2) // 2 GB/s
@@ -471,5 +487,43 @@ describe('spec/tensorswap.md §12 states the constants', () => {
       `estimated ratio is over ${c.PLANE_STORE_RATIO} stored`,
       `at most ${c.DEFAULT_MAX_INFLATED_MESSAGE_BYTES / MiB} MiB decompressed, besides the ${c.DEFAULT_MAX_MESSAGE_BYTES / MiB} MiB encoded cap`
     ]) assert.ok(prose.includes(phrase), `spec says "${phrase}"`)
+  })
+})
+
+describe('CpuWait (/proc/self/schedstat)', () => {
+  it('reports the wait share of the last interval, at most one read per interval; nothing before two reads', () => {
+    const counters = [{ runNs: 1e9, waitNs: 0 }, { runNs: 1.2e9, waitNs: 0.6e9 }, { runNs: 1.2e9, waitNs: 0.6e9 }, { runNs: 1.5e9, waitNs: 0.7e9 }]
+    let reads = 0
+    const w = new CpuWait({ read: () => counters[reads++], intervalMs: 250 })
+    assert.equal(w.share(0), undefined, 'one read: no interval yet')
+    assert.equal(w.share(100), undefined, 'within the interval: no read')
+    assert.equal(reads, 1)
+    assert.ok(Math.abs((w.share(300) ?? -1) - 0.75) < 1e-9, '0.6 s waiting of 0.8 s runnable')
+    assert.ok(Math.abs((w.share(600) ?? -1) - 0.75) < 1e-9, 'an idle interval keeps the figure')
+    assert.ok(Math.abs((w.share(900) ?? -1) - 0.25) < 1e-9)
+    assert.equal(reads, 4)
+  })
+
+  it('reports nothing, once, where the counters do not exist', () => {
+    let reads = 0
+    const w = new CpuWait({ read: () => { reads++; return undefined } })
+    assert.equal(w.share(0), undefined)
+    assert.equal(w.share(10_000), undefined)
+    assert.equal(reads, 1)
+  })
+
+  it('reads this process\'s real counters on Linux: time on a CPU grows with work', () => {
+    const a = readSchedstat()
+    if (process.platform !== 'linux') {
+      assert.equal(a, undefined)
+      return
+    }
+    assert.ok(a != null && a.runNs > 0 && a.waitNs >= 0, JSON.stringify(a))
+    let x = 0
+    const until = performance.now() + 30
+    while (performance.now() < until) x++
+    const b = readSchedstat()
+    // on a CPU or waiting for one, the 30 ms are counted (a busy machine moves some to the wait)
+    assert.ok(b != null && (b.runNs - a.runNs) + (b.waitNs - a.waitNs) >= 25e6 && b.runNs > a.runNs, `ran ${((b?.runNs ?? 0) - a.runNs) / 1e6} ms, waited ${((b?.waitNs ?? 0) - a.waitNs) / 1e6} ms for 30 ms of work (${x})`)
   })
 })

@@ -16,11 +16,15 @@
  *   `1 - maxRatio` of the time. With no measured rate yet, or a link faster than
  *   `share × maxRatio × compressor speed`, blocks go plain without being looked at, so a fast
  *   link (loopback) costs nothing.
+ * - **CPU contention**: while this process's main thread waits for a CPU more than
+ *   `maxCpuWaitShare` of its runnable time (`cpuWait`, from `/proc/self/schedstat`), blocks go
+ *   plain: compressing trades CPU for link time, and an oversubscribed machine has no CPU to
+ *   trade (six leechers and a seeder on 2 cores).
  *
  * @module
  */
 
-import { COMPRESS_PRIOR_WEIGHT_BYTES, COMPRESS_SPEED_DECAY, COMPRESS_SPEED_MAX_AGE_MS, COMPRESSION_MAX_RATIO, COMPRESSOR_TIME_SHARE, DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS } from '../constants.js'
+import { COMPRESS_MAX_CPU_WAIT_SHARE, COMPRESS_PRIOR_WEIGHT_BYTES, COMPRESS_SPEED_DECAY, COMPRESS_SPEED_MAX_AGE_MS, COMPRESSION_MAX_RATIO, COMPRESSOR_TIME_SHARE, DEFAULT_PRIOR_COMPRESS_BYTES_PER_MS } from '../constants.js'
 import { LinkRateEstimator, type LinkRateInit } from './link-rate.js'
 
 const MIB = 1024 * 1024
@@ -35,6 +39,13 @@ export interface CompressionPolicyInit {
   maxRatio?: number
   /** Link-rate measurement (busy periods). */
   link?: LinkRateInit
+  /**
+   * The main thread's run-queue wait share now (0..1; `undefined`: unknown), e.g.
+   * `CpuWait.share` (`wire/cpu-wait.ts`). @default none: contention is not considered
+   */
+  cpuWait?: (nowMs: number) => number | undefined
+  /** Blocks go plain while `cpuWait` is above this. @default {@link COMPRESS_MAX_CPU_WAIT_SHARE} */
+  maxCpuWaitShare?: number
 }
 
 /** What the policy knows of one peer's link. */
@@ -64,6 +75,8 @@ export class CompressionPolicy {
   #compressMeasured = false
   #compressMeasuredAtMs = 0
   readonly #prior: number
+  readonly #cpuWait: ((nowMs: number) => number | undefined) | undefined
+  readonly #maxCpuWait: number
 
   /** @param init - see {@link CompressionPolicyInit} */
   constructor (init: CompressionPolicyInit = {}) {
@@ -72,6 +85,8 @@ export class CompressionPolicy {
     this.#share = init.compressorShare ?? COMPRESSOR_TIME_SHARE
     this.#maxRatio = init.maxRatio ?? COMPRESSION_MAX_RATIO
     this.#linkInit = init.link ?? {}
+    this.#cpuWait = init.cpuWait
+    this.#maxCpuWait = init.maxCpuWaitShare ?? COMPRESS_MAX_CPU_WAIT_SHARE
   }
 
   /** The compressor speed in use, raw bytes/ms (the prior until a block was compressed). */
@@ -131,15 +146,22 @@ export class CompressionPolicy {
   }
 
   /**
-   * Whether blocks to `peer` are worth looking at: a rate is known and the link is slower than
-   * the compressor can keep up with (`share × speed`). Cheap; asked once per batch.
+   * Whether blocks to `peer` are worth looking at: a rate is known, the link is slower than
+   * the compressor can keep up with (`share × speed`), and the CPU is not oversubscribed
+   * ({@link contended}). Cheap; asked once per batch.
    *
    * @param nowMs - when (as {@link recordCompress}'s clock) @default performance.now()
    */
   worthTrying (peer: string, nowMs = performance.now()): boolean {
     this.#age(nowMs)
     const rate = this.link(peer).bytesPerMs
-    return rate != null && this.#saves(rate, 0)
+    return rate != null && this.#saves(rate, 0) && !this.contended(nowMs)
+  }
+
+  /** Whether the main thread waits for a CPU more than `maxCpuWaitShare` of its runnable time now (false when unknown). */
+  contended (nowMs = performance.now()): boolean {
+    const wait = this.#cpuWait?.(nowMs)
+    return wait != null && wait > this.#maxCpuWait
   }
 
   /**
