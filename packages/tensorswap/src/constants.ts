@@ -735,6 +735,14 @@ export const COMPRESS_MAX_CPU_WAIT_SHARE = 0.5
 export const CPU_WAIT_SAMPLE_MS = 250
 
 /**
+ * The run-queue wait share (`wire/cpu-wait.ts`) is taken over at least this long, ms: three
+ * `get`s starting next to a seeder on 2 cores (~0.6 CPU s each) oversubscribe it for about a
+ * second, which turned compression off for the first blocks of a 20 Mbit/s fetch when the
+ * share was taken over 250 ms (test/compression/negotiation.test.ts, CI). Ours.
+ */
+export const CPU_WAIT_WINDOW_MS = 2_000
+
+/**
  * The share of the time per byte the compressor may take: a block is compressed only when
  * compressing it takes at most this share of the time its plain bytes would take on the link,
  * so the compressor (which runs on the event loop between the writes, while the socket buffer

@@ -491,17 +491,17 @@ describe('spec/tensorswap.md §12 states the constants', () => {
 })
 
 describe('CpuWait (/proc/self/schedstat)', () => {
-  it('reports the wait share of the last interval, at most one read per interval; nothing before two reads', () => {
-    const counters = [{ runNs: 1e9, waitNs: 0 }, { runNs: 1.2e9, waitNs: 0.6e9 }, { runNs: 1.2e9, waitNs: 0.6e9 }, { runNs: 1.5e9, waitNs: 0.7e9 }]
+  it('takes the share over the window (the thread\'s life until a reading is that old), reading at most once per interval', () => {
+    const counters = [{ runNs: 1e9, waitNs: 0 }, { runNs: 1.2e9, waitNs: 0.6e9 }, { runNs: 1.4e9, waitNs: 1.4e9 }]
     let reads = 0
-    const w = new CpuWait({ read: () => counters[reads++], intervalMs: 250 })
-    assert.equal(w.share(0), undefined, 'one read: no interval yet')
-    assert.equal(w.share(100), undefined, 'within the interval: no read')
+    const w = new CpuWait({ read: () => counters[reads++], intervalMs: 250, windowMs: 1000 })
+    assert.equal(w.share(100), 0, 'over the life so far: 1 s on a CPU, no wait')
+    assert.equal(w.share(200), 0, 'within the interval: no read')
     assert.equal(reads, 1)
-    assert.ok(Math.abs((w.share(300) ?? -1) - 0.75) < 1e-9, '0.6 s waiting of 0.8 s runnable')
-    assert.ok(Math.abs((w.share(600) ?? -1) - 0.75) < 1e-9, 'an idle interval keeps the figure')
-    assert.ok(Math.abs((w.share(900) ?? -1) - 0.25) < 1e-9)
-    assert.equal(reads, 4)
+    assert.ok(Math.abs((w.share(400) ?? -1) - 0.6 / 1.8) < 1e-9, 'no reading 1 s old yet: still over the life (a burst of 0.75 counts as part of it)')
+    assert.ok(Math.abs((w.share(1500) ?? -1) - 0.8) < 1e-9, 'from the newest reading at least 1 s old (t = 400): 0.8 s waiting of 1.0 s')
+    assert.ok(Math.abs((w.share(1600) ?? -1) - 0.8) < 1e-9)
+    assert.equal(reads, 3)
   })
 
   it('reports nothing, once, where the counters do not exist', () => {

@@ -10,15 +10,17 @@
  * seeder on 2 cores waits 0.13 of its runnable time; six leechers and their seeder on the same
  * 2 cores wait 0.74-0.75 (every process CPU-bound: bench/README.md, stop 31).
  *
- * The sampler reads the file at most once per `intervalMs` and reports the share over the
- * last interval; where the file does not exist (not Linux) it reports nothing.
+ * The sampler reads the file at most once per `intervalMs` and reports the share over the last
+ * `windowMs` or more (over the thread's life until it has a reading that old), so a burst shorter
+ * than the window (other processes starting next to a seeder) does not turn compression off;
+ * where the file does not exist (not Linux) it reports nothing.
  *
  * @module
  */
 
 import { readFileSync } from 'node:fs'
 import { logger } from '@libp2p/logger'
-import { CPU_WAIT_SAMPLE_MS } from '../constants.js'
+import { CPU_WAIT_SAMPLE_MS, CPU_WAIT_WINDOW_MS } from '../constants.js'
 
 const log = logger('tensorswap:exchange:cpu-wait')
 
@@ -44,13 +46,23 @@ export interface CpuWaitInit {
   read?: SchedstatReader
   /** Shortest interval between two reads, ms. @default {@link CPU_WAIT_SAMPLE_MS} */
   intervalMs?: number
+  /** The share is taken over at least this long, ms (a burst shorter than it does not rule). @default {@link CPU_WAIT_WINDOW_MS} */
+  windowMs?: number
 }
 
-/** The main thread's run-queue wait share over the last interval (see the module comment). */
+interface Reading { runNs: number, waitNs: number, atMs: number }
+
+/**
+ * The main thread's run-queue wait share over the last `windowMs` or more (see the module
+ * comment). Before a reading that old exists, the share is over the thread's life: the
+ * counters start at 0 with it, at time 0 of `performance.now()`.
+ */
 export class CpuWait {
   readonly #read: SchedstatReader
   readonly #intervalMs: number
-  #last: { runNs: number, waitNs: number, atMs: number } | undefined
+  readonly #windowMs: number
+  /** Readings, oldest first; the first is the window's base (at least `windowMs` old once there is history). */
+  readonly #readings: Reading[] = [{ runNs: 0, waitNs: 0, atMs: 0 }]
   #share: number | undefined
   #unavailable = false
 
@@ -58,31 +70,34 @@ export class CpuWait {
   constructor (init: CpuWaitInit = {}) {
     this.#read = init.read ?? readSchedstat
     this.#intervalMs = init.intervalMs ?? CPU_WAIT_SAMPLE_MS
+    this.#windowMs = init.windowMs ?? CPU_WAIT_WINDOW_MS
   }
 
   /**
-   * The share (0..1) of the main thread's runnable time it spent waiting for a CPU over the
-   * last interval of at least `intervalMs` before `nowMs`; `undefined` before two reads or
-   * where the counters are not available.
+   * The share (0..1) of the main thread's runnable time it spent waiting for a CPU, from the
+   * newest reading back to the newest one at least `windowMs` before it (or to the thread's
+   * start); read at most once per `intervalMs`. `undefined` where the counters are not
+   * available, or while the thread neither ran nor waited.
    *
-   * @param nowMs - the current time, ms (any monotonic clock) @default performance.now()
+   * @param nowMs - the current time on the `performance.now()` clock, ms @default performance.now()
    */
   share (nowMs = performance.now()): number | undefined {
     if (this.#unavailable) return undefined
-    if (this.#last != null && nowMs - this.#last.atMs < this.#intervalMs) return this.#share
+    const newest = this.#readings[this.#readings.length - 1]
+    if (this.#readings.length > 1 && nowMs - newest.atMs < this.#intervalMs) return this.#share
     const now = this.#read()
     if (now == null) {
       this.#unavailable = true
       log('no run-queue counters here: wire compression ignores CPU contention')
       return undefined
     }
-    if (this.#last != null) {
-      const run = now.runNs - this.#last.runNs
-      const wait = now.waitNs - this.#last.waitNs
-      // an idle interval (nothing ran or waited) keeps the previous figure
-      if (run + wait > 0) this.#share = Math.max(0, wait) / (Math.max(0, run) + Math.max(0, wait))
-    }
-    this.#last = { ...now, atMs: nowMs }
+    this.#readings.push({ ...now, atMs: nowMs })
+    // the base: the newest reading at least windowMs old (older ones are dropped)
+    while (this.#readings.length > 2 && nowMs - this.#readings[1].atMs >= this.#windowMs) this.#readings.shift()
+    const base = this.#readings[0]
+    const run = now.runNs - base.runNs
+    const wait = now.waitNs - base.waitNs
+    if (run + wait > 0) this.#share = Math.max(0, wait) / (Math.max(0, run) + Math.max(0, wait))
     return this.#share
   }
 }
