@@ -31,12 +31,13 @@
  */
 
 import { logger } from '@libp2p/logger'
+import { isLoopbackAddress } from '../routing/config.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('tensorswap:transport:dial-filter')
 
-/** `proto/host/port` of a plain IP multiaddr, and its `/p2p/` peer id; `undefined` for any other. */
-function endpointOf (ma: Multiaddr): { key: string, host: string, peer?: string } | undefined {
+/** Transport, host and port of a plain IP multiaddr (`key` = `proto/host/port`) and its `/p2p/` peer id; `undefined` for any other. */
+function endpointOf (ma: Multiaddr): { key: string, proto: string, host: string, port: string, peer?: string } | undefined {
   const c = ma.getComponents()
   const ip = c[0]
   const t = c[1]
@@ -51,12 +52,12 @@ function endpointOf (ma: Multiaddr): { key: string, host: string, peer?: string 
   if (c[i]?.name === 'p2p') peer = c[i++].value
   if (i !== c.length) return undefined
   const host = ip.value.toLowerCase()
-  return { key: `${t.name}/${host}/${t.value}`, host, peer }
+  return { key: `${t.name}/${host}/${t.value}`, proto: t.name, host, port: t.value, peer }
 }
 
-/** Loopback (127.0.0.0/8, ::1) or unspecified (0.0.0.0, ::): on this host whoever dials it. */
-function isLocalHost (host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host === '0.0.0.0' || host === '::'
+/** Unspecified (0.0.0.0, ::): as loopback, on this host whoever dials it. */
+function isUnspecified (host: string): boolean {
+  return host === '0.0.0.0' || host === '::'
 }
 
 /**
@@ -88,7 +89,7 @@ export class DialAddressFilter {
   identified (peer: string, listenAddrs: readonly Multiaddr[], remoteHost: string | undefined): void {
     this.forget(peer)
     const host = remoteHost?.toLowerCase()
-    if (host == null || host === '0.0.0.0' || host === '::') return
+    if (host == null || isUnspecified(host)) return
     const keys: string[] = []
     for (const ma of listenAddrs) {
       const e = endpointOf(ma)
@@ -127,13 +128,12 @@ export class DialAddressFilter {
       return true
     }
     if (this.#own == null) return false
-    const [proto, , port] = target.key.split('/')
+    if (target.port === '0') return false
+    const local = isLoopbackAddress(ma) || isUnspecified(target.host)
     for (const o of this.#own()) {
       const mine = endpointOf(o)
-      if (mine == null) continue
-      const [mp, , mport] = mine.key.split('/')
-      if (mp !== proto || mport !== port || port === '0') continue
-      if (mine.host === target.host || isLocalHost(target.host)) {
+      if (mine == null || mine.proto !== target.proto || mine.port !== target.port) continue
+      if (mine.host === target.host || local) {
         log('not dialling %a: our own address', ma)
         return true
       }
