@@ -32,6 +32,7 @@ import { BULK_LANE_ALPN, BULK_LANE_PROTOCOL, DEFAULT_LANE_HANDSHAKE_TIMEOUT_MS, 
 import { BulkLaneError } from './errors.js'
 import { FrameWriter, readFrames } from '@tensorswap/transport'
 import { SocketStream } from './transport/socket-stream.js'
+import { UNSPECIFIED_HOSTS } from './routing/config.js'
 import type { AbortOptions, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
 const log = logger('tensorswap:exchange:bulk-lane')
@@ -75,7 +76,6 @@ export function tcpHostPort (ma: Multiaddr): { host: string, port: number, famil
   return { host: c[0].value, port, family: c[0].name === 'ip4' ? 4 : 6 }
 }
 
-const UNSPECIFIED = new Set(['0.0.0.0', '::'])
 
 /**
  * Lane listener, discovery protocol and dialler. See the module comment.
@@ -288,7 +288,7 @@ export class BulkLanes {
     for (const ma of offered) {
       const hp = tcpHostPort(ma)
       if (hp == null || hp.port === 0) continue
-      if (!UNSPECIFIED.has(hp.host)) return hp
+      if (!UNSPECIFIED_HOSTS.has(hp.host)) return hp
       const remote = remotes.find(r => r != null && r.family === hp.family)
       if (remote != null) return { host: remote.host, port: hp.port }
     }

@@ -94,10 +94,13 @@ function isPrivateV4 (host: string): boolean {
     (p[0] === 198 && (p[1] === 18 || p[1] === 19))
 }
 
+/** The unspecified hosts (`0.0.0.0`, `::`: every interface), as multiaddr components spell them. */
+export const UNSPECIFIED_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::'])
+
 /** Whether a multiaddr's host is the unspecified address (`0.0.0.0`, `::`: every interface). */
-function isUnspecified (ma: Multiaddr): boolean {
+export function isUnspecifiedAddress (ma: Multiaddr): boolean {
   const first = ma.getComponents()[0]
-  return (first?.name === 'ip4' && first.value === '0.0.0.0') || (first?.name === 'ip6' && first.value === '::')
+  return (first?.name === 'ip4' || first?.name === 'ip6') && first.value != null && UNSPECIFIED_HOSTS.has(first.value)
 }
 
 /** Whether a multiaddr's host is loopback (127/8, `::1`). */
@@ -153,7 +156,7 @@ export function isPrivateAddress (ma: Multiaddr): boolean {
  */
 export function isLanOnly (listen: readonly string[], bootstrap: readonly Multiaddr[]): boolean {
   const addrs = listen.map(a => multiaddr(a))
-  const all = bootstrap.length > 0 ? [...addrs.filter(a => !isUnspecified(a)), ...bootstrap] : addrs
+  const all = bootstrap.length > 0 ? [...addrs.filter(a => !isUnspecifiedAddress(a)), ...bootstrap] : addrs
   return all.length > 0 && all.every(isPrivateAddress)
 }
 

@@ -31,7 +31,7 @@
  */
 
 import { logger } from '@libp2p/logger'
-import { isLoopbackAddress } from '../routing/config.js'
+import { isLoopbackAddress, isUnspecifiedAddress, UNSPECIFIED_HOSTS } from '../routing/config.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('tensorswap:transport:dial-filter')
@@ -55,10 +55,6 @@ function endpointOf (ma: Multiaddr): { key: string, proto: string, host: string,
   return { key: `${t.name}/${host}/${t.value}`, proto: t.name, host, port: t.value, peer }
 }
 
-/** Unspecified (0.0.0.0, ::): as loopback, on this host whoever dials it. */
-function isUnspecified (host: string): boolean {
-  return host === '0.0.0.0' || host === '::'
-}
 
 /**
  * Tells whether a dial to an address would reach ourselves or a peer other than the one it
@@ -89,7 +85,7 @@ export class DialAddressFilter {
   identified (peer: string, listenAddrs: readonly Multiaddr[], remoteHost: string | undefined): void {
     this.forget(peer)
     const host = remoteHost?.toLowerCase()
-    if (host == null || isUnspecified(host)) return
+    if (host == null || UNSPECIFIED_HOSTS.has(host)) return
     const keys: string[] = []
     for (const ma of listenAddrs) {
       const e = endpointOf(ma)
@@ -129,7 +125,8 @@ export class DialAddressFilter {
     }
     if (this.#own == null) return false
     if (target.port === '0') return false
-    const local = isLoopbackAddress(ma) || isUnspecified(target.host)
+    // loopback or unspecified: on this host whoever dials it
+    const local = isLoopbackAddress(ma) || isUnspecifiedAddress(ma)
     for (const o of this.#own()) {
       const mine = endpointOf(o)
       if (mine == null || mine.proto !== target.proto || mine.port !== target.port) continue
