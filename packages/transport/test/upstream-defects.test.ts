@@ -15,9 +15,17 @@
  *    node stopped, which kept every listening `tensorswap get` alive for a second after its work
  *    and then wrote to a closed repo ("Database is not open"). patches/libp2p+3.3.11.patch gives
  *    the address manager an `afterStop` that clears the timer.
+ * 4. `@libp2p/tls` 3.1.10 calls `generateCertificate` on every handshake (a new P-256 key pair,
+ *    an identity signature and an X.509 certificate built in JS, ~7 ms) and parses and checks
+ *    every peer certificate in full (~3 ms); in a swarm of six leechers that was 7.6 % of their
+ *    CPU. patches/@libp2p+tls+3.1.10.patch makes one certificate per identity key and remembers
+ *    each verified peer certificate by its DER bytes (the bulk lane shares both).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { generateCertificate, verifyPeerCertificate } from '@libp2p/tls/utils'
+import { X509Certificate } from 'node:crypto'
 import { waitForDrain } from '../src/framing.js'
 import { createTestNode, nodePair, TRANSPORTS } from './helpers.js'
 import type { NodePair } from './helpers.js'
@@ -120,5 +128,38 @@ describe('upstream defect 3: libp2p 3.3.11 address manager debounce outlives sto
     await tick(1_300)
     assert.equal(updates, 0,
       'unpatched libp2p: the address manager updated the peer store 1 s after stop; run `npx patch-package` (patches/libp2p+3.3.11.patch); if libp2p was upgraded and still does, re-create the patch, else drop it and this test')
+  })
+})
+
+describe('upstream defect 4: @libp2p/tls 3.1.10 makes a certificate per connection (patched)', () => {
+  const unpatched = 'unpatched @libp2p/tls: run `npx patch-package` (patches/@libp2p+tls+3.1.10.patch); if @libp2p/tls was upgraded and now reuses its certificate, drop the patch and this test'
+
+  it('one certificate per identity key, another for another key', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const first = await generateCertificate(key)
+    const second = await generateCertificate(key)
+    assert.equal(second.cert, first.cert, unpatched)
+    assert.equal(second.key, first.key, unpatched)
+    const other = await generateCertificate(await generateKeyPair('Ed25519'))
+    assert.notEqual(other.cert, first.cert)
+  })
+
+  it('a remembered peer certificate still names its peer and still refuses the wrong one', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const otherKey = await generateKeyPair('Ed25519')
+    const certificateOf = async (k: typeof key): Promise<Uint8Array> =>
+      new Uint8Array(new X509Certificate((await generateCertificate(k)).cert).raw)
+    const der = await certificateOf(key)
+    const wrong = await verifyPeerCertificate(await certificateOf(otherKey))
+    const peer = await verifyPeerCertificate(der) // checked in full
+    assert.equal(peer.publicKey?.equals(key.publicKey), true)
+    for (let round = 0; round < 2; round++) { // remembered from here on
+      assert.equal((await verifyPeerCertificate(der, peer)).toString(), peer.toString())
+      await assert.rejects(verifyPeerCertificate(der, wrong), { name: 'UnexpectedPeerError' })
+    }
+    // a tampered certificate is a different key in the cache: checked in full, and refused
+    const tampered = der.slice()
+    tampered[tampered.length - 5] ^= 0xff
+    await assert.rejects(verifyPeerCertificate(tampered, peer))
   })
 })
