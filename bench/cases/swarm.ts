@@ -18,6 +18,7 @@
  *   stalled. `--helia-bitswap '<json>'` gives every Helia node @helia/bitswap options (e.g.
  *   `{"messageSendTimeout":120000}`), `--helia-libp2p '<json>'` top-level libp2p options (e.g.
  *   `{"connectionMonitor":{"abortConnectionOnPingFailure":false}}`); Helia's defaults otherwise.
+ * `--seed-compression off` starts our seeder with `--wire-compression off` (default `auto`).
  *
  * For each N: the slowest leecher, the ratio to one leecher alone of the same implementation
  * in the same run, Helia's slowest over ours, the share of block bytes leechers got from
@@ -120,7 +121,7 @@ async function main (): Promise<void> {
   const h = await helpers()
   const { values } = parseArgs({
     allowNegative: true,
-    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' }, 'helia-bitswap': { type: 'string' }, 'helia-libp2p': { type: 'string' }, dump: { type: 'string' }, 'leech-debug': { type: 'string' }, 'seed-debug': { type: 'string' } }
+    options: { bytes: { type: 'string', default: '32MiB' }, leechers: { type: 'string', default: '1,2,4,8' }, rate: { type: 'string', default: '100' }, helia: { type: 'boolean', default: true }, 'helia-limit': { type: 'string', default: '180' }, 'helia-bitswap': { type: 'string' }, 'helia-libp2p': { type: 'string' }, dump: { type: 'string' }, 'leech-debug': { type: 'string' }, 'seed-debug': { type: 'string' }, 'seed-compression': { type: 'string', default: 'auto' } }
   })
   const bytes = parseSize(values.bytes)
   const counts = values.leechers.split(',').map(Number)
@@ -140,7 +141,8 @@ async function main (): Promise<void> {
     // the same blocks for the Helia seeder, copied while the repo is closed
     const blocks = values.helia ? await h.copyBlocks(join(work, 'seed'), join(work, 'helia-blocks')) : undefined
     // --seed-debug NS: the seeder's DEBUG (with --dump, its stderr goes to DIR/<phase>-seeder.log)
-    const seeder = await h.serveOn(net.hosts[0], join(work, 'seed'), [], values['seed-debug'] != null ? { DEBUG: values['seed-debug'] } : {})
+    // --seed-compression off|auto: the seeder's --wire-compression (leechers keep their default)
+    const seeder = await h.serveOn(net.hosts[0], join(work, 'seed'), ['--wire-compression', values['seed-compression']], values['seed-debug'] != null ? { DEBUG: values['seed-debug'] } : {})
     stops.push(async () => { await seeder.stop() })
     // --helia-bitswap '<json>': @helia/bitswap options for every Helia node (its defaults otherwise)
     // --helia-libp2p '<json>': top-level libp2p options for them (e.g. the connection monitor's)

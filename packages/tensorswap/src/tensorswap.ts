@@ -21,6 +21,7 @@ import { GraphSyncNetwork, PROTOCOL_ID as GRAPHSYNC_PROTOCOL, type GraphSyncNetw
 import { dialWithRetry } from '@tensorswap/transport'
 import { CustomProgressEvent, type ProgressEvent } from 'progress-events'
 import { createLibp2pNode, type EncrypterName, type Libp2pNodeInit, type TransportName, type TransportServices } from './transport/node.js'
+import { WriteBackDatastore } from './transport/write-back-datastore.js'
 import { Session, type SessionResult } from './session.js'
 import { manifestChildren } from './tensors/manifest-children.js'
 import { peerIdOf, resolveRouting, type RoutingInit } from './routing/config.js'
@@ -374,6 +375,8 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
   const ownsRepo = typeof init.repo !== 'object'
   const repo = typeof init.repo === 'object' ? init.repo : await openRepo(resolveRepoPath(init.repo))
   let libp2p: Libp2p<TransportServices>
+  // libp2p's peer store and DHT records: cached, written to the repo in batches (flushed at stop)
+  const libp2pDatastore = new WriteBackDatastore(repo.datastore)
   const listen = init.listen ?? repo.config.listen
   let routingConfig: ReturnType<typeof resolveRouting> | undefined
   try {
@@ -385,7 +388,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
       listen,
       transports: init.transports,
       encrypters: init.encrypters,
-      datastore: repo.datastore,
+      datastore: libp2pDatastore,
       routing: routingConfig,
       ...(init.connections != null ? { connectionManager: init.connections } : {})
     })
@@ -491,6 +494,7 @@ export async function createTensorSwap (init: TensorSwapInit = {}): Promise<Tens
         await exchange.stop(options)
       } finally {
         await libp2p.stop()
+        await libp2pDatastore.close().catch((err) => { log.error('libp2p\'s peer records not written to the repo - %e', err) })
         if (ownsRepo) await repo.close()
         log('stopped')
       }

@@ -127,3 +127,13 @@ export const DEFAULT_PING_MAX_OUTBOUND_STREAMS = 4
  * slow ping outstanding, and no more (a ping stream is cheap but not free).
  */
 export const DEFAULT_PING_MAX_INBOUND_STREAMS = 4
+
+/**
+ * How long libp2p's writes (peer store, kad-dht records) wait in the write-back cache before
+ * they reach the repo's leveldb in one batch, ms (`transport/write-back-datastore.ts`; also
+ * flushed at stop). A SIGKILL loses at most this much of peer records, which libp2p learns again.
+ */
+export const DEFAULT_WRITE_BACK_FLUSH_INTERVAL_MS = 1_000
+
+/** libp2p records kept in memory by the write-back cache (clean ones beyond it are dropped, oldest first; pending ones never). */
+export const DEFAULT_WRITE_BACK_MAX_ENTRIES = 4_096
