@@ -33,11 +33,21 @@ async function countedRepo (dir: string): Promise<{ datastore: Datastore, commit
   return { datastore: counted, commits: () => commits, failNext: () => { fail = true }, close: async () => { await repo.close() } }
 }
 
+/** Run `fn` with a counted repo datastore in a temp dir, then close and remove it. */
+async function withRepo (fn: (repo: Awaited<ReturnType<typeof countedRepo>>) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'ts-wb-'))
+  const repo = await countedRepo(dir)
+  try {
+    await fn(repo)
+  } finally {
+    await repo.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 describe('WriteBackDatastore (libp2p state in front of the repo datastore)', () => {
   it('reads its own writes and deletes at once, and writes them to leveldb in one batch per flush', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ts-wb-'))
-    const repo = await countedRepo(dir)
-    try {
+    await withRepo(async (repo) => {
       const ds = new WriteBackDatastore(repo.datastore, { flushIntervalMs: 60_000 })
       const a = new Key('/peers/a')
       const b = new Key('/peers/b')
@@ -56,16 +66,11 @@ describe('WriteBackDatastore (libp2p state in front of the repo datastore)', () 
       assert.equal(await repo.datastore.has(b), false)
       await ds.flush() // nothing pending: no batch
       assert.equal(repo.commits(), 1)
-    } finally {
-      await repo.close()
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it('flushes on its own after flushIntervalMs; a query sees pending writes', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ts-wb-'))
-    const repo = await countedRepo(dir)
-    try {
+    await withRepo(async (repo) => {
       const ds = new WriteBackDatastore(repo.datastore, { flushIntervalMs: 50 })
       await ds.put(new Key('/dht/provider/x'), bytes('x'))
       await new Promise(resolve => setTimeout(resolve, 200))
@@ -76,16 +81,11 @@ describe('WriteBackDatastore (libp2p state in front of the repo datastore)', () 
       for await (const { key } of ds.query({ prefix: '/dht/provider' })) keys.push(key.toString())
       assert.deepEqual(keys.sort(), ['/dht/provider/x', '/dht/provider/y'])
       await ds.close()
-    } finally {
-      await repo.close()
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it('a failed flush keeps its writes pending (a newer write wins) and the next flush writes them', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ts-wb-'))
-    const repo = await countedRepo(dir)
-    try {
+    await withRepo(async (repo) => {
       const ds = new WriteBackDatastore(repo.datastore, { flushIntervalMs: 60_000 })
       await ds.put(new Key('/peers/a'), bytes('1'))
       await ds.put(new Key('/peers/b'), bytes('1'))
@@ -97,26 +97,18 @@ describe('WriteBackDatastore (libp2p state in front of the repo datastore)', () 
       assert.equal(ds.pending, 0)
       assert.equal(text(await repo.datastore.get(new Key('/peers/a'))), '2')
       assert.equal(text(await repo.datastore.get(new Key('/peers/b'))), '1')
-    } finally {
-      await repo.close()
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it('keeps at most maxEntries clean records, never drops a pending one, reads evicted ones from leveldb', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ts-wb-'))
-    const repo = await countedRepo(dir)
-    try {
+    await withRepo(async (repo) => {
       const ds = new WriteBackDatastore(repo.datastore, { flushIntervalMs: 60_000, maxEntries: 4 })
       for (let i = 0; i < 10; i++) await ds.put(new Key(`/peers/${i}`), bytes(String(i)))
       assert.equal(ds.pending, 10) // over the limit, but pending: all kept
       await ds.flush()
       for (let i = 0; i < 10; i++) assert.equal(text(await ds.get(new Key(`/peers/${i}`))), String(i))
       await assert.rejects(ds.get(new Key('/peers/none')), { name: 'NotFoundError' })
-    } finally {
-      await repo.close()
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it('a node keeps libp2p\'s peer records across a restart: stop flushes them before the repo closes', async () => {
