@@ -19,12 +19,15 @@
  *    an identity signature and an X.509 certificate built in JS, ~7 ms) and parses and checks
  *    every peer certificate in full (~3 ms); in a swarm of six leechers that was 7.6 % of their
  *    CPU. patches/@libp2p+tls+3.1.10.patch makes one certificate per identity key and remembers
- *    each verified peer certificate by its DER bytes (the bulk lane shares both).
+ *    each verified peer certificate by its DER bytes (the bulk lane shares both), and gives every
+ *    connection one TLS secure context instead of parsing the PEM certificate and key each time.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { tls } from '@libp2p/tls'
 import { generateCertificate, verifyPeerCertificate } from '@libp2p/tls/utils'
+import { defaultLogger } from '@libp2p/logger'
 import { X509Certificate } from 'node:crypto'
 import { waitForDrain } from '../src/framing.js'
 import { createTestNode, nodePair, TRANSPORTS } from './helpers.js'
@@ -142,6 +145,14 @@ describe('upstream defect 4: @libp2p/tls 3.1.10 makes a certificate per connecti
     assert.equal(second.key, first.key, unpatched)
     const other = await generateCertificate(await generateKeyPair('Ed25519'))
     assert.notEqual(other.cert, first.cert)
+  })
+
+  it('one secure context for every connection of an encrypter', async () => {
+    const encrypter = tls()({ privateKey: await generateKeyPair('Ed25519'), logger: defaultLogger(), upgrader: { getStreamMuxers: () => new Map() } } as any) as unknown as { _secureContext: () => Promise<unknown> }
+    assert.equal(typeof encrypter._secureContext, 'function', unpatched)
+    const [first, second] = await Promise.all([encrypter._secureContext(), encrypter._secureContext()])
+    assert.equal(second, first, unpatched)
+    assert.equal(await encrypter._secureContext(), first, unpatched)
   })
 
   it('a remembered peer certificate still names its peer and still refuses the wrong one', async () => {
