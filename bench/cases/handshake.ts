@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 
 async function main (): Promise<void> {
@@ -50,7 +51,10 @@ async function main (): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`handshake bench failed: ${String(err?.stack ?? err)}\n`)
-  process.exit(1)
-})
+// run only as a script: the bench harness imports every file in cases/ to list its `cases`
+if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    process.stderr.write(`handshake bench failed: ${String(err?.stack ?? err)}\n`)
+    process.exit(1)
+  })
+}
