@@ -76,7 +76,6 @@ export function tcpHostPort (ma: Multiaddr): { host: string, port: number, famil
   return { host: c[0].value, port, family: c[0].name === 'ip4' ? 4 : 6 }
 }
 
-
 /**
  * Lane listener, discovery protocol and dialler. See the module comment.
  */

@@ -55,7 +55,6 @@ function endpointOf (ma: Multiaddr): { key: string, proto: string, host: string,
   return { key: `${t.name}/${host}/${t.value}`, proto: t.name, host, port: t.value, peer }
 }
 
-
 /**
  * Tells whether a dial to an address would reach ourselves or a peer other than the one it
  * names (see the module comment). Unbound (no own addresses yet, or a caller that builds the

@@ -31,7 +31,6 @@ import type { Batch, Datastore, Key, KeyQuery, Pair, Query } from 'interface-dat
 
 const log = logger('tensorswap:transport:write-back-datastore')
 
-
 /** Options of {@link WriteBackDatastore}. */
 export interface WriteBackDatastoreInit {
   /** Pending writes are flushed this long after the first of them, ms. Default {@link DEFAULT_WRITE_BACK_FLUSH_INTERVAL_MS}. */
@@ -86,12 +85,12 @@ export class WriteBackDatastore extends BaseDatastore {
     const cached = this.#entries.get(k)
     if (cached !== undefined) {
       if (cached === DELETED) throw new NotFoundError(`${k} not found`)
-      this.#touch(k, cached)
+      this.#store(k, cached)
       return cached
     }
     const value = await this.#backing.get(key, options)
     // a write or delete that came in while the backing store was read wins
-    if (!this.#entries.has(k)) this.#remember(k, value)
+    if (!this.#entries.has(k)) this.#store(k, value)
     return value
   }
 
@@ -155,12 +154,15 @@ export class WriteBackDatastore extends BaseDatastore {
     const writes = [...this.#dirty.entries()]
     this.#dirty.clear()
     const batch = this.#backing.batch()
-    const values = new Map<string, Uint8Array | typeof DELETED>()
+    const deleted: string[] = []
     for (const [k, key] of writes) {
       const value = this.#entries.get(k) ?? DELETED
-      values.set(k, value)
-      if (value === DELETED) batch.delete(key)
-      else batch.put(key, value)
+      if (value === DELETED) {
+        batch.delete(key)
+        deleted.push(k)
+      } else {
+        batch.put(key, value)
+      }
     }
     try {
       await batch.commit()
@@ -170,18 +172,16 @@ export class WriteBackDatastore extends BaseDatastore {
       throw err
     }
     // flushed deletes need no tombstone unless deleted again meanwhile
-    for (const [k, value] of values) {
-      if (value === DELETED && !this.#dirty.has(k) && this.#entries.get(k) === DELETED) this.#entries.delete(k)
+    for (const k of deleted) {
+      if (!this.#dirty.has(k) && this.#entries.get(k) === DELETED) this.#entries.delete(k)
     }
     this.#evict()
   }
 
   #write (key: Key, value: Uint8Array | typeof DELETED): void {
     const k = key.toString()
-    this.#entries.delete(k)
-    this.#entries.set(k, value)
     this.#dirty.set(k, key)
-    this.#evict()
+    this.#store(k, value)
     if (this.#timer == null && !this.#closed) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined
@@ -191,12 +191,9 @@ export class WriteBackDatastore extends BaseDatastore {
     }
   }
 
-  #touch (k: string, value: Uint8Array): void {
+  /** Keep `value` for `k` as the most recently used record, then bound the cache. */
+  #store (k: string, value: Uint8Array | typeof DELETED): void {
     this.#entries.delete(k)
-    this.#entries.set(k, value)
-  }
-
-  #remember (k: string, value: Uint8Array): void {
     this.#entries.set(k, value)
     this.#evict()
   }
