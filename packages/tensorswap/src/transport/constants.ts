@@ -137,3 +137,11 @@ export const DEFAULT_WRITE_BACK_FLUSH_INTERVAL_MS = 1_000
 
 /** libp2p records kept in memory by the write-back cache (clean ones beyond it are dropped, oldest first; pending ones never). */
 export const DEFAULT_WRITE_BACK_MAX_ENTRIES = 4_096
+
+/**
+ * How long the dial filter (`dial-filter.ts`) uses our own listening addresses once read, ms,
+ * before it reads them again (it also reads them again when libp2p says they changed). Reading
+ * them (`libp2p.getMultiaddrs()`) lists the host's interfaces and classifies each address, and
+ * the filter is asked about every address kad-dht's queries return.
+ */
+export const DIAL_FILTER_OWN_ADDRESSES_TTL_MS = 1_000

@@ -32,6 +32,7 @@
 
 import { logger } from '@libp2p/logger'
 import { isLoopbackAddress, isUnspecifiedAddress, UNSPECIFIED_HOSTS } from '../routing/config.js'
+import { DIAL_FILTER_OWN_ADDRESSES_TTL_MS } from './constants.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('tensorswap:transport:dial-filter')
@@ -62,17 +63,41 @@ function endpointOf (ma: Multiaddr): { key: string, proto: string, host: string,
  */
 export class DialAddressFilter {
   #own: (() => Multiaddr[]) | undefined
+  readonly #ownTtlMs: number
+  readonly #now: () => number
+  /** Our endpoints as last read from `#own`: `proto/port` -> hosts, and when they were read (ms). */
+  #ownEndpoints: Map<string, Set<string>> | undefined
+  #ownReadAtMs = 0
   /** endpoint key -> the connected peer listening there (from its identify) */
   readonly #held = new Map<string, string>()
   /** peer -> its endpoint keys in `#held` */
   readonly #byPeer = new Map<string, string[]>()
 
   /**
+   * @param init.ownAddressesTtlMs - how long our own addresses, once read, are used before they
+   *   are read again, ms (default {@link DIAL_FILTER_OWN_ADDRESSES_TTL_MS})
+   * @param init.now - the clock, ms (default `performance.now`; tests pass their own)
+   */
+  constructor (init: { ownAddressesTtlMs?: number, now?: () => number } = {}) {
+    this.#ownTtlMs = init.ownAddressesTtlMs ?? DIAL_FILTER_OWN_ADDRESSES_TTL_MS
+    this.#now = init.now ?? (() => performance.now())
+  }
+
+  /**
    * @param own - this node's listening addresses now (e.g. `() => libp2p.getMultiaddrs()`,
-   *   with `0.0.0.0` expanded to each interface and the bound ports)
+   *   with `0.0.0.0` expanded to each interface and the bound ports). Read at most once per
+   *   `ownAddressesTtlMs`: libp2p's `getMultiaddrs()` lists the host's interfaces
+   *   (`os.networkInterfaces()`) and classifies every address on each call, and kad-dht asks
+   *   the gater about every address a query returns (~1 % of a swarm leecher's CPU, bench/README.md "Stop 34").
    */
   bind (own: () => Multiaddr[]): void {
     this.#own = own
+    this.#ownEndpoints = undefined
+  }
+
+  /** Our addresses changed (libp2p's `self:peer:update`): read them again at the next check. */
+  ownChanged (): void {
+    this.#ownEndpoints = undefined
   }
 
   /**
@@ -122,18 +147,34 @@ export class DialAddressFilter {
       log('not dialling %a: peer %s listens there', ma, holder)
       return true
     }
-    if (this.#own == null) return false
     if (target.port === '0') return false
+    const hosts = this.#ownEndpointsNow()?.get(`${target.proto}/${target.port}`)
+    if (hosts == null) return false
     // loopback or unspecified: on this host whoever dials it
-    const local = isLoopbackAddress(ma) || isUnspecifiedAddress(ma)
-    for (const o of this.#own()) {
-      const mine = endpointOf(o)
-      if (mine == null || mine.proto !== target.proto || mine.port !== target.port) continue
-      if (mine.host === target.host || local) {
-        log('not dialling %a: our own address', ma)
-        return true
-      }
+    if (hosts.has(target.host) || isLoopbackAddress(ma) || isUnspecifiedAddress(ma)) {
+      log('not dialling %a: our own address', ma)
+      return true
     }
     return false
+  }
+
+  /** Our endpoints by `proto/port`, read from `#own` again once `#ownTtlMs` has passed; undefined when unbound. */
+  #ownEndpointsNow (): Map<string, Set<string>> | undefined {
+    if (this.#own == null) return undefined
+    const now = this.#now()
+    if (this.#ownEndpoints != null && now - this.#ownReadAtMs < this.#ownTtlMs) return this.#ownEndpoints
+    const endpoints = new Map<string, Set<string>>()
+    for (const o of this.#own()) {
+      const mine = endpointOf(o)
+      if (mine == null) continue
+      const key = `${mine.proto}/${mine.port}`
+      let hosts = endpoints.get(key)
+      if (hosts == null) endpoints.set(key, hosts = new Set())
+      hosts.add(mine.host)
+    }
+    // none yet (not listening): read again next time rather than miss the first ones
+    this.#ownEndpoints = endpoints.size > 0 ? endpoints : undefined
+    this.#ownReadAtMs = now
+    return endpoints
   }
 }

@@ -270,6 +270,7 @@ export async function createLibp2pNode (init: Libp2pNodeInit = {}): Promise<Libp
     dialFilter.identified(evt.detail.peerId.toString(), evt.detail.listenAddrs, hostOf(evt.detail.connection.remoteAddr))
   })
   node.addEventListener('peer:disconnect', (evt) => { dialFilter.forget(evt.detail.toString()) })
+  node.addEventListener('self:peer:update', () => { dialFilter.ownChanged() })
   if (init.start !== false) {
     await node.start()
     log('started %p on %s', node.peerId, node.getMultiaddrs().map(ma => ma.toString()).join(', '))

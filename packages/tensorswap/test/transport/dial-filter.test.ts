@@ -29,6 +29,32 @@ describe('DialAddressFilter', () => {
     assert.equal(f.denies(multiaddr(`/ip4/198.18.0.2/tcp/4001/p2p/${P2}/p2p-circuit/p2p/${P1}`)), false, 'relayed: the relay\'s endpoint')
   })
 
+  it('reads our own addresses once per TTL, again when told they changed, and never caches none', () => {
+    let now = 0
+    let reads = 0
+    let own: string[] = []
+    const f = new DialAddressFilter({ ownAddressesTtlMs: 1000, now: () => now })
+    f.bind(() => { reads++; return own.map(a => multiaddr(a)) })
+    assert.equal(f.denies(multiaddr('/ip4/127.0.0.1/tcp/4001')), false, 'not listening yet')
+    own = ['/ip4/198.18.0.2/tcp/4001']
+    assert.equal(f.denies(multiaddr('/ip4/127.0.0.1/tcp/4001')), true, 'no addresses were not remembered: read again')
+    assert.equal(reads, 2)
+    for (let i = 0; i < 100; i++) assert.equal(f.denies(multiaddr(`/ip4/198.18.0.${3 + (i % 50)}/tcp/4001`)), false)
+    assert.equal(f.denies(multiaddr('/ip4/198.18.0.2/tcp/4001')), true)
+    assert.equal(reads, 2, 'within the TTL: the addresses read before')
+    own = ['/ip4/198.18.0.2/tcp/4002']
+    now = 999
+    assert.equal(f.denies(multiaddr('/ip4/198.18.0.2/tcp/4002')), false, 'a new port is seen only after the TTL...')
+    now = 1000
+    assert.equal(f.denies(multiaddr('/ip4/198.18.0.2/tcp/4002')), true, '...once it has passed')
+    assert.equal(f.denies(multiaddr('/ip4/198.18.0.2/tcp/4001')), false, 'the old port is no longer ours')
+    assert.equal(reads, 3)
+    own = ['/ip4/198.18.0.2/tcp/4003']
+    f.ownChanged()
+    assert.equal(f.denies(multiaddr('/ip4/127.0.0.1/tcp/4003')), true, 'told of a change: read at once')
+    assert.equal(reads, 4)
+  })
+
   it('denies a connected peer\'s endpoint on its own host to every other peer id, until it disconnects', () => {
     const f = new DialAddressFilter()
     f.identified(P1, [multiaddr('/ip4/198.18.0.2/tcp/4001'), multiaddr('/ip4/198.18.0.2/udp/4001/quic-v1'), multiaddr('/ip4/127.0.0.1/tcp/4001'), multiaddr('/ip4/198.18.0.9/tcp/4001')], '198.18.0.2')
