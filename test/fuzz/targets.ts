@@ -10,6 +10,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { decodeMessage as decodeBitswap, encodeMessage as encodeBitswap, decodePushRequest, decodePushResponse, encodePushRequest, encodePushResponse } from 'tensorswap'
 import { parseGatewayRequest, parseRange } from '@tensorswap/gateway'
@@ -99,6 +100,30 @@ export const TARGETS: FuzzTarget[] = [
       }, p))
     },
     run: (b) => decodeBitswap(b, {})
+  },
+  {
+    // as a frame read from a socket arrives: chunks, whose blocks the codec takes without joining them
+    name: 'Bitswap message in chunks (tensorswap wire codec)',
+    errors: ['InvalidMessageError', 'MessageTooLargeError'],
+    seeds: async () => {
+      const blocks = [utf8.encode('x'.repeat(300)), utf8.encode('a second block')]
+      return [encodeBitswap({
+        wantlist: { full: false, entries: blocks.map(b => ({ cid: cidOf(b), priority: 3, cancel: false, wantType: 'block' as const, sendDontHave: true })) },
+        blocks: blocks.map(b => ({ cid: cidOf(b), bytes: b })),
+        presences: [{ cid: cidOf(blocks[0] as Uint8Array), type: 'have' }],
+        pendingBytes: 0
+      }, '/tensorswap/1.0.0')]
+    },
+    run: (b) => {
+      // cut where the input's own bytes say, so the chunking is as varied as the input
+      const list = new Uint8ArrayList()
+      for (let from = 0; from < b.byteLength;) {
+        const n = 1 + ((b[from] ?? 0) % 97)
+        list.append(b.slice(from, from + n))
+        from += n
+      }
+      return decodeBitswap(list, {})
+    }
   },
   {
     name: 'GraphSync 2.0.0 message',
