@@ -24,7 +24,9 @@
  * in the same run, Helia's slowest over ours, the share of block bytes leechers got from
  * other leechers (Helia: from its `bitswap:block` progress events), duplicate bytes (ours), and
  * our leechers' Bitswap messages (frames) and presence entries (want-have, HAVE, DONT_HAVE)
- * per MB fetched, sent and received (`get --json` `messages`). Not a harness case (it needs root
+ * per MB fetched, sent and received (`get --json` `messages`), and the CPU each leecher used
+ * (`bench/lib/cpu-probe.ts`, preloaded) and the seeder used in the phase, with their share of
+ * what the machine's cores could give in that time. Not a harness case (it needs root
  * and namespaces); run it under the lock:
  *
  *   flock /tmp/heavy.lock timeout 1500 node dist-bench/bench/cases/swarm.js --bytes 32MiB --leechers 1,2,4,8 --rate 100
@@ -34,7 +36,7 @@
  */
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
@@ -82,6 +84,21 @@ export interface SwarmRow {
   duplicateBytes?: number
   /** Ours only. */
   messages?: SwarmMessages
+  /**
+   * Ours only: CPU seconds (user + system) of each leecher over its life (`bench/lib/cpu-probe.ts`)
+   * and of the seeder over the phase (`/proc/PID/stat`), and their sum over what the machine's
+   * cores could give in the slowest leecher's time (1: every core busy with our processes).
+   */
+  cpu?: { leechersS: number[], seederS: number, share: number }
+}
+
+/** The probe that reports a process's CPU at exit (compiled beside this file's directory). */
+const CPU_PROBE = new URL('../lib/cpu-probe.js', import.meta.url).href
+
+/** CPU seconds (user + system) `pid` has used so far, from `/proc/PID/stat` (clock ticks of 1/100 s, Linux's USER_HZ). */
+async function procCpuS (pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(')').pop()?.trim().split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 /** The test helpers, compiled into dist-test/ by the test project (test/swarm/swarm-net.ts, test/helpers/). */
@@ -151,8 +168,15 @@ async function main (): Promise<void> {
     if (heliaSeeder != null) stops.push(async () => { await heliaSeeder.stop() })
     await h.waitForProviders(net.hosts[1], join(work, 'probe'), root, seeder.addr, [seeder.peerId])
 
-    const ours = async (n: number, tag: string): Promise<Array<{ ms: number, json: any }>> => {
-      const env = values['leech-debug'] != null ? { DEBUG: values['leech-debug'] } : {}
+    const ours = async (n: number, tag: string): Promise<Array<{ ms: number, json: any }> & { cpu?: SwarmRow['cpu'] }> => {
+      const probe = join(work, `cpu-${tag}.jsonl`)
+      const env = {
+        ...(values['leech-debug'] != null ? { DEBUG: values['leech-debug'] } : {}),
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${CPU_PROBE}`.trim(),
+        CPU_PROBE_OUT: probe
+      }
+      const seederBefore = seeder.child.pid != null ? await procCpuS(seeder.child.pid) : NaN
+      const started = performance.now()
       const rs = await Promise.all(net.hosts.slice(1, n + 1).map(async (host: unknown, i: number) => await h.getOn(host, join(work, `${tag}-${i}`), root, ['--bootstrap', seeder.addr], 600_000, env).done))
       if (values.dump != null) {
         // --dump DIR: each leecher's `get --json` and the tail of its stderr (its DEBUG log with --leech-debug NS)
@@ -164,7 +188,11 @@ async function main (): Promise<void> {
         await writeFile(join(values.dump, `${tag}-seeder.log`), seeder.stderr())
       }
       for (const r of rs) if (r.code !== 0) throw new Error(`a leecher exited ${r.code}: ${r.stderr.slice(-1000)}`)
-      return rs as Array<{ ms: number, json: any }>
+      const seederS = seeder.child.pid != null ? await procCpuS(seeder.child.pid) - seederBefore : NaN
+      const leechersS = (await readFile(probe, 'utf8').catch(() => '')).trim().split('\n').filter(l => l !== '').map(l => JSON.parse(l).cpuS as number)
+      const wallS = Math.max((performance.now() - started) / 1000, ...rs.map((r: any) => r.ms / 1000))
+      const cpu = leechersS.length === n ? { leechersS, seederS, share: (leechersS.reduce((a, b) => a + b, 0) + seederS) / (availableParallelism() * wallS) } : undefined
+      return Object.assign(rs as Array<{ ms: number, json: any }>, { cpu })
     }
     const heliaLimitMs = Number(values['helia-limit']) * 1000
     // a Helia leecher that has not finished after --helia-limit s is killed and counted as
@@ -206,7 +234,8 @@ async function main (): Promise<void> {
         ratioMax: slowest(rs) / alone,
         fromLeechers: total > 0 ? other / total : 0,
         duplicateBytes: rs.reduce((t, r) => t + (r.json.duplicateBytes as number ?? 0), 0),
-        messages: messagesPerMB(rs.map(r => r.json))
+        messages: messagesPerMB(rs.map(r => r.json)),
+        ...(rs.cpu != null ? { cpu: rs.cpu } : {})
       }, alone)
       if (heliaSeeder == null || heliaAlone == null) continue
       const hs = await helias(n)
@@ -233,6 +262,12 @@ async function main (): Promise<void> {
     for (const r of rows.filter(r => r.impl === 'tensorswap')) {
       const m = r.messages as SwarmMessages
       process.stdout.write(`| ${r.leechers} | ${m.sentPerMB.toFixed(1)} | ${m.receivedPerMB.toFixed(1)} | ${m.presenceSentPerMB.toFixed(1)} | ${m.presenceReceivedPerMB.toFixed(1)} | ${m.wantBlocksSentPerMB.toFixed(1)} | ${m.blocksReceivedPerMB.toFixed(1)} | ${m.presenceFramesPerMB.toFixed(1)} | ${pct(m.presenceShareOfFrames)} | ${pct(m.presenceShareOfEntries)} | ${(100 * m.presenceShareOfBytes).toFixed(3)} % | ${r.duplicateBytes ?? 0} |\n`)
+    }
+    // CPU: is the phase bound by the cores? (share 1 = every core busy with our processes the whole time)
+    process.stdout.write(`\nOurs, CPU (user + system) per phase: each leecher over its life, the seeder over the phase, and their sum over ${availableParallelism()} cores x the phase's time\n\n| leechers | leechers' core-s (each) | seeder core-s | of the cores |\n|---|---|---|---|\n`)
+    for (const r of rows.filter(r => r.impl === 'tensorswap' && r.cpu != null)) {
+      const c = r.cpu as NonNullable<SwarmRow['cpu']>
+      process.stdout.write(`| ${r.leechers} | ${c.leechersS.map(x => x.toFixed(2)).join(', ')} | ${c.seederS.toFixed(2)} | ${pct(c.share)} |\n`)
     }
   } finally {
     for (const stop of stops.reverse()) await stop().catch((err: Error) => { process.stderr.write(`stopping: ${err.message}\n`) })
