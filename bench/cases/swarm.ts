@@ -25,7 +25,7 @@
  * other leechers (Helia: from its `bitswap:block` progress events), duplicate bytes (ours), and
  * our leechers' Bitswap messages (frames) and presence entries (want-have, HAVE, DONT_HAVE)
  * per MB fetched, sent and received (`get --json` `messages`), and the CPU each leecher used
- * (`bench/lib/cpu-probe.ts`, preloaded) and the seeder used in the phase, with their share of
+ * (`bench/lib/exit-probe.ts`, preloaded) and the seeder used in the phase, with their share of
  * what the machine's cores could give in that time. Not a harness case (it needs root
  * and namespaces); run it under the lock:
  *
@@ -85,7 +85,7 @@ export interface SwarmRow {
   /** Ours only. */
   messages?: SwarmMessages
   /**
-   * Ours only: CPU seconds (user + system) of each leecher over its life (`bench/lib/cpu-probe.ts`)
+   * Ours only: CPU seconds (user + system) of each leecher over its life (`bench/lib/exit-probe.ts`)
    * and of the seeder over the phase (`/proc/PID/stat`), and their sum over what the machine's
    * cores could give in the slowest leecher's time (1: every core busy with our processes).
    */
@@ -93,7 +93,7 @@ export interface SwarmRow {
 }
 
 /** The probe that reports a process's CPU at exit (compiled beside this file's directory). */
-const CPU_PROBE = new URL('../lib/cpu-probe.js', import.meta.url).href
+const EXIT_PROBE = new URL('../lib/exit-probe.js', import.meta.url).href
 
 /** CPU seconds (user + system) `pid` has used so far, from `/proc/PID/stat` (clock ticks of 1/100 s, Linux's USER_HZ). */
 async function procCpuS (pid: number): Promise<number> {
@@ -172,8 +172,8 @@ async function main (): Promise<void> {
       const probe = join(work, `cpu-${tag}.jsonl`)
       const env = {
         ...(values['leech-debug'] != null ? { DEBUG: values['leech-debug'] } : {}),
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${CPU_PROBE}`.trim(),
-        CPU_PROBE_OUT: probe
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${EXIT_PROBE}`.trim(),
+        EXIT_PROBE_OUT: probe
       }
       const seederBefore = seeder.child.pid != null ? await procCpuS(seeder.child.pid) : NaN
       const started = performance.now()

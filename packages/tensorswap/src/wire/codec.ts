@@ -13,6 +13,7 @@
 import { canVerify, cidOf, HASH_IDENTITY, HASH_SHA2_256, MAX_CID_BYTES } from '@tensorswap/blockstore'
 import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
+import { concat } from 'uint8arrays/concat'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { BITSWAP_100, BITSWAP_110, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_INFLATED_MESSAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PRESENCES, DEFAULT_MAX_WANTLIST_SIZE, TENSORSWAP_100 } from '../constants.js'
 import { InvalidMessageError, MessageTooLargeError } from '../errors.js'
@@ -215,8 +216,7 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList, limits: Decod
   let pb: Message
   // a frame read from a socket is a list of chunks: its blocks are taken from the chunks as they
   // are (a copy only for a block that spans two), not from one new buffer of the whole frame
-  const bufs = bytes instanceof Uint8ArrayList ? [...bytes] : undefined
-  const split = bufs != null && bufs.length > 1 ? splitPayload(bufs) : undefined
+  const split = bytes instanceof Uint8ArrayList ? splitPayload(bytes) : undefined
   try {
     pb = Message.decode(split?.rest ?? bytes, {
       limits: {
@@ -346,23 +346,32 @@ const MESSAGE_WIRE_TYPES = new Map([[1, 2], [2, 2], [3, 2], [4, 2], [5, 0], [100
 const NOT_PLAIN = Symbol('not plain')
 
 /**
- * Random access to the bytes of a list of chunks without joining them: a byte, or a range as a
- * view of its chunk (a copy only when it spans chunks).
+ * Field-by-field reading of a list of chunks without joining them. Single bytes are found by a
+ * binary search over the chunks (`Uint8ArrayList.get` walks them from the first, for every
+ * byte of every varint); ranges come from `Uint8ArrayList.subarray` (a view of one chunk, a
+ * copy only when the range spans chunks).
  */
 class Chunks {
+  readonly #list: Uint8ArrayList
   readonly #bufs: Uint8Array[]
   /** Start offset of each chunk. */
   readonly #starts: number[] = []
   readonly length: number
 
-  constructor (bufs: Uint8Array[]) {
-    this.#bufs = bufs
+  constructor (list: Uint8ArrayList) {
+    this.#list = list
+    this.#bufs = [...list]
     let o = 0
-    for (const b of bufs) {
+    for (const b of this.#bufs) {
       this.#starts.push(o)
       o += b.byteLength
     }
     this.length = o
+  }
+
+  /** How many chunks the list holds. */
+  get chunks (): number {
+    return this.#bufs.length
   }
 
   /** Index of the chunk holding byte `pos` (0 <= pos < length). */
@@ -384,24 +393,7 @@ class Chunks {
 
   /** Bytes `start .. end` (end exclusive, within bounds). */
   slice (start: number, end: number): Uint8Array<ArrayBuffer> {
-    if (start === end) return new Uint8Array(0)
-    let c = this.#chunk(start)
-    const first = this.#bufs[c] as Uint8Array<ArrayBuffer>
-    const off = start - (this.#starts[c] as number)
-    if (off + (end - start) <= first.byteLength) return first.subarray(off, off + (end - start))
-    // every byte is written below: no need to zero it first (a plain Uint8Array, as protons gives)
-    const raw = Buffer.allocUnsafe(end - start)
-    const out = new Uint8Array(raw.buffer as ArrayBuffer, raw.byteOffset, raw.byteLength)
-    let pos = start
-    while (pos < end) {
-      const buf = this.#bufs[c] as Uint8Array
-      const from = pos - (this.#starts[c] as number)
-      const n = Math.min(buf.byteLength - from, end - pos)
-      out.set(buf.subarray(from, from + n), pos - start)
-      pos += n
-      c++
-    }
-    return out
+    return this.#list.subarray(start, end) as Uint8Array<ArrayBuffer>
   }
 
   /** The unsigned varint at `pos` before `end`, of at most 4 bytes (< 2^28): `[value, bytes]`; anything else is {@link NOT_PLAIN}. */
@@ -446,7 +438,7 @@ class Chunks {
 const BLOCK_WIRE_TYPES = new Map([[1, 2], [2, 2]])
 
 /**
- * Take the `payload` entries (field 3) out of a message held as chunks (`bufs`): each block's
+ * Take the `payload` entries (field 3) out of a message held as a list of chunks: each block's
  * `prefix` and `data` as views of the chunks (copied only when they span two), and the other
  * fields' bytes joined in their order (`rest`, small: want-lists and presences) for protons.
  * Only for a plainly well-formed top level (every field within bounds, declared fields with
@@ -461,8 +453,10 @@ const BLOCK_WIRE_TYPES = new Map([[1, 2], [2, 2]])
  * machine a fresh buffer costs more than the copy (its pages are faulted in): 9 % of a
  * small-block fetch's busy time (bench/README.md "Stop 34").
  */
-function splitPayload (bufs: Uint8Array[]): { rest: Uint8Array, payload: Message.Block[] } | undefined {
-  const chunks = new Chunks(bufs)
+function splitPayload (list: Uint8ArrayList): { rest: Uint8Array, payload: Message.Block[] } | undefined {
+  const chunks = new Chunks(list)
+  // one chunk: protons reads it in place, nothing to join
+  if (chunks.chunks < 2) return undefined
   const end = chunks.length
   const payload: Message.Block[] = []
   const rest: Uint8Array[] = []
@@ -492,13 +486,7 @@ function splitPayload (bufs: Uint8Array[]): { rest: Uint8Array, payload: Message
     if (err === NOT_PLAIN) return undefined
     throw err
   }
-  const joined = new Uint8Array(restBytes)
-  let o = 0
-  for (const r of rest) {
-    joined.set(r, o)
-    o += r.byteLength
-  }
-  return { rest: joined, payload }
+  return { rest: concat(rest, restBytes), payload }
 }
 
 /**
