@@ -24,7 +24,7 @@
  * @module
  */
 
-import { createServer, connect, type TLSSocket, type Server } from 'node:tls'
+import { createServer, createSecureContext, connect, type SecureContext, type TLSSocket, type Server } from 'node:tls'
 import { logger } from '@libp2p/logger'
 import { generateCertificate, verifyPeerCertificate } from '@libp2p/tls/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
@@ -91,6 +91,8 @@ export class BulkLanes {
   readonly #sockets = new Set<TLSSocket>()
   #addresses: Multiaddr[] = []
   #credentials?: { cert: string, key: string }
+  /** The lane certificate and key as one TLS context, shared by every lane we dial (as the patched libp2p encrypter shares its own). */
+  #clientContext?: SecureContext
   #running = false
 
   /**
@@ -123,6 +125,7 @@ export class BulkLanes {
   async start (options: AbortOptions = {}): Promise<void> {
     if (this.#running) return
     this.#credentials = await generateCertificate(this.#privateKey, options)
+    this.#clientContext = createSecureContext({ ...this.#credentials, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' })
     this.#running = true
     try {
       for (const addr of this.#listen) await this.#bind(addr)
@@ -254,7 +257,7 @@ export class BulkLanes {
     const target = this.#pickAddress(peer, offered)
     if (target == null) throw new BulkLaneError(`peer ${peer} offered no usable lane address (${offered.map(String).join(', ') || 'none'})`)
     const socket = connect({
-      ...(this.#credentials as { cert: string, key: string }),
+      secureContext: this.#clientContext,
       host: target.host,
       port: target.port,
       minVersion: 'TLSv1.3',
